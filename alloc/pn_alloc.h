@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alloc/: per-shard memory. One jemalloc arena per shard (arenas.create),
+ * NUMA-local, with an explicit tcache; fixed-size object pools on top for
+ * actors and large message buffers, with a lock-free path for other threads
+ * to give objects back to their owner in batches. Knows nothing of actors.
+ *
+ * Ownership rule: an arena or pool has one owner thread (its shard). Only
+ * the owner allocates from it and frees into it; any other thread returns
+ * pool objects through a struct pn_pool_batch (pn_pool_free_remote()).
+ *
+ * Built with -DPN_ALLOC_LIBC (the asan and tsan modes), arenas use libc
+ * malloc/free so the sanitizers see every allocation; pools keep their
+ * structure and protocol (so TSan checks the remote-free path) but poison
+ * free objects for ASan.
+ */
+#ifndef PN_ALLOC_H
+#define PN_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pn_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- arenas ------------------------------------------------------------ */
+
+struct pn_arena;
+
+/*
+ * Create an arena whose memory comes from NUMA node @numa_node (-1: no
+ * preference), with its own explicit tcache. Call it from the owner thread
+ * or hand the arena to the owner before first use.
+ *
+ * Returns 0 and *out, -ENOMEM, or -EIO when jemalloc refuses (detail in
+ * pn_last_error()).
+ */
+PN_API int pn_arena_create(int numa_node, struct pn_arena **out);
+
+/*
+ * Destroy @a and every allocation still in it (arenas.destroy). The caller
+ * guarantees nothing uses them any more. NULL is ignored. Owner thread.
+ */
+PN_API void pn_arena_destroy(struct pn_arena *a);
+
+/* Allocate @size bytes (>0) from @a; NULL when out of memory. Owner only. */
+PN_API void *pn_arena_alloc(struct pn_arena *a, size_t size);
+
+/* As pn_arena_alloc(), zero-filled. */
+PN_API void *pn_arena_zalloc(struct pn_arena *a, size_t size);
+
+/*
+ * Allocate @size bytes aligned to @align (a power of two); NULL when out
+ * of memory. Owner only. Free with pn_arena_free() and the same size.
+ */
+PN_API void *pn_arena_alloc_aligned(struct pn_arena *a, size_t size,
+				    size_t align);
+
+/*
+ * Free @p, which @a allocated with exactly @size bytes (sized deallocation).
+ * NULL is ignored. Owner only.
+ */
+PN_API void pn_arena_free(struct pn_arena *a, void *p, size_t size);
+
+struct pn_arena_stats {
+	uint64_t allocated; /* bytes currently allocated from the arena */
+	uint64_t nallocs;   /* allocation calls so far */
+	uint64_t nfrees;    /* free calls so far */
+};
+
+/*
+ * Read @a's statistics. Any thread; the figures are a consistent-enough
+ * snapshot for monitoring (each counter is read atomically).
+ */
+PN_API void pn_arena_stats_get(const struct pn_arena *a,
+			       struct pn_arena_stats *out);
+
+/* --- fixed-size object pools -------------------------------------------- */
+
+struct pn_pool;
+
+/*
+ * Create a pool of objects of @obj_size bytes (rounded up to 16), taking
+ * memory from @a in chunks of @per_chunk objects (0: a default of about
+ * 64 KiB per chunk). Objects are 16-byte aligned.
+ *
+ * Returns 0 and *out, -EINVAL for obj_size 0 or too large (> 1 MiB),
+ * -ENOMEM.
+ */
+PN_API int pn_pool_create(struct pn_arena *a, size_t obj_size,
+			  unsigned per_chunk, struct pn_pool **out);
+
+/*
+ * Destroy @p and all its chunks. Objects still out, and batches not yet
+ * flushed to it, become invalid. NULL is ignored. Owner only.
+ */
+PN_API void pn_pool_destroy(struct pn_pool *p);
+
+/*
+ * Take an object: O(1). From the local free list first; when that is empty,
+ * from the objects other threads returned; then from a new chunk. Returns
+ * NULL when out of memory. Owner only.
+ */
+PN_API void *pn_pool_alloc(struct pn_pool *p);
+
+/* Give back an object @p owns: O(1). Owner only. */
+PN_API void pn_pool_free(struct pn_pool *p, void *obj);
+
+/* The pool an object came from (constant time, from its chunk). */
+PN_API struct pn_pool *pn_pool_of(const void *obj);
+
+/* Size of the objects @p hands out (after rounding). */
+PN_API size_t pn_pool_obj_size(const struct pn_pool *p);
+
+/*
+ * A batch of objects a non-owner thread is giving back to one pool. Lives
+ * in the caller's memory; zero-initialise it (or use PN_POOL_BATCH_INIT).
+ * Fields are private.
+ */
+struct pn_pool_batch {
+	struct pn_pool *pool;
+	void *head;
+	void *tail;
+	unsigned n;
+};
+#define PN_POOL_BATCH_INIT {0}
+
+/* Objects a batch collects before it hands them over by itself. */
+#define PN_POOL_BATCH_MAX 64
+
+/*
+ * Return @obj to its owning pool from a thread that does not own it. The
+ * object joins @b; the batch is handed to the owner (one lock-free push)
+ * when it holds PN_POOL_BATCH_MAX objects or when @obj belongs to a pool
+ * other than the batch's. Any thread but the owner.
+ */
+PN_API void pn_pool_free_remote(struct pn_pool_batch *b, void *obj);
+
+/* Hand over whatever @b holds now (no-op when empty). Any thread. */
+PN_API void pn_pool_batch_flush(struct pn_pool_batch *b);
+
+struct pn_pool_stats {
+	uint64_t hits;     /* allocations served from the local free list */
+	uint64_t misses;   /* allocations that had to collect or grow */
+	uint64_t returned; /* objects given back by other threads */
+	uint64_t in_use;   /* objects currently allocated */
+	uint64_t chunks;   /* chunks taken from the arena */
+};
+
+/* Read @p's statistics. Any thread (each counter read atomically). */
+PN_API void pn_pool_stats_get(const struct pn_pool *p,
+			      struct pn_pool_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PN_ALLOC_H */

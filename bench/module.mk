@@ -1,0 +1,1 @@
+# bench/: pinion-bench and the google-benchmark harness.

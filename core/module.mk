@@ -1,0 +1,2 @@
+# core/: the actor runtime.
+PUB_HEADERS += core/pinion.h

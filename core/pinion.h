@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* The umbrella header: every public Pinion module. */
+#ifndef PINION_H
+#define PINION_H
+
+#include "pn_alloc.h"
+#include "pn_base.h"
+#include "pn_topology.h"
+
+#endif /* PINION_H */

@@ -1,0 +1,1 @@
+# io/: per-shard io_uring operations (not built yet).

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# `make test`: everything CI checks, in order of how fast it fails.
+#   1. release build of the library, tools, unit and stress tests; run them
+#   2. ASan+UBSan build of the unit and stress tests; run them
+#   3. ThreadSanitizer build of the concurrency tests; run them
+#   4. spin model checks of every lock-free protocol (and their mutants)
+#   5. the benchmark program's self-checks (a broken workload must fail)
+# Stress counts are scaled down under the sanitizers through PN_STRESS_SCALE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc 2>/dev/null || echo 2)
+mk() { make --no-print-directory -j"$jobs" "$@"; }
+step() { printf '\n== %s\n' "$*"; }
+
+step "release: build"
+mk MODE=release all tests bench-progs
+step "release: unit tests"
+mk MODE=release unit
+step "release: stress tests"
+mk MODE=release stress
+
+step "asan+ubsan: build and run unit and stress tests"
+mk MODE=asan tests
+PN_STRESS_SCALE=${PN_STRESS_SCALE_ASAN:-0.1} mk MODE=asan unit stress
+
+step "tsan: build and run concurrency tests"
+mk MODE=tsan tsan-tests-build
+PN_STRESS_SCALE=${PN_STRESS_SCALE_TSAN:-0.02} mk MODE=tsan tsan-tests
+
+step "model checks (spin)"
+mk models
+
+if [[ -x scripts/bench-selftest.sh ]]; then
+	step "benchmark self-checks"
+	scripts/bench-selftest.sh build/release
+fi
+echo
+echo "make test: all steps passed"
