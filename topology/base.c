@@ -2,12 +2,12 @@
 /*
  * The shared base: the per-thread error detail, panic, and the clock.
  */
+#include "pn_base.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-#include "pn_base.h"
 
 static _Thread_local char last_error[256];
 

@@ -13,10 +13,10 @@
 #ifndef PN_TOPOLOGY_H
 #define PN_TOPOLOGY_H
 
+#include "pn_base.h"
+
 #include <stdbool.h>
 #include <stdio.h>
-
-#include "pn_base.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,10 +37,10 @@ struct pn_cpu_info {
 
 /* One cache and the CPUs that share it. */
 struct pn_cache_info {
-	int level;             /* 1, 2, 3 (4 where present) */
-	char type;             /* 'd' data, 'i' instruction, 'u' unified */
-	unsigned long size;    /* bytes */
-	char cpus[128];        /* the sharing PUs as a cpu list, "0-3,8" */
+	int level;	    /* 1, 2, 3 (4 where present) */
+	char type;	    /* 'd' data, 'i' instruction, 'u' unified */
+	unsigned long size; /* bytes */
+	char cpus[128];	    /* the sharing PUs as a cpu list, "0-3,8" */
 };
 
 /*
@@ -68,10 +68,10 @@ PN_API int pn_topology_load_synthetic(const char *desc,
 PN_API void pn_topology_destroy(struct pn_topology *t);
 
 /*
- * Narrow the allowed set to @cpulist ("0-3,8"), as a restricted cpuset
- * would. Returns 0, or -EINVAL for a malformed list or one that names no
- * allowed CPU (the topology is left unchanged). Not thread-safe: call it
- * before the topology is shared.
+ * Narrow the allowed set to its intersection with @cpulist ("0-3,8"), as a
+ * restricted cpuset would; it never widens it. Returns 0, or -EINVAL for a
+ * malformed list or one that names no allowed CPU (the topology is left
+ * unchanged). Not thread-safe: call it before the topology is shared.
  */
 PN_API int pn_topology_restrict(struct pn_topology *t, const char *cpulist);
 
@@ -137,11 +137,11 @@ struct pn_plan_shard {
 
 struct pn_plan {
 	unsigned nshards;
-	bool smt;               /* SMT siblings were used */
-	int supervisor_cpu;     /* where the supervisor thread runs */
+	bool smt;	    /* SMT used: two shards share a core */
+	int supervisor_cpu; /* where the supervisor thread runs */
 	int supervisor_numa_node;
 	bool supervisor_shared; /* it shares its core with shard(s) */
-	char note[160];         /* one line on why, e.g. "fewer than 3 cores:
+	char note[160];		/* one line on why, e.g. "fewer than 3 cores:
 				   supervisor shares core 1 with shard 1" */
 	struct pn_plan_shard shard[]; /* nshards entries */
 };
@@ -155,7 +155,13 @@ struct pn_plan {
  * the rest; with fewer, the supervisor shares the last shard's core and
  * supervisor_shared says so. shards == 0 means one shard per remaining
  * candidate; more shards than candidates is an error (never oversubscribed
- * silently).
+ * silently). An explicit shard count that fits on the other candidate
+ * cores leaves the last one to the supervisor whatever their number; one
+ * that needs every candidate makes the supervisor share instead (and the
+ * note says so). An explicit supervisor cpu takes its whole physical core
+ * (SMT siblings included) out of the candidates under the same rules, and
+ * shares only if a shard lands on that core. Error details name the
+ * PINION_* variable each setting corresponds to.
  *
  * Returns 0 and the plan in *out (free with pn_plan_destroy()), -EINVAL
  * with pn_last_error() naming the offending setting (a cpu outside the
@@ -176,16 +182,20 @@ PN_API void pn_plan_print_json(FILE *f, const struct pn_topology *t,
 /*
  * Pin the calling thread to @cpu and bind its future memory allocations to
  * that CPU's NUMA node (hwloc_set_cpubind + hwloc_set_membind, thread
- * scope). Returns 0, -ENOENT if @cpu is not in @t, -EPERM/-EINVAL/-EXDEV
- * as hwloc reports; the detail names the cpu. Memory binding that the
- * system does not support (a non-NUMA kernel) is not an error.
+ * scope). Returns 0, -ENOENT if @cpu is not in @t, -EINVAL if @cpu is not
+ * allowed or @t is synthetic (its cpus are not this machine's), or
+ * -EPERM/-EINVAL/-EXDEV as hwloc reports; the detail names the cpu. On
+ * failure the thread's cpu binding is as it was. Memory binding that the
+ * system does not support (a non-NUMA kernel), or that fails on a machine
+ * with one NUMA node (nothing to choose between), is not an error.
  */
 PN_API int pn_thread_pin(const struct pn_topology *t, int cpu);
 
 /*
  * Parse a cpu list ("0-3,8") into a bitmap of @nbits bits (@bits has
- * (nbits+63)/64 words). Returns the number of CPUs set, or -EINVAL for a
- * malformed list or a number >= nbits.
+ * (nbits+63)/64 words; they are cleared first). Returns the number of CPUs
+ * set, or -EINVAL for a malformed list or a number >= nbits, with @bits
+ * untouched.
  */
 PN_API int pn_cpulist_parse(const char *list, uint64_t *bits, unsigned nbits);
 
