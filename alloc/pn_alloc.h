@@ -36,8 +36,16 @@ struct pn_arena;
  * preference), with its own explicit tcache. Call it from the owner thread
  * or hand the arena to the owner before first use.
  *
- * Returns 0 and *out, -ENOMEM, or -EIO when jemalloc refuses (detail in
- * pn_last_error()).
+ * With @numa_node >= 0 the arena's extent hooks bind every mapping to the
+ * node with mbind(MPOL_PREFERRED). When the kernel will not (ENOSYS on a
+ * non-NUMA kernel, EPERM under seccomp, EINVAL for a node the cpuset does
+ * not allow) the arena is still created, unbound: locality then comes from
+ * the owner thread's memory binding (pn_thread_pin()) and first touch;
+ * pn_arena_is_numa_bound() tells which. Under PN_ALLOC_LIBC @numa_node is
+ * recorded and ignored.
+ *
+ * Returns 0 and *out, -EINVAL for @numa_node < -1 or >= 1024, -ENOMEM, or
+ * -EIO when jemalloc refuses (detail in pn_last_error()).
  */
 PN_API int pn_arena_create(int numa_node, struct pn_arena **out);
 
@@ -54,20 +62,40 @@ PN_API void *pn_arena_alloc(struct pn_arena *a, size_t size);
 PN_API void *pn_arena_zalloc(struct pn_arena *a, size_t size);
 
 /*
- * Allocate @size bytes aligned to @align (a power of two); NULL when out
- * of memory. Owner only. Free with pn_arena_free() and the same size.
+ * Allocate @size bytes (>0) aligned to @align (a power of two); NULL when
+ * out of memory. Owner only. Free with pn_arena_free_aligned() and the same
+ * size and alignment; pn_arena_free() is correct only for @align <= 16.
+ * (Sized deallocation trusts the size to find the size class, and an
+ * alignment above 16 can move a block to a larger class, so the free must
+ * know it, as C++'s aligned operator delete does.)
  */
 PN_API void *pn_arena_alloc_aligned(struct pn_arena *a, size_t size,
 				    size_t align);
 
 /*
- * Free @p, which @a allocated with exactly @size bytes (sized deallocation).
- * NULL is ignored. Owner only.
+ * Free @p, which @a allocated (pn_arena_alloc(), pn_arena_zalloc(), or
+ * pn_arena_alloc_aligned() with @align <= 16) with exactly @size bytes
+ * (sized deallocation). NULL is ignored. Owner only. Debug builds check the
+ * size against jemalloc's; PN_ALLOC_LIBC builds check size and alignment
+ * exactly and panic on a mismatch.
  */
 PN_API void pn_arena_free(struct pn_arena *a, void *p, size_t size);
 
+/*
+ * Free @p, which pn_arena_alloc_aligned(@a, @size, @align) returned. NULL
+ * is ignored. Owner only.
+ */
+PN_API void pn_arena_free_aligned(struct pn_arena *a, void *p, size_t size,
+				  size_t align);
+
+/*
+ * Whether @a's memory is bound to its NUMA node by its own extent hooks
+ * (see pn_arena_create()). Any thread.
+ */
+PN_API bool pn_arena_is_numa_bound(const struct pn_arena *a);
+
 struct pn_arena_stats {
-	uint64_t allocated; /* bytes currently allocated from the arena */
+	uint64_t allocated; /* bytes currently allocated (as requested) */
 	uint64_t nallocs;   /* allocation calls so far */
 	uint64_t nfrees;    /* free calls so far */
 };
@@ -85,8 +113,13 @@ struct pn_pool;
 
 /*
  * Create a pool of objects of @obj_size bytes (rounded up to 16), taking
- * memory from @a in chunks of @per_chunk objects (0: a default of about
- * 64 KiB per chunk). Objects are 16-byte aligned.
+ * memory from @a in chunks of @per_chunk objects. Objects are 16-byte
+ * aligned and carry no per-object header: a chunk is 64 KiB-aligned with
+ * its header at the start, which is how pn_pool_of() works. A chunk holds
+ * at most what fits in 64 KiB (one object when objects are larger), so
+ * @per_chunk is capped there; 0 means "that many". Objects above ~64 KiB
+ * come one per chunk and pay jemalloc's size-class rounding (up to 25%).
+ * Owner thread of @a. The pool struct itself lives in @a.
  *
  * Returns 0 and *out, -EINVAL for obj_size 0 or too large (> 1 MiB),
  * -ENOMEM.
@@ -101,16 +134,22 @@ PN_API int pn_pool_create(struct pn_arena *a, size_t obj_size,
 PN_API void pn_pool_destroy(struct pn_pool *p);
 
 /*
- * Take an object: O(1). From the local free list first; when that is empty,
- * from the objects other threads returned; then from a new chunk. Returns
- * NULL when out of memory. Owner only.
+ * Take an object: O(1). From the local free list (or the newest chunk's
+ * not yet used space) first; when that is empty, from the objects other
+ * threads returned (all of them at once: one atomic exchange, then a walk
+ * to count them, so amortised O(1)); then from a new chunk. Returns NULL
+ * when out of memory. The contents are undefined. Owner only.
  */
 PN_API void *pn_pool_alloc(struct pn_pool *p);
 
 /* Give back an object @p owns: O(1). Owner only. */
 PN_API void pn_pool_free(struct pn_pool *p, void *obj);
 
-/* The pool an object came from (constant time, from its chunk). */
+/*
+ * The pool an object came from (constant time, from its chunk's header).
+ * Any thread that may touch @obj: the header was written before the object
+ * was first handed out, and whatever gave the thread @obj ordered that.
+ */
 PN_API struct pn_pool *pn_pool_of(const void *obj);
 
 /* Size of the objects @p hands out (after rounding). */
@@ -136,7 +175,9 @@ struct pn_pool_batch {
  * Return @obj to its owning pool from a thread that does not own it. The
  * object joins @b; the batch is handed to the owner (one lock-free push)
  * when it holds PN_POOL_BATCH_MAX objects or when @obj belongs to a pool
- * other than the batch's. Any thread but the owner.
+ * other than the batch's (the old batch is flushed first). Until then the
+ * objects wait in @b: flush it before the thread idles or exits. Any
+ * thread but the owner (the owner may, but pn_pool_free() is cheaper).
  */
 PN_API void pn_pool_free_remote(struct pn_pool_batch *b, void *obj);
 
@@ -144,10 +185,12 @@ PN_API void pn_pool_free_remote(struct pn_pool_batch *b, void *obj);
 PN_API void pn_pool_batch_flush(struct pn_pool_batch *b);
 
 struct pn_pool_stats {
-	uint64_t hits;     /* allocations served from the local free list */
+	uint64_t hits;     /* allocations served locally (free list, chunk) */
 	uint64_t misses;   /* allocations that had to collect or grow */
-	uint64_t returned; /* objects given back by other threads */
-	uint64_t in_use;   /* objects currently allocated */
+	uint64_t returned; /* objects given back by other threads, counted
+			      when the owner collects them */
+	uint64_t in_use;   /* objects allocated and not yet back (a remote
+			      free counts once the owner collects it) */
 	uint64_t chunks;   /* chunks taken from the arena */
 };
 

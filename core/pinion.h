@@ -5,6 +5,9 @@
 
 #include "pn_alloc.h"
 #include "pn_base.h"
+#include "pn_core.h"
+#include "pn_msg.h"
+#include "pn_ring.h"
 #include "pn_topology.h"
 
 #endif /* PINION_H */

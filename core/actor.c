@@ -1,0 +1,662 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Actors: the slot table (a lock-free free stack, so any thread can reserve
+ * a PID on any shard), spawning, the stop sequence (STOPPING, cleanup,
+ * DOWN to monitors, exit signals to links, slot freed with a new
+ * generation), monitors and links, the runtime's internal messages, early
+ * messages for PIDs whose spawn is still on its way, and dead letters.
+ */
+#include "core_int.h"
+
+#include <errno.h>
+
+struct spawn_hdr {
+	const struct pn_behaviour *b;
+	uint32_t flags;
+	uint32_t depth;
+};
+
+/* --- slots ------------------------------------------------------------------
+ */
+
+/*
+ * Reserve a slot on @o from any thread. The free stack's head packs a tag
+ * (bumped by every push and pop, so a head that was popped and pushed back
+ * meanwhile does not compare equal: no ABA) with the slot index + 1.
+ */
+int pn__slot_reserve(struct pn_ctx *o, pn_pid *pid)
+{
+	/* Acquire: pairs with the release of the push in slot_free(), so
+	 * the popped slot's gen and next are those its freeing wrote. */
+	uint64_t head =
+		atomic_load_explicit(&o->free_head, memory_order_acquire);
+	uint32_t f;
+
+	while ((uint32_t)head) {
+		uint32_t idx = (uint32_t)head - 1;
+		uint32_t next = atomic_load_explicit(&o->slots[idx].next,
+						     memory_order_relaxed);
+		uint64_t nh = (((head >> 32) + 1) << 32) | next;
+
+		if (atomic_compare_exchange_weak_explicit(
+			    &o->free_head, &head, nh, memory_order_acquire,
+			    memory_order_acquire)) {
+			*pid = pn_pid_make(
+				o->id, idx,
+				atomic_load_explicit(&o->slots[idx].gen,
+						     memory_order_relaxed));
+			return 0;
+		}
+	}
+	f = atomic_load_explicit(&o->fresh, memory_order_relaxed);
+	do {
+		if (f >= o->max_slots)
+			return pn__error(-ENOSPC,
+					 "shard %u has no free actor "
+					 "slot (max_actors=%u)",
+					 o->id, o->max_slots);
+	} while (!atomic_compare_exchange_weak_explicit(&o->fresh, &f, f + 1,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	/* Relaxed: the PID reaches anyone only through a message (release/
+	 * acquire through a ring), which orders this store before it. */
+	atomic_store_explicit(&o->slots[f].gen, 1, memory_order_relaxed);
+	*pid = pn_pid_make(o->id, f, 1);
+	return 0;
+}
+
+/* Push slot @idx on @o's free stack (any thread). */
+static void slot_push(struct pn_ctx *o, uint32_t idx)
+{
+	uint64_t head =
+		atomic_load_explicit(&o->free_head, memory_order_relaxed);
+	uint64_t nh;
+
+	do {
+		atomic_store_explicit(&o->slots[idx].next, (uint32_t)head,
+				      memory_order_relaxed);
+		nh = (((head >> 32) + 1) << 32) | (idx + 1);
+		/* Release: pairs with the acquire in pn__slot_reserve(). */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&o->free_head, &head, nh, memory_order_release,
+		memory_order_relaxed));
+}
+
+/* Give back a reserved slot that was never used (any thread). */
+void pn__slot_unreserve(struct pn_ctx *o, pn_pid pid)
+{
+	slot_push(o, pn_pid_slot(pid));
+}
+
+/* Free an actor's slot with a new generation (owner only). */
+static void slot_free(struct pn_ctx *s, uint32_t idx)
+{
+	struct pn__slot *sl = &s->slots[idx];
+	uint32_t g = atomic_load_explicit(&sl->gen, memory_order_relaxed);
+
+	sl->actor = NULL;
+	if (g == UINT32_MAX)
+		return; /* retired: its next PID could alias an old one */
+	atomic_store_explicit(&sl->gen, g + 1, memory_order_relaxed);
+	slot_push(s, idx);
+}
+
+/* A PID whose slot is reserved but whose actor has not started yet. */
+static bool slot_reserved(struct pn_ctx *s, pn_pid pid)
+{
+	uint32_t idx = pn_pid_slot(pid);
+
+	return pn_pid_shard(pid) == s->id &&
+	       idx < atomic_load_explicit(&s->fresh, memory_order_relaxed) &&
+	       !s->slots[idx].actor &&
+	       atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed) ==
+		       pn_pid_gen(pid);
+}
+
+struct pn__actor *pn__lookup(struct pn_ctx *s, pn_pid pid)
+{
+	uint32_t idx = pn_pid_slot(pid);
+	struct pn__actor *a;
+
+	if (pn_pid_shard(pid) != s->id || idx >= s->max_slots)
+		return NULL;
+	a = s->slots[idx].actor;
+	return a && a->pid == pid ? a : NULL;
+}
+
+/* --- sending system messages ---------------------------------------------- */
+
+/* Runtime messages bypass the overflow budget: they must not be lost. */
+static void sys_send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
+		     const void *data, size_t len)
+{
+	s->sys_send = true;
+	if (pn__send(s, to, type, from, 0, data, len) < 0)
+		pn_panic("cannot send runtime message %#x: %s", type,
+			 pn_last_error());
+	s->sys_send = false;
+}
+
+static void send_down(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid who,
+		      int reason, int detail)
+{
+	struct pn_down d = {.pid = who, .reason = reason, .detail = detail};
+
+	sys_send(s, to, type, who, &d, sizeof(d));
+}
+
+void pn__dead_letter(struct pn_ctx *s, const struct pn_msg *m)
+{
+	PN__STAT_ADD(s, PN__ST_DEAD, 1);
+	if (s->rt->cfg.dead_letter)
+		s->rt->cfg.dead_letter(s->rt->cfg.dead_letter_arg, s->id, m);
+	if (m->len > PN_MSG_INLINE)
+		pn__buf_free(s, m->ptr);
+}
+
+static void early_push(struct pn_ctx *s, const struct pn_msg *m)
+{
+	struct pn_msg *e = pn__fifo_slot(&s->early, s->arena);
+
+	if (!e)
+		pn_panic("no memory to hold an early message");
+	*e = *m;
+	pn__fifo_commit(&s->early);
+}
+
+/* Move the early messages for @pid behind its STARTED, in order. */
+static void early_release(struct pn_ctx *s, pn_pid pid)
+{
+	uint32_t n = pn__fifo_len(&s->early);
+
+	while (n--) {
+		struct pn_msg m = *pn__fifo_peek(&s->early);
+		struct pn__fifo *q = m.to == pid ? &s->local : &s->early;
+		struct pn_msg *slot;
+
+		pn__fifo_pop(&s->early, s->arena);
+		slot = pn__fifo_slot(q, s->arena);
+		if (!slot)
+			pn_panic("no memory to requeue an early message");
+		*slot = m;
+		pn__fifo_commit(q);
+	}
+}
+
+/* --- lifecycle
+ * ---------------------------------------------------------------- */
+
+static void list_del(struct pn_ctx *s, struct pn__actor *a)
+{
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		s->actors = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+}
+
+static void actor_free(struct pn_ctx *s, struct pn__actor *a)
+{
+	list_del(s, a);
+	pn__pids_fini(&a->monitors, s->arena);
+	pn__pids_fini(&a->links, s->arena);
+	pn_arena_free(s->arena, a->state, a->b->state_size);
+	slot_free(s, pn_pid_slot(a->pid));
+	pn_pool_free(s->actor_pool, a);
+	PN__STAT_ADD(s, PN__ST_ACTORS, (uint64_t)-1);
+}
+
+void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
+		    int detail)
+{
+	struct pn__actor *saved = s->cur;
+
+	if (a->flags & PN__A_DYING)
+		return;
+	a->flags |= PN__A_DYING;
+	s->cur = a;
+	if (reason == PN_REASON_NORMAL || reason == PN_REASON_SHUTDOWN) {
+		struct pn_msg m = {.type = PN_MSG_STOPPING,
+				   .len = sizeof(int32_t),
+				   .to = a->pid};
+		int32_t r = reason;
+
+		memcpy(m.data, &r, sizeof(r));
+		a->b->handle(s, a->state, &m);
+	}
+	if (a->b->cleanup)
+		a->b->cleanup(s, a->state, reason);
+	s->cur = saved == a ? NULL : saved;
+	for (uint32_t i = 0; i < a->monitors.n; i++)
+		send_down(s, a->monitors.v[i], PN_MSG_DOWN, a->pid, reason,
+			  detail);
+	for (uint32_t i = 0; i < a->links.n; i++)
+		send_down(s, a->links.v[i], PN__MSG_EXITSIG, a->pid, reason,
+			  detail);
+	actor_free(s, a);
+	PN__STAT_ADD(s, PN__ST_STOPPED, 1);
+}
+
+static int actor_init(struct pn_ctx *s, struct pn__actor *a, pn_pid parent,
+		      unsigned flags, const void *arg, size_t arg_len)
+{
+	struct pn__actor *saved = s->cur;
+	int rc = 0;
+
+	if (flags & PN_SPAWN_TRAP)
+		a->flags |= PN__A_TRAP;
+	if (((flags & PN_SPAWN_MONITOR) &&
+	     pn__pids_add(&a->monitors, s->arena, parent) < 0) ||
+	    ((flags & PN_SPAWN_LINK) &&
+	     pn__pids_add(&a->links, s->arena, parent) < 0))
+		return -ENOMEM;
+	if (a->b->init) {
+		s->cur = a;
+		rc = a->b->init(s, a->state, arg, arg_len);
+		s->cur = saved;
+	}
+	return rc;
+}
+
+/* Bring reserved PID @pid to life on this shard. Returns 0 or -ENOMEM. */
+static int actor_start(struct pn_ctx *s, pn_pid pid,
+		       const struct pn_behaviour *b, unsigned flags,
+		       uint32_t depth, pn_pid parent, const void *arg,
+		       size_t arg_len)
+{
+	struct pn__actor *a = pn_pool_alloc(s->actor_pool);
+	struct pn_msg *m;
+	int rc;
+
+	if (!a)
+		return pn__error(-ENOMEM, "no memory for an actor");
+	*a = (struct pn__actor){.b = b, .pid = pid, .depth = depth};
+	if (b->state_size &&
+	    !(a->state = pn_arena_zalloc(s->arena, b->state_size))) {
+		pn_pool_free(s->actor_pool, a);
+		return pn__error(-ENOMEM, "no memory for actor state");
+	}
+	s->slots[pn_pid_slot(pid)].actor = a;
+	a->next = s->actors;
+	if (s->actors)
+		s->actors->prev = a;
+	s->actors = a;
+	PN__STAT_ADD(s, PN__ST_ACTORS, 1);
+	PN__STAT_ADD(s, PN__ST_SPAWNED, 1);
+	rc = actor_init(s, a, parent, flags, arg, arg_len);
+	if (rc < 0 || a->pending) {
+		a->pending = 0;
+		pn__actor_stop(s, a, rc < 0 ? PN_REASON_INIT : PN_REASON_NORMAL,
+			       rc);
+		early_release(s, pid); /* they become dead letters */
+		return 0;
+	}
+	m = pn__fifo_slot(&s->local, s->arena);
+	if (!m)
+		pn_panic("no memory for a STARTED message");
+	*m = (struct pn_msg){.type = PN_MSG_STARTED, .to = pid, .from = parent};
+	pn__fifo_commit(&s->local);
+	if (pn__fifo_len(&s->early))
+		early_release(s, pid);
+	return 0;
+}
+
+static int spawn_check(const struct pn_runtime *rt,
+		       const struct pn_behaviour *b,
+		       const struct pn_spawn_opts *o)
+{
+	if (!b || !b->handle)
+		return pn__error(-EINVAL, "spawn: behaviour without a handler");
+	if (o->shard != PN_SHARD_ANY &&
+	    (o->shard < 0 || (unsigned)o->shard >= rt->nshards))
+		return pn__error(-EINVAL, "spawn: no shard %d (%u shards)",
+				 o->shard, rt->nshards);
+	if (o->arg_len > PN_SPAWN_ARG_MAX || (o->arg_len && !o->arg))
+		return pn__error(-EINVAL,
+				 "spawn: argument of %zu bytes "
+				 "(at most %u)",
+				 o->arg_len, PN_SPAWN_ARG_MAX);
+	if (o->flags & ~(PN_SPAWN_MONITOR | PN_SPAWN_LINK | PN_SPAWN_TRAP))
+		return pn__error(-EINVAL, "spawn: unknown flags %#x", o->flags);
+	return 0;
+}
+
+/* The SPAWN message's payload: header then argument; returns its size. */
+size_t pn__spawn_payload(unsigned char *buf, const struct pn_behaviour *b,
+			 const struct pn_spawn_opts *o, uint32_t depth)
+{
+	struct spawn_hdr h = {.b = b, .flags = o->flags, .depth = depth};
+
+	memcpy(buf, &h, sizeof(h));
+	if (o->arg_len)
+		memcpy(buf + sizeof(h), o->arg, o->arg_len);
+	return sizeof(h) + o->arg_len;
+}
+
+int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
+		      const struct pn_spawn_opts *o, unsigned target,
+		      pn_pid *pid)
+{
+	int err = spawn_check(rt, b, o);
+
+	if (err < 0)
+		return err;
+	return pn__slot_reserve(rt->shard[target], pid);
+}
+
+int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
+	     const struct pn_spawn_opts *opts, pn_pid *pid)
+{
+	static const struct pn_spawn_opts none = {.shard = PN_SHARD_ANY};
+	const struct pn_spawn_opts *o = opts ? opts : &none;
+	struct pn__actor *parent = ctx->cur;
+	unsigned char buf[sizeof(struct spawn_hdr) + PN_SPAWN_ARG_MAX];
+	pn_pid self = parent ? parent->pid : PN_PID_NONE;
+	uint32_t depth = parent ? parent->depth + 1 : 0;
+	unsigned target =
+		o->shard == PN_SHARD_ANY ? ctx->id : (unsigned)o->shard;
+	int err;
+
+	if ((o->flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK)) && !parent)
+		return pn__error(-EINVAL, "spawn: MONITOR/LINK need a parent");
+	if ((err = pn__spawn_prepare(ctx->rt, b, o, target, pid)) < 0)
+		return err;
+	if ((o->flags & PN_SPAWN_LINK) &&
+	    (err = pn__pids_add(&parent->links, ctx->arena, *pid)) < 0) {
+		pn__slot_unreserve(ctx->rt->shard[target], *pid);
+		return err;
+	}
+	if (target == ctx->id) {
+		err = actor_start(ctx, *pid, b, o->flags, depth, self, o->arg,
+				  o->arg_len);
+		if (err < 0)
+			pn__slot_unreserve(ctx, *pid);
+		return err;
+	}
+	ctx->sys_send = true;
+	err = pn__send(ctx, *pid, PN__MSG_SPAWN, self, 0, buf,
+		       pn__spawn_payload(buf, b, o, depth));
+	ctx->sys_send = false;
+	if (err < 0)
+		pn__slot_unreserve(ctx->rt->shard[target], *pid);
+	return err;
+}
+
+/* --- after a handler -------------------------------------------------------
+ */
+
+void pn__after_handle(struct pn_ctx *s, struct pn__actor *a, int rc)
+{
+	unsigned p = a->pending;
+
+	a->pending = 0;
+	if (a->flags & PN__A_DYING)
+		return;
+	if (rc < 0)
+		pn__actor_stop(s, a, PN_REASON_FAILED, rc);
+	else if (p & PN__P_FAIL)
+		pn__actor_stop(s, a, PN_REASON_FAILED, a->detail);
+	else if (p & PN__P_KILL)
+		pn__actor_stop(s, a, PN_REASON_KILLED, 0);
+	else if (rc == PN_STOP || (p & PN__P_STOP))
+		pn__actor_stop(s, a, PN_REASON_NORMAL, 0);
+}
+
+/* Run @a's handler on @m outside the ring/queue path (EXIT, replies). */
+static void deliver_to(struct pn_ctx *s, struct pn__actor *a,
+		       const struct pn_msg *m)
+{
+	struct pn__actor *saved = s->cur;
+	int rc;
+
+	s->cur = a;
+	rc = a->b->handle(s, a->state, m);
+	if (rc != 0 || a->pending)
+		pn__after_handle(s, a, rc);
+	s->cur = saved;
+}
+
+/* --- the runtime's own messages ------------------------------------------ */
+
+static void on_exit_signal(struct pn_ctx *s, struct pn__actor *a,
+			   const struct pn_msg *m)
+{
+	struct pn_down d;
+
+	memcpy(&d, pn_msg_data(m), sizeof(d));
+	if (!pn__pids_del(&a->links, m->from))
+		return; /* unlinked meanwhile */
+	if (a->flags & PN__A_TRAP) {
+		struct pn_msg e = {.type = PN_MSG_EXIT,
+				   .len = sizeof(d),
+				   .to = a->pid,
+				   .from = m->from};
+
+		memcpy(e.data, &d, sizeof(d));
+		deliver_to(s, a, &e);
+	} else if (d.reason != PN_REASON_NORMAL) {
+		pn__actor_stop(s, a, PN_REASON_LINKED, 0);
+	}
+}
+
+/* An internal message for an actor that is gone. */
+static void sys_to_dead(struct pn_ctx *s, const struct pn_msg *m)
+{
+	if (m->type == PN__MSG_MONITOR)
+		send_down(s, m->from, PN_MSG_DOWN, m->to, PN_REASON_NOPROC, 0);
+	else if (m->type == PN__MSG_LINK)
+		send_down(s, m->from, PN__MSG_EXITSIG, m->to, PN_REASON_NOPROC,
+			  0);
+	/* STOP, KILL, DEMONITOR, UNLINK, EXITSIG to the dead: nothing. */
+}
+
+static void sys_spawn(struct pn_ctx *s, struct pn_msg *m)
+{
+	const unsigned char *p = pn_msg_data(m);
+	struct spawn_hdr h;
+	int err;
+
+	memcpy(&h, p, sizeof(h));
+	pn_verify(slot_reserved(s, m->to));
+	err = actor_start(s, m->to, h.b, h.flags, h.depth, m->from,
+			  p + sizeof(h), m->len - sizeof(h));
+	if (err < 0) {
+		/* Report it as a failed init to whoever asked to know. */
+		if (h.flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK))
+			send_down(s, m->from,
+				  h.flags & PN_SPAWN_MONITOR ? PN_MSG_DOWN
+							     : PN__MSG_EXITSIG,
+				  m->to, PN_REASON_INIT, err);
+		slot_free(s, pn_pid_slot(m->to));
+	}
+}
+
+static void sys_dispatch(struct pn_ctx *s, struct pn_msg *m,
+			 struct pn__actor *a)
+{
+	switch (m->type) {
+	case PN__MSG_STOP:
+		pn__actor_stop(s, a, PN_REASON_NORMAL, 0);
+		break;
+	case PN__MSG_KILL:
+		pn__actor_stop(s, a, PN_REASON_KILLED, 0);
+		break;
+	case PN__MSG_MONITOR:
+		if (pn__pids_add(&a->monitors, s->arena, m->from) < 0)
+			pn_panic("no memory to add a monitor");
+		break;
+	case PN__MSG_DEMONITOR:
+		pn__pids_del(&a->monitors, m->from);
+		break;
+	case PN__MSG_LINK:
+		if (pn__pids_add(&a->links, s->arena, m->from) < 0)
+			pn_panic("no memory to add a link");
+		break;
+	case PN__MSG_UNLINK:
+		pn__pids_del(&a->links, m->from);
+		break;
+	case PN__MSG_EXITSIG:
+		on_exit_signal(s, a, m);
+		break;
+	default:
+		pn_panic("unknown runtime message %#x", m->type);
+	}
+}
+
+/* Internal messages and replies (the rare branch of pn__dispatch()). */
+void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m)
+{
+	struct pn__actor *a;
+
+	if (m->ref & PN__REF_REPLY) {
+		if (!pn__reply_accept(s, m)) {
+			PN__STAT_ADD(s, PN__ST_LATE, 1);
+			if (m->len > PN_MSG_INLINE)
+				pn__buf_free(s, m->ptr);
+			return;
+		}
+		pn__deliver(s, m);
+		return;
+	}
+	if (m->type == PN__MSG_SPAWN) {
+		sys_spawn(s, m);
+	} else if ((a = pn__lookup(s, m->to)) != NULL) {
+		sys_dispatch(s, m, a);
+	} else if (slot_reserved(s, m->to)) {
+		early_push(s, m);
+		return; /* the early queue owns the payload now */
+	} else {
+		sys_to_dead(s, m);
+	}
+	if (m->len > PN_MSG_INLINE)
+		pn__buf_free(s, m->ptr);
+}
+
+/* A message whose destination is not a live actor here. */
+void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m)
+{
+	if (slot_reserved(s, m->to))
+		early_push(s, m);
+	else
+		pn__dead_letter(s, m);
+}
+
+/* --- the public lifecycle calls ------------------------------------------- */
+
+static int to_other(struct pn_ctx *ctx, pn_pid pid, uint32_t type)
+{
+	if (!ctx->cur)
+		return pn__error(-EINVAL, "called outside a handler");
+	if (pid == PN_PID_NONE || pn_pid_shard(pid) >= ctx->nshards)
+		return pn__error(-EINVAL, "invalid pid %#llx",
+				 (unsigned long long)pid);
+	sys_send(ctx, pid, type, ctx->cur->pid, NULL, 0);
+	return 0;
+}
+
+int pn_stop(struct pn_ctx *ctx, pn_pid pid)
+{
+	if (ctx->cur && pid == ctx->cur->pid) {
+		ctx->cur->pending |= PN__P_STOP;
+		return 0;
+	}
+	return to_other(ctx, pid, PN__MSG_STOP);
+}
+
+int pn_kill(struct pn_ctx *ctx, pn_pid pid)
+{
+	if (ctx->cur && pid == ctx->cur->pid) {
+		ctx->cur->pending |= PN__P_KILL;
+		return 0;
+	}
+	return to_other(ctx, pid, PN__MSG_KILL);
+}
+
+void pn_fail(struct pn_ctx *ctx, int detail)
+{
+	if (!ctx->cur)
+		return;
+	ctx->cur->pending |= PN__P_FAIL;
+	ctx->cur->detail = detail;
+}
+
+int pn_monitor(struct pn_ctx *ctx, pn_pid pid)
+{
+	return to_other(ctx, pid, PN__MSG_MONITOR);
+}
+
+int pn_demonitor(struct pn_ctx *ctx, pn_pid pid)
+{
+	return to_other(ctx, pid, PN__MSG_DEMONITOR);
+}
+
+int pn_link(struct pn_ctx *ctx, pn_pid pid)
+{
+	int err = to_other(ctx, pid, PN__MSG_LINK);
+
+	if (err < 0)
+		return err;
+	return pn__pids_add(&ctx->cur->links, ctx->arena, pid);
+}
+
+int pn_unlink(struct pn_ctx *ctx, pn_pid pid)
+{
+	int err = to_other(ctx, pid, PN__MSG_UNLINK);
+
+	if (err == 0)
+		pn__pids_del(&ctx->cur->links, pid);
+	return err;
+}
+
+void pn_trap_exit(struct pn_ctx *ctx, bool on)
+{
+	if (!ctx->cur)
+		return;
+	if (on)
+		ctx->cur->flags |= PN__A_TRAP;
+	else
+		ctx->cur->flags &= (uint16_t)~PN__A_TRAP;
+}
+
+/* --- shutdown helpers
+ * --------------------------------------------------------- */
+
+void pn__actors_shutdown_notify(struct pn_ctx *s)
+{
+	for (struct pn__actor *a = s->actors; a; a = a->next)
+		sys_send(s, a->pid, PN_MSG_SHUTDOWN, PN_PID_NONE, NULL, 0);
+}
+
+uint32_t pn__actors_max_depth(struct pn_ctx *s)
+{
+	uint32_t d = 0;
+
+	for (struct pn__actor *a = s->actors; a; a = a->next)
+		if (a->depth > d)
+			d = a->depth;
+	return d;
+}
+
+/* Stop every actor at @depth or deeper; returns how many. */
+unsigned pn__actors_stop_depth(struct pn_ctx *s, uint32_t depth)
+{
+	struct pn__actor *a = s->actors, *next;
+	unsigned n = 0;
+
+	for (; a; a = next) {
+		next = a->next;
+		if (a->depth >= depth && !(a->flags & PN__A_DYING)) {
+			pn__actor_stop(s, a, PN_REASON_SHUTDOWN, 0);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Free whatever actors are left, without running their code. */
+void pn__actors_fini(struct pn_ctx *s)
+{
+	while (s->actors)
+		actor_free(s, s->actors);
+}

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The core's two small single-threaded containers: the chunked message
+ * FIFO (local queue, overflow queues, early messages) and the PID set
+ * (monitors, links, writable waiters). Both take memory from the owning
+ * shard's arena, grow only when they must, and keep what they grew.
+ */
+#include "core_int.h"
+
+#include <errno.h>
+
+#define PN__MAX_SPARE 4
+
+int pn__fifo_grow(struct pn__fifo *f, struct pn_arena *a)
+{
+	struct pn__chunk *c = f->spare;
+
+	if (c) {
+		f->spare = c->next;
+		f->nspare--;
+	} else {
+		c = pn_arena_alloc_aligned(a, sizeof(*c), PN_CACHELINE);
+		if (!c)
+			return -ENOMEM;
+	}
+	c->next = NULL;
+	if (f->tail)
+		f->tail->next = c;
+	else
+		f->head = c;
+	f->tail = c;
+	f->tidx = 0;
+	if (f->head == c)
+		f->hidx = 0;
+	return 0;
+}
+
+/* The head chunk is used up: move to the next one, keep it as a spare. */
+void pn__fifo_next_chunk(struct pn__fifo *f, struct pn_arena *a)
+{
+	struct pn__chunk *old = f->head;
+
+	if (old == f->tail) { /* the only chunk, and empty: start over */
+		f->hidx = f->tidx = 0;
+		return;
+	}
+	f->head = old->next;
+	f->hidx = 0;
+	if (f->nspare < PN__MAX_SPARE) {
+		old->next = f->spare;
+		f->spare = old;
+		f->nspare++;
+	} else {
+		pn_arena_free_aligned(a, old, sizeof(*old), PN_CACHELINE);
+	}
+}
+
+void pn__fifo_fini(struct pn__fifo *f, struct pn_arena *a)
+{
+	struct pn__chunk *c, *next;
+
+	for (c = f->head; c; c = next) {
+		next = c->next;
+		pn_arena_free_aligned(a, c, sizeof(*c), PN_CACHELINE);
+	}
+	for (c = f->spare; c; c = next) {
+		next = c->next;
+		pn_arena_free_aligned(a, c, sizeof(*c), PN_CACHELINE);
+	}
+	*f = (struct pn__fifo){0};
+}
+
+int pn__pids_add(struct pn__pids *p, struct pn_arena *a, pn_pid pid)
+{
+	if (p->n == p->cap) {
+		uint32_t cap = p->cap ? p->cap * 2 : 4;
+		pn_pid *v = pn_arena_alloc(a, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		if (p->n)
+			memcpy(v, p->v, p->n * sizeof(*v));
+		pn_arena_free(a, p->v, p->cap * sizeof(*v));
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = pid;
+	return 0;
+}
+
+/* Remove one occurrence of @pid (order is not kept). */
+bool pn__pids_del(struct pn__pids *p, pn_pid pid)
+{
+	for (uint32_t i = 0; i < p->n; i++) {
+		if (p->v[i] == pid) {
+			p->v[i] = p->v[--p->n];
+			return true;
+		}
+	}
+	return false;
+}
+
+void pn__pids_fini(struct pn__pids *p, struct pn_arena *a)
+{
+	pn_arena_free(a, p->v, p->cap * sizeof(*p->v));
+	*p = (struct pn__pids){0};
+}

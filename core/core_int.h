@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/'s internal header: the shard (struct pn_ctx), the actor, the slot
+ * table, the inbox and outbox links between shards, the local FIFO, and the
+ * functions the core's files share. Nothing outside core/ includes it.
+ *
+ * Who writes what: every field of a shard is written only by that shard's
+ * thread unless its comment says otherwise ("shared:"). The runtime struct
+ * is written by the controlling (external) thread before start and during
+ * shutdown only.
+ */
+#ifndef PN_CORE_INT_H
+#define PN_CORE_INT_H
+
+#include "budget.h"
+#include "pn_alloc.h"
+#include "pn_core.h"
+#include "pn_ring.h"
+#include "timers.h"
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* Internal message types (never seen by handlers). */
+#define PN__MSG_INTERNAL  (PN_MSG_SYS + 0x8000)
+#define PN__MSG_SPAWN	  (PN__MSG_INTERNAL + 1)
+#define PN__MSG_STOP	  (PN__MSG_INTERNAL + 2)
+#define PN__MSG_KILL	  (PN__MSG_INTERNAL + 3)
+#define PN__MSG_MONITOR	  (PN__MSG_INTERNAL + 4)
+#define PN__MSG_DEMONITOR (PN__MSG_INTERNAL + 5)
+#define PN__MSG_LINK	  (PN__MSG_INTERNAL + 6)
+#define PN__MSG_UNLINK	  (PN__MSG_INTERNAL + 7)
+#define PN__MSG_EXITSIG	  (PN__MSG_INTERNAL + 8)
+
+#define PN__REF_REPLY (1ull << 63)
+
+/* CQE user_data of the core's own operations (PN_CQE_POLLER clear). */
+#define PN__CQE_WAKE	  1ull /* a MSG_RING wake-up from another shard */
+#define PN__CQE_WAKE_SENT 2ull /* our MSG_RING (posted only on failure) */
+#define PN__CQE_EFD	  3ull /* the eventfd read external wakes land on */
+
+#define PN__NCLASSES 6 /* large-payload pool size classes */
+enum { PN__SLOT_LOCAL, PN__SLOT_RING, PN__SLOT_OVERFLOW };
+
+/*
+ * A single-threaded FIFO of messages (the local queue, overflow queues,
+ * early messages) in a chain of fixed chunks: a message never moves while
+ * it is queued, so a handler may keep using the message it was given while
+ * it pushes new ones. Emptied chunks are kept as spares (up to a few), so
+ * the steady state does not allocate.
+ */
+#define PN__CHUNK_MSGS 63
+struct pn__chunk {
+	struct pn__chunk *next;
+	alignas(PN_CACHELINE) struct pn_msg m[PN__CHUNK_MSGS];
+};
+struct pn__fifo {
+	struct pn__chunk *head, *tail, *spare;
+	uint32_t hidx, tidx; /* next to pop in head, next to fill in tail */
+	uint32_t len, nspare;
+};
+
+/* A small growable set of PIDs (monitors, links). */
+struct pn__pids {
+	pn_pid *v;
+	uint32_t n, cap;
+};
+
+/* Actor flags, and requests that take effect when its handler returns. */
+enum {
+	PN__A_TRAP = 0x1,  /* traps exits */
+	PN__A_DYING = 0x2, /* in its stop sequence */
+};
+enum {
+	PN__P_STOP = 0x1, /* pn_stop(self) */
+	PN__P_FAIL = 0x2, /* pn_fail() */
+	PN__P_KILL = 0x4, /* pn_kill(self) */
+};
+
+struct pn__actor {
+	const struct pn_behaviour *b;
+	void *state;
+	pn_pid pid;
+	uint16_t flags;	  /* PN__A_* */
+	uint16_t pending; /* PN__P_*: acted on after the handler returns */
+	int32_t detail;	  /* failure code (pn_fail) */
+	uint32_t depth;	  /* spawn-tree depth: shutdown stops deepest first */
+	struct pn__actor *prev, *next; /* the shard's list of live actors */
+	struct pn__pids monitors;      /* who gets DOWN */
+	struct pn__pids links;
+};
+
+/* An actor-table entry. 16 bytes; the table is a lazily touched mmap. */
+struct pn__slot {
+	/* shared: bumped by the owner when the actor is freed (before the
+	 * slot is pushed on the free stack, release), read by any thread that
+	 * pops the slot (acquire) to form the new PID. */
+	_Atomic uint32_t gen;
+	/* shared: free-stack link, slot index + 1 (0 ends the stack). */
+	_Atomic uint32_t next;
+	struct pn__actor *actor; /* owner only; NULL: free or reserved */
+};
+
+/* This shard's link to one destination shard. */
+struct pn__out {
+	struct pn_ring *ring;	  /* this shard -> dst */
+	struct pn__fifo overflow; /* waits here, in order, when ring full */
+	bool dirty;		  /* committed slots not yet published */
+};
+
+/* What a shard publishes for the watchdog and shutdown report. */
+struct pn__beacon {
+	_Atomic uint64_t beat;	/* bumped every loop iteration */
+	_Atomic pn_pid actor;	/* the running actor, or 0 */
+	_Atomic uint32_t type;	/* the message it is handling */
+	_Atomic int stage_done; /* last shutdown stage finished */
+	_Atomic uint32_t busy;	/* 1 while it has work queued */
+	_Atomic uint32_t depth; /* deepest actor (for the stop stage) */
+};
+
+struct pn__stats {
+	_Atomic uint64_t v[15]; /* struct pn_shard_stats, in its order */
+};
+enum {
+	PN__ST_HANDLED,
+	PN__ST_SENT_LOCAL,
+	PN__ST_SENT_REMOTE,
+	PN__ST_RECV_EXT,
+	PN__ST_OVERFLOWED,
+	PN__ST_EAGAIN,
+	PN__ST_OVERFLOW_BYTES,
+	PN__ST_DEAD,
+	PN__ST_LATE,
+	PN__ST_TIMERS,
+	PN__ST_PARKS,
+	PN__ST_WAKES,
+	PN__ST_SPAWNED,
+	PN__ST_STOPPED,
+	PN__ST_ACTORS,
+};
+
+/* Owner-only counter update: no RMW, readers use relaxed loads. */
+#define PN__STAT_ADD(s, i, n)                                                  \
+	atomic_store_explicit(                                                 \
+		&(s)->stats.v[i],                                              \
+		atomic_load_explicit(&(s)->stats.v[i], memory_order_relaxed) + \
+			(n),                                                   \
+		memory_order_relaxed)
+
+struct pn_ctx {
+	/* --- hot, owner only --- */
+	unsigned id;
+	unsigned nshards;
+	unsigned nsources; /* nshards + max_producers */
+	uint32_t batch;
+	struct pn_runtime *rt;
+	struct pn__actor *cur; /* running actor (NULL outside handlers) */
+	struct pn__slot *slots;
+	uint32_t max_slots;
+	uint64_t now; /* loop clock, refreshed each iteration */
+	uint64_t iter;
+	struct pn__fifo local;	       /* sends within the shard */
+	struct pn__out *out;	       /* [nshards] */
+	_Atomic(struct pn_ring *) *in; /* [nsources]; NULL: no producer */
+	uint64_t *more;		       /* [nwords] sources left with data */
+	unsigned *dirty;	       /* [nshards] outs to publish */
+	unsigned ndirty;
+	unsigned *wake; /* [nshards] shards to wake */
+	unsigned nwake;
+	uint64_t overflow_bytes;
+	bool overflowing;
+	struct pn__pids writable; /* actors waiting for PN_MSG_WRITABLE */
+	struct pn__fifo early;	  /* messages for reserved, unstarted PIDs */
+	struct pn__actor *actors; /* live actors (list head) */
+
+	struct pn_arena *arena;
+	struct pn_pool *actor_pool;
+	struct pn_pool *buf_pool[PN__NCLASSES]; /* large payloads */
+	struct pn_pool_batch *batches;		/* [nshards * PN__NCLASSES] */
+	bool remote_frees;			/* some batch holds objects */
+	int slot_kind; /* PN__SLOT_*: pn__msg_slot's choice */
+	uint64_t slot_cost;
+	int slot_err;
+	bool sys_send; /* runtime message: not refused by the budget */
+	struct pn__timers *timers;
+	struct pn__reqs *reqs; /* outstanding requests */
+
+	struct io_uring ring;
+	bool ring_ok;
+	int efd; /* eventfd external producers wake us with */
+	uint64_t efd_buf;
+	bool efd_armed;
+	int stage_seen; /* the runtime's stage word as last acted on */
+	pthread_t thread;
+	int cpu;
+	bool abandoned; /* stuck in a handler at shutdown: left behind */
+
+	/* --- shared: written by other shards and producers --- */
+	/* Doorbell: bit i = source i may have published data (a hint). */
+	alignas(PN_CACHELINE) _Atomic uint64_t *bell; /* [nwords] */
+	/* 1 while parking/parked; the waker that swaps it to 0 sends the
+	 * one wake-up. Same line as bell's pointer: producers read both. */
+	_Atomic uint32_t parked;
+	int ring_fd; /* read-only after start: MSG_RING target */
+
+	/* shared: the actor-slot free stack (tag << 32 | index + 1) and the
+	 * count of slots ever handed out; popped from any thread. */
+	alignas(PN_CACHELINE) _Atomic uint64_t free_head;
+	_Atomic uint32_t fresh;
+
+	alignas(PN_CACHELINE) struct pn__beacon beacon;
+	alignas(PN_CACHELINE) struct pn__stats stats;
+};
+
+struct pn_producer {
+	struct pn_runtime *rt;
+	unsigned index;	       /* source index - nshards */
+	struct pn_ring **ring; /* [nshards] */
+	bool *dirty;
+	bool in_use;
+};
+
+struct pn__waitq { /* pn_runtime_wait/notify */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int codes[64];
+	unsigned head, tail;
+};
+
+struct pn_runtime {
+	struct pn_config cfg;
+	struct pn_topology *topo;
+	struct pn_plan *plan;
+	unsigned nshards;
+	struct pn_ctx **shard;
+	bool fenced; /* no membarrier: producers fence too */
+	struct pn_poller poller;
+	bool has_poller;
+	struct pn__budget budget;      /* external producers' bytes */
+	struct pn_producer *producers; /* [max_producers] */
+	pthread_mutex_t prod_mu;       /* the producer table */
+	pthread_mutex_t own_mu;	       /* the runtime's own producer */
+	struct pn_producer *own;       /* for pn_runtime_send/spawn */
+	unsigned rr;		       /* round-robin for PN_SHARD_ANY */
+	struct pn__waitq waitq;
+	/* start/shutdown control */
+	pthread_mutex_t ctl_mu;
+	pthread_cond_t ctl_cv;
+	unsigned started; /* shards that finished setting up */
+	int start_err;
+	char start_msg[256]; /* pn_last_error() of the failing shard */
+	_Atomic int go;	     /* 1: run, -1: abort start */
+	_Atomic int stage;   /* shutdown stage requested, -1: none */
+	_Atomic uint32_t stop_depth;
+	_Atomic bool closed; /* external input refused */
+	bool running, shut_down, budget_ok;
+	unsigned nthreads; /* shard threads created */
+};
+
+/* fifo.c */
+int pn__fifo_grow(struct pn__fifo *f, struct pn_arena *a);
+void pn__fifo_next_chunk(struct pn__fifo *f, struct pn_arena *a);
+void pn__fifo_fini(struct pn__fifo *f, struct pn_arena *a);
+
+static inline uint32_t pn__fifo_len(const struct pn__fifo *f)
+{
+	return f->len;
+}
+
+/* The slot the next push fills (NULL: out of memory); then _commit. */
+static inline struct pn_msg *pn__fifo_slot(struct pn__fifo *f,
+					   struct pn_arena *a)
+{
+	if (PN_UNLIKELY(!f->tail || f->tidx == PN__CHUNK_MSGS))
+		if (pn__fifo_grow(f, a) < 0)
+			return NULL;
+	return &f->tail->m[f->tidx];
+}
+
+static inline void pn__fifo_commit(struct pn__fifo *f)
+{
+	f->tidx++;
+	f->len++;
+}
+
+static inline struct pn_msg *pn__fifo_peek(const struct pn__fifo *f)
+{
+	return f->len ? &f->head->m[f->hidx] : NULL;
+}
+
+/* Drop the oldest message (after its handler has returned). */
+static inline void pn__fifo_pop(struct pn__fifo *f, struct pn_arena *a)
+{
+	f->len--;
+	if (++f->hidx == PN__CHUNK_MSGS)
+		pn__fifo_next_chunk(f, a);
+	else if (f->len == 0 && f->head == f->tail)
+		f->hidx = f->tidx = 0; /* empty: reuse the chunk from the top */
+}
+
+/* pids.c */
+int pn__pids_add(struct pn__pids *p, struct pn_arena *a, pn_pid pid);
+bool pn__pids_del(struct pn__pids *p, pn_pid pid);
+void pn__pids_fini(struct pn__pids *p, struct pn_arena *a);
+
+static inline void pn__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/* shard.c, shard_setup.c, shutdown.c */
+int pn__shard_setup(struct pn_ctx *s);
+void pn__shard_loop(struct pn_ctx *s);
+void pn__shard_free(struct pn_ctx *s);
+void pn__shard_free_tables(struct pn_ctx *s);
+bool pn__shard_stage(struct pn_ctx *s, int stage_word);
+void *pn__shard_main(void *arg);
+void pn__heavy_barrier(struct pn_runtime *rt);
+void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
+			unsigned source, struct pn_ctx *waker);
+void pn__wake_external(struct pn_ctx *dst);
+
+/* producer.c */
+void pn__producers_free(struct pn_runtime *rt);
+
+/* send.c */
+struct pn_msg *pn__msg_slot(struct pn_ctx *s, unsigned dst, uint32_t bytes);
+void pn__msg_commit(struct pn_ctx *s, unsigned dst);
+int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
+	     uint64_t ref, const void *data, size_t len);
+void pn__flush(struct pn_ctx *s);
+unsigned pn__overflow_drain(struct pn_ctx *s);
+void *pn__buf_alloc(struct pn_ctx *s, size_t len);
+void *pn__buf_malloc(size_t len);
+void pn__buf_free(struct pn_ctx *s, void *data);
+void pn__buf_flush_remote(struct pn_ctx *s);
+
+/* actor.c */
+void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m);
+void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m);
+void pn__after_handle(struct pn_ctx *s, struct pn__actor *a, int rc);
+void pn__dead_letter(struct pn_ctx *s, const struct pn_msg *m);
+struct pn__actor *pn__lookup(struct pn_ctx *s, pn_pid pid);
+int pn__slot_reserve(struct pn_ctx *owner, pn_pid *pid);
+void pn__slot_unreserve(struct pn_ctx *owner, pn_pid pid);
+int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
+		      const struct pn_spawn_opts *o, unsigned target,
+		      pn_pid *pid);
+size_t pn__spawn_payload(unsigned char *buf, const struct pn_behaviour *b,
+			 const struct pn_spawn_opts *o, uint32_t depth);
+#define PN__SPAWN_HDR 16
+void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
+		    int detail);
+void pn__actors_shutdown_notify(struct pn_ctx *s);
+unsigned pn__actors_stop_depth(struct pn_ctx *s, uint32_t depth);
+uint32_t pn__actors_max_depth(struct pn_ctx *s);
+void pn__actors_fini(struct pn_ctx *s);
+
+/* request.c */
+int pn__reqs_create(struct pn_ctx *s);
+void pn__reqs_destroy(struct pn_ctx *s);
+bool pn__reply_accept(struct pn_ctx *s, const struct pn_msg *m);
+void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id);
+
+/* Run a message's handler; the common half of pn__dispatch(). */
+static inline void pn__deliver(struct pn_ctx *s, struct pn_msg *m)
+{
+	uint32_t idx = pn_pid_slot(m->to);
+	struct pn__actor *a = idx < s->max_slots ? s->slots[idx].actor : NULL;
+	int rc;
+
+	if (PN_UNLIKELY(!a || a->pid != m->to)) {
+		pn__dispatch_miss(s, m);
+		return;
+	}
+	s->cur = a;
+	/* Relaxed: the watchdog and shutdown report only read these. */
+	atomic_store_explicit(&s->beacon.actor, a->pid, memory_order_relaxed);
+	atomic_store_explicit(&s->beacon.type, m->type, memory_order_relaxed);
+	rc = a->b->handle(s, a->state, m);
+	if (PN_UNLIKELY(rc != 0 || a->pending))
+		pn__after_handle(s, a, rc);
+	s->cur = NULL;
+	if (PN_UNLIKELY(m->len > PN_MSG_INLINE))
+		pn__buf_free(s, m->ptr);
+}
+
+/* The dispatch fast path, shared by the ring drain and the local queue. */
+static inline void pn__dispatch(struct pn_ctx *s, struct pn_msg *m)
+{
+	if (PN_UNLIKELY(m->type >= PN__MSG_INTERNAL ||
+			(m->ref & PN__REF_REPLY)))
+		pn__dispatch_sys(s, m);
+	else
+		pn__deliver(s, m);
+}
+
+#endif /* PN_CORE_INT_H */

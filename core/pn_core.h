@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/: the actor runtime. Shards (one pinned thread each, with its own
+ * io_uring, arena and timers), actors addressed by PID, SPSC inbox rings
+ * between shards, the run-to-completion scheduler, timers, request/reply,
+ * monitors and links, external producers, staged shutdown.
+ *
+ * Calling context is stated on every function:
+ *   "handler"  - only from inside a handler (or init/cleanup) on a shard
+ *                thread, through the struct pn_ctx it was given;
+ *   "external" - from any thread that is not a shard thread;
+ *   "any"      - from anywhere.
+ * Handlers run to completion: they never block, sleep or wait for a reply.
+ * Errors are negative errno values with a sentence in pn_last_error().
+ */
+#ifndef PN_CORE_H
+#define PN_CORE_H
+
+#include "pn_base.h"
+#include "pn_msg.h"
+#include "pn_topology.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct pn_runtime;
+struct pn_ctx; /* a shard, as its handlers see it */
+struct pn_producer;
+struct io_uring;
+struct io_uring_cqe;
+
+/* --- message types ------------------------------------------------------- */
+
+/* Types from PN_MSG_SYS up are the runtime's; applications use below. */
+#define PN_MSG_SYS	0xffff0000u
+#define PN_MSG_STARTED	(PN_MSG_SYS + 1) /* an actor's first message */
+#define PN_MSG_STOPPING (PN_MSG_SYS + 2) /* its last (payload: int32 reason)   \
+					  */
+#define PN_MSG_DOWN	(PN_MSG_SYS + 3) /* a monitored actor stopped */
+#define PN_MSG_EXIT	(PN_MSG_SYS + 4) /* a linked actor stopped (trapped) */
+#define PN_MSG_TIMEOUT	(PN_MSG_SYS + 5) /* a request got no reply in time */
+#define PN_MSG_SHUTDOWN (PN_MSG_SYS + 6) /* the runtime is shutting down */
+#define PN_MSG_WRITABLE (PN_MSG_SYS + 7) /* overflow is below budget again */
+
+/* Why an actor stopped (the reason in DOWN, EXIT and STOPPING). */
+enum pn_reason {
+	PN_REASON_NORMAL = 0, /* pn_stop(), or its handler returned PN_STOP */
+	PN_REASON_FAILED,     /* handler returned < 0 or called pn_fail() */
+	PN_REASON_KILLED,     /* pn_kill(): no STOPPING message */
+	PN_REASON_LINKED,     /* a linked actor stopped abnormally */
+	PN_REASON_NOPROC,     /* it was already gone when monitored/linked */
+	PN_REASON_SHUTDOWN,   /* the runtime stopped it */
+	PN_REASON_INIT,	      /* its init callback failed */
+};
+
+/* Payload of PN_MSG_DOWN and PN_MSG_EXIT. */
+struct pn_down {
+	pn_pid pid;	/* the actor that stopped */
+	int32_t reason; /* enum pn_reason */
+	int32_t detail; /* the failure code for PN_REASON_FAILED/INIT */
+};
+
+/* Name of a reason or a system message type, for logs ("normal", ...). */
+PN_API const char *pn_reason_name(int reason);
+
+/* --- behaviours and spawning ---------------------------------------------- */
+
+/* A handler returns 0 to go on, PN_STOP to stop normally, < 0 to fail. */
+#define PN_STOP 1
+
+struct pn_behaviour {
+	const char *name;  /* for reports and crash logs */
+	size_t state_size; /* private state the runtime allocates, zeroed */
+	/* Optional. Runs on the actor's shard before any message; @arg is a
+	 * copy of the spawn argument, valid during the call. Return 0, or
+	 * < 0 to fail the spawn (monitors get DOWN with PN_REASON_INIT). */
+	int (*init)(struct pn_ctx *ctx, void *state, const void *arg,
+		    size_t arg_len);
+	/* Required. Runs once per message, to completion. */
+	int (*handle)(struct pn_ctx *ctx, void *state, const struct pn_msg *m);
+	/* Optional. Runs once when the actor stops, whatever the reason. */
+	void (*cleanup)(struct pn_ctx *ctx, void *state, int reason);
+};
+
+#define PN_SHARD_ANY	 -1   /* see pn_spawn() for the placement policy */
+#define PN_SPAWN_MONITOR 0x1u /* the spawner monitors the child */
+#define PN_SPAWN_LINK	 0x2u /* the spawner and the child are linked */
+#define PN_SPAWN_TRAP	 0x4u /* the child traps exits (gets PN_MSG_EXIT) */
+
+struct pn_spawn_opts {
+	int shard;	 /* shard index, or PN_SHARD_ANY */
+	unsigned flags;	 /* PN_SPAWN_* */
+	const void *arg; /* copied; passed to init */
+	size_t arg_len;	 /* at most PN_SPAWN_ARG_MAX */
+};
+#define PN_SPAWN_ARG_MAX 4096
+
+/*
+ * Spawn an actor running @b (which must outlive it) with @opts (NULL: any
+ * shard, no flags, no argument). Placement for PN_SHARD_ANY: the calling
+ * shard (spawning where you are is free; spread work by naming shards).
+ * The PID is valid at once: messages sent to it are delivered after its
+ * PN_MSG_STARTED, in order per sender, even when the child lives on
+ * another shard and its init has not run yet.
+ *
+ * Returns 0 and *pid; -EINVAL (bad shard, no handler, arg too big),
+ * -ENOSPC (the target shard has no free actor slot), -ENOMEM,
+ * -ESHUTDOWN. Handler.
+ */
+PN_API int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
+		    const struct pn_spawn_opts *opts, pn_pid *pid);
+
+/* As pn_spawn(), from outside the runtime (PN_SHARD_ANY: round-robin).
+ * Serialised by a mutex; for hot paths use a struct pn_producer.
+ * Flags MONITOR and LINK are invalid here (no spawner actor). External. */
+PN_API int pn_runtime_spawn(struct pn_runtime *rt, const struct pn_behaviour *b,
+			    const struct pn_spawn_opts *opts, pn_pid *pid);
+
+/* --- inside a handler -------------------------------------------------- */
+
+PN_API pn_pid pn_self(const struct pn_ctx *ctx);    /* handler */
+PN_API unsigned pn_shard(const struct pn_ctx *ctx); /* handler */
+PN_API struct pn_runtime *pn_ctx_runtime(const struct pn_ctx *ctx);
+PN_API uint64_t pn_ctx_now_ns(const struct pn_ctx *ctx); /* loop's clock */
+
+/*
+ * Send a copy of @len bytes at @data as a message of @type to @to. Up to
+ * PN_MSG_INLINE bytes travel inside the ring slot (no allocation); larger
+ * payloads (up to PN_MSG_MAX) are copied into a buffer from this shard's
+ * pool, which returns there after the receiver's handler. Messages from one
+ * actor to another arrive in the order sent. A full inbox ring never blocks
+ * and never drops: the message waits in order in this shard's overflow
+ * queue for that destination shard.
+ *
+ * A destination that has stopped, or a stale PID, is found where it lives:
+ * the message becomes a dead letter there (counted, passed to the
+ * configured dead-letter handler). Returns 0; -EINVAL (PN_PID_NONE, a shard
+ * that does not exist, a system type); -EMSGSIZE (len > PN_MSG_MAX);
+ * -EAGAIN (this shard's overflow is over its byte budget: see
+ * pn_notify_writable()); -ENOMEM; -ESHUTDOWN. Handler.
+ */
+PN_API int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type,
+		   const void *data, size_t len);
+#define PN_MSG_MAX (16u << 20)
+
+/* Send an 8-byte value (the common case, inline). As pn_send(). */
+PN_API int pn_send_u64(struct pn_ctx *ctx, pn_pid to, uint32_t type,
+		       uint64_t v);
+
+/*
+ * Send @type to @to as a request: the reply (pn_reply()) or, after
+ * @timeout_ns, a PN_MSG_TIMEOUT comes back to the caller, either one
+ * carrying the correlation id in msg->ref (also returned in *ref). Exactly
+ * one of the two arrives; a reply after the timeout is dropped and counted
+ * (late replies). Errors as pn_send(), plus -EINVAL for timeout 0. Handler.
+ */
+PN_API int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type,
+		      const void *data, size_t len, uint64_t timeout_ns,
+		      uint64_t *ref);
+
+/* Answer request @req with @type and a payload. As pn_send(); -EINVAL if
+ * @req is not a request. Handler. */
+PN_API int pn_reply(struct pn_ctx *ctx, const struct pn_msg *req, uint32_t type,
+		    const void *data, size_t len);
+
+/* Whether @m is a reply (to one of this actor's requests). */
+static inline bool pn_msg_is_reply(const struct pn_msg *m)
+{
+	return (m->ref >> 63) != 0;
+}
+
+/*
+ * Stop @pid normally: it handles what its senders sent before this call,
+ * then gets PN_MSG_STOPPING, then its cleanup runs and its monitors and
+ * links are told. pn_stop(ctx, pn_self(ctx)) stops the caller after the
+ * current handler. Stopping a dead actor is a no-op. Returns 0, -EINVAL.
+ * Handler.
+ */
+PN_API int pn_stop(struct pn_ctx *ctx, pn_pid pid);
+
+/* Stop @pid at once with PN_REASON_KILLED: no STOPPING message, messages
+ * still queued for it become dead letters; cleanup runs. Handler. */
+PN_API int pn_kill(struct pn_ctx *ctx, pn_pid pid);
+
+/* Fail the calling actor with @detail once this handler returns
+ * (PN_REASON_FAILED), as if the handler had returned @detail < 0. */
+PN_API void pn_fail(struct pn_ctx *ctx, int detail);
+
+/*
+ * Monitor @pid: when it stops, the caller gets PN_MSG_DOWN (struct pn_down)
+ * with the reason; if it is already gone, DOWN comes at once with
+ * PN_REASON_NOPROC. pn_demonitor() removes one monitor (no DOWN after it
+ * takes effect). Returns 0, -EINVAL, -ENOMEM. Handler.
+ */
+PN_API int pn_monitor(struct pn_ctx *ctx, pn_pid pid);
+PN_API int pn_demonitor(struct pn_ctx *ctx, pn_pid pid);
+
+/*
+ * Link the caller and @pid: when either stops abnormally, the other stops
+ * too (PN_REASON_LINKED) unless it traps exits, in which case it gets
+ * PN_MSG_EXIT instead (trapping actors also get EXIT for normal stops).
+ * Linking to a dead actor acts as if it stopped with PN_REASON_NOPROC.
+ * Returns 0, -EINVAL, -ENOMEM. Handler.
+ */
+PN_API int pn_link(struct pn_ctx *ctx, pn_pid pid);
+PN_API int pn_unlink(struct pn_ctx *ctx, pn_pid pid);
+PN_API void pn_trap_exit(struct pn_ctx *ctx, bool on);
+
+/*
+ * Timers. pn_send_after() delivers @type with a copy of the payload (at
+ * most PN_MSG_INLINE bytes) to the caller after @delay_ns;
+ * pn_send_every() every @period_ns (> 0). *id (may be NULL) identifies
+ * the timer for pn_timer_cancel(), which returns 0 or -ENOENT (unknown,
+ * fired or cancelled). Timers of a stopped actor are cancelled. Resolution:
+ * the configured tick (timer_tick_ns); a timer never fires early. Handler.
+ */
+PN_API int pn_send_after(struct pn_ctx *ctx, uint64_t delay_ns, uint32_t type,
+			 const void *data, size_t len, uint64_t *id);
+PN_API int pn_send_every(struct pn_ctx *ctx, uint64_t period_ns, uint32_t type,
+			 const void *data, size_t len, uint64_t *id);
+PN_API int pn_timer_cancel(struct pn_ctx *ctx, uint64_t id);
+
+/*
+ * Ask for one PN_MSG_WRITABLE when this shard's overflow queues are back
+ * under half their byte budget (at once if they already are). For senders
+ * that got -EAGAIN. Returns 0. Handler.
+ */
+PN_API int pn_notify_writable(struct pn_ctx *ctx);
+
+/* Wake one pn_runtime_wait() caller with @code. Any. */
+PN_API void pn_runtime_notify(struct pn_runtime *rt, int code);
+
+/* --- external producers ----------------------------------------------- */
+
+/*
+ * An external producer: a thread outside the runtime (a market-data feed,
+ * the main thread) with its own SPSC ring into every shard. One thread
+ * uses a producer at a time. Everything it injects counts against the
+ * runtime's inject byte budget (inject_bytes) until handled.
+ *
+ * Returns 0 and *out; -EMFILE (max_producers reached), -ENOMEM,
+ * -ESHUTDOWN. External.
+ */
+PN_API int pn_producer_create(struct pn_runtime *rt, struct pn_producer **out);
+PN_API void pn_producer_destroy(struct pn_producer *p); /* External. */
+
+/*
+ * Inject a message for @to. pn_inject_try() never blocks: -EAGAIN when the
+ * budget or the ring to that shard is full. pn_inject() waits up to
+ * @timeout_ns for room: -ETIMEDOUT. Both: 0, -EINVAL, -EMSGSIZE (larger
+ * than the budget or PN_MSG_MAX), -ESHUTDOWN. External.
+ */
+PN_API int pn_inject_try(struct pn_producer *p, pn_pid to, uint32_t type,
+			 const void *data, size_t len);
+PN_API int pn_inject(struct pn_producer *p, pn_pid to, uint32_t type,
+		     const void *data, size_t len, uint64_t timeout_ns);
+
+/* Spawn through a producer (no MONITOR/LINK flags). External. */
+PN_API int pn_producer_spawn(struct pn_producer *p,
+			     const struct pn_behaviour *b,
+			     const struct pn_spawn_opts *opts, pn_pid *pid);
+
+/* pn_inject() through the runtime's own producer (mutex-serialised).
+ * External. */
+PN_API int pn_runtime_send(struct pn_runtime *rt, pn_pid to, uint32_t type,
+			   const void *data, size_t len, uint64_t timeout_ns);
+
+/* --- the runtime --------------------------------------------------------- */
+
+/* Called on the shard that found a dead letter (in its loop). */
+typedef void (*pn_dead_letter_fn)(void *arg, unsigned shard,
+				  const struct pn_msg *m);
+
+enum pn_stage {
+	PN_STAGE_INPUT,	 /* refuse external input */
+	PN_STAGE_NOTIFY, /* PN_MSG_SHUTDOWN to every actor */
+	PN_STAGE_DRAIN,	 /* wait until no message is in flight */
+	PN_STAGE_STOP,	 /* stop actors, deepest (children) first */
+	PN_STAGE_IO,	 /* pollers' shutdown hooks (io/) */
+	PN_STAGE_JOIN,	 /* shard threads exit and are joined */
+	PN_STAGE_COUNT
+};
+
+struct pn_config {
+	struct pn_plan_config plan; /* shards, cores, supervisor core, SMT */
+	uint32_t ring_slots;	    /* per inbox ring, power of 2; 1024 */
+	uint32_t batch;		    /* messages per source per turn; 64 */
+	uint64_t spin_ns;	    /* spin before parking; 20000 */
+	bool busy_poll;		    /* never park (latency-critical) */
+	bool no_pin;		    /* don't pin threads (tests, containers) */
+	uint64_t overflow_bytes;    /* per-shard overflow budget; 64 MiB */
+	uint64_t inject_bytes;	    /* external producers' budget; 64 MiB */
+	uint32_t max_producers;	    /* external producer threads; 16 */
+	uint32_t max_actors;	    /* actor slots per shard; 1 << 20 */
+	uint64_t timer_tick_ns;	    /* timer resolution; 100000 (100 us) */
+	uint64_t stage_ns[PN_STAGE_COUNT]; /* per shutdown stage limit */
+	pn_dead_letter_fn dead_letter;	   /* optional */
+	void *dead_letter_arg;
+};
+
+/* Fill @c with the defaults above. */
+PN_API void pn_config_init(struct pn_config *c);
+
+/*
+ * Apply the environment to @c: the topology's PINION_SHARDS, PINION_CORES,
+ * PINION_SUPERVISOR_CORE, PINION_SMT, and PINION_BUSY_POLL (0|1),
+ * PINION_SPIN_NS, PINION_RING_SLOTS. Returns 0, or -EINVAL naming the
+ * variable and value (@c unchanged). Any.
+ */
+PN_API int pn_config_from_env(struct pn_config *c);
+
+/*
+ * Create a runtime from @c (NULL: defaults plus the environment): checks
+ * the configuration, loads the topology, makes the placement plan and
+ * allocates every shard's rings and tables. No thread runs yet.
+ * Returns 0 and *out; -EINVAL naming the bad setting; -ENOMEM; what the
+ * topology returns. External.
+ */
+PN_API int pn_runtime_create(const struct pn_config *c,
+			     struct pn_runtime **out);
+
+/* Start the shard threads, pinned per the plan. Returns 0, -EALREADY,
+ * or the pinning/io_uring error (then no thread is left running).
+ * External. */
+PN_API int pn_runtime_start(struct pn_runtime *rt);
+
+PN_API unsigned pn_runtime_nshards(const struct pn_runtime *rt); /* Any. */
+PN_API const struct pn_plan *pn_runtime_plan(const struct pn_runtime *rt);
+
+/* Block until someone calls pn_runtime_notify() (each notify wakes one
+ * wait); *code gets its code. Returns 0 or -ETIMEDOUT. External. */
+PN_API int pn_runtime_wait(struct pn_runtime *rt, uint64_t timeout_ns,
+			   int *code);
+
+struct pn_stage_report {
+	const char *name; /* "input", "notify", ... */
+	int status;	  /* 0, -ETIMEDOUT, or another -errno */
+	uint64_t elapsed_ns;
+	uint64_t shards_pending; /* bit i: shard i did not finish (i < 64) */
+};
+
+struct pn_shutdown_report {
+	struct pn_stage_report stage[PN_STAGE_COUNT];
+	uint64_t actors_left;	   /* actors that could not be stopped */
+	unsigned shards_abandoned; /* threads left behind (stuck handler) */
+	char text[1024];	   /* one line per problem; "" when clean */
+};
+
+/*
+ * Shut the runtime down in stages (enum pn_stage), each bounded by its
+ * own limit (c->stage_ns) and by what is left of @timeout_ns. A stage that
+ * fails or times out is reported and the next stage still runs; the call
+ * returns within @timeout_ns (plus scheduling noise) whatever the actors
+ * do. A shard whose handler never returns is abandoned: named in the
+ * report, its memory deliberately leaked by pn_runtime_destroy().
+ * @report may be NULL. Returns 0 when every stage finished, -ETIMEDOUT
+ * otherwise. Calling it twice returns -EALREADY. External.
+ */
+PN_API int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
+			       struct pn_shutdown_report *report);
+
+/* Free the runtime (shutting it down first with a 5 s timeout if that has
+ * not happened). NULL is ignored. External. */
+PN_API void pn_runtime_destroy(struct pn_runtime *rt);
+
+/* Per-shard counters (snapshot; each read atomically). */
+struct pn_shard_stats {
+	uint64_t handled;      /* messages given to handlers */
+	uint64_t sent_local;   /* to actors on the same shard */
+	uint64_t sent_remote;  /* into rings to other shards */
+	uint64_t received_ext; /* from external producers */
+	uint64_t overflowed;   /* sends that went to the overflow queue */
+	uint64_t eagain;       /* sends refused: overflow over budget */
+	uint64_t overflow_bytes;
+	uint64_t dead_letters;
+	uint64_t late_replies;
+	uint64_t timers_fired;
+	uint64_t parks;
+	uint64_t wakes_sent;
+	uint64_t spawned;
+	uint64_t stopped;
+	uint64_t actors; /* alive now */
+};
+
+/* Read shard @shard's counters. Returns 0 or -EINVAL. Any. */
+PN_API int pn_runtime_stats(const struct pn_runtime *rt, unsigned shard,
+			    struct pn_shard_stats *out);
+
+/* --- the io hook (for io/) ---------------------------------------------- */
+
+/*
+ * A poller lets io/ build operations on each shard's io_uring without core
+ * knowing about io: the shard reaps every CQE and hands those whose
+ * user_data has PN_CQE_POLLER set to @complete on that shard.
+ */
+#define PN_CQE_POLLER (1ull << 63)
+struct pn_poller {
+	const char *name;
+	void (*attach)(struct pn_ctx *ctx, void *arg); /* shard start */
+	void (*complete)(struct pn_ctx *ctx, void *arg,
+			 const struct io_uring_cqe *cqe);
+	void (*shutdown)(struct pn_ctx *ctx, void *arg); /* PN_STAGE_IO */
+	void *arg;
+};
+
+/* Register @p on every shard (before pn_runtime_start()). Returns 0,
+ * -EBUSY (already started or a poller is registered). External. */
+PN_API int pn_poller_register(struct pn_runtime *rt, const struct pn_poller *p);
+
+/* The shard's io_uring (SINGLE_ISSUER: submit only from this shard). */
+PN_API struct io_uring *pn_ctx_ring(struct pn_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PN_CORE_H */

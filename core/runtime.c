@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The runtime object: configuration (struct and environment), creation
+ * (topology, placement plan, shard structs), start (shard threads, the
+ * start barrier, linking every shard's outbound rings to the others'
+ * inbound ones), pn_runtime_wait/notify, statistics, accessors, destroy.
+ * Shutdown is in shutdown.c.
+ */
+#include "core_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/membarrier.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void pn_config_init(struct pn_config *c)
+{
+	*c = (struct pn_config){0};
+	pn_plan_config_init(&c->plan);
+	c->ring_slots = 1024;
+	c->batch = 64;
+	c->spin_ns = 20000;
+	c->overflow_bytes = 64u << 20;
+	c->inject_bytes = 64u << 20;
+	c->max_producers = 16;
+	c->max_actors = 1u << 20;
+	c->timer_tick_ns = 100000;
+	c->stage_ns[PN_STAGE_INPUT] = 100000000ull;
+	c->stage_ns[PN_STAGE_NOTIFY] = 500000000ull;
+	c->stage_ns[PN_STAGE_DRAIN] = 1000000000ull;
+	c->stage_ns[PN_STAGE_STOP] = 1000000000ull;
+	c->stage_ns[PN_STAGE_IO] = 500000000ull;
+	c->stage_ns[PN_STAGE_JOIN] = 1000000000ull;
+}
+
+/* Parse an unsigned environment variable in [lo, hi]; 1 if set. */
+static int env_u64(const char *name, uint64_t lo, uint64_t hi, uint64_t *v)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long long x;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno || *end || s[0] == '-' || x < lo || x > hi)
+		return pn__error(-EINVAL,
+				 "%s=%s: expected an integer from "
+				 "%llu to %llu",
+				 name, s, (unsigned long long)lo,
+				 (unsigned long long)hi);
+	*v = x;
+	return 1;
+}
+
+int pn_config_from_env(struct pn_config *c)
+{
+	struct pn_config t = *c;
+	uint64_t v;
+	int err;
+
+	if ((err = pn_plan_config_from_env(&t.plan)) < 0)
+		return err;
+	if ((err = env_u64("PINION_BUSY_POLL", 0, 1, &v)) < 0)
+		return err;
+	if (err)
+		t.busy_poll = v;
+	if ((err = env_u64("PINION_SPIN_NS", 0, 10000000000ull, &v)) < 0)
+		return err;
+	if (err)
+		t.spin_ns = v;
+	if ((err = env_u64("PINION_RING_SLOTS", 2, 1u << 20, &v)) < 0)
+		return err;
+	if (err)
+		t.ring_slots = (uint32_t)v;
+	*c = t;
+	return 0;
+}
+
+static int config_check(const struct pn_config *c)
+{
+	if (c->ring_slots < 2 || c->ring_slots > (1u << 20) ||
+	    (c->ring_slots & (c->ring_slots - 1)))
+		return pn__error(-EINVAL,
+				 "ring_slots=%u: expected a power "
+				 "of two from 2 to 1048576",
+				 c->ring_slots);
+	if (c->batch == 0)
+		return pn__error(-EINVAL, "batch=0: expected at least 1");
+	if (c->max_actors == 0 || c->max_actors > (1u << PN_PID_SLOT_BITS))
+		return pn__error(-EINVAL, "max_actors=%u: expected 1 to %u",
+				 c->max_actors, 1u << PN_PID_SLOT_BITS);
+	if (c->timer_tick_ns < 1000)
+		return pn__error(-EINVAL,
+				 "timer_tick_ns=%llu: expected at "
+				 "least 1000",
+				 (unsigned long long)c->timer_tick_ns);
+	if (c->overflow_bytes < sizeof(struct pn_msg) || c->inject_bytes == 0)
+		return pn__error(-EINVAL, "overflow_bytes and inject_bytes "
+					  "must hold at least one message");
+	if (c->max_producers > 4096)
+		return pn__error(-EINVAL, "max_producers=%u: at most 4096",
+				 c->max_producers);
+	return 0;
+}
+
+static int runtime_alloc(struct pn_runtime *rt)
+{
+	rt->nshards = rt->plan->nshards;
+	if (rt->nshards > PN_MAX_SHARDS)
+		return pn__error(-EINVAL, "%u shards: at most %u", rt->nshards,
+				 PN_MAX_SHARDS);
+	rt->shard = calloc(rt->nshards, sizeof(*rt->shard));
+	rt->producers =
+		calloc(rt->cfg.max_producers ? rt->cfg.max_producers : 1,
+		       sizeof(*rt->producers));
+	if (!rt->shard || !rt->producers)
+		return pn__error(-ENOMEM, "out of memory");
+	for (unsigned i = 0; i < rt->nshards; i++) {
+		struct pn_ctx *s = aligned_alloc(PN_CACHELINE, sizeof(*s));
+
+		if (!s)
+			return pn__error(-ENOMEM, "out of memory");
+		memset(s, 0, sizeof(*s));
+		s->id = i;
+		s->nshards = rt->nshards;
+		s->nsources = rt->nshards + rt->cfg.max_producers;
+		s->batch = rt->cfg.batch;
+		s->rt = rt;
+		s->max_slots = rt->cfg.max_actors;
+		s->cpu = rt->plan->shard[i].cpu;
+		s->efd = -1;
+		s->stage_seen = -1;
+		atomic_init(&s->free_head, 0);
+		rt->shard[i] = s;
+	}
+	return 0;
+}
+
+static void sync_init(struct pn_runtime *rt)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&rt->ctl_mu, NULL);
+	pthread_cond_init(&rt->ctl_cv, &ca);
+	pthread_mutex_init(&rt->waitq.mu, NULL);
+	pthread_cond_init(&rt->waitq.cv, &ca);
+	pthread_mutex_init(&rt->prod_mu, NULL);
+	pthread_mutex_init(&rt->own_mu, NULL);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&rt->go, 0);
+	atomic_init(&rt->stage, -1);
+	atomic_init(&rt->closed, false);
+}
+
+int pn_runtime_create(const struct pn_config *c, struct pn_runtime **out)
+{
+	struct pn_runtime *rt = calloc(1, sizeof(*rt));
+	int err;
+
+	if (!rt)
+		return pn__error(-ENOMEM, "out of memory");
+	if (c) {
+		rt->cfg = *c;
+	} else {
+		pn_config_init(&rt->cfg);
+		if ((err = pn_config_from_env(&rt->cfg)) < 0)
+			goto fail_free;
+	}
+	sync_init(rt);
+	if ((err = config_check(&rt->cfg)) < 0 ||
+	    (err = pn_topology_load(&rt->topo)) < 0 ||
+	    (err = pn_plan_create(rt->topo, &rt->cfg.plan, &rt->plan)) < 0 ||
+	    (err = runtime_alloc(rt)) < 0 ||
+	    (err = pn__budget_init(&rt->budget, rt->cfg.inject_bytes)) < 0)
+		goto fail;
+	rt->budget_ok = true;
+	/* The parking side's heavy barrier; without it, both sides fence. */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+		    0, 0))
+		rt->fenced = true;
+	*out = rt;
+	return 0;
+fail:
+	pn_runtime_destroy(rt);
+	return err;
+fail_free:
+	free(rt);
+	return err;
+}
+
+/* Wait for every shard to finish set-up; then link their rings. */
+static int start_barrier(struct pn_runtime *rt)
+{
+	int err;
+
+	pthread_mutex_lock(&rt->ctl_mu);
+	while (rt->started < rt->nthreads)
+		pthread_cond_wait(&rt->ctl_cv, &rt->ctl_mu);
+	err = rt->start_err;
+	if (!err) {
+		for (unsigned s = 0; s < rt->nshards; s++)
+			for (unsigned d = 0; d < rt->nshards; d++)
+				if (s != d)
+					rt->shard[s]->out[d].ring =
+						atomic_load_explicit(
+							&rt->shard[d]->in[s],
+							memory_order_relaxed);
+	}
+	/* Release: the links above happen before any shard runs. */
+	atomic_store_explicit(&rt->go, err ? -1 : 1, memory_order_release);
+	pthread_cond_broadcast(&rt->ctl_cv);
+	pthread_mutex_unlock(&rt->ctl_mu);
+	return err;
+}
+
+int pn_runtime_start(struct pn_runtime *rt)
+{
+	int err;
+
+	if (rt->running || rt->shut_down)
+		return pn__error(-EALREADY, "runtime already started");
+	for (unsigned i = 0; i < rt->nshards; i++) {
+		int e = pthread_create(&rt->shard[i]->thread, NULL,
+				       pn__shard_main, rt->shard[i]);
+
+		if (e) {
+			pthread_mutex_lock(&rt->ctl_mu);
+			if (!rt->start_err) {
+				rt->start_err = -e;
+				snprintf(rt->start_msg, sizeof(rt->start_msg),
+					 "pthread_create: %s", strerror(e));
+			}
+			pthread_mutex_unlock(&rt->ctl_mu);
+			break;
+		}
+		rt->nthreads++;
+	}
+	err = start_barrier(rt);
+	if (err) {
+		for (unsigned i = 0; i < rt->nthreads; i++)
+			pthread_join(rt->shard[i]->thread, NULL);
+		rt->nthreads = 0;
+		return pn__error(err, "%s", rt->start_msg);
+	}
+	rt->running = true;
+	return 0;
+}
+
+unsigned pn_runtime_nshards(const struct pn_runtime *rt)
+{
+	return rt->nshards;
+}
+
+const struct pn_plan *pn_runtime_plan(const struct pn_runtime *rt)
+{
+	return rt->plan;
+}
+
+void pn_runtime_notify(struct pn_runtime *rt, int code)
+{
+	struct pn__waitq *q = &rt->waitq;
+
+	pthread_mutex_lock(&q->mu);
+	if (q->tail - q->head < 64)
+		q->codes[q->tail++ % 64] = code;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+int pn_runtime_wait(struct pn_runtime *rt, uint64_t timeout_ns, int *code)
+{
+	struct pn__waitq *q = &rt->waitq;
+	uint64_t end = pn_now_ns() + timeout_ns;
+	struct timespec ts = {.tv_sec = (time_t)(end / 1000000000u),
+			      .tv_nsec = (long)(end % 1000000000u)};
+	int err = 0;
+
+	pthread_mutex_lock(&q->mu);
+	while (q->head == q->tail && err == 0)
+		err = pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+	if (q->head != q->tail) {
+		int c = q->codes[q->head++ % 64];
+
+		if (code)
+			*code = c;
+		err = 0;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return err ? pn__error(-ETIMEDOUT, "pn_runtime_wait timed out") : 0;
+}
+
+int pn_runtime_stats(const struct pn_runtime *rt, unsigned shard,
+		     struct pn_shard_stats *out)
+{
+	uint64_t *v = (uint64_t *)out;
+
+	_Static_assert(sizeof(*out) == sizeof(rt->shard[0]->stats.v),
+		       "pn_shard_stats mirrors struct pn__stats");
+	if (shard >= rt->nshards)
+		return pn__error(-EINVAL, "no shard %u (%u shards)", shard,
+				 rt->nshards);
+	for (unsigned i = 0; i < sizeof(*out) / sizeof(*v); i++)
+		v[i] = atomic_load_explicit(&rt->shard[shard]->stats.v[i],
+					    memory_order_relaxed);
+	return 0;
+}
+
+int pn_poller_register(struct pn_runtime *rt, const struct pn_poller *p)
+{
+	if (rt->running || rt->has_poller)
+		return pn__error(-EBUSY, "poller: runtime started or a poller "
+					 "is registered already");
+	if (!p || !p->complete)
+		return pn__error(-EINVAL, "poller without a complete hook");
+	rt->poller = *p;
+	rt->has_poller = true;
+	return 0;
+}
+
+pn_pid pn_self(const struct pn_ctx *ctx)
+{
+	return ctx->cur ? ctx->cur->pid : PN_PID_NONE;
+}
+
+unsigned pn_shard(const struct pn_ctx *ctx)
+{
+	return ctx->id;
+}
+
+struct pn_runtime *pn_ctx_runtime(const struct pn_ctx *ctx)
+{
+	return ctx->rt;
+}
+
+uint64_t pn_ctx_now_ns(const struct pn_ctx *ctx)
+{
+	(void)ctx;
+	return pn_now_ns();
+}
+
+struct io_uring *pn_ctx_ring(struct pn_ctx *ctx)
+{
+	return &ctx->ring;
+}
+
+const char *pn_reason_name(int reason)
+{
+	static const char *const names[] = {
+		"normal", "failed",   "killed", "linked",
+		"noproc", "shutdown", "init",
+	};
+
+	if (reason < 0 || (unsigned)reason >= sizeof(names) / sizeof(*names))
+		return "unknown";
+	return names[reason];
+}
+
+void pn_runtime_destroy(struct pn_runtime *rt)
+{
+	if (!rt)
+		return;
+	if (rt->running && !rt->shut_down)
+		pn_runtime_shutdown(rt, 5000000000ull, NULL);
+	pn__producers_free(rt);
+	for (unsigned i = 0; rt->shard && i < rt->nshards; i++) {
+		if (!rt->shard[i])
+			continue;
+		if (rt->shard[i]->abandoned)
+			continue; /* its thread may still run: leak it */
+		pn__shard_free(rt->shard[i]);
+		free(rt->shard[i]);
+	}
+	free(rt->shard);
+	free(rt->producers);
+	if (rt->budget_ok)
+		pn__budget_fini(&rt->budget);
+	pn_plan_destroy(rt->plan);
+	pn_topology_destroy(rt->topo);
+	pthread_mutex_destroy(&rt->ctl_mu);
+	pthread_cond_destroy(&rt->ctl_cv);
+	pthread_mutex_destroy(&rt->waitq.mu);
+	pthread_cond_destroy(&rt->waitq.cv);
+	pthread_mutex_destroy(&rt->prod_mu);
+	pthread_mutex_destroy(&rt->own_mu);
+	free(rt);
+}

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The send path: routing a message to the local queue or to the ring for
+ * its destination shard, the per-destination overflow queues behind full
+ * rings and their byte budget, batched publishing of ring tails (with the
+ * doorbell and wake-up), and the pool buffers that carry large payloads.
+ *
+ * Nothing here allocates in the steady state: inline payloads are written
+ * straight into the ring slot or local-queue chunk; the local queue and
+ * overflow queues keep their chunks; large-payload pools keep their objects.
+ */
+#include "core_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* Publish a ring once this many slots are committed, even mid-batch. */
+#define PN__PUBLISH_EVERY 32
+
+/* What a message costs against the overflow budget. */
+static inline uint64_t msg_cost(uint32_t len)
+{
+	return sizeof(struct pn_msg) + (len > PN_MSG_INLINE ? len : 0);
+}
+
+static struct pn_msg *overflow_slot(struct pn_ctx *s, struct pn__out *o,
+				    uint64_t cost)
+{
+	struct pn_msg *m;
+
+	if (s->overflow_bytes + cost > s->rt->cfg.overflow_bytes &&
+	    !s->sys_send) {
+		PN__STAT_ADD(s, PN__ST_EAGAIN, 1);
+		s->slot_err = pn__error(
+			-EAGAIN,
+			"overflow budget of shard %u is full "
+			"(%llu bytes)",
+			s->id, (unsigned long long)s->rt->cfg.overflow_bytes);
+		return NULL;
+	}
+	m = pn__fifo_slot(&o->overflow, s->arena);
+	if (!m) {
+		s->slot_err = pn__error(-ENOMEM, "no memory for the "
+						 "overflow queue");
+		return NULL;
+	}
+	s->slot_kind = PN__SLOT_OVERFLOW;
+	s->slot_cost = cost;
+	return m;
+}
+
+/*
+ * A slot for a message to shard @dst: the local queue, the ring, or (ring
+ * full, or older messages already waiting) the overflow queue. NULL with
+ * pn_last_error() set: -EAGAIN over budget, -ENOMEM.
+ */
+struct pn_msg *pn__msg_slot(struct pn_ctx *s, unsigned dst, uint32_t len)
+{
+	struct pn__out *o;
+	struct pn_msg *m;
+
+	if (dst == s->id) {
+		s->slot_kind = PN__SLOT_LOCAL;
+		m = pn__fifo_slot(&s->local, s->arena);
+		if (PN_UNLIKELY(!m))
+			s->slot_err = pn__error(-ENOMEM, "no memory for the "
+							 "local queue");
+		return m;
+	}
+	o = &s->out[dst];
+	if (PN_LIKELY(!pn__fifo_len(&o->overflow))) {
+		m = pn_ring_slot(o->ring);
+		if (PN_LIKELY(m != NULL)) {
+			s->slot_kind = PN__SLOT_RING;
+			return m;
+		}
+	}
+	return overflow_slot(s, o, msg_cost(len));
+}
+
+static void mark_dirty(struct pn_ctx *s, unsigned dst)
+{
+	struct pn__out *o = &s->out[dst];
+
+	if (!o->dirty) {
+		o->dirty = true;
+		s->dirty[s->ndirty++] = dst;
+	}
+}
+
+/* Publish one outbound ring and ring the destination's doorbell. */
+static void publish(struct pn_ctx *s, unsigned dst)
+{
+	pn_ring_publish(s->out[dst].ring);
+	pn__source_publish(s->rt, s->rt->shard[dst], s->id, s);
+}
+
+void pn__msg_commit(struct pn_ctx *s, unsigned dst)
+{
+	struct pn__out *o;
+
+	switch (s->slot_kind) {
+	case PN__SLOT_LOCAL:
+		pn__fifo_commit(&s->local);
+		PN__STAT_ADD(s, PN__ST_SENT_LOCAL, 1);
+		return;
+	case PN__SLOT_RING:
+		o = &s->out[dst];
+		pn_ring_commit(o->ring);
+		mark_dirty(s, dst);
+		if (pn_ring_unpublished(o->ring) >= PN__PUBLISH_EVERY)
+			publish(s, dst);
+		break;
+	default:
+		o = &s->out[dst];
+		pn__fifo_commit(&o->overflow);
+		s->overflow_bytes += s->slot_cost;
+		s->overflowing = true;
+		PN__STAT_ADD(s, PN__ST_OVERFLOWED, 1);
+		PN__STAT_ADD(s, PN__ST_OVERFLOW_BYTES, s->slot_cost);
+		break;
+	}
+	PN__STAT_ADD(s, PN__ST_SENT_REMOTE, 1);
+}
+
+int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
+	     uint64_t ref, const void *data, size_t len)
+{
+	unsigned dst = pn_pid_shard(to);
+	struct pn_msg *m;
+	void *buf = NULL;
+
+	if (PN_UNLIKELY(to == PN_PID_NONE || dst >= s->nshards))
+		return pn__error(-EINVAL, "send to invalid pid %#llx",
+				 (unsigned long long)to);
+	if (PN_UNLIKELY(len > PN_MSG_INLINE)) {
+		if (len > PN_MSG_MAX)
+			return pn__error(-EMSGSIZE,
+					 "payload of %zu bytes is "
+					 "over PN_MSG_MAX",
+					 len);
+		buf = pn__buf_alloc(s, len);
+		if (!buf)
+			return pn__error(-ENOMEM,
+					 "no memory for a %zu-byte "
+					 "payload",
+					 len);
+		memcpy(buf, data, len);
+	}
+	m = pn__msg_slot(s, dst, (uint32_t)len);
+	if (PN_UNLIKELY(!m)) {
+		if (buf)
+			pn__buf_free(s, buf);
+		return s->slot_err;
+	}
+	m->type = type;
+	m->len = (uint32_t)len;
+	m->to = to;
+	m->from = from;
+	m->ref = ref;
+	if (buf)
+		m->ptr = buf;
+	else if (len)
+		memcpy(m->data, data, len);
+	pn__msg_commit(s, dst);
+	return 0;
+}
+
+int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
+	    size_t len)
+{
+	if (PN_UNLIKELY(type >= PN_MSG_SYS))
+		return pn__error(-EINVAL,
+				 "message type %#x is reserved for "
+				 "the runtime",
+				 type);
+	return pn__send(ctx, to, type, ctx->cur ? ctx->cur->pid : PN_PID_NONE,
+			0, data, len);
+}
+
+int pn_send_u64(struct pn_ctx *ctx, pn_pid to, uint32_t type, uint64_t v)
+{
+	return pn_send(ctx, to, type, &v, sizeof(v));
+}
+
+/* Publish every ring written since the last flush; send queued wakes. */
+void pn__flush(struct pn_ctx *s)
+{
+	for (unsigned i = 0; i < s->ndirty; i++) {
+		unsigned dst = s->dirty[i];
+		struct pn__out *o = &s->out[dst];
+
+		o->dirty = false;
+		if (pn_ring_unpublished(o->ring))
+			publish(s, dst);
+	}
+	s->ndirty = 0;
+	if (!s->nwake)
+		return;
+	for (unsigned i = 0; i < s->nwake; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+
+		if (!sqe) {
+			io_uring_submit(&s->ring);
+			sqe = io_uring_get_sqe(&s->ring);
+			pn_verify(sqe != NULL);
+		}
+		/* The target sees a CQE carrying PN__CQE_WAKE; we want no CQE
+		 * for our side when it succeeds. */
+		io_uring_prep_msg_ring(sqe, s->rt->shard[s->wake[i]]->ring_fd,
+				       0, PN__CQE_WAKE, 0);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		sqe->user_data = PN__CQE_WAKE_SENT;
+	}
+	PN__STAT_ADD(s, PN__ST_WAKES, s->nwake);
+	s->nwake = 0;
+	io_uring_submit(&s->ring);
+}
+
+/* Move what fits from one overflow queue into its ring, in order. */
+static unsigned overflow_move(struct pn_ctx *s, unsigned dst)
+{
+	struct pn__out *o = &s->out[dst];
+	struct pn_msg *m, *slot;
+	unsigned n = 0;
+
+	while ((m = pn__fifo_peek(&o->overflow)) &&
+	       (slot = pn_ring_slot(o->ring))) {
+		*slot = *m;
+		pn_ring_commit(o->ring);
+		s->overflow_bytes -= msg_cost(m->len);
+		pn__fifo_pop(&o->overflow, s->arena);
+		n++;
+	}
+	if (n)
+		mark_dirty(s, dst);
+	return n;
+}
+
+static void notify_writable(struct pn_ctx *s)
+{
+	for (uint32_t i = 0; i < s->writable.n; i++)
+		pn__send(s, s->writable.v[i], PN_MSG_WRITABLE, PN_PID_NONE, 0,
+			 NULL, 0);
+	s->writable.n = 0;
+}
+
+/* Called each loop iteration while any overflow queue is non-empty. */
+unsigned pn__overflow_drain(struct pn_ctx *s)
+{
+	unsigned n = 0;
+	bool left = false;
+
+	for (unsigned d = 0; d < s->nshards; d++) {
+		if (!pn__fifo_len(&s->out[d].overflow))
+			continue;
+		n += overflow_move(s, d);
+		left |= pn__fifo_len(&s->out[d].overflow) != 0;
+	}
+	s->overflowing = left;
+	atomic_store_explicit(&s->stats.v[PN__ST_OVERFLOW_BYTES],
+			      s->overflow_bytes, memory_order_relaxed);
+	if (s->writable.n && s->overflow_bytes <= s->rt->cfg.overflow_bytes / 2)
+		notify_writable(s);
+	return n;
+}
+
+int pn_notify_writable(struct pn_ctx *ctx)
+{
+	if (!ctx->cur)
+		return pn__error(-EINVAL, "pn_notify_writable outside a "
+					  "handler");
+	if (ctx->overflow_bytes <= ctx->rt->cfg.overflow_bytes / 2)
+		return pn__send(ctx, ctx->cur->pid, PN_MSG_WRITABLE,
+				PN_PID_NONE, 0, NULL, 0);
+	return pn__pids_add(&ctx->writable, ctx->arena, ctx->cur->pid);
+}
+
+/* --- large payloads --------------------------------------------------------
+ */
+
+/*
+ * A large payload lives behind this header, in a pool object of the
+ * sending shard (freed back there, batched, when the receiver is done) or,
+ * past the largest class or from an external producer, in malloc memory.
+ */
+struct bufhdr {
+	uint16_t shard;
+	uint8_t cls;
+	uint8_t origin; /* BUF_POOL or BUF_MALLOC */
+	uint32_t size;
+	uint64_t pad;
+};
+enum { BUF_POOL, BUF_MALLOC };
+static const uint32_t class_size[PN__NCLASSES] = {128,	512,   2048,
+						  8192, 32768, 131072};
+
+static int class_of(size_t len)
+{
+	for (int c = 0; c < PN__NCLASSES; c++)
+		if (len + sizeof(struct bufhdr) <= class_size[c])
+			return c;
+	return -1;
+}
+
+/* A malloc'd payload buffer (external producers, or past the classes). */
+void *pn__buf_malloc(size_t len)
+{
+	struct bufhdr *h = malloc(sizeof(*h) + len);
+
+	if (!h)
+		return NULL;
+	*h = (struct bufhdr){.origin = BUF_MALLOC, .size = (uint32_t)len};
+	return h + 1;
+}
+
+void *pn__buf_alloc(struct pn_ctx *s, size_t len)
+{
+	int c = class_of(len);
+	struct bufhdr *h;
+
+	if (c < 0)
+		return pn__buf_malloc(len);
+	if (!s->buf_pool[c] &&
+	    pn_pool_create(s->arena, class_size[c], 0, &s->buf_pool[c]) < 0)
+		return NULL;
+	h = pn_pool_alloc(s->buf_pool[c]);
+	if (!h)
+		return NULL;
+	*h = (struct bufhdr){.shard = (uint16_t)s->id,
+			     .cls = (uint8_t)c,
+			     .origin = BUF_POOL,
+			     .size = (uint32_t)len};
+	return h + 1;
+}
+
+void pn__buf_free(struct pn_ctx *s, void *data)
+{
+	struct bufhdr *h = (struct bufhdr *)data - 1;
+
+	if (h->origin == BUF_MALLOC) {
+		free(h);
+	} else if (h->shard == s->id) {
+		pn_pool_free(s->buf_pool[h->cls], h);
+	} else {
+		pn_pool_free_remote(
+			&s->batches[h->shard * PN__NCLASSES + h->cls], h);
+		s->remote_frees = true;
+	}
+}
+
+/* Hand batched frees back to their home shards (end of a loop turn). */
+void pn__buf_flush_remote(struct pn_ctx *s)
+{
+	if (!s->remote_frees)
+		return;
+	for (unsigned i = 0; i < s->nshards * PN__NCLASSES; i++)
+		pn_pool_batch_flush(&s->batches[i]);
+	s->remote_frees = false;
+}

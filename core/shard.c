@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The shard: its thread, its set-up on its own core, and its
+ * run-to-completion loop. Each turn drains the inbound rings that rang the
+ * doorbell (bounded batches, so every source gets its turn), runs the local
+ * queue, moves overflow into rings, publishes what it sent, reaps io_uring
+ * completions and fires due timers. With nothing to do it spins for
+ * spin_ns, then parks in io_uring by release-then-recheck:
+ *
+ *   sleeper (this shard)                   waker (a producer)
+ *   parked = 1                             publish ring tail
+ *   membarrier()  (heavy barrier)          doorbell bit (RMW if unset)
+ *   look at EVERY ring once more           compiler barrier only
+ *   sleep in io_uring if all empty         if parked && xchg(parked,0)==1:
+ *                                              send the one wake-up
+ *
+ * The sleeper's membarrier makes every other thread of the process pass a
+ * full barrier, so either the waker's tail store is visible to the recheck
+ * or the waker's load sees parked == 1: no message can sit in a ring while
+ * its shard sleeps, and the producer's send costs no fence. Where
+ * membarrier is unavailable both sides use a seq_cst fence instead. The
+ * doorbell is only a hint (a producer may skip its RMW on a bit the
+ * consumer is clearing), so the recheck sweeps every ring, and a running
+ * shard sweeps every ring every 64 turns. Model: tests/model/park_wake*.pml.
+ */
+#include "core_int.h"
+
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SWEEP_EVERY 64
+
+void pn__heavy_barrier(struct pn_runtime *rt)
+{
+	if (rt->fenced) {
+		/* Pairs with the fence in pn__source_publish(). */
+		atomic_thread_fence(memory_order_seq_cst);
+		return;
+	}
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
+		pn_panic("membarrier failed after it was registered");
+}
+
+/*
+ * A producer (shard or external) published new data in its ring to @dst:
+ * ring the doorbell and, if @dst is parked, claim and send the wake-up.
+ * @waker is the publishing shard, or NULL for an external producer.
+ */
+void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
+			unsigned source, struct pn_ctx *waker)
+{
+	_Atomic uint64_t *w = &dst->bell[source >> 6];
+	uint64_t bit = 1ull << (source & 63);
+
+	/* Relaxed: the bell is a hint and the ring's own tail (release)
+	 * carries the data; skipping the RMW when the bit is already set is
+	 * what keeps the doorbell cheap under streaming. */
+	if (!(atomic_load_explicit(w, memory_order_relaxed) & bit))
+		atomic_fetch_or_explicit(w, bit, memory_order_release);
+	/* The tail store must not be reordered after the parked load by the
+	 * compiler; the CPU may reorder them, which the sleeper's membarrier
+	 * covers. Without membarrier we pay the fence ourselves. */
+	if (rt->fenced)
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		atomic_signal_fence(memory_order_seq_cst);
+	/* Relaxed load then exchange: the exchange alone decides which waker
+	 * sends the one wake-up (RMWs on one location are totally ordered);
+	 * the wake-up itself goes through the kernel, a full barrier. */
+	if (atomic_load_explicit(&dst->parked, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&dst->parked, 0, memory_order_relaxed)) {
+		if (waker)
+			waker->wake[waker->nwake++] = dst->id;
+		else
+			pn__wake_external(dst);
+	}
+}
+
+/* Wake @dst through its eventfd (external threads; shutdown). */
+void pn__wake_external(struct pn_ctx *dst)
+{
+	uint64_t one = 1;
+
+	if (write(dst->efd, &one, sizeof(one)) != sizeof(one))
+		pn_verify(errno == EAGAIN); /* counter saturated: awake */
+}
+
+static void arm_efd(struct pn_ctx *s)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+
+	if (!sqe)
+		return; /* SQ full: try again next turn */
+	io_uring_prep_read(sqe, s->efd, &s->efd_buf, sizeof(s->efd_buf), 0);
+	sqe->user_data = PN__CQE_EFD;
+	s->efd_armed = true;
+}
+
+/* --- the loop ---------------------------------------------------------------
+ */
+
+static unsigned drain_ring(struct pn_ctx *s, struct pn_ring *r, unsigned src,
+			   bool *more)
+{
+	uint64_t ext_bytes = 0;
+	struct pn_msg *m;
+	unsigned n = 0;
+
+	while (n < s->batch && (m = pn_ring_peek(r)) != NULL) {
+		ext_bytes += m->len;
+		pn__dispatch(s, m);
+		pn_ring_consume(r);
+		n++;
+	}
+	pn_ring_release(r);
+	*more = n == s->batch;
+	PN__STAT_ADD(s, PN__ST_HANDLED, n);
+	if (src >= s->nshards && n) {
+		PN__STAT_ADD(s, PN__ST_RECV_EXT, n);
+		pn__budget_release(&s->rt->budget, ext_bytes);
+	}
+	return n;
+}
+
+static struct pn_ring *in_ring(struct pn_ctx *s, unsigned src)
+{
+	/* Acquire: pairs with the release that installs a producer's ring
+	 * (pn_producer_create); shard rings are installed before start. */
+	return atomic_load_explicit(&s->in[src], memory_order_acquire);
+}
+
+static unsigned drain_inbound(struct pn_ctx *s)
+{
+	unsigned nwords = (s->nsources + 63) / 64, work = 0;
+	bool sweep = (s->iter % SWEEP_EVERY) == 0;
+
+	for (unsigned w = 0; w < nwords; w++) {
+		uint64_t bits = s->more[w];
+
+		/* Acquire pairs with the producers' release fetch_or. */
+		if (atomic_load_explicit(&s->bell[w], memory_order_relaxed))
+			bits |= atomic_exchange_explicit(&s->bell[w], 0,
+							 memory_order_acquire);
+		if (sweep)
+			bits = ~0ull;
+		s->more[w] = 0;
+		while (bits) {
+			unsigned src = w * 64 + (unsigned)__builtin_ctzll(bits);
+			struct pn_ring *r;
+			bool more;
+
+			bits &= bits - 1;
+			if (src >= s->nsources || !(r = in_ring(s, src)))
+				continue;
+			work += drain_ring(s, r, src, &more);
+			if (more)
+				s->more[w] |= 1ull << (src & 63);
+		}
+		pn__flush(s);
+	}
+	return work;
+}
+
+/* Run the local queue: up to 4 batches, including what it sends itself. */
+static unsigned run_local(struct pn_ctx *s)
+{
+	unsigned n = 0, max = s->batch * 4;
+	struct pn_msg *m;
+
+	while (n < max && (m = pn__fifo_peek(&s->local)) != NULL) {
+		pn__dispatch(s, m);
+		pn__fifo_pop(&s->local, s->arena);
+		n++;
+	}
+	if (n)
+		PN__STAT_ADD(s, PN__ST_HANDLED, n);
+	return n;
+}
+
+static unsigned reap(struct pn_ctx *s)
+{
+	struct pn_runtime *rt = s->rt;
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0, work = 0;
+
+	/* DEFER_TASKRUN: completions wait as task work until we enter. */
+	if (IO_URING_READ_ONCE(*s->ring.sq.kflags) & IORING_SQ_TASKRUN)
+		io_uring_get_events(&s->ring);
+	io_uring_for_each_cqe(&s->ring, head, cqe)
+	{
+		n++;
+		if (cqe->user_data & PN_CQE_POLLER) {
+			rt->poller.complete(s, rt->poller.arg, cqe);
+			work++;
+		} else if (cqe->user_data == PN__CQE_EFD) {
+			s->efd_armed = false;
+		} else if (cqe->user_data == PN__CQE_WAKE_SENT) {
+			/* A MSG_RING wake-up failed: fall back to the
+			 * target's eventfd (its CQE carried no target, so
+			 * wake every shard: rare and harmless). */
+			for (unsigned i = 0; i < s->nshards; i++)
+				if (i != s->id)
+					pn__wake_external(rt->shard[i]);
+		}
+		/* PN__CQE_WAKE: we are awake; nothing else to do. */
+	}
+	if (n)
+		io_uring_cq_advance(&s->ring, n);
+	if (!s->efd_armed)
+		arm_efd(s);
+	return work;
+}
+
+static bool has_input(struct pn_ctx *s)
+{
+	unsigned nwords = (s->nsources + 63) / 64;
+
+	if (pn__fifo_len(&s->local) || s->overflowing)
+		return true;
+	for (unsigned w = 0; w < nwords; w++)
+		if (s->more[w])
+			return true;
+	for (unsigned src = 0; src < s->nsources; src++) {
+		struct pn_ring *r = in_ring(s, src);
+
+		if (r && pn_ring_has_data(r))
+			return true;
+	}
+	if (io_uring_cq_ready(&s->ring) ||
+	    (IO_URING_READ_ONCE(*s->ring.sq.kflags) & IORING_SQ_TASKRUN))
+		return true;
+	return atomic_load_explicit(&s->rt->stage, memory_order_acquire) !=
+	       s->stage_seen;
+}
+
+static void park(struct pn_ctx *s)
+{
+	struct __kernel_timespec ts, *tsp = NULL;
+	struct io_uring_cqe *cqe;
+	uint64_t wait = pn__timers_next_ns(s->timers, pn_now_ns());
+
+	if (wait == 0)
+		return;
+	atomic_store_explicit(&s->parked, 1, memory_order_relaxed);
+	pn__heavy_barrier(s->rt);
+	if (has_input(s)) {
+		atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);
+		return;
+	}
+	if (wait != UINT64_MAX) {
+		ts.tv_sec = (long long)(wait / 1000000000u);
+		ts.tv_nsec = (long long)(wait % 1000000000u);
+		tsp = &ts;
+	}
+	io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, tsp, NULL);
+	/* Woken by a producer (which already cleared it), a timer or io. */
+	atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);
+	PN__STAT_ADD(s, PN__ST_PARKS, 1);
+}
+
+void pn__shard_loop(struct pn_ctx *s)
+{
+	struct pn_runtime *rt = s->rt;
+	uint64_t idle_since = 0;
+	bool idle = false;
+
+	for (;;) {
+		int st = atomic_load_explicit(&rt->stage, memory_order_acquire);
+		unsigned work;
+
+		if (PN_UNLIKELY(st != s->stage_seen)) {
+			s->stage_seen = st;
+			if (pn__shard_stage(s, st))
+				return;
+		}
+		s->iter++;
+		atomic_store_explicit(&s->beacon.beat, s->iter,
+				      memory_order_relaxed);
+		work = drain_inbound(s);
+		work += run_local(s);
+		if (s->overflowing)
+			work += pn__overflow_drain(s);
+		pn__flush(s);
+		pn__buf_flush_remote(s);
+		work += reap(s);
+		if (pn__timers_armed(s->timers))
+			work += pn__timers_advance(s->timers, pn_now_ns(),
+						   pn__timer_fire, s);
+		if (work) {
+			idle = false;
+			continue;
+		}
+		if (!idle) {
+			idle = true;
+			idle_since = pn_now_ns();
+		} else if (!rt->cfg.busy_poll &&
+			   pn_now_ns() - idle_since >= rt->cfg.spin_ns) {
+			park(s);
+			idle = false;
+		} else {
+			pn__cpu_relax();
+		}
+	}
+}
