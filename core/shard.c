@@ -73,9 +73,11 @@ void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
 	 * the wake-up itself goes through the kernel, a full barrier. */
 	if (atomic_load_explicit(&dst->parked, memory_order_relaxed) &&
 	    atomic_exchange_explicit(&dst->parked, 0, memory_order_relaxed)) {
-		if (waker)
+		if (waker) {
+			if (waker->nwake == waker->nshards)
+				pn__flush_wakes(waker);
 			waker->wake[waker->nwake++] = dst->id;
-		else
+		} else
 			pn__wake_external(dst);
 	}
 }
@@ -89,12 +91,20 @@ void pn__wake_external(struct pn_ctx *dst)
 		pn_verify(errno == EAGAIN); /* counter saturated: awake */
 }
 
+/*
+ * Keep a read of the eventfd outstanding: it is how external producers
+ * (and the shutdown controller) wake this shard, so it must be armed
+ * whenever the shard may park.
+ */
 static void arm_efd(struct pn_ctx *s)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
 
-	if (!sqe)
-		return; /* SQ full: try again next turn */
+	if (!sqe) { /* SQ full: make room rather than park unarmed */
+		io_uring_submit(&s->ring);
+		sqe = io_uring_get_sqe(&s->ring);
+		pn_verify(sqe != NULL);
+	}
 	io_uring_prep_read(sqe, s->efd, &s->efd_buf, sizeof(s->efd_buf), 0);
 	sqe->user_data = PN__CQE_EFD;
 	s->efd_armed = true;
@@ -227,8 +237,12 @@ static bool has_input(struct pn_ctx *s)
 	for (unsigned src = 0; src < s->nsources; src++) {
 		struct pn_ring *r = in_ring(s, src);
 
-		if (r && pn_ring_has_data(r))
+		if (r && pn_ring_has_data(r)) {
+			/* Its doorbell bit may have been lost to a race:
+			 * drain it next turn without waiting for a sweep. */
+			s->more[src >> 6] |= 1ull << (src & 63);
 			return true;
+		}
 	}
 	if (io_uring_cq_ready(&s->ring) ||
 	    (IO_URING_READ_ONCE(*s->ring.sq.kflags) & IORING_SQ_TASKRUN))
@@ -291,10 +305,17 @@ void pn__shard_loop(struct pn_ctx *s)
 			work += pn__timers_advance(s->timers, pn_now_ns(),
 						   pn__timer_fire, s);
 		if (work) {
+			if (idle)
+				atomic_store_explicit(&s->beacon.busy, 1,
+						      memory_order_relaxed);
 			idle = false;
 			continue;
 		}
 		if (!idle) {
+			/* Relaxed: only the shutdown drain stage reads it,
+			 * together with the handled counters. */
+			atomic_store_explicit(&s->beacon.busy, 0,
+					      memory_order_relaxed);
 			idle = true;
 			idle_since = pn_now_ns();
 		} else if (!rt->cfg.busy_poll &&

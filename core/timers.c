@@ -178,7 +178,8 @@ static void tw_place(struct pn__timers *t, uint32_t idx)
 		tw_push(t, TW_OVERFLOW, idx);
 	else
 		tw_push(t,
-			level * TW_SLOTS + ((e >> (level * TW_BITS)) & TW_MASK),
+			level * TW_SLOTS +
+				(unsigned)((e >> (level * TW_BITS)) & TW_MASK),
 			idx);
 }
 

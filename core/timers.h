@@ -10,12 +10,14 @@
  * whose now_ns is >= E rounded up to a multiple of tick_ns: never early,
  * and late by less than one tick plus however late advance() is called.
  *
- * Range. 6 levels of 64 slots cover 64^6 = 2^36 ticks ahead of the wheel's
- * position (with a 100 us tick, about 79.5 days; with 1 ms, 2.2 years).
- * Timers further out wait on an overflow list that is re-sorted into the
- * wheel each time the wheel crosses a 2^36-tick boundary, so there is no
- * upper limit on a delay (the sum now_ns + delay_ns saturates at
- * UINT64_MAX, which in practice means "never").
+ * Range. 6 levels of 64 slots hold every timer due within the wheel's
+ * current aligned block of 64^6 = 2^36 ticks (with a 100 us tick, about
+ * 79.5 days; with 1 ms, 2.2 years). Timers due in a later block wait on an
+ * overflow list, which is re-sorted into the wheel each time the wheel
+ * enters a new block (once per 2^36 ticks; still-later timers go back on
+ * it). So there is no upper limit on a delay and no clamping; the sum
+ * now_ns + delay_ns saturates at UINT64_MAX, which in practice means
+ * "never". now_ns values within 2 ns of UINT64_MAX are not supported.
  *
  * Costs. arm and cancel are O(1); advance costs O(levels) per timer over its
  * life for cascading plus an O(k log k) sort of each batch of k timers due
