@@ -8,13 +8,13 @@
 #ifndef PN_ALLOC_INT_H
 #define PN_ALLOC_INT_H
 
+#include "pn_alloc.h"
+#include "pn_base.h"
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "pn_alloc.h"
-#include "pn_base.h"
 
 /* --- AddressSanitizer hooks (no-ops without ASan) ------------------------- */
 
@@ -49,7 +49,8 @@
  */
 static inline void pn__ctr_add(_Atomic uint64_t *c, uint64_t d)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + d,
 			      memory_order_relaxed);
 }
 
@@ -59,7 +60,7 @@ static inline uint64_t pn__ctr_get(const _Atomic uint64_t *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* --- arenas ---------------------------------------------------------------- */
+/* --- arenas --------------------------------------------------------------- */
 
 /* Highest NUMA node number + 1 an arena can bind to (the mbind mask). */
 #define PN__NUMA_MAX_NODES 1024

@@ -11,22 +11,25 @@
  */
 #ifndef PN_ALLOC_LIBC
 
+#include "alloc_int.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h> /* ffs(), used by MALLOCX_ALIGN() */
 
-#include "alloc_int.h"
-
 /* A mallctl() failure (a positive errno) as our -errno with the detail. */
 static int arena_mallctl_error(int err, const char *what)
 {
+	char buf[128];
+
 	if (err == ENOMEM)
 		return pn__error(-ENOMEM, "arena: jemalloc %s: out of memory",
 				 what);
+	/* GNU strerror_r: thread-safe, returns the message. */
 	return pn__error(-EIO, "arena: jemalloc %s failed: %s", what,
-			 strerror(err));
+			 strerror_r(err, buf, sizeof(buf)));
 }
 
 /* Destroy jemalloc arena @ind; 0 or a positive errno. */
@@ -45,8 +48,9 @@ static int arena_je_create(struct pn_arena *a)
 	size_t sz = sizeof(unsigned);
 	int err;
 
+	/* The new value is the hooks pointer itself. */
 	err = mallctl("arenas.create", &a->ind, &sz, ops ? &ops : NULL,
-		      ops ? sizeof(ops) : 0);
+		      ops ? sizeof(extent_hooks_t *) : 0);
 	if (err)
 		return arena_mallctl_error(err, "arenas.create");
 	sz = sizeof(unsigned);

@@ -17,11 +17,11 @@
  */
 #ifdef PN_ALLOC_LIBC
 
+#include "alloc_int.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "alloc_int.h"
 
 struct pn__block {
 	struct pn__block *prev, *next; /* the arena's live blocks */
@@ -162,8 +162,8 @@ void pn_arena_destroy(struct pn_arena *a)
 		return;
 	for (b = a->blocks; b; b = next) {
 		next = block_open(b)->next;
-		PN__UNPOISON(b->self, (size_t)((char *)(b + 1) -
-					       (char *)b->self));
+		PN__UNPOISON(b->self,
+			     (size_t)((char *)(b + 1) - (char *)b->self));
 		free(b->self);
 	}
 	free(a);

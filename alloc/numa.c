@@ -23,6 +23,8 @@
  */
 #ifndef PN_ALLOC_LIBC
 
+#include "alloc_int.h"
+
 #include <errno.h>
 #include <linux/mempolicy.h>
 #include <stdlib.h>
@@ -30,8 +32,6 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include "alloc_int.h"
 
 #define NUMA_MASK_BITS	(8 * sizeof(unsigned long))
 #define NUMA_MASK_WORDS (PN__NUMA_MAX_NODES / NUMA_MASK_BITS)

@@ -17,11 +17,11 @@
 #ifndef PN_ALLOC_H
 #define PN_ALLOC_H
 
+#include "pn_base.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "pn_base.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -166,7 +166,10 @@ struct pn_pool_batch {
 	void *tail;
 	unsigned n;
 };
+/* (clang-format would spread the braces over four lines.) */
+/* clang-format off */
 #define PN_POOL_BATCH_INIT {0}
+/* clang-format on */
 
 /* Objects a batch collects before it hands them over by itself. */
 #define PN_POOL_BATCH_MAX 64
@@ -185,7 +188,7 @@ PN_API void pn_pool_free_remote(struct pn_pool_batch *b, void *obj);
 PN_API void pn_pool_batch_flush(struct pn_pool_batch *b);
 
 struct pn_pool_stats {
-	uint64_t hits;     /* allocations served locally (free list, chunk) */
+	uint64_t hits;	   /* allocations served locally (free list, chunk) */
 	uint64_t misses;   /* allocations that had to collect or grow */
 	uint64_t returned; /* objects given back by other threads, counted
 			      when the owner collects them */

@@ -13,22 +13,23 @@
  * (64 KiB - 64) / size to a chunk, so the whole cost is 64 bytes per chunk
  * plus the tail that does not fit (under one object): 192-byte actors go
  * 341 to a chunk at 0.2 bytes each, where a hidden per-object header costs
- * 16 bytes each (8%) once 16-byte alignment is kept. An object bigger than a chunk goes alone in
- * its own chunk, right after the header, and may run past the first 64 KiB;
- * its cost is jemalloc's size-class rounding of size + 64, acceptable for
- * the rare buffers that big. Rejected: a global page map (jemalloc's rtree)
- * costs a dependent load or two per lookup and needs its own concurrency;
- * a fixed 2 MiB chunk alignment would let objects up to 1 MiB pack, but
- * each small pool would then claim its own huge-page-aligned region, which
- * transparent huge pages can back with 2 MiB of RAM per 64 KiB chunk.
+ * 16 bytes each (8%) once 16-byte alignment is kept. An object that does
+ * not fit in 64 KiB with the header goes alone in its chunk, right after the
+ * header, and runs past the first 64 KiB; its cost is jemalloc's size-class
+ * rounding of size + 64, acceptable for the rare buffers that big. Rejected: a
+ * global page map (jemalloc's rtree) costs a dependent load or two per lookup
+ * and needs its own concurrency; a fixed 2 MiB chunk alignment would let
+ * objects up to 1 MiB pack, but each small pool would then claim its own
+ * huge-page-aligned region, which transparent huge pages can back with 2 MiB of
+ * RAM per 64 KiB chunk.
  *
  * Objects are carved from the newest chunk lazily (a bump pointer), so a
  * chunk's pages are touched only as objects are first used.
  */
+#include "alloc_int.h"
+
 #include <errno.h>
 #include <string.h>
-
-#include "alloc_int.h"
 
 #define POOL_CHUNK_ALIGN ((size_t)64 * 1024)
 #define POOL_CHUNK_HDR	 ((size_t)PN_CACHELINE)
@@ -76,7 +77,7 @@ struct pn_pool {
 	_Alignas(PN_CACHELINE) _Atomic(void *) remote;
 };
 
-/* --- links: word 0 of a free object (ASan: poisoned but for the access) -- */
+/* --- links: word 0 of a free object (ASan: poisoned but while used) ------- */
 
 static inline void *link_get(void *obj)
 {
@@ -102,7 +103,7 @@ static inline void pool_check_live(const void *obj)
 		pn_panic("pool: %p freed twice (or never allocated)", obj);
 }
 
-/* --- owner side ------------------------------------------------------------ */
+/* --- owner side ----------------------------------------------------------- */
 
 int pn_pool_create(struct pn_arena *a, size_t obj_size, unsigned per_chunk,
 		   struct pn_pool **out)
@@ -257,7 +258,7 @@ void pn_pool_free(struct pn_pool *p, void *obj)
 	pn__ctr_add(&p->in_use, (uint64_t)0 - 1);
 }
 
-/* --- any thread ------------------------------------------------------------ */
+/* --- any thread ----------------------------------------------------------- */
 
 struct pn_pool *pn_pool_of(const void *obj)
 {
@@ -311,8 +312,8 @@ void pn_pool_batch_flush(struct pn_pool_batch *b)
 		 * owner reuses them.
 		 */
 	} while (!atomic_compare_exchange_weak_explicit(
-			&p->remote, &old, b->head, memory_order_release,
-			memory_order_relaxed));
+		&p->remote, &old, b->head, memory_order_release,
+		memory_order_relaxed));
 	b->head = b->tail = NULL;
 	b->n = 0;
 }

@@ -13,14 +13,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
+/* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
 #include "pn_alloc.h"
+
+#include <cmocka.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_ASAN 1
@@ -185,8 +187,8 @@ static void test_pool_per_chunk_capped_at_64k(void **state)
 
 static void test_pool_of_finds_owner(void **state)
 {
-	static const size_t sizes[] = {16, 48, 200, 4000, 40000, 100000,
-				       1 << 20};
+	static const size_t sizes[] = {16,    48,     200,    4000,
+				       40000, 100000, 1 << 20};
 	enum { NPOOL = sizeof(sizes) / sizeof(sizes[0]), PER = 70 };
 	struct pn_arena *a = *state;
 	struct pn_pool *p[NPOOL];
@@ -194,7 +196,7 @@ static void test_pool_of_finds_owner(void **state)
 	int i, k;
 
 	for (k = 0; k < NPOOL; k++)
-		p[k] = pool_new(a, sizes[k], 0);
+		p[k] = pool_new(a, sizes[k], 32);
 	/* Interleaved, so chunks of different pools sit side by side, and
 	 * past the first chunk of every pool (first and last slots too). */
 	for (i = 0; i < PER; i++)
@@ -508,8 +510,8 @@ static void test_pool_asan_poisons_free_objects(void **state)
 #endif
 }
 
-#define POOL_TEST(fn) cmocka_unit_test_setup_teardown(fn, arena_setup, \
-						      arena_teardown)
+#define POOL_TEST(fn)                                                          \
+	cmocka_unit_test_setup_teardown(fn, arena_setup, arena_teardown)
 
 int main(void)
 {
