@@ -38,7 +38,7 @@ f_tsan    = -O1 -g -fsanitize=thread -DPN_ALLOC_LIBC
 l_asan    = -fsanitize=address,undefined
 l_tsan    = -fsanitize=thread
 
-INCLUDES  = -Itopology -Ialloc -Icore -Iio
+INCLUDES  = -Itopology -Ialloc -Icore -Iio -I$(BUILD)/include
 override CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC -fno-omit-frame-pointer \
 		     -fvisibility=hidden -pthread $(WARN) $(f_$(MODE)) \
 		     $(INCLUDES) -MMD -MP
@@ -46,7 +46,9 @@ override CXXFLAGS += -std=c++17 -D_GNU_SOURCE -fno-omit-frame-pointer \
 		     -pthread -Wall -Wextra -Werror $(f_$(MODE)) $(INCLUDES) \
 		     -MMD -MP
 override LDFLAGS  += -pthread -Wl,-z,defs $(l_$(MODE))
-LIBS      = -luring -ljemalloc -lhwloc -lm
+# Sanitizer builds use libc malloc (PN_ALLOC_LIBC) and do not link jemalloc,
+# so that ASan/TSan see every allocation.
+LIBS      = -luring $(if $(filter asan tsan,$(MODE)),,-ljemalloc) -lhwloc -lm
 
 ifeq ($(V),1)
 Q :=
@@ -65,7 +67,7 @@ MODELS      :=	# tests/model/*.pml (see scripts/check-models.sh)
 BENCH_PROGS :=	# bench programs; each lists <name>_SRCS
 
 include topology/module.mk alloc/module.mk core/module.mk io/module.mk
-include $(wildcard tests/*/module.mk) bench/module.mk
+include $(wildcard tests/*/*.mk) bench/module.mk
 
 DEPS_STAMP := build/.deps-ok
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -91,12 +93,18 @@ $(DEPS_STAMP): scripts/deps.sh
 	$(Q)mkdir -p $(@D) && touch $@
 deps: $(DEPS_STAMP)
 
-$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+# Public headers staged as <pinion/...>, the way installed users see them.
+INC_STAMP := $(BUILD)/include/pinion/.stamp
+$(INC_STAMP): $(PUB_HEADERS)
+	@mkdir -p $(@D)
+	$(Q)cp $(PUB_HEADERS) $(@D)/ && touch $@
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP) $(INC_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cc | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: %.cc | $(DEPS_STAMP) $(INC_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CXX     $<")
 	$(Q)$(CXX) $(CXXFLAGS) -c $< -o $@
@@ -167,12 +175,7 @@ bench-micro: $(DEPS_STAMP)
 	$(Q)build/release/bench/pinion-gbench
 
 # --- install -------------------------------------------------------------------
-$(BUILD)/pinion.pc: pinion.pc.in Makefile
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		$< > $@
-
-install: all $(BUILD)/pinion.pc
+install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/pinion \
 		$(DESTDIR)$(BINDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpinion.a
@@ -180,7 +183,9 @@ install: all $(BUILD)/pinion.pc
 	ln -sf libpinion.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpinion.so.$(MAJOR)
 	ln -sf libpinion.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libpinion.so
 	install -m 644 $(PUB_HEADERS) $(DESTDIR)$(INCLUDEDIR)/pinion/
-	install -m 644 $(BUILD)/pinion.pc $(DESTDIR)$(LIBDIR)/pkgconfig/pinion.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		pinion.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/pinion.pc
 	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)/)
 
 uninstall:

@@ -95,18 +95,26 @@ static void slot_free(struct pn_ctx *s, uint32_t idx)
 	uint32_t g = atomic_load_explicit(&sl->gen, memory_order_relaxed);
 
 	sl->actor = NULL;
-	if (g == UINT32_MAX)
-		return; /* retired: its next PID could alias an old one */
+	if (g == UINT32_MAX) {
+		/* Retired: its next PID could alias an old one. Generation 0
+		 * is never handed out, so no PID names the slot any more. */
+		atomic_store_explicit(&sl->gen, 0, memory_order_relaxed);
+		return;
+	}
 	atomic_store_explicit(&sl->gen, g + 1, memory_order_relaxed);
 	slot_push(s, idx);
 }
 
-/* A PID whose slot is reserved but whose actor has not started yet. */
+/*
+ * A PID whose slot is reserved but whose actor has not started yet: its
+ * spawn is on its way, or the actor exists but its STARTED has not been
+ * dispatched (see actor_activate()).
+ */
 static bool slot_reserved(struct pn_ctx *s, pn_pid pid)
 {
 	uint32_t idx = pn_pid_slot(pid);
 
-	return pn_pid_shard(pid) == s->id &&
+	return pn_pid_shard(pid) == s->id && pn_pid_gen(pid) != 0 &&
 	       idx < atomic_load_explicit(&s->fresh, memory_order_relaxed) &&
 	       !s->slots[idx].actor &&
 	       atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed) ==
@@ -183,6 +191,28 @@ static void early_release(struct pn_ctx *s, pn_pid pid)
 	}
 }
 
+/*
+ * Hand @pid's early messages to it now, in the order they came, before
+ * anything that arrives later can reach it directly. Replies among them
+ * were accepted when they arrived: they go straight to the handler.
+ */
+static void early_replay(struct pn_ctx *s, pn_pid pid)
+{
+	uint32_t n = pn__fifo_len(&s->early);
+
+	while (n--) {
+		struct pn_msg m = *pn__fifo_peek(&s->early);
+
+		pn__fifo_pop(&s->early, s->arena);
+		if (m.to != pid)
+			early_push(s, &m);
+		else if (m.type >= PN__MSG_INTERNAL)
+			pn__dispatch_sys(s, &m);
+		else
+			pn__deliver(s, &m);
+	}
+}
+
 /* --- lifecycle
  * ---------------------------------------------------------------- */
 
@@ -211,6 +241,8 @@ void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
 		    int detail)
 {
 	struct pn__actor *saved = s->cur;
+	pn_pid pid = a->pid;
+	bool started = s->slots[pn_pid_slot(pid)].actor == a;
 
 	if (a->flags & PN__A_DYING)
 		return;
@@ -236,6 +268,8 @@ void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
 			  detail);
 	actor_free(s, a);
 	PN__STAT_ADD(s, PN__ST_STOPPED, 1);
+	if (!started)
+		early_release(s, pid); /* they become dead letters */
 }
 
 static int actor_init(struct pn_ctx *s, struct pn__actor *a, pn_pid parent,
@@ -259,7 +293,16 @@ static int actor_init(struct pn_ctx *s, struct pn__actor *a, pn_pid parent,
 	return rc;
 }
 
-/* Bring reserved PID @pid to life on this shard. Returns 0 or -ENOMEM. */
+/*
+ * Bring reserved PID @pid to life on this shard. Returns 0 or -ENOMEM.
+ *
+ * The actor stays out of the slot table (its PID still counts as reserved)
+ * until its STARTED is dispatched from the local queue: whatever reaches
+ * the PID before that - messages its init sent itself, messages in the
+ * same ring batch as the SPAWN, messages from other shards - waits in the
+ * early queue, and actor_activate() hands it over after STARTED. So
+ * STARTED is first whatever the route, and per-sender order holds.
+ */
 static int actor_start(struct pn_ctx *s, pn_pid pid,
 		       const struct pn_behaviour *b, unsigned flags,
 		       uint32_t depth, pn_pid parent, const void *arg,
@@ -277,7 +320,6 @@ static int actor_start(struct pn_ctx *s, pn_pid pid,
 		pn_pool_free(s->actor_pool, a);
 		return pn__error(-ENOMEM, "no memory for actor state");
 	}
-	s->slots[pn_pid_slot(pid)].actor = a;
 	a->next = s->actors;
 	if (s->actors)
 		s->actors->prev = a;
@@ -289,17 +331,39 @@ static int actor_start(struct pn_ctx *s, pn_pid pid,
 		a->pending = 0;
 		pn__actor_stop(s, a, rc < 0 ? PN_REASON_INIT : PN_REASON_NORMAL,
 			       rc);
-		early_release(s, pid); /* they become dead letters */
 		return 0;
 	}
 	m = pn__fifo_slot(&s->local, s->arena);
 	if (!m)
 		pn_panic("no memory for a STARTED message");
+	/* len 0: the actor pointer rides in data[] for actor_activate(). */
 	*m = (struct pn_msg){.type = PN_MSG_STARTED, .to = pid, .from = parent};
+	memcpy(m->data, &a, sizeof(a));
 	pn__fifo_commit(&s->local);
-	if (pn__fifo_len(&s->early))
-		early_release(s, pid);
 	return 0;
+}
+
+/*
+ * The STARTED that actor_start() queued is being dispatched (it missed the
+ * slot table, which is why we are here): make the actor visible, give it
+ * STARTED, then its early messages. Not nested in a handler. If the actor
+ * was stopped before this (shutdown), its PID is no longer reserved and
+ * STARTED is dropped.
+ */
+static void actor_activate(struct pn_ctx *s, const struct pn_msg *m)
+{
+	struct pn_msg st = {.type = PN_MSG_STARTED};
+	struct pn__actor *a;
+
+	if (!slot_reserved(s, m->to))
+		return;
+	st.to = m->to;
+	st.from = m->from;
+	memcpy(&a, m->data, sizeof(a));
+	pn_verify(a->pid == m->to);
+	s->slots[pn_pid_slot(m->to)].actor = a;
+	pn__deliver(s, &st);
+	early_replay(s, m->to);
 }
 
 static int spawn_check(const struct pn_runtime *rt,
@@ -360,6 +424,12 @@ int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 
 	if ((o->flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK)) && !parent)
 		return pn__error(-EINVAL, "spawn: MONITOR/LINK need a parent");
+	/* Acquire: pairs with the release in shutdown.c's input stage. Once
+	 * shutdown has begun, nothing new may appear that its stop stage
+	 * could miss. */
+	if (atomic_load_explicit(&ctx->rt->closed, memory_order_acquire))
+		return pn__error(-ESHUTDOWN, "spawn: the runtime is shutting "
+					     "down");
 	if ((err = pn__spawn_prepare(ctx->rt, b, o, target, pid)) < 0)
 		return err;
 	if ((o->flags & PN_SPAWN_LINK) &&
@@ -435,7 +505,11 @@ static void on_exit_signal(struct pn_ctx *s, struct pn__actor *a,
 
 		memcpy(e.data, &d, sizeof(d));
 		deliver_to(s, a, &e);
-	} else if (d.reason != PN_REASON_NORMAL) {
+	} else if (d.reason != PN_REASON_NORMAL &&
+		   d.reason != PN_REASON_SHUTDOWN) {
+		/* A shutdown stops everyone in its own order (children
+		 * first, each with STOPPING); a linked child's SHUTDOWN must
+		 * not stop its parent early as LINKED. */
 		pn__actor_stop(s, a, PN_REASON_LINKED, 0);
 	}
 }
@@ -469,6 +543,7 @@ static void sys_spawn(struct pn_ctx *s, struct pn_msg *m)
 							     : PN__MSG_EXITSIG,
 				  m->to, PN_REASON_INIT, err);
 		slot_free(s, pn_pid_slot(m->to));
+		early_release(s, m->to); /* they become dead letters */
 	}
 }
 
@@ -536,7 +611,9 @@ void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m)
 /* A message whose destination is not a live actor here. */
 void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m)
 {
-	if (slot_reserved(s, m->to))
+	if (m->type == PN_MSG_STARTED) /* only the runtime sends it */
+		actor_activate(s, m);
+	else if (slot_reserved(s, m->to))
 		early_push(s, m);
 	else
 		pn__dead_letter(s, m);

@@ -158,8 +158,9 @@ struct pn_ctx {
 	struct pn__actor *cur; /* running actor (NULL outside handlers) */
 	struct pn__slot *slots;
 	uint32_t max_slots;
-	uint64_t now; /* loop clock, refreshed each iteration */
 	uint64_t iter;
+	/* Hot counters, plain: published to stats once per loop turn. */
+	uint64_t n_handled, n_sent_local, n_sent_remote;
 	struct pn__fifo local;	       /* sends within the shard */
 	struct pn__out *out;	       /* [nshards] */
 	_Atomic(struct pn_ring *) *in; /* [nsources]; NULL: no producer */
@@ -334,6 +335,7 @@ void pn__msg_commit(struct pn_ctx *s, unsigned dst);
 int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 	     uint64_t ref, const void *data, size_t len);
 void pn__flush(struct pn_ctx *s);
+void pn__flush_wakes(struct pn_ctx *s);
 unsigned pn__overflow_drain(struct pn_ctx *s);
 void *pn__buf_alloc(struct pn_ctx *s, size_t len);
 void *pn__buf_malloc(size_t len);

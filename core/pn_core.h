@@ -37,9 +37,10 @@ struct io_uring_cqe;
 /* --- message types ------------------------------------------------------- */
 
 /* Types from PN_MSG_SYS up are the runtime's; applications use below. */
-#define PN_MSG_SYS	0xffff0000u
-#define PN_MSG_STARTED	(PN_MSG_SYS + 1) /* an actor's first message */
-#define PN_MSG_STOPPING (PN_MSG_SYS + 2) /* its last (payload: int32 reason)   \
+#define PN_MSG_SYS     0xffff0000u
+#define PN_MSG_STARTED (PN_MSG_SYS + 1) /* an actor's first message */
+#define PN_MSG_STOPPING                                                        \
+	(PN_MSG_SYS + 2)		 /* its last (payload: int32 reason)   \
 					  */
 #define PN_MSG_DOWN	(PN_MSG_SYS + 3) /* a monitored actor stopped */
 #define PN_MSG_EXIT	(PN_MSG_SYS + 4) /* a linked actor stopped (trapped) */

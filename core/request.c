@@ -105,7 +105,7 @@ int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	r = &q->v[q->free - 1];
 	q->free = r->next;
 	r->gen += (r->gen & 1) ? 2 : 1; /* odd: in use, and new */
-	tmo.to = tmo.from = ctx->cur->pid;
+	tmo.to = ctx->cur->pid;		/* from: none, as for every timer */
 	tmo.ref = ref_of((uint32_t)(r - q->v), r->gen);
 	err = pn__timers_arm(ctx->timers, pn_now_ns(), timeout_ns, 0, &tmo,
 			     &id);
@@ -150,10 +150,16 @@ bool pn__reply_accept(struct pn_ctx *s, const struct pn_msg *m)
 	return true;
 }
 
-/* A timer is due: deliver its message to its owner, if still alive. */
+/*
+ * A timer is due: deliver its message to its owner, if still alive. The
+ * owner's slot still carrying its generation means alive, or started but
+ * not yet given its STARTED (actor.c): then the message waits for it like
+ * any early one, instead of being lost. A freed slot has a new generation.
+ */
 void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id)
 {
 	struct pn_ctx *s = arg;
+	struct pn__slot *owner = &s->slots[pn_pid_slot(m->to)];
 	struct pn_msg *slot;
 
 	if (m->type == PN_MSG_TIMEOUT) {
@@ -163,7 +169,8 @@ void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id)
 			return;
 		req_free(s, r);
 	}
-	if (!pn__lookup(s, m->to)) {
+	if (atomic_load_explicit(&owner->gen, memory_order_relaxed) !=
+	    pn_pid_gen(m->to)) {
 		pn__timers_cancel(s->timers, id); /* periodic: stop it */
 		return;
 	}
@@ -190,7 +197,7 @@ static int timer_arm(struct pn_ctx *ctx, uint64_t delay, uint64_t period,
 				 "timer payload of %zu bytes (at "
 				 "most %d)",
 				 len, PN_MSG_INLINE);
-	m.to = m.from = ctx->cur->pid;
+	m.to = ctx->cur->pid; /* from: none (pn_msg.h) */
 	if (len)
 		memcpy(m.data, data, len);
 	err = pn__timers_arm(ctx->timers, pn_now_ns(), delay, period, &m, &tid);

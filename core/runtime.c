@@ -105,6 +105,12 @@ static int config_check(const struct pn_config *c)
 	if (c->max_producers > 4096)
 		return pn__error(-EINVAL, "max_producers=%u: at most 4096",
 				 c->max_producers);
+	for (int st = 0; st < PN_STAGE_COUNT; st++)
+		if (c->stage_ns[st] == 0)
+			return pn__error(-EINVAL,
+					 "stage_ns[%d]=0: every shutdown "
+					 "stage needs a time limit",
+					 st);
 	return 0;
 }
 
@@ -136,6 +142,7 @@ static int runtime_alloc(struct pn_runtime *rt)
 		s->efd = -1;
 		s->stage_seen = -1;
 		atomic_init(&s->free_head, 0);
+		atomic_init(&s->beacon.busy, 1); /* until its first idle turn */
 		rt->shard[i] = s;
 	}
 	return 0;
@@ -226,6 +233,13 @@ int pn_runtime_start(struct pn_runtime *rt)
 
 	if (rt->running || rt->shut_down)
 		return pn__error(-EALREADY, "runtime already started");
+	/* The shards of a failed start still hold what their set-up made,
+	 * and the start barrier its count: no second try on top of that. */
+	if (rt->start_err)
+		return pn__error(rt->start_err,
+				 "%s (start failed before: destroy the "
+				 "runtime and create another)",
+				 rt->start_msg);
 	for (unsigned i = 0; i < rt->nshards; i++) {
 		int e = pthread_create(&rt->shard[i]->thread, NULL,
 				       pn__shard_main, rt->shard[i]);
@@ -362,18 +376,51 @@ const char *pn_reason_name(int reason)
 	return names[reason];
 }
 
+/*
+ * Runtimes with a shard thread left behind at shutdown. Such a thread may
+ * still run (its handler may return at last, or it was merely slower than
+ * the deadline): it reads the runtime, its producers' rings and writes into
+ * other shards' rings. So that runtime is never freed, only kept here,
+ * reachable, which tells leak checkers the leak is meant.
+ */
+struct leaked_rt {
+	struct leaked_rt *next;
+	struct pn_runtime *rt;
+};
+static struct leaked_rt *leaked;
+static pthread_mutex_t leaked_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bool runtime_abandoned(struct pn_runtime *rt)
+{
+	struct leaked_rt *l;
+
+	for (unsigned i = 0; rt->shard && i < rt->nshards; i++)
+		if (rt->shard[i] && rt->shard[i]->abandoned)
+			goto leak;
+	return false;
+leak:
+	l = malloc(sizeof(*l));
+	if (l) { /* without it the runtime is leaked all the same */
+		pthread_mutex_lock(&leaked_mu);
+		*l = (struct leaked_rt){.next = leaked, .rt = rt};
+		leaked = l;
+		pthread_mutex_unlock(&leaked_mu);
+	}
+	return true;
+}
+
 void pn_runtime_destroy(struct pn_runtime *rt)
 {
 	if (!rt)
 		return;
 	if (rt->running && !rt->shut_down)
 		pn_runtime_shutdown(rt, 5000000000ull, NULL);
+	if (runtime_abandoned(rt))
+		return;
 	pn__producers_free(rt);
 	for (unsigned i = 0; rt->shard && i < rt->nshards; i++) {
 		if (!rt->shard[i])
 			continue;
-		if (rt->shard[i]->abandoned)
-			continue; /* its thread may still run: leak it */
 		pn__shard_free(rt->shard[i]);
 		free(rt->shard[i]);
 	}

@@ -102,7 +102,7 @@ void pn__msg_commit(struct pn_ctx *s, unsigned dst)
 	switch (s->slot_kind) {
 	case PN__SLOT_LOCAL:
 		pn__fifo_commit(&s->local);
-		PN__STAT_ADD(s, PN__ST_SENT_LOCAL, 1);
+		s->n_sent_local++;
 		return;
 	case PN__SLOT_RING:
 		o = &s->out[dst];
@@ -120,7 +120,7 @@ void pn__msg_commit(struct pn_ctx *s, unsigned dst)
 		PN__STAT_ADD(s, PN__ST_OVERFLOW_BYTES, s->slot_cost);
 		break;
 	}
-	PN__STAT_ADD(s, PN__ST_SENT_REMOTE, 1);
+	s->n_sent_remote++;
 }
 
 int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
@@ -166,6 +166,49 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 	return 0;
 }
 
+/*
+ * The fast path: an inline payload to the local queue or to a ring with
+ * room and nothing waiting in overflow. Always inlined, so pn_send_u64()'s
+ * constant length turns the copy into one store. Anything else goes the
+ * general way (pn__send).
+ */
+static inline __attribute__((always_inline)) int
+send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
+	  size_t len)
+{
+	pn_pid from = s->cur ? s->cur->pid : PN_PID_NONE;
+	unsigned dst = pn_pid_shard(to);
+	struct pn_msg *m = NULL;
+
+	if (PN_LIKELY(len <= PN_MSG_INLINE && to != PN_PID_NONE)) {
+		if (dst == s->id) {
+			struct pn__fifo *f = &s->local;
+
+			if (PN_LIKELY(f->tail && f->tidx < PN__CHUNK_MSGS))
+				m = &f->tail->m[f->tidx];
+		} else if (PN_LIKELY(dst < s->nshards &&
+				     !pn__fifo_len(&s->out[dst].overflow))) {
+			m = pn_ring_slot(s->out[dst].ring);
+		}
+	}
+	if (PN_UNLIKELY(!m))
+		return pn__send(s, to, type, from, 0, data, len);
+	m->type = type;
+	m->len = (uint32_t)len;
+	m->to = to;
+	m->from = from;
+	m->ref = 0;
+	memcpy(m->data, data, len);
+	if (dst == s->id) {
+		pn__fifo_commit(&s->local);
+		s->n_sent_local++;
+	} else {
+		s->slot_kind = PN__SLOT_RING;
+		pn__msg_commit(s, dst);
+	}
+	return 0;
+}
+
 int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	    size_t len)
 {
@@ -174,13 +217,17 @@ int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 				 "message type %#x is reserved for "
 				 "the runtime",
 				 type);
-	return pn__send(ctx, to, type, ctx->cur ? ctx->cur->pid : PN_PID_NONE,
-			0, data, len);
+	return send_fast(ctx, to, type, data, len);
 }
 
 int pn_send_u64(struct pn_ctx *ctx, pn_pid to, uint32_t type, uint64_t v)
 {
-	return pn_send(ctx, to, type, &v, sizeof(v));
+	if (PN_UNLIKELY(type >= PN_MSG_SYS))
+		return pn__error(-EINVAL,
+				 "message type %#x is reserved for "
+				 "the runtime",
+				 type);
+	return send_fast(ctx, to, type, &v, sizeof(v));
 }
 
 /* Publish every ring written since the last flush; send queued wakes. */
@@ -195,8 +242,13 @@ void pn__flush(struct pn_ctx *s)
 			publish(s, dst);
 	}
 	s->ndirty = 0;
-	if (!s->nwake)
-		return;
+	if (s->nwake)
+		pn__flush_wakes(s);
+}
+
+/* Send the queued wake-ups: one IORING_OP_MSG_RING each, one submit. */
+void pn__flush_wakes(struct pn_ctx *s)
+{
 	for (unsigned i = 0; i < s->nwake; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
 
@@ -205,8 +257,8 @@ void pn__flush(struct pn_ctx *s)
 			sqe = io_uring_get_sqe(&s->ring);
 			pn_verify(sqe != NULL);
 		}
-		/* The target sees a CQE carrying PN__CQE_WAKE; we want no CQE
-		 * for our side when it succeeds. */
+		/* The target sees a CQE carrying PN__CQE_WAKE; we want no
+		 * CQE for our side when it succeeds. */
 		io_uring_prep_msg_ring(sqe, s->rt->shard[s->wake[i]]->ring_fd,
 				       0, PN__CQE_WAKE, 0);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;

@@ -5,17 +5,24 @@
  * shard, and waits for their acknowledgements until the stage's own limit
  * (cut to what is left of the caller's deadline). A stage that times out is
  * reported with the shards that did not answer, and the next stage runs
- * anyway; a shard still silent at the end (a handler that never returns)
- * is abandoned: named in the report with what it was running, not joined,
- * its memory left alone. The call always returns by the deadline.
+ * anyway. A shard that misses a stage's limit is given up on ("gone"):
+ * later stages still publish their word to it (should it come back it acts
+ * on the latest) but no longer wait for it, so one stuck handler costs one
+ * stage limit rather than every stage's, and cannot keep the other shards
+ * from draining and stopping their actors. A shard still silent at the end
+ * (a handler that never returns) is abandoned: named in the report with
+ * what it was running, not joined, its memory left alone. The call always
+ * returns by the deadline.
  */
 #include "core_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
-#define WORD(stage, depth) ((int)((unsigned)(stage) << 16 | (depth)))
+/* Stage + 1: word 0 would equal a fresh shard's stage_done, an ack. */
+#define WORD(stage, depth) ((int)(((unsigned)(stage) + 1) << 16 | (depth)))
 
 static const char *const stage_name[PN_STAGE_COUNT] = {
 	"input", "notify", "drain", "stop", "io", "join",
@@ -56,7 +63,8 @@ static void ack(struct pn_ctx *s, int word)
 bool pn__shard_stage(struct pn_ctx *s, int word)
 {
 	struct pn_runtime *rt = s->rt;
-	unsigned stage = (unsigned)word >> 16, depth = (unsigned)word & 0xffff;
+	unsigned stage = ((unsigned)word >> 16) - 1;
+	unsigned depth = (unsigned)word & 0xffff;
 
 	if (word < 0)
 		return false;
@@ -97,12 +105,16 @@ static struct timespec abs_ts(uint64_t t)
 				 .tv_nsec = (long)(t % 1000000000u)};
 }
 
-/* Shards that have not acknowledged @word yet (bit i: shard i). */
-static uint64_t pending(struct pn_runtime *rt, int word, unsigned *n)
+/*
+ * Shards that have not acknowledged @word yet (bit i: shard i); *n counts
+ * them, *waiting those not given up on (@gone may be NULL: none is).
+ */
+static uint64_t pending(struct pn_runtime *rt, int word, const bool *gone,
+			unsigned *n, unsigned *waiting)
 {
 	uint64_t mask = 0;
 
-	*n = 0;
+	*n = *waiting = 0;
 	for (unsigned i = 0; i < rt->nshards; i++) {
 		struct pn_ctx *s = rt->shard[i];
 
@@ -110,30 +122,39 @@ static uint64_t pending(struct pn_runtime *rt, int word, unsigned *n)
 					 memory_order_acquire) != word) {
 			mask |= 1ull << (i & 63);
 			(*n)++;
+			*waiting += !gone || !gone[i];
 		}
 	}
 	return mask;
 }
 
-/* Publish @word, wake every shard, wait for all acks until @until. */
-static int run_word(struct pn_runtime *rt, int word, uint64_t until,
+/*
+ * Publish @word, wake every shard, wait for the acks of those not gone
+ * until @until; those that did not ack are gone from now on.
+ */
+static int run_word(struct pn_runtime *rt, int word, uint64_t until, bool *gone,
 		    uint64_t *mask)
 {
 	struct timespec ts = abs_ts(until);
-	unsigned n;
+	unsigned n, waiting;
 
 	atomic_store_explicit(&rt->stage, word, memory_order_release);
 	for (unsigned i = 0; i < rt->nshards; i++)
 		pn__wake_external(rt->shard[i]);
 	pthread_mutex_lock(&rt->ctl_mu);
-	while ((*mask = pending(rt, word, &n)) != 0 && pn_now_ns() < until)
+	while ((*mask = pending(rt, word, gone, &n, &waiting)) != 0 &&
+	       waiting && pn_now_ns() < until)
 		pthread_cond_timedwait(&rt->ctl_cv, &rt->ctl_mu, &ts);
 	pthread_mutex_unlock(&rt->ctl_mu);
+	for (unsigned i = 0; gone && n && i < rt->nshards; i++)
+		if (atomic_load_explicit(&rt->shard[i]->beacon.stage_done,
+					 memory_order_acquire) != word)
+			gone[i] = true;
 	return n ? -ETIMEDOUT : 0;
 }
 
-/* Quiescent: every shard idle and nothing handled across two looks. */
-static int drain_wait(struct pn_runtime *rt, uint64_t until)
+/* Quiescent: every shard not gone idle, nothing handled across two looks. */
+static int drain_wait(struct pn_runtime *rt, uint64_t until, const bool *gone)
 {
 	uint64_t last = UINT64_MAX;
 	int quiet = 0;
@@ -145,6 +166,8 @@ static int drain_wait(struct pn_runtime *rt, uint64_t until)
 		for (unsigned i = 0; i < rt->nshards; i++) {
 			struct pn_ctx *s = rt->shard[i];
 
+			if (gone && gone[i])
+				continue;
 			handled += atomic_load_explicit(
 				&s->stats.v[PN__ST_HANDLED],
 				memory_order_relaxed);
@@ -161,7 +184,8 @@ static int drain_wait(struct pn_runtime *rt, uint64_t until)
 	return -ETIMEDOUT;
 }
 
-static int stage_stop(struct pn_runtime *rt, uint64_t until, uint64_t *mask)
+static int stage_stop(struct pn_runtime *rt, uint64_t until, bool *gone,
+		      uint64_t *mask)
 {
 	uint32_t depth = 0;
 	int err = 0;
@@ -173,16 +197,24 @@ static int stage_stop(struct pn_runtime *rt, uint64_t until, uint64_t *mask)
 	}
 	if (depth > 0xfffe)
 		depth = 0xfffe;
-	/* Deepest first: children stop before their parents. */
-	for (int d = (int)depth; d >= 0 && !err; d--)
-		err = run_word(rt, WORD(PN_STAGE_STOP, d), until, mask);
+	/* Deepest first: children stop before their parents. Every depth
+	 * runs, even after one timed out: the shards still answering must
+	 * stop their shallower actors too. */
+	*mask = 0;
+	for (int d = (int)depth; d >= 0; d--) {
+		uint64_t m;
+
+		if (run_word(rt, WORD(PN_STAGE_STOP, d), until, gone, &m))
+			err = -ETIMEDOUT;
+		*mask |= m;
+	}
 	return err;
 }
 
-static void stage_join(struct pn_runtime *rt, uint64_t until,
+static void stage_join(struct pn_runtime *rt, uint64_t until, bool *gone,
 		       struct pn_shutdown_report *r, uint64_t *mask)
 {
-	run_word(rt, WORD(PN_STAGE_JOIN, 0), until, mask);
+	run_word(rt, WORD(PN_STAGE_JOIN, 0), until, gone, mask);
 	*mask = 0;
 	for (unsigned i = 0; i < rt->nthreads; i++) {
 		struct pn_ctx *s = rt->shard[i];
@@ -217,26 +249,29 @@ static void stage_join(struct pn_runtime *rt, uint64_t until,
 }
 
 static int run_stage(struct pn_runtime *rt, enum pn_stage st, uint64_t until,
-		     struct pn_shutdown_report *r, uint64_t *mask)
+		     bool *gone, struct pn_shutdown_report *r, uint64_t *mask)
 {
-	int err;
+	int err, drained;
 
 	*mask = 0;
 	switch (st) {
 	case PN_STAGE_INPUT:
 		atomic_store_explicit(&rt->closed, true, memory_order_release);
 		pn__budget_close(&rt->budget);
-		return run_word(rt, WORD(st, 0), until, mask);
+		return run_word(rt, WORD(st, 0), until, gone, mask);
 	case PN_STAGE_DRAIN:
-		err = run_word(rt, WORD(st, 0), until, mask);
-		return err ? err : drain_wait(rt, until);
+		/* The shards that answer are drained whatever the others
+		 * do. */
+		err = run_word(rt, WORD(st, 0), until, gone, mask);
+		drained = drain_wait(rt, until, gone);
+		return err ? err : drained;
 	case PN_STAGE_STOP:
-		return stage_stop(rt, until, mask);
+		return stage_stop(rt, until, gone, mask);
 	case PN_STAGE_JOIN:
-		stage_join(rt, until, r, mask);
+		stage_join(rt, until, gone, r, mask);
 		return *mask ? -ETIMEDOUT : 0;
 	default:
-		return run_word(rt, WORD(st, 0), until, mask);
+		return run_word(rt, WORD(st, 0), until, gone, mask);
 	}
 }
 
@@ -246,6 +281,7 @@ int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 	struct pn_shutdown_report local;
 	struct pn_shutdown_report *r = report ? report : &local;
 	uint64_t deadline = pn_now_ns() + timeout_ns;
+	bool *gone; /* shards given up on; NULL (no memory): wait for all */
 	int result = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -256,12 +292,13 @@ int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 	rt->shut_down = true;
 	if (!rt->running)
 		return 0;
+	gone = calloc(rt->nshards, sizeof(*gone));
 	for (int st = 0; st < PN_STAGE_COUNT; st++) {
 		uint64_t t0 = pn_now_ns();
 		uint64_t until = min_u64(deadline, t0 + rt->cfg.stage_ns[st]);
 		struct pn_stage_report *sr = &r->stage[st];
 
-		sr->status = run_stage(rt, (enum pn_stage)st, until, r,
+		sr->status = run_stage(rt, (enum pn_stage)st, until, gone, r,
 				       &sr->shards_pending);
 		sr->elapsed_ns = pn_now_ns() - t0;
 		if (sr->status) {
@@ -284,6 +321,7 @@ int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 	if (r->actors_left)
 		report_line(r, "%llu actor(s) could not be stopped",
 			    (unsigned long long)r->actors_left);
+	free(gone);
 	rt->running = false;
 	return result ? pn__error(result, "%s", r->text) : 0;
 }

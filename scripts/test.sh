@@ -21,6 +21,8 @@ step "release: unit tests"
 mk MODE=release unit
 step "release: stress tests"
 mk MODE=release stress
+step "install: build and run an example against the installed library"
+scripts/check-install.sh
 
 step "asan+ubsan: build and run unit and stress tests"
 mk MODE=asan tests

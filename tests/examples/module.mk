@@ -1,0 +1,2 @@
+# The README's examples, built and run as tests so they stay true.
+UNIT_TESTS += tests/examples/hello tests/examples/pingpong
