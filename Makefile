@@ -209,6 +209,7 @@ lint: $(DEPS_STAMP)
 	$(Q)scripts/lint.sh
 check: format-check lint
 	$(Q)scripts/check-deps.sh
+	$(Q)scripts/check-headers.sh
 	$(Q)$(MAKE) --no-print-directory lib
 	$(Q)scripts/check-symbols.sh $(LIB_SO)
 

@@ -76,8 +76,13 @@ struct pn_msg {
 	};
 } __attribute__((aligned(PN_CACHELINE)));
 
+#ifdef __cplusplus
+static_assert(sizeof(struct pn_msg) == PN_CACHELINE,
+	      "a message is exactly one cache line");
+#else
 _Static_assert(sizeof(struct pn_msg) == PN_CACHELINE,
 	       "a message is exactly one cache line");
+#endif
 
 /* The payload, wherever it lives. Valid until the handler returns. */
 static inline const void *pn_msg_data(const struct pn_msg *m)

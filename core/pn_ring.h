@@ -24,10 +24,24 @@
 
 #include "pn_msg.h"
 
-#include <stdalign.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+/* C++ (the google-benchmark harness): std::atomic has the same layout
+ * and the same free functions as C11's _Atomic for these types. */
+#include <atomic>
+#define PN_ATOMIC(T) std::atomic<T>
+using std::atomic_init;
+using std::atomic_load_explicit;
+using std::atomic_store_explicit;
+using std::memory_order_acquire;
+using std::memory_order_release;
+#else
+#include <stdalign.h>
+#include <stdatomic.h>
+#define PN_ATOMIC(T) _Atomic T
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,9 +63,9 @@ struct pn_ring {
 	struct pn_msg *cslot;
 
 	/* Published tail: producer stores (release), consumer loads. */
-	alignas(PN_CACHELINE) _Atomic uint32_t tail;
+	alignas(PN_CACHELINE) PN_ATOMIC(uint32_t) tail;
 	/* Published head: consumer stores (release), producer loads. */
-	alignas(PN_CACHELINE) _Atomic uint32_t head;
+	alignas(PN_CACHELINE) PN_ATOMIC(uint32_t) head;
 };
 
 /*
@@ -64,7 +78,8 @@ static inline int pn_ring_init(struct pn_ring *r, struct pn_msg *slots,
 {
 	if (nslots < 2 || (nslots & (nslots - 1)) != 0)
 		return -22; /* -EINVAL without <errno.h> in a public header */
-	*r = (struct pn_ring){0};
+	r->ptail = r->ppub = r->phead = 0;
+	r->chead = r->cpub = r->ctail = 0;
 	r->pmask = r->cmask = nslots - 1;
 	r->pslot = r->cslot = slots;
 	atomic_init(&r->tail, 0);

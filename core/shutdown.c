@@ -278,7 +278,7 @@ static int run_stage(struct pn_runtime *rt, enum pn_stage st, uint64_t until,
 int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 			struct pn_shutdown_report *report)
 {
-	struct pn_shutdown_report local;
+	struct pn_shutdown_report local = {0};
 	struct pn_shutdown_report *r = report ? report : &local;
 	uint64_t deadline = pn_now_ns() + timeout_ns;
 	bool *gone; /* shards given up on; NULL (no memory): wait for all */

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # `make test`: everything CI checks, in order of how fast it fails.
+#   0. code checks (format, cppcheck, dependency direction, exports, headers)
 #   1. release build of the library, tools, unit and stress tests; run them
 #   2. ASan+UBSan build of the unit and stress tests; run them
 #   3. ThreadSanitizer build of the concurrency tests; run them
@@ -14,6 +15,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 mk() { make --no-print-directory -j"$jobs" "$@"; }
 step() { printf '\n== %s\n' "$*"; }
+
+step "code checks: clang-format, cppcheck, dependencies, symbols, headers"
+mk MODE=release check
 
 step "release: build"
 mk MODE=release all tests bench-progs

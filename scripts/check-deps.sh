@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Dependencies point one way: topology <- alloc <- core <- io (DESIGN.md).
+# A module may include only its own headers and the public headers of the
+# modules below it; nobody includes another module's internal header.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+declare -A allowed=(
+	[topology]="pn_base.h pn_topology.h"
+	[alloc]="pn_base.h pn_topology.h pn_alloc.h"
+	[core]="pn_base.h pn_topology.h pn_alloc.h pn_core.h pn_msg.h pn_ring.h pinion.h"
+	[io]="pn_base.h pn_topology.h pn_alloc.h pn_core.h pn_msg.h pn_ring.h pinion.h pn_io.h"
+)
+bad=0
+for mod in topology alloc core io; do
+	own=$(cd "$mod" 2>/dev/null && ls -- *.h 2>/dev/null | tr '\n' ' ')
+	for f in $(git ls-files "$mod/*.c" "$mod/*.h"); do
+		while read -r inc; do
+			[[ " ${allowed[$mod]} $own " == *" $inc "* ]] && continue
+			# system and library headers (not Pinion's) are fine
+			[[ -n $(git ls-files "*/$inc" "$inc") ]] || continue
+			echo "check-deps: $f includes \"$inc\", which $mod may not use"
+			bad=1
+		done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f")
+	done
+done
+[[ $bad -eq 0 ]] && echo "check-deps: dependency direction OK"
+exit $bad

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Static analysis of the library: cppcheck (warning, performance,
+# portability) must be clean.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+srcs=$(git ls-files 'topology/*.c' 'alloc/*.c' 'core/*.c' 'io/*.c')
+cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+	--enable=warning,performance,portability \
+	-D_GNU_SOURCE -Itopology -Ialloc -Icore -Iio \
+	--suppress=missingIncludeSystem $srcs && echo "lint: cppcheck clean"
