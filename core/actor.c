@@ -372,10 +372,10 @@ static int spawn_check(const struct pn_runtime *rt,
 {
 	if (!b || !b->handle)
 		return pn__error(-EINVAL, "spawn: behaviour without a handler");
-	if (o->shard != PN_SHARD_ANY &&
-	    (o->shard < 0 || (unsigned)o->shard >= rt->nshards))
+	if (o->shard != PN_SHARD_ANY && o->shard != PN_SHARD_SUPERVISOR &&
+	    (o->shard < 0 || (unsigned)o->shard >= rt->napp))
 		return pn__error(-EINVAL, "spawn: no shard %d (%u shards)",
-				 o->shard, rt->nshards);
+				 o->shard, rt->napp);
 	if (o->arg_len > PN_SPAWN_ARG_MAX || (o->arg_len && !o->arg))
 		return pn__error(-EINVAL,
 				 "spawn: argument of %zu bytes "
@@ -398,6 +398,17 @@ size_t pn__spawn_payload(unsigned char *buf, const struct pn_behaviour *b,
 	return sizeof(h) + o->arg_len;
 }
 
+/* The shard index a spawn goes to; PN_SHARD_ANY means @any. */
+unsigned pn__spawn_target(const struct pn_runtime *rt, int shard, unsigned any)
+{
+	if (shard == PN_SHARD_ANY)
+		return any;
+	if (shard == PN_SHARD_SUPERVISOR)
+		return rt->napp;
+	/* Out of range: spawn_check() refuses it before it is used. */
+	return shard >= 0 && (unsigned)shard < rt->napp ? (unsigned)shard : 0;
+}
+
 int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
 		      const struct pn_spawn_opts *o, unsigned target,
 		      pn_pid *pid)
@@ -418,8 +429,7 @@ int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 	unsigned char buf[sizeof(struct spawn_hdr) + PN_SPAWN_ARG_MAX];
 	pn_pid self = parent ? parent->pid : PN_PID_NONE;
 	uint32_t depth = parent ? parent->depth + 1 : 0;
-	unsigned target =
-		o->shard == PN_SHARD_ANY ? ctx->id : (unsigned)o->shard;
+	unsigned target = pn__spawn_target(ctx->rt, o->shard, ctx->id);
 	int err;
 
 	if ((o->flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK)) && !parent)

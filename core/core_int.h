@@ -151,8 +151,10 @@ enum {
 struct pn_ctx {
 	/* --- hot, owner only --- */
 	unsigned id;
-	unsigned nshards;
+	unsigned nshards;  /* every shard, the supervisor shard included */
 	unsigned nsources; /* nshards + max_producers */
+	bool busy_poll;	   /* never parks: no doorbell, no wake-up */
+	uint64_t spin_ns;  /* spin this long before parking */
 	uint32_t batch;
 	struct pn_runtime *rt;
 	struct pn__actor *cur; /* running actor (NULL outside handlers) */
@@ -233,7 +235,8 @@ struct pn_runtime {
 	struct pn_config cfg;
 	struct pn_topology *topo;
 	struct pn_plan *plan;
-	unsigned nshards;
+	unsigned nshards; /* napp + 1: the last is the supervisor shard */
+	unsigned napp;	  /* application shards (the plan's) */
 	struct pn_ctx **shard;
 	bool fenced; /* no membarrier: producers fence too */
 	struct pn_poller poller;
@@ -350,6 +353,7 @@ void pn__dead_letter(struct pn_ctx *s, const struct pn_msg *m);
 struct pn__actor *pn__lookup(struct pn_ctx *s, pn_pid pid);
 int pn__slot_reserve(struct pn_ctx *owner, pn_pid *pid);
 void pn__slot_unreserve(struct pn_ctx *owner, pn_pid pid);
+unsigned pn__spawn_target(const struct pn_runtime *rt, int shard, unsigned any);
 int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
 		      const struct pn_spawn_opts *o, unsigned target,
 		      pn_pid *pid);

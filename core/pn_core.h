@@ -88,13 +88,14 @@ struct pn_behaviour {
 	void (*cleanup)(struct pn_ctx *ctx, void *state, int reason);
 };
 
-#define PN_SHARD_ANY	 -1   /* see pn_spawn() for the placement policy */
-#define PN_SPAWN_MONITOR 0x1u /* the spawner monitors the child */
-#define PN_SPAWN_LINK	 0x2u /* the spawner and the child are linked */
-#define PN_SPAWN_TRAP	 0x4u /* the child traps exits (gets PN_MSG_EXIT) */
+#define PN_SHARD_ANY	    -1	 /* see pn_spawn() for the placement policy */
+#define PN_SHARD_SUPERVISOR -2	 /* the supervisor shard (supervisor core) */
+#define PN_SPAWN_MONITOR    0x1u /* the spawner monitors the child */
+#define PN_SPAWN_LINK	    0x2u /* the spawner and the child are linked */
+#define PN_SPAWN_TRAP	    0x4u /* the child traps exits (gets PN_MSG_EXIT) */
 
 struct pn_spawn_opts {
-	int shard;	 /* shard index, or PN_SHARD_ANY */
+	int shard;	 /* shard index, PN_SHARD_ANY or PN_SHARD_SUPERVISOR */
 	unsigned flags;	 /* PN_SPAWN_* */
 	const void *arg; /* copied; passed to init */
 	size_t arg_len;	 /* at most PN_SPAWN_ARG_MAX */
@@ -330,7 +331,12 @@ PN_API int pn_runtime_create(const struct pn_config *c,
  * External. */
 PN_API int pn_runtime_start(struct pn_runtime *rt);
 
-PN_API unsigned pn_runtime_nshards(const struct pn_runtime *rt); /* Any. */
+/*
+ * Application shards (the plan's). The runtime also runs one supervisor
+ * shard, index pn_runtime_nshards(), pinned to the plan's supervisor core:
+ * spawn there with PN_SHARD_SUPERVISOR; it never busy-polls. Any.
+ */
+PN_API unsigned pn_runtime_nshards(const struct pn_runtime *rt);
 PN_API const struct pn_plan *pn_runtime_plan(const struct pn_runtime *rt);
 
 /* Block until someone calls pn_runtime_notify() (each notify wakes one
@@ -388,7 +394,8 @@ struct pn_shard_stats {
 	uint64_t actors; /* alive now */
 };
 
-/* Read shard @shard's counters. Returns 0 or -EINVAL. Any. */
+/* Read shard @shard's counters (0..nshards, the last being the supervisor
+ * shard). Returns 0 or -EINVAL. Any. */
 PN_API int pn_runtime_stats(const struct pn_runtime *rt, unsigned shard,
 			    struct pn_shard_stats *out);
 

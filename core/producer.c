@@ -219,8 +219,8 @@ int pn_producer_spawn(struct pn_producer *p, const struct pn_behaviour *b,
 {
 	struct pn_spawn_opts o =
 		opts ? *opts : (struct pn_spawn_opts){.shard = PN_SHARD_ANY};
-	unsigned target = o.shard == PN_SHARD_ANY ? p->index % p->rt->nshards
-						  : (unsigned)o.shard;
+	unsigned target =
+		pn__spawn_target(p->rt, o.shard, p->index % p->rt->napp);
 
 	return producer_spawn(p, b, &o, target, pid);
 }
@@ -254,13 +254,9 @@ int pn_runtime_spawn(struct pn_runtime *rt, const struct pn_behaviour *b,
 	pthread_mutex_lock(&rt->own_mu);
 	err = own_producer(rt);
 	if (!err) {
-		unsigned target = o.shard == PN_SHARD_ANY
-					  ? rt->rr++ % rt->nshards
-					  : (unsigned)o.shard;
+		unsigned target =
+			pn__spawn_target(rt, o.shard, rt->rr++ % rt->napp);
 
-		if (o.shard != PN_SHARD_ANY &&
-		    (o.shard < 0 || (unsigned)o.shard >= rt->nshards))
-			target = 0; /* spawn_check reports it */
 		err = producer_spawn(rt->own, b, &o, target, pid);
 	}
 	pthread_mutex_unlock(&rt->own_mu);

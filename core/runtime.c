@@ -116,7 +116,10 @@ static int config_check(const struct pn_config *c)
 
 static int runtime_alloc(struct pn_runtime *rt)
 {
-	rt->nshards = rt->plan->nshards;
+	/* One more shard than the plan's: the supervisor shard, on the
+	 * supervisor's core, runs supervisor actors and the watchdog. */
+	rt->napp = rt->plan->nshards;
+	rt->nshards = rt->napp + 1;
 	if (rt->nshards > PN_MAX_SHARDS)
 		return pn__error(-EINVAL, "%u shards: at most %u", rt->nshards,
 				 PN_MAX_SHARDS);
@@ -138,7 +141,12 @@ static int runtime_alloc(struct pn_runtime *rt)
 		s->batch = rt->cfg.batch;
 		s->rt = rt;
 		s->max_slots = rt->cfg.max_actors;
-		s->cpu = rt->plan->shard[i].cpu;
+		s->cpu = i < rt->napp ? rt->plan->shard[i].cpu
+				      : rt->plan->supervisor_cpu;
+		/* The supervisor shard may share a core (small machines):
+		 * it never busy-polls and parks as soon as it is idle. */
+		s->busy_poll = i < rt->napp && rt->cfg.busy_poll;
+		s->spin_ns = i < rt->napp ? rt->cfg.spin_ns : 0;
 		s->efd = -1;
 		s->stage_seen = -1;
 		atomic_init(&s->free_head, 0);
@@ -269,7 +277,7 @@ int pn_runtime_start(struct pn_runtime *rt)
 
 unsigned pn_runtime_nshards(const struct pn_runtime *rt)
 {
-	return rt->nshards;
+	return rt->napp;
 }
 
 const struct pn_plan *pn_runtime_plan(const struct pn_runtime *rt)
@@ -390,15 +398,16 @@ struct leaked_rt {
 static struct leaked_rt *leaked;
 static pthread_mutex_t leaked_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static bool runtime_abandoned(struct pn_runtime *rt)
+/* Whether @rt has a shard left behind; if so, keep it on the list. */
+static bool runtime_keep(struct pn_runtime *rt)
 {
+	bool abandoned = false;
 	struct leaked_rt *l;
 
 	for (unsigned i = 0; rt->shard && i < rt->nshards; i++)
-		if (rt->shard[i] && rt->shard[i]->abandoned)
-			goto leak;
-	return false;
-leak:
+		abandoned |= rt->shard[i] && rt->shard[i]->abandoned;
+	if (!abandoned)
+		return false;
 	l = malloc(sizeof(*l));
 	if (l) { /* without it the runtime is leaked all the same */
 		pthread_mutex_lock(&leaked_mu);
@@ -415,7 +424,7 @@ void pn_runtime_destroy(struct pn_runtime *rt)
 		return;
 	if (rt->running && !rt->shut_down)
 		pn_runtime_shutdown(rt, 5000000000ull, NULL);
-	if (runtime_abandoned(rt))
+	if (runtime_keep(rt))
 		return;
 	pn__producers_free(rt);
 	for (unsigned i = 0; rt->shard && i < rt->nshards; i++) {

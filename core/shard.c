@@ -64,7 +64,7 @@ void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
 	/* Busy-polling shards never park and scan every ring each turn:
 	 * neither a doorbell nor a wake-up is needed, and skipping them
 	 * saves two cache-line transfers per message. */
-	if (rt->cfg.busy_poll)
+	if (dst->busy_poll)
 		return;
 	/* Relaxed: the bell is a hint and the ring's own tail (release)
 	 * carries the data; skipping the RMW when the bit is already set is
@@ -156,7 +156,7 @@ static struct pn_ring *in_ring(struct pn_ctx *s, unsigned src)
 static unsigned drain_inbound(struct pn_ctx *s)
 {
 	unsigned nwords = (s->nsources + 63) / 64, work = 0;
-	bool sweep = s->rt->cfg.busy_poll || (s->iter % SWEEP_EVERY) == 0;
+	bool sweep = s->busy_poll || (s->iter % SWEEP_EVERY) == 0;
 
 	for (unsigned w = 0; w < nwords; w++) {
 		uint64_t bits = s->more[w];
@@ -338,8 +338,8 @@ void pn__shard_loop(struct pn_ctx *s)
 					      memory_order_relaxed);
 			idle = true;
 			idle_since = pn_now_ns();
-		} else if (!rt->cfg.busy_poll &&
-			   pn_now_ns() - idle_since >= rt->cfg.spin_ns) {
+		} else if (!s->busy_poll &&
+			   pn_now_ns() - idle_since >= s->spin_ns) {
 			park(s);
 			idle = false;
 		} else {

@@ -117,7 +117,10 @@ int pn__shard_setup(struct pn_ctx *s)
 
 	if (!rt->cfg.no_pin && (err = pn_thread_pin(rt->topo, s->cpu)) < 0)
 		return err;
-	err = pn_arena_create(rt->plan->shard[s->id].numa_node, &s->arena);
+	err = pn_arena_create(s->id < rt->napp
+				      ? rt->plan->shard[s->id].numa_node
+				      : rt->plan->supervisor_numa_node,
+			      &s->arena);
 	if (err < 0)
 		return err;
 	if ((err = tables_create(s)) < 0)
