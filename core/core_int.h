@@ -194,7 +194,8 @@ struct pn_ctx {
 	int efd; /* eventfd external producers wake us with */
 	uint64_t efd_buf;
 	bool efd_armed;
-	int stage_seen; /* the runtime's stage word as last acted on */
+	void *poller_data; /* io/'s per-shard state */
+	int stage_seen;	   /* the runtime's stage word as last acted on */
 	pthread_t thread;
 	int cpu;
 	bool abandoned; /* stuck in a handler at shutdown: left behind */

@@ -420,8 +420,28 @@ struct pn_poller {
  * -EBUSY (already started or a poller is registered). External. */
 PN_API int pn_poller_register(struct pn_runtime *rt, const struct pn_poller *p);
 
-/* The shard's io_uring (SINGLE_ISSUER: submit only from this shard). */
+/*
+ * The shard's io_uring (SINGLE_ISSUER: submit only from this shard). SQEs
+ * a poller or handler prepares are submitted by the shard at the end of
+ * the loop turn (one io_uring_enter for the whole turn). Handler/poller.
+ */
 PN_API struct io_uring *pn_ctx_ring(struct pn_ctx *ctx);
+
+/* A poller's per-shard state (NULL until set). Handler/poller. */
+PN_API void pn_ctx_set_poller_data(struct pn_ctx *ctx, void *data);
+PN_API void *pn_ctx_poller_data(const struct pn_ctx *ctx);
+
+/* Message types from PN_MSG_IO to PN_MSG_IO + 0xfff belong to io/. */
+#define PN_MSG_IO (PN_MSG_SYS + 0x100)
+
+/*
+ * From a poller's hooks: send a message of @type (an application type or
+ * one of io/'s PN_MSG_IO types) to @to, from the runtime (msg->from is
+ * PN_PID_NONE), through the one dispatch path. Errors as pn_send().
+ * Poller (on the shard).
+ */
+PN_API int pn_ctx_deliver(struct pn_ctx *ctx, pn_pid to, uint32_t type,
+			  const void *data, size_t len);
 
 #ifdef __cplusplus
 }

@@ -372,6 +372,28 @@ struct io_uring *pn_ctx_ring(struct pn_ctx *ctx)
 	return &ctx->ring;
 }
 
+void pn_ctx_set_poller_data(struct pn_ctx *ctx, void *data)
+{
+	ctx->poller_data = data;
+}
+
+void *pn_ctx_poller_data(const struct pn_ctx *ctx)
+{
+	return ctx->poller_data;
+}
+
+int pn_ctx_deliver(struct pn_ctx *ctx, pn_pid to, uint32_t type,
+		   const void *data, size_t len)
+{
+	if (type >= PN_MSG_SYS &&
+	    (type < PN_MSG_IO || type > PN_MSG_IO + 0xfff))
+		return pn__error(-EINVAL,
+				 "pn_ctx_deliver: type %#x is neither "
+				 "an application nor an io type",
+				 type);
+	return pn__send(ctx, to, type, PN_PID_NONE, 0, data, len);
+}
+
 const char *pn_reason_name(int reason)
 {
 	static const char *const names[] = {

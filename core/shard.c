@@ -321,6 +321,9 @@ void pn__shard_loop(struct pn_ctx *s)
 		pn__flush(s);
 		pn__buf_flush_remote(s);
 		work += reap(s);
+		/* SQEs handlers and pollers prepared this turn: one enter. */
+		if (io_uring_sq_ready(&s->ring))
+			io_uring_submit(&s->ring);
 		if (pn__timers_armed(s->timers))
 			work += pn__timers_advance(s->timers, pn_now_ns(),
 						   pn__timer_fire, s);
