@@ -9,7 +9,13 @@
 
 #include <errno.h>
 
-#define PN__MAX_SPARE 4
+/*
+ * Spare chunks a FIFO keeps: up to its high-water mark, at most 4 MiB.
+ * An overflow queue swings between half and all of its budget under
+ * streaming; freeing chunks on the way down only to allocate them again on
+ * the way up would put the allocator on the send path.
+ */
+#define PN__MAX_SPARE 1024
 
 int pn__fifo_grow(struct pn__fifo *f, struct pn_arena *a)
 {

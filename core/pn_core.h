@@ -295,7 +295,7 @@ struct pn_config {
 	uint64_t spin_ns;	    /* spin before parking; 20000 */
 	bool busy_poll;		    /* never park (latency-critical) */
 	bool no_pin;		    /* don't pin threads (tests, containers) */
-	uint64_t overflow_bytes;    /* per-shard overflow budget; 64 MiB */
+	uint64_t overflow_bytes;    /* per-shard overflow budget; 4 MiB */
 	uint64_t inject_bytes;	    /* external producers' budget; 64 MiB */
 	uint32_t max_producers;	    /* external producer threads; 16 */
 	uint32_t max_actors;	    /* actor slots per shard; 1 << 20 */

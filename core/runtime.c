@@ -23,7 +23,7 @@ void pn_config_init(struct pn_config *c)
 	c->ring_slots = 1024;
 	c->batch = 64;
 	c->spin_ns = 20000;
-	c->overflow_bytes = 64u << 20;
+	c->overflow_bytes = 4u << 20;
 	c->inject_bytes = 64u << 20;
 	c->max_producers = 16;
 	c->max_actors = 1u << 20;
