@@ -243,11 +243,13 @@ void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
 	struct pn__actor *saved = s->cur;
 	pn_pid pid = a->pid;
 	bool started = s->slots[pn_pid_slot(pid)].actor == a;
+	uint32_t outer;
 
 	if (a->flags & PN__A_DYING)
 		return;
 	a->flags |= PN__A_DYING;
 	s->cur = a;
+	outer = pn__beacon_enter(s, a, PN_MSG_STOPPING);
 	if (reason == PN_REASON_NORMAL || reason == PN_REASON_SHUTDOWN) {
 		struct pn_msg m = {.type = PN_MSG_STOPPING,
 				   .len = sizeof(int32_t),
@@ -257,9 +259,10 @@ void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
 		memcpy(m.data, &r, sizeof(r));
 		a->b->handle(s, a->state, &m);
 	}
-	if (a->b->cleanup)
+	if (a->b->cleanup && !(a->flags & PN__A_NOCLEANUP))
 		a->b->cleanup(s, a->state, reason);
 	s->cur = saved == a ? NULL : saved;
+	pn__beacon_leave(s, s->cur, outer);
 	for (uint32_t i = 0; i < a->monitors.n; i++)
 		send_down(s, a->monitors.v[i], PN_MSG_DOWN, a->pid, reason,
 			  detail);
@@ -286,9 +289,12 @@ static int actor_init(struct pn_ctx *s, struct pn__actor *a, pn_pid parent,
 	     pn__pids_add(&a->links, s->arena, parent) < 0))
 		return -ENOMEM;
 	if (a->b->init) {
+		uint32_t outer = pn__beacon_enter(s, a, PN__MSG_SPAWN);
+
 		s->cur = a;
 		rc = a->b->init(s, a->state, arg, arg_len);
 		s->cur = saved;
+		pn__beacon_leave(s, saved, outer);
 	}
 	return rc;
 }
@@ -340,6 +346,8 @@ static int actor_start(struct pn_ctx *s, pn_pid pid,
 	*m = (struct pn_msg){.type = PN_MSG_STARTED, .to = pid, .from = parent};
 	memcpy(m->data, &a, sizeof(a));
 	pn__fifo_commit(&s->local);
+	if ((flags & PN__SPAWN_ACK) && parent) /* supervisor.c: in order */
+		sys_send(s, parent, PN__MSG_CHILD_UP, pid, NULL, 0);
 	return 0;
 }
 
@@ -381,7 +389,8 @@ static int spawn_check(const struct pn_runtime *rt,
 				 "spawn: argument of %zu bytes "
 				 "(at most %u)",
 				 o->arg_len, PN_SPAWN_ARG_MAX);
-	if (o->flags & ~(PN_SPAWN_MONITOR | PN_SPAWN_LINK | PN_SPAWN_TRAP))
+	if (o->flags &
+	    ~(PN_SPAWN_MONITOR | PN_SPAWN_LINK | PN_SPAWN_TRAP | PN__SPAWN_ACK))
 		return pn__error(-EINVAL, "spawn: unknown flags %#x", o->flags);
 	return 0;
 }
@@ -488,6 +497,7 @@ static void deliver_to(struct pn_ctx *s, struct pn__actor *a,
 		       const struct pn_msg *m)
 {
 	struct pn__actor *saved = s->cur;
+	uint32_t outer = pn__beacon_enter(s, a, m->type);
 	int rc;
 
 	s->cur = a;
@@ -495,6 +505,7 @@ static void deliver_to(struct pn_ctx *s, struct pn__actor *a,
 	if (rc != 0 || a->pending)
 		pn__after_handle(s, a, rc);
 	s->cur = saved;
+	pn__beacon_leave(s, saved, outer);
 }
 
 /* --- the runtime's own messages ------------------------------------------ */
@@ -566,6 +577,9 @@ static void sys_dispatch(struct pn_ctx *s, struct pn_msg *m,
 		break;
 	case PN__MSG_KILL:
 		pn__actor_stop(s, a, PN_REASON_KILLED, 0);
+		break;
+	case PN__MSG_STOP_BY: /* from a supervisor (supervision.c) */
+		pn__stop_by(s, a, m);
 		break;
 	case PN__MSG_MONITOR:
 		if (pn__pids_add(&a->monitors, s->arena, m->from) < 0)

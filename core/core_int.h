@@ -117,6 +117,10 @@ struct pn__beacon {
 	_Atomic int stage_done; /* last shutdown stage finished */
 	_Atomic uint32_t busy;	/* 1 while it has work queued */
 	_Atomic uint32_t depth; /* deepest actor (for the stop stage) */
+	/* Supervision (pn__beacon_set): the running actor's behaviour, and
+	 * a count of dispatches (the watchdog's "same handler" test). */
+	_Atomic(const struct pn_behaviour *) b;
+	_Atomic uint64_t seq;
 };
 
 struct pn__stats {
@@ -194,8 +198,9 @@ struct pn_ctx {
 	int efd; /* eventfd external producers wake us with */
 	uint64_t efd_buf;
 	bool efd_armed;
-	void *poller_data; /* io/'s per-shard state */
-	int stage_seen;	   /* the runtime's stage word as last acted on */
+	bool timers_frozen; /* shutdown drain: timers no longer fire */
+	void *poller_data;  /* io/'s per-shard state */
+	int stage_seen;	    /* the runtime's stage word as last acted on */
 	pthread_t thread;
 	int cpu;
 	bool abandoned; /* stuck in a handler at shutdown: left behind */
@@ -225,11 +230,11 @@ struct pn_producer {
 	bool in_use;
 };
 
-struct pn__waitq { /* pn_runtime_wait/notify */
+struct pn__waitq { /* pn_runtime_wait/notify: a growable FIFO of codes */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int codes[64];
-	unsigned head, tail;
+	int *codes;
+	unsigned head, tail, cap; /* cap: a power of two, or 0 */
 };
 
 struct pn_runtime {
@@ -260,7 +265,8 @@ struct pn_runtime {
 	_Atomic uint32_t stop_depth;
 	_Atomic bool closed; /* external input refused */
 	bool running, shut_down, budget_ok;
-	unsigned nthreads; /* shard threads created */
+	unsigned nthreads;	/* shard threads created */
+	struct pn__sup_rt *sup; /* supervision (supervisor.c) */
 };
 
 /* fifo.c */
@@ -374,6 +380,142 @@ void pn__reqs_destroy(struct pn_ctx *s);
 bool pn__reply_accept(struct pn_ctx *s, const struct pn_msg *m);
 void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id);
 
+/* === supervision: supervisor.c, supervision.c, registry.c, watchdog.c,
+ * crash.c ================================================================ */
+
+/* Delivered to supervisor and watchdog handlers: system types below
+ * PN__MSG_INTERNAL, which applications cannot send. */
+#define PN__MSG_SUP	  (PN_MSG_SYS + 0x2000)
+#define PN__MSG_CHILD_UP  (PN__MSG_SUP + 1) /* a child's init returned */
+#define PN__MSG_SUP_UP	  (PN__MSG_SUP + 2) /* a child supervisor's tree is up */
+#define PN__MSG_SUP_STOP  (PN__MSG_SUP + 3) /* stop your tree, then yourself */
+#define PN__MSG_SUP_TIMER (PN__MSG_SUP + 4) /* a supervisor's own timer */
+#define PN__MSG_WD_TICK	  (PN__MSG_SUP + 5) /* the watchdog's period */
+/* Stop with PN_REASON_SHUTDOWN, or kill without cleanup once the deadline
+ * in its payload (u64 ns) has passed. Handled by pn__stop_by(). */
+#define PN__MSG_STOP_BY	   (PN__MSG_INTERNAL + 0x40)
+#define PN__SPAWN_ACK	   0x100u /* spawn flag: CHILD_UP to parent after init */
+#define PN__A_NOCLEANUP	   0x100  /* actor flag: its stop skips cleanup */
+#define PN__SUP_STOP_DEPTH 0xffff /* stop-stage word: supervisors first */
+#define PN__WORD_STAGE(w)  ((int)(((unsigned)(w) >> 16) - 1)) /* shutdown.c */
+
+/* A name registry entry: the PID (0: empty) and the name, zero-padded. */
+#define PN__NAME_WORDS (PN_NAME_MAX / 8)
+struct pn__name {
+	_Atomic uint64_t pid;
+	_Atomic uint64_t w[PN__NAME_WORDS];
+};
+
+/* What the watchdog last saw of a shard. Supervisor shard only. */
+struct pn__running {
+	pn_pid actor;
+	uint32_t type;
+	const struct pn_behaviour *b;
+};
+struct pn__stall {
+	uint64_t beat, seq, since;
+	bool reported;		/* the watchdog reported this stall */
+	struct pn__running run; /* what it reported */
+};
+
+struct pn__sup; /* supervisor.c: one supervisor's state */
+
+struct pn__sup_rt {
+	/* registry.c: readers anywhere; writers hold reg_mu and make gen odd
+	 * while they write (a seqlock over the whole table). */
+	pthread_mutex_t reg_mu;
+	_Atomic uint32_t reg_gen;
+	uint32_t reg_mask, reg_count;
+	struct pn__name *reg;
+	/* supervisor.c: mu/cv for pn_supervisor_start and the stop stage */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned trees_left;	 /* under mu: roots still stopping */
+	char text[640];		 /* under mu: lines for the shutdown report */
+	struct pn__sup *roots;	 /* supervisor shard only */
+	unsigned rr;		 /* supervisor shard only: PN_SHARD_ANY */
+	struct pn__stall *stall; /* [nshards], supervisor shard only */
+	/* Owner-written (supervisor shard) counters: stats order. */
+	_Atomic uint64_t n[6];
+};
+
+/*
+ * Publish what this shard is about to run for the watchdog, the shutdown
+ * report and crash reports. Owner only. actor/type/b are relaxed; seq goes
+ * last with release, pairing with the watchdog's acquire load of it, so
+ * once seq has stopped moving the fields are those of dispatch seq.
+ */
+static inline void pn__beacon_set(struct pn_ctx *s, const struct pn__actor *a,
+				  uint32_t type)
+{
+	uint64_t seq =
+		atomic_load_explicit(&s->beacon.seq, memory_order_relaxed);
+
+	atomic_store_explicit(&s->beacon.actor, a->pid, memory_order_relaxed);
+	atomic_store_explicit(&s->beacon.type, type, memory_order_relaxed);
+	atomic_store_explicit(&s->beacon.b, a->b, memory_order_relaxed);
+	atomic_store_explicit(&s->beacon.seq, seq + 1, memory_order_release);
+}
+
+/* Around user code that may run nested in another actor's handler (init,
+ * the stop sequence): the beacon names the inner actor, then the outer
+ * one again. */
+static inline uint32_t
+pn__beacon_enter(struct pn_ctx *s, const struct pn__actor *a, uint32_t type)
+{
+	uint32_t outer =
+		atomic_load_explicit(&s->beacon.type, memory_order_relaxed);
+
+	pn__beacon_set(s, a, type);
+	return outer;
+}
+
+static inline void
+pn__beacon_leave(struct pn_ctx *s, const struct pn__actor *outer, uint32_t type)
+{
+	if (outer)
+		pn__beacon_set(s, outer, type);
+}
+
+/* pn_supervisor_start()'s rendezvous with its root (refs under sup->mu). */
+struct pn__ticket {
+	int refs, err;
+	bool done;
+	char msg[256];
+};
+
+/* supervision.c: the runtime's side */
+int pn__supervision_init(struct pn_runtime *rt);
+void pn__supervision_fini(struct pn_runtime *rt);
+void pn__supervision_config_init(struct pn_config *c);
+void pn__stop_by(struct pn_ctx *s, struct pn__actor *a, const struct pn_msg *m);
+int pn__sup_shutdown_wait(struct pn_runtime *rt, uint64_t until, bool skip,
+			  char *text, size_t size);
+bool pn__ticket_done(struct pn_runtime *rt, struct pn__ticket **t, int err,
+		     const char *msg);
+void pn__event(struct pn_runtime *rt, struct pn_event *ev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *pn__type_name(uint32_t type, char *buf, size_t size);
+/* supervisor.c */
+int pn__sup_spawn_root(struct pn_runtime *rt, const struct pn_sup_spec *spec,
+		       struct pn__ticket *t, pn_pid *pid);
+void pn__sup_shutdown_begin(struct pn_ctx *s);
+/* registry.c */
+int pn__registry_init(struct pn_runtime *rt);
+void pn__registry_fini(struct pn_runtime *rt);
+int pn__name_claim(struct pn_runtime *rt, const char *name, pn_pid old,
+		   pn_pid pid);
+void pn__name_drop(struct pn_runtime *rt, const char *name, pn_pid pid);
+/* watchdog.c */
+void pn__watchdog_start(struct pn_ctx *s);
+uint64_t pn__stall_ns(struct pn_runtime *rt, unsigned shard, uint64_t now,
+		      struct pn__running *what);
+/* crash.c */
+void pn__crash_thread_init(struct pn_ctx *s);
+void pn__crash_thread_fini(void);
+
+/* === end of supervision ================================================= */
+
 /* Run a message's handler; the common half of pn__dispatch(). */
 static inline void pn__deliver(struct pn_ctx *s, struct pn_msg *m)
 {
@@ -386,9 +528,7 @@ static inline void pn__deliver(struct pn_ctx *s, struct pn_msg *m)
 		return;
 	}
 	s->cur = a;
-	/* Relaxed: the watchdog and shutdown report only read these. */
-	atomic_store_explicit(&s->beacon.actor, a->pid, memory_order_relaxed);
-	atomic_store_explicit(&s->beacon.type, m->type, memory_order_relaxed);
+	pn__beacon_set(s, a, m->type); /* for the watchdog: see there */
 	rc = a->b->handle(s, a->state, m);
 	if (PN_UNLIKELY(rc != 0 || a->pending))
 		pn__after_handle(s, a, rc);

@@ -34,6 +34,7 @@ void pn_config_init(struct pn_config *c)
 	c->stage_ns[PN_STAGE_STOP] = 1000000000ull;
 	c->stage_ns[PN_STAGE_IO] = 500000000ull;
 	c->stage_ns[PN_STAGE_JOIN] = 1000000000ull;
+	pn__supervision_config_init(c); /* watchdog, registry, crash */
 }
 
 /* Parse an unsigned environment variable in [lo, hi]; 1 if set. */
@@ -193,6 +194,7 @@ int pn_runtime_create(const struct pn_config *c, struct pn_runtime **out)
 	    (err = pn_topology_load(&rt->topo)) < 0 ||
 	    (err = pn_plan_create(rt->topo, &rt->cfg.plan, &rt->plan)) < 0 ||
 	    (err = runtime_alloc(rt)) < 0 ||
+	    (err = pn__supervision_init(rt)) < 0 ||
 	    (err = pn__budget_init(&rt->budget, rt->cfg.inject_bytes)) < 0)
 		goto fail;
 	rt->budget_ok = true;
@@ -285,13 +287,36 @@ const struct pn_plan *pn_runtime_plan(const struct pn_runtime *rt)
 	return rt->plan;
 }
 
+/* Make room for one more code (under the mutex). False: no memory. */
+static bool waitq_room(struct pn__waitq *q)
+{
+	unsigned cap = q->cap ? q->cap * 2 : 64;
+	int *codes;
+
+	if (q->tail - q->head < q->cap)
+		return true;
+	codes = malloc(cap * sizeof(*codes));
+	if (!codes)
+		return false;
+	for (unsigned i = 0; i < q->tail - q->head; i++)
+		codes[i] = q->codes[(q->head + i) & (q->cap - 1)];
+	q->tail -= q->head;
+	q->head = 0;
+	free(q->codes);
+	q->codes = codes;
+	q->cap = cap;
+	return true;
+}
+
 void pn_runtime_notify(struct pn_runtime *rt, int code)
 {
 	struct pn__waitq *q = &rt->waitq;
 
 	pthread_mutex_lock(&q->mu);
-	if (q->tail - q->head < 64)
-		q->codes[q->tail++ % 64] = code;
+	/* Not a hot path; a code is never dropped while memory lasts. */
+	if (!waitq_room(q))
+		pn_panic("no memory to queue a pn_runtime_notify code");
+	q->codes[q->tail++ & (q->cap - 1)] = code;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 }
@@ -308,7 +333,7 @@ int pn_runtime_wait(struct pn_runtime *rt, uint64_t timeout_ns, int *code)
 	while (q->head == q->tail && err == 0)
 		err = pthread_cond_timedwait(&q->cv, &q->mu, &ts);
 	if (q->head != q->tail) {
-		int c = q->codes[q->head++ % 64];
+		int c = q->codes[q->head++ & (q->cap - 1)];
 
 		if (code)
 			*code = c;
@@ -464,8 +489,10 @@ void pn_runtime_destroy(struct pn_runtime *rt)
 	pthread_mutex_destroy(&rt->ctl_mu);
 	pthread_cond_destroy(&rt->ctl_cv);
 	pthread_mutex_destroy(&rt->waitq.mu);
+	free(rt->waitq.codes);
 	pthread_cond_destroy(&rt->waitq.cv);
 	pthread_mutex_destroy(&rt->prod_mu);
 	pthread_mutex_destroy(&rt->own_mu);
+	pn__supervision_fini(rt);
 	free(rt);
 }

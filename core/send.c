@@ -198,7 +198,8 @@ send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
 	m->to = to;
 	m->from = from;
 	m->ref = 0;
-	memcpy(m->data, data, len);
+	if (len) /* data may be NULL when len is 0 */
+		memcpy(m->data, data, len);
 	if (dst == s->id) {
 		pn__fifo_commit(&s->local);
 		s->n_sent_local++;

@@ -87,6 +87,13 @@ void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
 			if (waker->nwake == waker->nshards)
 				pn__flush_wakes(waker);
 			waker->wake[waker->nwake++] = dst->id;
+			/* Claimed inside a handler (a mid-batch publish):
+			 * send it now. Held until the turn ends, a long
+			 * handler would keep @dst asleep with its message
+			 * waiting, and no other producer would wake it
+			 * (the claim cleared parked). */
+			if (waker->cur)
+				pn__flush_wakes(waker);
 		} else
 			pn__wake_external(dst);
 	}
@@ -324,7 +331,7 @@ void pn__shard_loop(struct pn_ctx *s)
 		/* SQEs handlers and pollers prepared this turn: one enter. */
 		if (io_uring_sq_ready(&s->ring))
 			io_uring_submit(&s->ring);
-		if (pn__timers_armed(s->timers))
+		if (pn__timers_armed(s->timers) && !s->timers_frozen)
 			work += pn__timers_advance(s->timers, pn_now_ns(),
 						   pn__timer_fire, s);
 		if (work) {

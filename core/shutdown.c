@@ -73,11 +73,17 @@ bool pn__shard_stage(struct pn_ctx *s, int word)
 		pn__actors_shutdown_notify(s);
 		break;
 	case PN_STAGE_DRAIN:
+		/* Timers are input too: a periodic one would keep the
+		 * runtime from ever draining. None fires from here on. */
+		s->timers_frozen = true;
 		atomic_store_explicit(&s->beacon.depth, pn__actors_max_depth(s),
 				      memory_order_relaxed);
 		break;
 	case PN_STAGE_STOP:
-		pn__actors_stop_depth(s, depth);
+		if (depth == PN__SUP_STOP_DEPTH) /* supervised trees first */
+			pn__sup_shutdown_begin(s);
+		else
+			pn__actors_stop_depth(s, depth);
 		break;
 	case PN_STAGE_IO:
 		if (rt->has_poller && rt->poller.shutdown)
@@ -185,10 +191,22 @@ static int drain_wait(struct pn_runtime *rt, uint64_t until, const bool *gone)
 }
 
 static int stage_stop(struct pn_runtime *rt, uint64_t until, bool *gone,
-		      uint64_t *mask)
+		      struct pn_shutdown_report *r, uint64_t *mask)
 {
+	int sword = WORD(PN_STAGE_STOP, PN__SUP_STOP_DEPTH);
 	uint32_t depth = 0;
 	int err = 0;
+	bool skip;
+
+	/* Supervisors first (supervisor.c): each root stops its tree top-down,
+	 * children in reverse start order, each within its shutdown timeout.
+	 * What they could not stop is stopped by depth below. */
+	if (run_word(rt, sword, until, gone, mask))
+		err = -ETIMEDOUT;
+	skip = atomic_load_explicit(&rt->shard[rt->napp]->beacon.stage_done,
+				    memory_order_acquire) != sword;
+	if (pn__sup_shutdown_wait(rt, until, skip, r->text, sizeof(r->text)))
+		err = -ETIMEDOUT;
 
 	for (unsigned i = 0; i < rt->nshards; i++) {
 		uint32_t d = atomic_load_explicit(&rt->shard[i]->beacon.depth,
@@ -200,7 +218,6 @@ static int stage_stop(struct pn_runtime *rt, uint64_t until, bool *gone,
 	/* Deepest first: children stop before their parents. Every depth
 	 * runs, even after one timed out: the shards still answering must
 	 * stop their shallower actors too. */
-	*mask = 0;
 	for (int d = (int)depth; d >= 0; d--) {
 		uint64_t m;
 
@@ -219,6 +236,7 @@ static void stage_join(struct pn_runtime *rt, uint64_t until, bool *gone,
 	for (unsigned i = 0; i < rt->nthreads; i++) {
 		struct pn_ctx *s = rt->shard[i];
 		struct timespec ts = abs_ts(until);
+		const struct pn_behaviour *b;
 		pn_pid pid;
 
 		/* pthread_timedjoin_np takes CLOCK_REALTIME: convert. */
@@ -239,12 +257,15 @@ static void stage_join(struct pn_runtime *rt, uint64_t until, bool *gone,
 		*mask |= 1ull << (i & 63);
 		pid = atomic_load_explicit(&s->beacon.actor,
 					   memory_order_relaxed);
-		report_line(r,
-			    "shard %u abandoned: stuck in the handler of "
-			    "actor %#llx on message type %#x",
-			    i, (unsigned long long)pid,
-			    atomic_load_explicit(&s->beacon.type,
-						 memory_order_relaxed));
+		b = atomic_load_explicit(&s->beacon.b, memory_order_relaxed);
+		report_line(
+			r,
+			"shard %u abandoned: stuck in the handler of "
+			"actor %#llx (behaviour \"%s\") on message type %#x",
+			i, (unsigned long long)pid,
+			b && b->name ? b->name : "?",
+			atomic_load_explicit(&s->beacon.type,
+					     memory_order_relaxed));
 	}
 }
 
@@ -266,7 +287,7 @@ static int run_stage(struct pn_runtime *rt, enum pn_stage st, uint64_t until,
 		drained = drain_wait(rt, until, gone);
 		return err ? err : drained;
 	case PN_STAGE_STOP:
-		return stage_stop(rt, until, gone, mask);
+		return stage_stop(rt, until, gone, r, mask);
 	case PN_STAGE_JOIN:
 		stage_join(rt, until, gone, r, mask);
 		return *mask ? -ETIMEDOUT : 0;

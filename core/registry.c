@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The name registry: one fixed-size open-addressing table per runtime
+ * (linear probing, registry_slots entries of one cache line each: the PID
+ * and the name, zero-padded into words). Lookups come from handlers on any
+ * shard and must stay cheap, so they take no lock: the whole table is
+ * under a sequence lock. Writers (register, unregister, a supervisor moving
+ * a child's name to its new instance) are rare; they serialise on reg_mu,
+ * make reg_gen odd, write, and make it even again. A reader that saw an odd
+ * or changed generation around its probe simply probes again. Removal
+ * shifts the rest of the probe chain back (Knuth's algorithm R) instead of
+ * leaving tombstones, so chains stay short however many names come and go
+ * and no rebuild is ever needed; the seqlock is what makes moving entries
+ * under a reader safe (a per-entry lock would not: a reader could pass the
+ * slot an entry is being moved into). Everything a reader touches is an
+ * atomic read relaxed, ordered by the generation's acquire/fence pair.
+ *
+ * Rejected: RCU-style copy-on-write with one writer shard (every register
+ * from a handler would become an asynchronous request, and callers want
+ * -EEXIST at once), and a reader-writer lock (readers would write a shared
+ * line on every lookup).
+ */
+#include "core_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define REG_MIN 16u
+#define REG_MAX (1u << 20)
+
+/* @name as zero-padded words; -EINVAL if empty or too long. */
+static int name_pack(const char *name, uint64_t w[PN__NAME_WORDS])
+{
+	size_t len = name ? strnlen(name, PN_NAME_MAX) : 0;
+
+	if (len == 0 || len >= PN_NAME_MAX)
+		return pn__error(-EINVAL, "name: %s (1 to %d bytes)",
+				 len ? "too long" : "empty", PN_NAME_MAX - 1);
+	memset(w, 0, PN__NAME_WORDS * sizeof(*w));
+	memcpy(w, name, len);
+	return 0;
+}
+
+static uint32_t name_hash(const uint64_t w[PN__NAME_WORDS])
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+
+	for (unsigned i = 0; i < PN__NAME_WORDS && w[i]; i++) {
+		h ^= w[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	return (uint32_t)h;
+}
+
+static bool ent_is(const struct pn__name *e, const uint64_t w[PN__NAME_WORDS])
+{
+	for (unsigned i = 0; i < PN__NAME_WORDS; i++)
+		if (atomic_load_explicit(&e->w[i], memory_order_relaxed) !=
+		    w[i])
+			return false;
+	return true;
+}
+
+/* The slot holding @w, or the empty slot ending its chain. Probes at most
+ * the whole table (it is never full: writers keep a quarter empty). */
+static uint32_t probe(const struct pn__sup_rt *r, const uint64_t *w)
+{
+	uint32_t i = name_hash(w) & r->reg_mask;
+
+	for (uint32_t n = 0; n <= r->reg_mask; n++, i = (i + 1) & r->reg_mask)
+		if (!atomic_load_explicit(&r->reg[i].pid,
+					  memory_order_relaxed) ||
+		    ent_is(&r->reg[i], w))
+			return i;
+	return i;
+}
+
+pn_pid pn_name_lookup(const struct pn_runtime *rt, const char *name)
+{
+	const struct pn__sup_rt *r = rt->sup;
+	uint64_t w[PN__NAME_WORDS];
+
+	if (name_pack(name, w) < 0)
+		return PN_PID_NONE;
+	for (;;) {
+		/* Acquire: pairs with the writer's final release store; the
+		 * entries read below are at least that write's. */
+		uint32_t g =
+			atomic_load_explicit(&r->reg_gen, memory_order_acquire);
+		pn_pid pid;
+
+		if (g & 1) {
+			pn__cpu_relax();
+			continue;
+		}
+		pid = atomic_load_explicit(&r->reg[probe(r, w)].pid,
+					   memory_order_relaxed);
+		/* Acquire fence: the probe's loads happen before the second
+		 * generation load; pairs with the writer's release fence
+		 * after it made the generation odd. */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&r->reg_gen, memory_order_relaxed) ==
+		    g)
+			return pid;
+	}
+}
+
+/* --- writers (reg_mu held) ----------------------------------------------- */
+
+static void write_begin(struct pn__sup_rt *r)
+{
+	uint32_t g = atomic_load_explicit(&r->reg_gen, memory_order_relaxed);
+
+	atomic_store_explicit(&r->reg_gen, g + 1, memory_order_relaxed);
+	/* Release fence: the odd generation is visible before any entry
+	 * write (pairs with the reader's acquire fence). */
+	atomic_thread_fence(memory_order_release);
+}
+
+static void write_end(struct pn__sup_rt *r)
+{
+	uint32_t g = atomic_load_explicit(&r->reg_gen, memory_order_relaxed);
+
+	/* Release: pairs with the reader's first (acquire) load. */
+	atomic_store_explicit(&r->reg_gen, g + 1, memory_order_release);
+}
+
+static void ent_copy(struct pn__name *dst, const struct pn__name *src)
+{
+	for (unsigned i = 0; i < PN__NAME_WORDS; i++)
+		atomic_store_explicit(
+			&dst->w[i],
+			atomic_load_explicit(&src->w[i], memory_order_relaxed),
+			memory_order_relaxed);
+	atomic_store_explicit(
+		&dst->pid,
+		atomic_load_explicit(&src->pid, memory_order_relaxed),
+		memory_order_relaxed);
+}
+
+static uint32_t ent_home(const struct pn__sup_rt *r, const struct pn__name *e)
+{
+	uint64_t w[PN__NAME_WORDS];
+
+	for (unsigned i = 0; i < PN__NAME_WORDS; i++)
+		w[i] = atomic_load_explicit(&e->w[i], memory_order_relaxed);
+	return name_hash(w) & r->reg_mask;
+}
+
+/* Empty slot @i and pull later entries of its chain back (algorithm R). */
+static void ent_remove(struct pn__sup_rt *r, uint32_t i)
+{
+	uint32_t j = i;
+
+	for (;;) {
+		uint32_t k;
+
+		j = (j + 1) & r->reg_mask;
+		if (!atomic_load_explicit(&r->reg[j].pid, memory_order_relaxed))
+			break;
+		k = ent_home(r, &r->reg[j]);
+		/* Entry j may move to i unless its home lies cyclically in
+		 * (i, j]: then i is not on its probe path. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		ent_copy(&r->reg[i], &r->reg[j]);
+		i = j;
+	}
+	atomic_store_explicit(&r->reg[i].pid, 0, memory_order_relaxed);
+	for (unsigned n = 0; n < PN__NAME_WORDS; n++)
+		atomic_store_explicit(&r->reg[i].w[n], 0, memory_order_relaxed);
+	r->reg_count--;
+}
+
+/*
+ * Bind @name to @pid if it is free or bound to @old (PN_PID_NONE: free
+ * only). Returns 0, -EINVAL, -EEXIST, -ENOSPC. Any.
+ */
+int pn__name_claim(struct pn_runtime *rt, const char *name, pn_pid old,
+		   pn_pid pid)
+{
+	struct pn__sup_rt *r = rt->sup;
+	uint64_t w[PN__NAME_WORDS];
+	int err = name_pack(name, w);
+	uint32_t i;
+	pn_pid cur;
+
+	if (err < 0)
+		return err;
+	if (pid == PN_PID_NONE)
+		return pn__error(-EINVAL, "name \"%s\": no pid", name);
+	pthread_mutex_lock(&r->reg_mu);
+	i = probe(r, w);
+	cur = atomic_load_explicit(&r->reg[i].pid, memory_order_relaxed);
+	if (cur && cur != old) {
+		err = pn__error(-EEXIST, "name \"%s\" is taken by %#llx", name,
+				(unsigned long long)cur);
+	} else if (!cur && (r->reg_count + 1) * 4 > (r->reg_mask + 1) * 3) {
+		err = pn__error(-ENOSPC,
+				"name registry full (registry_slots=%u)",
+				r->reg_mask + 1);
+	} else {
+		write_begin(r);
+		if (!cur) {
+			for (unsigned n = 0; n < PN__NAME_WORDS; n++)
+				atomic_store_explicit(&r->reg[i].w[n], w[n],
+						      memory_order_relaxed);
+			r->reg_count++;
+		}
+		atomic_store_explicit(&r->reg[i].pid, pid,
+				      memory_order_relaxed);
+		write_end(r);
+	}
+	pthread_mutex_unlock(&r->reg_mu);
+	return err;
+}
+
+/* Unbind @name if it is bound to @pid (PN_PID_NONE: to anything). */
+static int name_drop(struct pn_runtime *rt, const char *name, pn_pid pid)
+{
+	struct pn__sup_rt *r = rt->sup;
+	uint64_t w[PN__NAME_WORDS];
+	int err = name_pack(name, w);
+	uint32_t i;
+	pn_pid cur;
+
+	if (err < 0)
+		return err;
+	pthread_mutex_lock(&r->reg_mu);
+	i = probe(r, w);
+	cur = atomic_load_explicit(&r->reg[i].pid, memory_order_relaxed);
+	if (!cur || (pid && cur != pid)) {
+		err = pn__error(-ENOENT, "name \"%s\" is not registered%s",
+				name, cur ? " to that pid" : "");
+	} else {
+		write_begin(r);
+		ent_remove(r, i);
+		write_end(r);
+	}
+	pthread_mutex_unlock(&r->reg_mu);
+	return err;
+}
+
+void pn__name_drop(struct pn_runtime *rt, const char *name, pn_pid pid)
+{
+	if (name && pid)
+		name_drop(rt, name, pid);
+}
+
+int pn_name_register(struct pn_runtime *rt, const char *name, pn_pid pid)
+{
+	return pn__name_claim(rt, name, PN_PID_NONE, pid);
+}
+
+int pn_name_unregister(struct pn_runtime *rt, const char *name)
+{
+	return name_drop(rt, name, PN_PID_NONE);
+}
+
+int pn_name_send(struct pn_ctx *ctx, const char *name, uint32_t type,
+		 const void *data, size_t len)
+{
+	pn_pid pid = pn_name_lookup(ctx->rt, name);
+
+	if (pid == PN_PID_NONE)
+		return pn__error(-ESRCH, "no actor is registered as \"%s\"",
+				 name ? name : "(null)");
+	return pn_send(ctx, pid, type, data, len);
+}
+
+int pn__registry_init(struct pn_runtime *rt)
+{
+	struct pn__sup_rt *r = rt->sup;
+	uint32_t n = rt->cfg.registry_slots;
+
+	if (n < REG_MIN || n > REG_MAX || (n & (n - 1)))
+		return pn__error(-EINVAL,
+				 "registry_slots=%u: expected a power of two "
+				 "from %u to %u",
+				 n, REG_MIN, REG_MAX);
+	r->reg = aligned_alloc(PN_CACHELINE, (size_t)n * sizeof(*r->reg));
+	if (!r->reg)
+		return pn__error(-ENOMEM, "no memory for the name registry");
+	memset(r->reg, 0, (size_t)n * sizeof(*r->reg));
+	r->reg_mask = n - 1;
+	atomic_init(&r->reg_gen, 0);
+	pthread_mutex_init(&r->reg_mu, NULL);
+	return 0;
+}
+
+void pn__registry_fini(struct pn_runtime *rt)
+{
+	if (!rt->sup->reg)
+		return;
+	pthread_mutex_destroy(&rt->sup->reg_mu);
+	free(rt->sup->reg);
+	rt->sup->reg = NULL;
+}

@@ -1,0 +1,14 @@
+# Stress tests of the core runtime; each reads PN_SEED and PN_STRESS_SCALE
+# (tests/stress/stress_util.h) and all of them also run under
+# ThreadSanitizer, scaled down. Some read core/ internals (white box).
+STRESS     += tests/stress/stress_churn tests/stress/stress_storm \
+	      tests/stress/stress_overflow tests/stress/stress_inject \
+	      tests/stress/stress_parkwake
+TSAN_TESTS += tests/stress/stress_churn tests/stress/stress_storm \
+	      tests/stress/stress_overflow tests/stress/stress_inject \
+	      tests/stress/stress_parkwake
+tests/stress/stress_churn_EXTRA    := tests/stress/stress_util.c
+tests/stress/stress_storm_EXTRA    := tests/stress/stress_util.c
+tests/stress/stress_overflow_EXTRA := tests/stress/stress_util.c
+tests/stress/stress_inject_EXTRA   := tests/stress/stress_util.c
+tests/stress/stress_parkwake_EXTRA := tests/stress/stress_util.c
