@@ -113,7 +113,7 @@ struct pn_spawn_opts {
  *
  * Returns 0 and *pid; -EINVAL (bad shard, no handler, arg too big),
  * -ENOSPC (the target shard has no free actor slot), -ENOMEM,
- * -ESHUTDOWN. Handler.
+ * -ESHUTDOWN (shutdown has begun). Handler.
  */
 PN_API int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 		    const struct pn_spawn_opts *opts, pn_pid *pid);
@@ -170,6 +170,13 @@ PN_API int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type,
  * @req is not a request. Handler. */
 PN_API int pn_reply(struct pn_ctx *ctx, const struct pn_msg *req, uint32_t type,
 		    const void *data, size_t len);
+
+/* The correlation id of a request, reply or TIMEOUT, as pn_request()
+ * returned it in *ref (a reply's msg->ref also carries a reply flag). */
+static inline uint64_t pn_msg_ref(const struct pn_msg *m)
+{
+	return m->ref & ~(1ull << 63);
+}
 
 /* Whether @m is a reply (to one of this actor's requests). */
 static inline bool pn_msg_is_reply(const struct pn_msg *m)
@@ -337,8 +344,9 @@ PN_API int pn_runtime_create(const struct pn_config *c,
 			     struct pn_runtime **out);
 
 /* Start the shard threads, pinned per the plan. Returns 0, -EALREADY,
- * or the pinning/io_uring error (then no thread is left running).
- * External. */
+ * or the pinning/io_uring error (then no thread is left running, and the
+ * failure is final: later calls return it again; destroy the runtime and
+ * create another). External. */
 PN_API int pn_runtime_start(struct pn_runtime *rt);
 
 /*
@@ -382,10 +390,13 @@ PN_API int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 			       struct pn_shutdown_report *report);
 
 /* Free the runtime (shutting it down first with a 5 s timeout if that has
- * not happened). NULL is ignored. External. */
+ * not happened). If shutdown abandoned a shard, its thread may still run:
+ * then nothing is freed (the runtime stays reachable on a static list, a
+ * deliberate leak). NULL is ignored. External. */
 PN_API void pn_runtime_destroy(struct pn_runtime *rt);
 
-/* Per-shard counters (snapshot; each read atomically). */
+/* Per-shard counters (snapshot; each read atomically; the hot ones are
+ * published once per loop turn, so they may lag by one turn). */
 struct pn_shard_stats {
 	uint64_t handled;      /* messages given to handlers */
 	uint64_t sent_local;   /* to actors on the same shard */

@@ -271,7 +271,9 @@ static void park(struct pn_ctx *s)
 {
 	struct __kernel_timespec ts, *tsp = NULL;
 	struct io_uring_cqe *cqe;
-	uint64_t wait = pn__timers_next_ns(s->timers, pn_now_ns());
+	uint64_t wait = s->timers_frozen
+				? UINT64_MAX /* shutdown: due timers stay due */
+				: pn__timers_next_ns(s->timers, pn_now_ns());
 
 	if (wait == 0)
 		return;

@@ -74,8 +74,10 @@ bool pn__shard_stage(struct pn_ctx *s, int word)
 		break;
 	case PN_STAGE_DRAIN:
 		/* Timers are input too: a periodic one would keep the
-		 * runtime from ever draining. None fires from here on. */
-		s->timers_frozen = true;
+		 * runtime from ever draining. None fires from here on,
+		 * except on the supervisor shard: its supervisors bound each
+		 * child's stop in the stop stage with timers. */
+		s->timers_frozen = s->id != rt->napp;
 		atomic_store_explicit(&s->beacon.depth, pn__actors_max_depth(s),
 				      memory_order_relaxed);
 		break;
@@ -260,8 +262,9 @@ static void stage_join(struct pn_runtime *rt, uint64_t until, bool *gone,
 		b = atomic_load_explicit(&s->beacon.b, memory_order_relaxed);
 		report_line(
 			r,
-			"shard %u abandoned: stuck in the handler of "
-			"actor %#llx (behaviour \"%s\") on message type %#x",
+			"shard %u abandoned: its thread did not exit in "
+			"time; last handler started: actor %#llx (behaviour "
+			"\"%s\") on message type %#x",
 			i, (unsigned long long)pid,
 			b && b->name ? b->name : "?",
 			atomic_load_explicit(&s->beacon.type,

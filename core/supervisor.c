@@ -145,7 +145,6 @@ static void arm(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
 	struct pn_msg m = {
 		.type = PN__MSG_SUP_TIMER, .len = sizeof(t), .to = s->self};
 	uint64_t id;
-
 	if (delay_ns == PN_SHUTDOWN_INFINITY)
 		return;
 	memcpy(m.data, &t, sizeof(t));
@@ -638,7 +637,6 @@ static void step(struct pn_ctx *ctx, struct pn__sup *s)
 static int sup_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 {
 	struct pn__sup *s = state;
-
 	switch (m->type) {
 	case PN_MSG_STARTED:
 		s->parent = m->from; /* PN_PID_NONE for a root */

@@ -156,10 +156,12 @@ static int wd_init(struct pn_ctx *ctx, void *state, const void *arg, size_t len)
 	(void)arg;
 	(void)len;
 	w->limit = ctx->rt->cfg.watchdog_ns;
-	/* Eight looks per limit: a stall is seen at most limit/8 late. */
+	/* Eight looks per limit: a stall is seen at most limit/8 late. Not
+	 * more often than every 10 ms: the shutdown's drain stage needs
+	 * quiet moments, and this timer keeps firing through it. */
 	period = w->limit / 8;
-	if (period < 1000000)
-		period = 1000000;
+	if (period < 10000000)
+		period = 10000000;
 	/* pn_send_every() takes application types only: arm directly. */
 	return pn__timers_arm(ctx->timers, pn_now_ns(), period, period, &m,
 			      &id);

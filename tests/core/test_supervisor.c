@@ -1,0 +1,799 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Supervisor trees (core/supervisor.c). Children are "workers" that log
+ * their init and cleanup (with the reason) into one global log, in the
+ * order they happen; the runtime's supervision events go to the same log
+ * through pn_config.on_event. Each test compares what happened since a
+ * point with a short string, one token per entry:
+ *
+ *   I<id>      child <id>'s init ran (a start or restart)
+ *   C<id><r>   its cleanup ran with reason n(ormal) f(ailed) s(hutdown)
+ *              i(nit) k(illed) l(inked)
+ *   R<id>      event RESTART for child <id>     X<id>  CHILD_EXIT
+ *   K<id>      event KILLED (cleanup skipped)   E      ESCALATE
+ *   F          ROOT_FAILED
+ *
+ * Everything in such a sequence is causally ordered (a cleanup runs
+ * before the EXIT it causes reaches the supervisor, which stops or starts
+ * the next child only after that), so the strings are exact. They prove:
+ * start and reverse stop order (nested trees too); each strategy restarts
+ * exactly the right children in order; escalation exactly at failure R+1
+ * within T (not when spread out), also to a parent supervisor; restart
+ * types; names across restarts; what monitors see; a kill without cleanup
+ * after a missed shutdown timeout; a start failure; spec checks.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define W_FAIL	 0x2001u /* int32 payload: return it from the handler */
+#define W_PNFAIL 0x2002u /* int32 payload: pn_fail() with it */
+#define W_STOP	 0x2003u /* return PN_STOP */
+#define W_PING	 0x2004u /* count it, log the count */
+
+enum { L_INIT = 1, L_CLEANUP, L_PING, L_EVENT };
+
+struct lent {
+	int what, id; /* id: the child's id, or the event kind */
+	pn_pid pid;
+	int reason, detail;
+	uint64_t v;
+	char child[8];
+};
+
+#define LOG_MAX 512
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t log_cv = PTHREAD_COND_INITIALIZER;
+static struct lent lg[LOG_MAX];
+static unsigned nlog;
+static atomic_int init_fail[8]; /* init of child <id> returns this */
+
+static void log_add(const struct lent *e)
+{
+	pthread_mutex_lock(&log_mu);
+	if (nlog < LOG_MAX)
+		lg[nlog++] = *e;
+	pthread_cond_broadcast(&log_cv);
+	pthread_mutex_unlock(&log_mu);
+}
+
+static unsigned log_mark(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&log_mu);
+	n = nlog;
+	pthread_mutex_unlock(&log_mu);
+	return n;
+}
+
+/* The token string of entries [from, nlog); log_mu held. */
+static unsigned tokens(unsigned from, char *buf, size_t size)
+{
+	static const char rc[] = "nfklosi";
+	unsigned n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = from; i < nlog; i++) {
+		const struct lent *e = &lg[i];
+		char t[16] = "";
+
+		if (e->what == L_INIT)
+			snprintf(t, sizeof(t), "I%d", e->id);
+		else if (e->what == L_CLEANUP)
+			snprintf(t, sizeof(t), "C%d%c", e->id, rc[e->reason]);
+		else if (e->what == L_EVENT && e->id == PN_EVENT_RESTART)
+			snprintf(t, sizeof(t), "R%s", e->child);
+		else if (e->what == L_EVENT && e->id == PN_EVENT_CHILD_EXIT)
+			snprintf(t, sizeof(t), "X%s", e->child);
+		else if (e->what == L_EVENT && e->id == PN_EVENT_KILLED)
+			snprintf(t, sizeof(t), "K%s", e->child);
+		else if (e->what == L_EVENT && e->id == PN_EVENT_ESCALATE)
+			snprintf(t, sizeof(t), "E");
+		else if (e->what == L_EVENT && e->id == PN_EVENT_ROOT_FAILED)
+			snprintf(t, sizeof(t), "F");
+		if (!t[0])
+			continue;
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s",
+			 n ? " " : "", t);
+		n++;
+	}
+	return n;
+}
+
+/* Wait until the log since @from has as many tokens as @want, then
+ * compare. Bounded by H_WAIT. */
+static void expect_seq(unsigned from, const char *want)
+{
+	struct timespec ts;
+	unsigned need = 1;
+	char got[512];
+
+	for (const char *p = want; *p; p++)
+		need += *p == ' ';
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(H_WAIT / H_SEC);
+	pthread_mutex_lock(&log_mu);
+	while (tokens(from, got, sizeof(got)) < need)
+		if (pthread_cond_timedwait(&log_cv, &log_mu, &ts))
+			break;
+	pthread_mutex_unlock(&log_mu);
+	if (strcmp(got, want))
+		print_message("want \"%s\"\n got \"%s\"\n", want, got);
+	assert_string_equal(got, want);
+}
+
+/* The PID of child @id's latest instance (its last init). */
+static pn_pid pid_of(int id)
+{
+	pn_pid pid = PN_PID_NONE;
+
+	pthread_mutex_lock(&log_mu);
+	for (unsigned i = 0; i < nlog; i++)
+		if (lg[i].what == L_INIT && lg[i].id == id)
+			pid = lg[i].pid;
+	pthread_mutex_unlock(&log_mu);
+	assert_true(pid != PN_PID_NONE);
+	return pid;
+}
+
+/* --- the worker -------------------------------------------------------- */
+
+struct wstate {
+	int id;
+	uint64_t pings;
+};
+
+static int w_init(struct pn_ctx *ctx, void *state, const void *arg, size_t len)
+{
+	struct wstate *w = state;
+	struct lent e = {.what = L_INIT};
+
+	if (len != sizeof(int)) /* no cmocka assertions on shard threads */
+		return -EINVAL;
+	memcpy(&w->id, arg, sizeof(int));
+	e.id = w->id;
+	e.pid = pn_self(ctx);
+	log_add(&e);
+	return atomic_load(&init_fail[w->id]);
+}
+
+static int w_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
+{
+	struct wstate *w = state;
+	int32_t d = 0;
+
+	if (m->len >= sizeof(d) && m->type < PN_MSG_SYS)
+		memcpy(&d, pn_msg_data(m), sizeof(d));
+	switch (m->type) {
+	case W_FAIL:
+		return d;
+	case W_PNFAIL:
+		pn_fail(ctx, d);
+		return 0;
+	case W_STOP:
+		return PN_STOP;
+	case H_MSG_DATA: /* from a puppet (H_SEND): a ping */
+	case W_PING: {
+		struct lent e = {.what = L_PING,
+				 .id = w->id,
+				 .pid = pn_self(ctx),
+				 .v = ++w->pings};
+
+		log_add(&e);
+		return 0;
+	}
+	}
+	return 0;
+}
+
+static void w_cleanup(struct pn_ctx *ctx, void *state, int reason)
+{
+	struct wstate *w = state;
+	struct lent e = {.what = L_CLEANUP,
+			 .id = w->id,
+			 .pid = pn_self(ctx),
+			 .reason = reason};
+
+	log_add(&e);
+}
+
+static const struct pn_behaviour worker_b = {.name = "worker",
+					     .state_size =
+						     sizeof(struct wstate),
+					     .init = w_init,
+					     .handle = w_handle,
+					     .cleanup = w_cleanup};
+
+static const int ids[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+
+/* Child <i> (its id is "<i>") on shard @sh, with restart type @rs, name
+ * @nm and shutdown timeout @sd. */
+#define CHILD(i, sh, rs, nm, sd)                                               \
+	{                                                                      \
+		.id = #i, .b = &worker_b, .arg = &ids[i],                      \
+		.arg_len = sizeof(int), .shard = (sh), .restart = (rs),        \
+		.name = (nm), .shutdown_ns = (sd)                              \
+	}
+#define WORKER(i, sh) CHILD(i, sh, PN_RESTART_PERMANENT, NULL, 0)
+
+/* --- fixture ---------------------------------------------------------- */
+
+static void on_event(void *arg, const struct pn_event *ev)
+{
+	struct lent e = {.what = L_EVENT,
+			 .id = ev->kind,
+			 .pid = ev->actor,
+			 .reason = ev->reason,
+			 .detail = ev->detail};
+
+	(void)arg;
+	if (ev->child)
+		snprintf(e.child, sizeof(e.child), "%s", ev->child);
+	print_message("event: %s\n", ev->text);
+	log_add(&e);
+}
+
+static void config(struct pn_config *c)
+{
+	h_config(c);
+	c->on_event = on_event;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	pthread_mutex_lock(&log_mu);
+	nlog = 0;
+	pthread_mutex_unlock(&log_mu);
+	for (int i = 0; i < 8; i++)
+		atomic_store(&init_fail[i], 0);
+	return 0;
+}
+
+static pn_pid start(const struct pn_sup_spec *spec)
+{
+	struct pn_config c;
+	pn_pid sup;
+	int err;
+
+	config(&c);
+	h_start(&c);
+	err = pn_supervisor_start(h_rt, spec, H_WAIT, &sup);
+	if (err)
+		print_message("pn_supervisor_start: %d %s\n", err,
+			      pn_last_error());
+	assert_int_equal(err, 0);
+	return sup;
+}
+
+static void child_fail(int id, int32_t detail)
+{
+	h_send(pid_of(id), W_FAIL, &detail, sizeof(detail));
+}
+
+static struct pn_supervision_stats sstats(void)
+{
+	struct pn_supervision_stats st;
+
+	assert_int_equal(pn_supervision_stats(h_rt, &st), 0);
+	return st;
+}
+
+/* --- start and stop order -------------------------------------------- */
+
+static const struct pn_child_spec inner_kids[] = {WORKER(1, 1), WORKER(2, 0)};
+static const struct pn_sup_spec inner = {.name = "inner",
+					 .strategy = PN_ONE_FOR_ONE,
+					 .children = inner_kids,
+					 .nchildren = 2};
+static const struct pn_child_spec outer_kids[] = {
+	WORKER(0, 0), {.id = "S", .sup = &inner}, WORKER(3, 1)};
+static const struct pn_sup_spec outer = {.name = "outer",
+					 .strategy = PN_ONE_FOR_ONE,
+					 .intensity = 3,
+					 .period_ns = H_SEC,
+					 .children = outer_kids,
+					 .nchildren = 3};
+
+static void test_sup_start_and_shutdown_order(void **state)
+{
+	unsigned mark;
+
+	(void)state;
+	start(&outer);
+	expect_seq(0, "I0 I1 I2 I3");
+	mark = log_mark();
+	h_finish(); /* asserts a clean shutdown report */
+	expect_seq(mark, "C3s C2s C1s C0s");
+}
+
+/* --- strategies -------------------------------------------------------- */
+
+static const struct pn_child_spec three[] = {WORKER(0, 0), WORKER(1, 1),
+					     WORKER(2, 0)};
+static const struct pn_child_spec four[] = {WORKER(0, 0), WORKER(1, 1),
+					    WORKER(2, 0), WORKER(3, 1)};
+
+static void test_sup_one_for_one(void **state)
+{
+	static const struct pn_sup_spec spec = {.strategy = PN_ONE_FOR_ONE,
+						.intensity = 10,
+						.period_ns = 10 * H_SEC,
+						.children = three,
+						.nchildren = 3};
+	unsigned mark;
+	pn_pid p0;
+	int32_t d = -6;
+
+	(void)state;
+	start(&spec);
+	expect_seq(0, "I0 I1 I2");
+	p0 = pid_of(0);
+	mark = log_mark();
+	child_fail(1, -5);
+	expect_seq(mark, "C1f R1 I1");
+	/* pn_fail() is a failure too. */
+	h_send(pid_of(2), W_PNFAIL, &d, sizeof(d));
+	expect_seq(mark, "C1f R1 I1 C2f R2 I2");
+	assert_true(pid_of(0) == p0);
+	assert_int_equal(sstats().restarts, 2);
+	h_finish();
+}
+
+static void test_sup_one_for_all(void **state)
+{
+	static const struct pn_sup_spec spec = {.strategy = PN_ONE_FOR_ALL,
+						.intensity = 10,
+						.period_ns = 10 * H_SEC,
+						.children = three,
+						.nchildren = 3};
+	unsigned mark;
+
+	(void)state;
+	start(&spec);
+	expect_seq(0, "I0 I1 I2");
+	mark = log_mark();
+	child_fail(1, -5);
+	expect_seq(mark, "C1f R1 C2s C0s I0 I1 I2");
+	mark = log_mark();
+	child_fail(0, -5);
+	expect_seq(mark, "C0f R0 C2s C1s I0 I1 I2");
+	h_finish();
+}
+
+static void test_sup_rest_for_one(void **state)
+{
+	static const struct pn_sup_spec spec = {.strategy = PN_REST_FOR_ONE,
+						.intensity = 10,
+						.period_ns = 10 * H_SEC,
+						.children = four,
+						.nchildren = 4};
+	unsigned mark;
+
+	(void)state;
+	start(&spec);
+	expect_seq(0, "I0 I1 I2 I3");
+	mark = log_mark();
+	child_fail(1, -5);
+	expect_seq(mark, "C1f R1 C3s C2s I1 I2 I3");
+	mark = log_mark();
+	child_fail(3, -5); /* the last: nobody after it */
+	expect_seq(mark, "C3f R3 I3");
+	h_finish();
+}
+
+/* --- intensity ---------------------------------------------------------- */
+
+static void test_sup_intensity_escalates_at_r_plus_1(void **state)
+{
+	static const struct pn_sup_spec spec = {.name = "root",
+						.strategy = PN_ONE_FOR_ONE,
+						.intensity = 2,
+						.period_ns = 60 * H_SEC,
+						.children = three,
+						.nchildren = 3};
+	struct pn_supervision_stats st;
+	unsigned mark;
+
+	(void)state;
+	start(&spec);
+	expect_seq(0, "I0 I1 I2");
+	mark = log_mark();
+	child_fail(1, -5);
+	expect_seq(mark, "C1f R1 I1");
+	child_fail(1, -5);
+	expect_seq(mark, "C1f R1 I1 C1f R1 I1");
+	/* The third within T is one too many: stop the others in reverse
+	 * order, then give up; the root tells pn_runtime_wait(). */
+	child_fail(1, -5);
+	expect_seq(mark, "C1f R1 I1 C1f R1 I1 C1f E C2s C0s F");
+	h_expect(PN_NOTIFY_ROOT_FAILED);
+	st = sstats();
+	assert_int_equal(st.restarts, 2);
+	assert_int_equal(st.escalations, 1);
+	assert_int_equal(st.root_failures, 1);
+	h_finish();
+}
+
+static void test_sup_intensity_window(void **state)
+{
+	static const struct pn_sup_spec spec = {.strategy = PN_ONE_FOR_ONE,
+						.intensity = 1,
+						.period_ns = 500 * H_MS,
+						.children = three,
+						.nchildren = 3};
+	struct timespec nap = {.tv_nsec = 600 * H_MS};
+	unsigned mark;
+
+	(void)state;
+	start(&spec);
+	expect_seq(0, "I0 I1 I2");
+	mark = log_mark();
+	child_fail(1, -5);
+	expect_seq(mark, "C1f R1 I1");
+	/* T passes (the property under test, not synchronisation): the
+	 * next failure is the only one in its window. */
+	nanosleep(&nap, NULL);
+	child_fail(1, -5);
+	expect_seq(mark, "C1f R1 I1 C1f R1 I1");
+	child_fail(1, -5); /* the second within T: R + 1 */
+	expect_seq(mark, "C1f R1 I1 C1f R1 I1 C1f E C2s C0s F");
+	h_expect(PN_NOTIFY_ROOT_FAILED);
+	h_finish();
+}
+
+/* A child supervisor that gives up fails to its parent, which restarts
+ * it (and so its tree). */
+static void test_sup_escalation_to_parent(void **state)
+{
+	static const struct pn_child_spec kids[] = {WORKER(0, 1)};
+	static const struct pn_sup_spec fragile = {.name = "fragile",
+						   .strategy = PN_ONE_FOR_ONE,
+						   .intensity = 0,
+						   .children = kids,
+						   .nchildren = 1};
+	static const struct pn_child_spec top[] = {{.id = "S", .sup = &fragile},
+						   WORKER(1, 0)};
+	static const struct pn_sup_spec spec = {.strategy = PN_ONE_FOR_ONE,
+						.intensity = 5,
+						.period_ns = 10 * H_SEC,
+						.children = top,
+						.nchildren = 2};
+	unsigned mark;
+
+	(void)state;
+	start(&spec);
+	expect_seq(0, "I0 I1");
+	mark = log_mark();
+	child_fail(0, -5);
+	expect_seq(mark, "C0f E RS I0");
+	assert_int_equal(sstats().escalations, 1);
+	assert_int_equal(sstats().root_failures, 0);
+	h_finish();
+}
+
+/* --- restart types ------------------------------------------------------ */
+
+static bool name_gone(void *arg)
+{
+	return pn_name_lookup(h_rt, arg) == PN_PID_NONE;
+}
+
+static void test_sup_restart_types(void **state)
+{
+	static const struct pn_child_spec kids[] = {
+		WORKER(0, 0),
+		CHILD(1, 1, PN_RESTART_TRANSIENT, "t1", 0),
+		CHILD(2, 0, PN_RESTART_TRANSIENT, NULL, 0),
+		CHILD(3, 1, PN_RESTART_TEMPORARY, NULL, 0),
+	};
+	static const struct pn_sup_spec spec = {.strategy = PN_ONE_FOR_ONE,
+						.intensity = 10,
+						.period_ns = 10 * H_SEC,
+						.children = kids,
+						.nchildren = 4};
+	unsigned mark;
+
+	(void)state;
+	start(&spec);
+	expect_seq(0, "I0 I1 I2 I3");
+	mark = log_mark();
+	h_send(pid_of(0), W_STOP, NULL, 0); /* permanent: even normal */
+	expect_seq(mark, "C0n R0 I0");
+	h_send(pid_of(1), W_STOP, NULL, 0); /* transient, normal: gone */
+	expect_seq(mark, "C0n R0 I0 C1n");
+	assert_true(h_until(name_gone, (void *)"t1", H_WAIT));
+	child_fail(2, -5); /* transient, failed: back */
+	expect_seq(mark, "C0n R0 I0 C1n C2f R2 I2");
+	child_fail(3, -5); /* temporary: reported, never back */
+	expect_seq(mark, "C0n R0 I0 C1n C2f R2 I2 C3f X3");
+	h_finish();
+	expect_seq(mark, "C0n R0 I0 C1n C2f R2 I2 C3f X3 C2s C0s");
+}
+
+/* --- names, monitors ---------------------------------------------------- */
+
+/* Pings logged by @pid, and the last one's count; log_mu held. */
+static unsigned pings_locked(pn_pid pid, uint64_t *last)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < nlog; i++)
+		if (lg[i].what == L_PING && lg[i].pid == pid) {
+			n++;
+			*last = lg[i].v;
+		}
+	return n;
+}
+
+static unsigned pings_of(pn_pid pid, uint64_t *last)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&log_mu);
+	n = pings_locked(pid, last);
+	pthread_mutex_unlock(&log_mu);
+	return n;
+}
+
+/* Wait (bounded) until @pid has logged @n pings. */
+static void wait_pings(pn_pid pid, unsigned n)
+{
+	struct timespec ts;
+	uint64_t last;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(H_WAIT / H_SEC);
+	pthread_mutex_lock(&log_mu);
+	while (pings_locked(pid, &last) < n)
+		if (pthread_cond_timedwait(&log_cv, &log_mu, &ts))
+			break;
+	pthread_mutex_unlock(&log_mu);
+	assert_true(pings_of(pid, &last) >= n);
+}
+
+static void test_sup_names_survive_restarts(void **state)
+{
+	static const struct pn_child_spec kids[] = {
+		CHILD(0, 1, PN_RESTART_PERMANENT, "svc", 0), WORKER(1, 0)};
+	static const struct pn_sup_spec spec = {.strategy = PN_ONE_FOR_ONE,
+						.intensity = 10,
+						.period_ns = 10 * H_SEC,
+						.children = kids,
+						.nchildren = 2};
+	struct pn_shutdown_report r;
+	unsigned mark;
+	pn_pid a, b;
+	uint64_t last = 0;
+
+	(void)state;
+	start(&spec);
+	expect_seq(0, "I0 I1");
+	a = pid_of(0);
+	assert_true(pn_name_lookup(h_rt, "svc") == a);
+	assert_int_equal(pn_name_register(h_rt, "svc", a), -EEXIST);
+	h_send(pn_name_lookup(h_rt, "svc"), W_PING, NULL, 0);
+	h_send(pn_name_lookup(h_rt, "svc"), W_PING, NULL, 0);
+	wait_pings(a, 2);
+	mark = log_mark();
+	child_fail(0, -5);
+	expect_seq(mark, "C0f R0 I0");
+	b = pid_of(0);
+	assert_true(b != a);
+	/* The name now names the new instance, with a fresh state. */
+	assert_true(pn_name_lookup(h_rt, "svc") == b);
+	h_send(pn_name_lookup(h_rt, "svc"), W_PING, NULL, 0);
+	wait_pings(b, 1);
+	assert_int_equal(pings_of(b, &last), 1);
+	assert_int_equal(last, 1);
+	/* Stopped for good, the child takes its name with it. */
+	assert_int_equal(pn_runtime_shutdown(h_rt, H_WAIT, &r), 0);
+	assert_string_equal(r.text, "");
+	assert_true(pn_name_lookup(h_rt, "svc") == PN_PID_NONE);
+	pn_runtime_destroy(h_rt);
+	h_rt = NULL;
+}
+
+static struct h_puppet P, S;
+
+/* S's hook: on DATA, say so (90), then keep its shard busy 500 ms. */
+static int busy_hook(struct pn_ctx *ctx, struct h_puppet *p,
+		     const struct pn_msg *m)
+{
+	uint64_t end;
+
+	(void)p;
+	if (m->type != H_MSG_DATA)
+		return H_DEFAULT;
+	pn_runtime_notify(pn_ctx_runtime(ctx), 90);
+	end = pn_now_ns() + 500 * H_MS;
+	while (pn_now_ns() < end)
+		;
+	return 0;
+}
+
+/* P monitors @w; then a ping from P, after the monitor in P's order,
+ * proves the monitor is in place before anything else reaches @w. */
+static void monitor(pn_pid w, int code)
+{
+	uint64_t last;
+	unsigned n = pings_of(w, &last);
+
+	h_cmd(P.self, H_MONITOR, code, 0, w, 0);
+	h_expect(code);
+	h_cmd(P.self, H_SEND, 0, 0, w, 0);
+	wait_pings(w, n + 1);
+}
+
+static struct pn_down next_down(unsigned k)
+{
+	h_expect(H_CODE(&P, H_EV_DOWN));
+	return h_down(&P, h_find(&P, PN_MSG_DOWN, k));
+}
+
+static void test_sup_monitors_see_reasons(void **state)
+{
+	static const struct pn_child_spec kids[] = {
+		CHILD(0, 1, PN_RESTART_PERMANENT, NULL, 50 * H_MS),
+		WORKER(1, 0)};
+	static const struct pn_sup_spec spec = {.strategy = PN_ONE_FOR_ALL,
+						.intensity = 10,
+						.period_ns = 10 * H_SEC,
+						.children = kids,
+						.nchildren = 2};
+	struct pn_config c;
+	struct pn_down d;
+	unsigned mark;
+	pn_pid sup, w;
+
+	(void)state;
+	config(&c);
+	c.watchdog_ns = 5 * H_SEC; /* S's 500 ms is busy, not stuck */
+	h_start(&c);
+	assert_int_equal(pn_supervisor_start(h_rt, &spec, H_WAIT, &sup), 0);
+	expect_seq(0, "I0 I1");
+	h_puppet_init(&P, 1);
+	P.notify_mask = H_BIT(H_EV_DOWN);
+	h_puppet_spawn(&P, 0);
+	/* A failure: FAILED with the detail. */
+	w = pid_of(0);
+	monitor(w, 50);
+	mark = log_mark();
+	child_fail(0, -42);
+	d = next_down(0);
+	assert_true(d.pid == w);
+	assert_int_equal(d.reason, PN_REASON_FAILED);
+	assert_int_equal(d.detail, -42);
+	expect_seq(mark, "C0f R0 C1s I0 I1");
+	/* Stopped by its supervisor for a sibling's failure: SHUTDOWN. */
+	w = pid_of(0);
+	monitor(w, 51);
+	mark = log_mark();
+	child_fail(1, -3);
+	d = next_down(1);
+	assert_true(d.pid == w);
+	assert_int_equal(d.reason, PN_REASON_SHUTDOWN);
+	assert_int_equal(d.detail, 0);
+	expect_seq(mark, "C1f R1 C0s I0 I1");
+	/* Its shard busy past its shutdown timeout: killed when reached,
+	 * cleanup skipped (no C0), reported (K0). */
+	w = pid_of(0);
+	monitor(w, 52);
+	h_puppet_init(&S, 2);
+	S.hook = busy_hook;
+	h_puppet_spawn(&S, 1);
+	h_send(S.self, H_MSG_DATA, NULL, 0);
+	h_expect(90);
+	mark = log_mark();
+	child_fail(1, -3);
+	d = next_down(2);
+	assert_true(d.pid == w);
+	assert_int_equal(d.reason, PN_REASON_KILLED);
+	assert_int_equal(d.detail, -ETIMEDOUT);
+	expect_seq(mark, "C1f R1 K0 I0 I1");
+	assert_int_equal(sstats().kills, 1);
+	h_finish();
+}
+
+/* --- start failure, bad specs ------------------------------------------- */
+
+static void test_sup_start_failure(void **state)
+{
+	static const struct pn_sup_spec spec = {.name = "app",
+						.strategy = PN_ONE_FOR_ONE,
+						.intensity = 5,
+						.period_ns = H_SEC,
+						.children = three,
+						.nchildren = 3};
+	struct pn_config c;
+	pn_pid sup;
+	int code;
+
+	(void)state;
+	atomic_store(&init_fail[1], -7);
+	config(&c);
+	h_start(&c);
+	assert_int_equal(pn_supervisor_start(h_rt, &spec, H_WAIT, &sup),
+			 -ECHILD);
+	print_message("pn_last_error: %s\n", pn_last_error());
+	assert_non_null(strstr(pn_last_error(), "\"1\" failed to start"));
+	expect_seq(0, "I0 I1 C1i X1 E C0s F");
+	/* The starter learnt it from the call: no notification. */
+	assert_int_equal(pn_runtime_wait(h_rt, 100 * H_MS, &code), -ETIMEDOUT);
+	h_finish();
+}
+
+static void test_sup_bad_specs(void **state)
+{
+	static const struct pn_behaviour nohandler = {.name = "x"};
+	static const struct pn_sup_spec inner_ok = {.strategy = PN_ONE_FOR_ONE};
+	static const struct pn_child_spec both[] = {
+		{.b = &worker_b, .sup = &inner_ok}};
+	static const struct pn_child_spec none[] = {{.id = "x"}};
+	static const struct pn_child_spec noh[] = {{.b = &nohandler}};
+	static const struct pn_child_spec badshard[] = {
+		{.b = &worker_b, .shard = 7}};
+	static const struct pn_child_spec longname[] = {
+		{.b = &worker_b,
+		 .name = "0123456789012345678901234567890123456789012345678901"
+			 "23456789"}};
+	const struct pn_sup_spec bad[] = {
+		{.strategy = PN_ONE_FOR_ONE, .children = both, .nchildren = 1},
+		{.strategy = PN_ONE_FOR_ONE, .children = none, .nchildren = 1},
+		{.strategy = PN_ONE_FOR_ONE, .children = noh, .nchildren = 1},
+		{.strategy = PN_ONE_FOR_ONE,
+		 .children = badshard,
+		 .nchildren = 1},
+		{.strategy = PN_ONE_FOR_ONE,
+		 .children = longname,
+		 .nchildren = 1},
+		{.strategy = PN_ONE_FOR_ONE, .intensity = 3}, /* no period */
+		{.strategy = (enum pn_strategy)7},
+		{.strategy = PN_ONE_FOR_ONE, .nchildren = 2}, /* no list */
+	};
+	struct pn_config c;
+	pn_pid sup;
+
+	(void)state;
+	config(&c);
+	h_start(&c);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int err = pn_supervisor_start(h_rt, &bad[i], H_WAIT, &sup);
+
+		if (err != -EINVAL)
+			print_message("bad spec %u: %d\n", i, err);
+		assert_int_equal(err, -EINVAL);
+	}
+	assert_int_equal(pn_supervisor_start(h_rt, NULL, 0, &sup), -EINVAL);
+	/* An empty supervisor is fine. */
+	assert_int_equal(pn_supervisor_start(h_rt, &inner_ok, H_WAIT, &sup), 0);
+	h_finish();
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, h_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_sup_start_and_shutdown_order),
+		T(test_sup_one_for_one),
+		T(test_sup_one_for_all),
+		T(test_sup_rest_for_one),
+		T(test_sup_intensity_escalates_at_r_plus_1),
+		T(test_sup_intensity_window),
+		T(test_sup_escalation_to_parent),
+		T(test_sup_restart_types),
+		T(test_sup_names_survive_restarts),
+		T(test_sup_monitors_see_reasons),
+		T(test_sup_start_failure),
+		T(test_sup_bad_specs),
+	};
+
+	return cmocka_run_group_tests_name("supervisor", tests, NULL, NULL);
+}
