@@ -30,11 +30,11 @@ scripts/check-install.sh
 
 step "asan+ubsan: build and run unit and stress tests"
 mk MODE=asan tests
-PN_STRESS_SCALE=${PN_STRESS_SCALE_ASAN:-0.1} mk MODE=asan unit stress
+PN_STRESS_SCALE=${PN_STRESS_SCALE_ASAN:-0.3} mk MODE=asan unit stress
 
 step "tsan: build and run concurrency tests"
 mk MODE=tsan tsan-tests-build
-PN_STRESS_SCALE=${PN_STRESS_SCALE_TSAN:-0.02} mk MODE=tsan tsan-tests
+PN_STRESS_SCALE=${PN_STRESS_SCALE_TSAN:-0.1} mk MODE=tsan tsan-tests
 
 step "model checks (spin)"
 mk models
