@@ -165,6 +165,8 @@ int bench_forkjoin(struct bench_env *e, struct bench_sample *s);
 int bench_spawn_run(struct bench_env *e, struct bench_sample *s);
 int bench_churn(struct bench_env *e, struct bench_sample *s);
 int bench_latency(struct bench_env *e, struct bench_sample *s);
+/* echo (bench/echo.c) runs its own servers and variants c1, c16, c256. */
+int bench_echo(const struct bench_opts *o);
 
 const struct bench_workload *bench_workload_find(const char *name);
 extern const struct bench_workload bench_workloads[];

@@ -39,6 +39,9 @@ const struct bench_workload bench_workloads[] = {
 	 100000, L | X, bench_churn, false, false},
 	{"latency", "open-loop requests at --rate to another shard", 1000000, X,
 	 bench_latency, true, true},
+	/* Variants c1, c16, c256; runs its own servers (bench/echo.c). */
+	{"echo", "TCP echo on loopback, 64-byte requests, vs epoll", 1000000, 0,
+	 NULL, true, false},
 };
 const unsigned bench_nworkloads =
 	sizeof(bench_workloads) / sizeof(bench_workloads[0]);
@@ -69,7 +72,9 @@ static void list(void)
 		const struct bench_workload *w = &bench_workloads[i];
 
 		printf("%-9s %-11s n=%-9llu %s\n", w->name,
-		       w->variants == (L | X) ? "local,cross" : "cross",
+		       w->variants == (L | X) ? "local,cross"
+		       : w->variants	      ? "cross"
+					      : "c1,c16,c256",
 		       (unsigned long long)w->default_n, w->about);
 	}
 	printf("%-9s %-11s %-11s %s\n", "allocs", "local,cross", "",
@@ -138,12 +143,15 @@ static int parse_one(struct bench_opts *o, int c, const char *arg)
 	switch (c) {
 	case O_VARIANT:
 		o->variant = arg;
-		if (strcmp(arg, "local") && strcmp(arg, "cross"))
+		if (strcmp(arg, "local") && strcmp(arg, "cross") &&
+		    strcmp(arg, "c1") && strcmp(arg, "c16") &&
+		    strcmp(arg, "c256"))
 			err = -EINVAL;
 		break;
 	case O_IMPL:
 		o->impl = arg;
-		if (strcmp(arg, "pinion") && strcmp(arg, "raw"))
+		if (strcmp(arg, "pinion") && strcmp(arg, "raw") &&
+		    strcmp(arg, "epoll"))
 			err = -EINVAL;
 		break;
 	case O_N:
@@ -222,6 +230,8 @@ static int run_workload(const struct bench_opts *o,
 {
 	int bad = 0;
 
+	if (w->run == NULL) /* echo: its own variants and servers */
+		return bench_echo(o) < 0;
 	if ((w->variants & BENCH_LOCAL) && want(o, "local"))
 		bad |= bench_case(o, w, false, o->busy_poll, true) < 0;
 	if ((w->variants & BENCH_CROSS) && want(o, "cross")) {

@@ -7,7 +7,8 @@ pinion-bench_SRCS := bench/main.c bench/driver.c bench/report.c \
 		     bench/raw.c bench/raw_local.c \
 		     bench/pingpong.c bench/ring.c bench/counting.c \
 		     bench/forkjoin.c bench/spawn.c bench/churn.c \
-		     bench/latency.c
+		     bench/latency.c \
+		     bench/echo.c bench/echo_client.c bench/epoll_echo.c
 pinion-bench_LINK := $(CC)
 pinion-bench_LIBS :=
 

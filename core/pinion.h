@@ -6,6 +6,7 @@
 #include "pn_alloc.h"
 #include "pn_base.h"
 #include "pn_core.h"
+#include "pn_io.h"
 #include "pn_msg.h"
 #include "pn_ring.h"
 #include "pn_topology.h"

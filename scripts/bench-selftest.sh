@@ -47,7 +47,7 @@ check_lines() {
 			if (!(req[k] in kv) || kv[req[k]] == "") {
 				print "missing " req[k] ": " $0; bad = 1
 			}
-		if (kv["variant"] != "local" && kv["variant"] != "cross") {
+		if (kv["variant"] !~ /^(local|cross|c1|c16|c256)$/) {
 			print "bad variant: " $0; bad = 1
 		}
 		if (kv["shards"] !~ /^[0-9]+$/ || kv["ops"] !~ /^[0-9]+$/) {
@@ -59,7 +59,7 @@ check_lines() {
 		    kv["ns_per_op"] !~ num || kv["secs"] + 0 <= 0) {
 			print "bad number: " $0; bad = 1
 		}
-		if (kv["bench"] == "latency")
+		if (kv["bench"] == "latency" || kv["bench"] == "echo")
 			for (k in lat)
 				if (kv[lat[k]] !~ /^[0-9]+$/) {
 					print "missing " lat[k] ": " $0; bad = 1
@@ -99,6 +99,14 @@ elif ! msg=$(check_lines "$tmp/latency.out" $N); then
 	fail "latency: $msg"
 else
 	pass "latency: result line with p50/p99/p999/max"
+fi
+run echo echo --variant c16 --n 2000
+if [[ $rc -ne 0 ]]; then
+	fail "echo: exit $rc: $(tail -3 "$tmp/echo.err")"
+elif ! msg=$(check_lines "$tmp/echo.out" 2000); then
+	fail "echo: $msg"
+else
+	pass "echo: $(grep -c '^bench=' "$tmp/echo.out") result lines (pinion and epoll)"
 fi
 run json counting --variant local --n $N --json
 if ! command -v python3 >/dev/null 2>&1; then
@@ -140,6 +148,7 @@ broken spawn spawn --impl pinion --variant cross --n $N
 broken churn churn --impl pinion --variant local --n 2000
 broken latency latency --impl pinion --n 4000 --rate 400000
 broken raw counting --impl raw --variant local --n $N
+broken echo echo --impl pinion --variant c1 --n 2000
 
 if [[ $failures -ne 0 ]]; then
 	echo "bench-selftest: $failures failure(s)"

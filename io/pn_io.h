@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io/: TCP, UDP and files over each shard's own io_uring. Every operation is
+ * started from a handler on the shard that owns the handle, and every
+ * completion comes back to the handle's owner actor as an ordinary message
+ * (types PN_MSG_IO_*, payload struct pn_io_ev) through the one dispatch
+ * path. Nothing blocks; nothing is retried behind the actor's back except
+ * what is documented (multishot re-arming, no-buffer backoff).
+ *
+ * Set-up: pn_io_init(rt, &cfg) after pn_runtime_create() and before
+ * pn_runtime_start(); it registers io/ as the runtime's poller. Teardown is
+ * part of pn_runtime_shutdown() (its "io" stage): every operation still in
+ * the kernel is cancelled and every socket and file closed.
+ *
+ * Handles. A pn_io_handle names a listener, a TCP connection, a UDP socket
+ * or a file on one shard (shard | slot | generation, like a PID; a stale
+ * handle is detected, never confused with a newer one in the same slot).
+ * It belongs to the shard it was made on: calls from another shard fail
+ * with -EXDEV. Any actor on that shard may operate on it; its messages go
+ * to its owner (the actor that made it, see pn_io_set_owner()). To move a
+ * connection to another shard, hand it off (pn_io_handoff()): the
+ * descriptor travels by message.
+ *
+ * Every handle ends with exactly one PN_MSG_IO_CLOSED (res 0, or the
+ * -errno that ended it), except a failed connect or open, which ends with
+ * its CONNECTED or FILE message. A handle io/ ends itself (a reset, a
+ * failed send) is stale from the moment it ends, so a handler still
+ * working through messages queued before the CLOSED gets -EBADF from
+ * calls on it: treat that like -EPIPE. Errors that do not end the handle
+ * come as PN_MSG_IO_ERROR. A failure on one connection never touches
+ * another.
+ *
+ * Received data (PN_MSG_IO_DATA, PN_MSG_IO_DGRAM) is lent from the shard's
+ * provided-buffer ring: the actor must give each buffer back with
+ * pn_io_buf_release() (at once, or later from any handler on the same
+ * shard), or the ring runs dry and receives stall (reported as -ENOBUFS,
+ * re-armed with backoff). With PN_IO_RECV_COPY (TCP) the data is copied
+ * into the message instead and the buffer goes back before the message is
+ * even delivered: automatic and safe, at the cost of one copy. (Release
+ * after the handler cannot be automatic in the lending mode: io/ does not
+ * see when a message is handled, and a message may wait in a queue for
+ * several turns.) A lent buffer whose DATA message becomes a dead letter
+ * (its owner stopped) is lost to the ring: close connections in the
+ * owner's cleanup.
+ *
+ * Calling context: "handler" as in pn_core.h (a handler on the shard that
+ * owns the handle); "external" before the runtime starts; "any" anywhere.
+ */
+#ifndef PN_IO_H
+#define PN_IO_H
+
+#include "pn_core.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A listener, connection, UDP socket or file: shard | slot | generation. */
+typedef uint64_t pn_io_handle;
+#define PN_IO_NONE ((pn_io_handle)0)
+
+static inline unsigned pn_io_handle_shard(pn_io_handle h)
+{
+	return (unsigned)(h >> 54);
+}
+
+/* --- messages --------------------------------------------------------- */
+
+/*
+ * Message types (payload: struct pn_io_ev unless said otherwise). "ev.x"
+ * names the field that carries something for that type.
+ */
+#define PN_MSG_IO_ACCEPT    (PN_MSG_IO + 1)  /* ev.conn: new connection */
+#define PN_MSG_IO_CONNECTED (PN_MSG_IO + 2)  /* res 0, or -errno (ends it) */
+#define PN_MSG_IO_DATA	    (PN_MSG_IO + 3)  /* res bytes; pn_io_data() */
+#define PN_MSG_IO_EOF	    (PN_MSG_IO + 4)  /* the peer shut down writing */
+#define PN_MSG_IO_WRITABLE  (PN_MSG_IO + 5)  /* send queue drained */
+#define PN_MSG_IO_CLOSED    (PN_MSG_IO + 6)  /* the last message */
+#define PN_MSG_IO_ERROR	    (PN_MSG_IO + 7)  /* res -errno, op: which */
+#define PN_MSG_IO_ZC_DONE   (PN_MSG_IO + 8)  /* ev.data: lent buffer back */
+#define PN_MSG_IO_HANDOFF   (PN_MSG_IO + 9)  /* pn_io_adopt() it */
+#define PN_MSG_IO_DGRAM	    (PN_MSG_IO + 10) /* UDP datagram (lent) */
+#define PN_MSG_IO_FILE	    (PN_MSG_IO + 11) /* a file op completed */
+
+/* Operations, as named in ev.op of ERROR and FILE messages. */
+enum pn_io_op {
+	PN_IO_OP_NONE,
+	PN_IO_OP_ACCEPT,
+	PN_IO_OP_CONNECT,
+	PN_IO_OP_RECV,
+	PN_IO_OP_SEND,
+	PN_IO_OP_SEND_ZC,
+	PN_IO_OP_RECVMSG,
+	PN_IO_OP_SENDMSG,
+	PN_IO_OP_SHUTDOWN,
+	PN_IO_OP_CANCEL,
+	PN_IO_OP_TIMEOUT,
+	PN_IO_OP_OPEN,
+	PN_IO_OP_READ,
+	PN_IO_OP_WRITE,
+	PN_IO_OP_FSYNC,
+	PN_IO_OP_CLOSE,
+	PN_IO_OP_COUNT
+};
+
+#define PN_IO_NOBUF	  0xffffu /* ev.buf when nothing is lent */
+#define PN_IO_DGRAM_TRUNC 0x1u	  /* ev.op of DGRAM: datagram was cut */
+
+/* The payload of every io message: 32 bytes, inline in the message. */
+struct pn_io_ev {
+	pn_io_handle h; /* the listener, connection, socket or file */
+	uint64_t udata; /* the handle's user data (pn_io_set_udata()) */
+	int32_t res;	/* bytes, 0, or -errno */
+	uint16_t op;	/* enum pn_io_op (ERROR, FILE); flags (DGRAM) */
+	uint16_t buf;	/* lent buffer to release, or PN_IO_NOBUF */
+	union {
+		void *data;	   /* DATA/DGRAM: the bytes; FILE, ZC_DONE */
+		pn_io_handle conn; /* ACCEPT: the new connection */
+		uint64_t v;	   /* HANDOFF: private */
+	};
+};
+
+static inline const struct pn_io_ev *pn_io_ev(const struct pn_msg *m)
+{
+	return (const struct pn_io_ev *)pn_msg_data(m);
+}
+
+/*
+ * The received bytes of a DATA or DGRAM message (ev->res of them): lent
+ * from the ring (valid until pn_io_buf_release()), or, with
+ * PN_IO_RECV_COPY, inside the message (valid until the handler returns).
+ */
+static inline const void *pn_io_data(const struct pn_msg *m)
+{
+	const struct pn_io_ev *ev = pn_io_ev(m);
+
+	if (m->len > sizeof(*ev))
+		return (const unsigned char *)ev + sizeof(*ev);
+	return ev->data;
+}
+
+/*
+ * Give a lent receive buffer back to the shard's ring (@buf = ev->buf of a
+ * DATA or DGRAM message; PN_IO_NOBUF is ignored). Call it once per
+ * buffer, on the shard the message came from; a buffer that is not lent
+ * out (a second release) is refused, never put in the ring twice.
+ * Handler (that shard).
+ */
+PN_API void pn_io_buf_release(struct pn_ctx *ctx, unsigned buf);
+
+/* --- set-up ------------------------------------------------------------ */
+
+struct pn_io_config {
+	uint32_t buf_count;	    /* receive buffers per shard, 2^n; 1024 */
+	uint32_t buf_size;	    /* bytes per buffer; 4096 */
+	uint32_t max_handles;	    /* handles per shard; 65536 */
+	uint32_t send_queue_bytes;  /* per connection; 1 MiB */
+	uint64_t shard_send_bytes;  /* all queues of a shard; 64 MiB */
+	uint32_t files;		    /* registered (fixed) file slots; 256 */
+	uint32_t file_buf_size;	    /* registered file buffers: size; 64 KiB */
+	uint32_t file_bufs;	    /* ... and how many per shard; 0 (none) */
+	uint64_t nobufs_backoff_ns; /* first re-arm after -ENOBUFS; 100 us */
+};
+
+/* Fill @c with the defaults above. Any. */
+PN_API void pn_io_config_init(struct pn_io_config *c);
+
+/*
+ * Attach io/ to @rt (NULL @c: defaults): registers its poller, which sets
+ * up each shard's io state on that shard when it starts (buffer rings and
+ * file tables lazily, at first use). Call once, after pn_runtime_create()
+ * and before pn_runtime_start(). The io state is freed by the shutdown's
+ * io stage (a runtime destroyed without ever starting leaks its few
+ * bytes: core calls no poller hook then). Returns 0, -EINVAL naming a bad
+ * setting, -EBUSY (started, or a poller is already registered), -ENOMEM.
+ * External.
+ */
+PN_API int pn_io_init(struct pn_runtime *rt, const struct pn_io_config *c);
+
+/* --- socket options ------------------------------------------------------ */
+
+#define PN_IO_NODELAY	 0x01u /* TCP_NODELAY */
+#define PN_IO_REUSEADDR	 0x02u /* SO_REUSEADDR (listeners, UDP) */
+#define PN_IO_REUSEPORT	 0x04u /* SO_REUSEPORT: one listener per shard */
+#define PN_IO_RECV_COPY	 0x08u /* copy received data into messages */
+#define PN_IO_MCAST_LOOP 0x10u /* UDP: see our own multicast (loopback) */
+
+struct pn_io_opts {
+	unsigned flags;	  /* PN_IO_* above */
+	int rcvbuf;	  /* SO_RCVBUF bytes; 0: system default */
+	int sndbuf;	  /* SO_SNDBUF bytes; 0: system default */
+	int busy_poll_us; /* SO_BUSY_POLL + SO_PREFER_BUSY_POLL; 0: off */
+	int backlog;	  /* listen(); 0: SOMAXCONN */
+	uint64_t udata;	  /* the new handle's user data */
+	struct in_addr mcast_if; /* UDP: IP_MULTICAST_IF (0: default) */
+};
+
+/*
+ * Apply @o's socket options (NODELAY, buffer sizes, busy-poll; not
+ * REUSE*, which only matter before bind) to an open socket, and its
+ * RECV_COPY flag. Returns 0, -EBADF (stale), -EXDEV (other shard),
+ * or setsockopt's -errno. Handler.
+ */
+PN_API int pn_io_setopt(struct pn_ctx *ctx, pn_io_handle h,
+			const struct pn_io_opts *o);
+
+/* --- TCP ------------------------------------------------------------ */
+
+/*
+ * Listen on @addr (@o may be NULL) on the calling shard, owned by the
+ * caller. Each accepted connection comes as PN_MSG_IO_ACCEPT (ev.h the
+ * listener, ev.conn the connection, which inherits the listener's options
+ * and udata, is owned by the listener's owner and receives nothing until
+ * pn_io_recv_start()). With PN_IO_REUSEPORT, an actor on every shard can
+ * listen on the same address and the kernel spreads connections over
+ * them. Accept failures come as ERROR (op ACCEPT) and the accept is
+ * re-armed. Returns 0 and *out, or -errno of socket/bind/listen,
+ * -EMFILE (no free handle). Handler.
+ */
+PN_API int pn_io_listen(struct pn_ctx *ctx, const struct sockaddr *addr,
+			socklen_t len, const struct pn_io_opts *o,
+			pn_io_handle *out);
+
+/*
+ * Connect to @addr; PN_MSG_IO_CONNECTED follows with res 0, or with the
+ * -errno (-ECONNREFUSED, -ETIMEDOUT after @timeout_ns, 0: none) that ends
+ * the handle (no CLOSED follows a failed connect). Returns 0 and *out, or
+ * -errno from socket(). Handler.
+ */
+PN_API int pn_io_connect(struct pn_ctx *ctx, const struct sockaddr *addr,
+			 socklen_t len, const struct pn_io_opts *o,
+			 uint64_t timeout_ns, pn_io_handle *out);
+
+/*
+ * Start receiving on a connection or UDP socket: multishot receive into
+ * the shard's provided-buffer ring, one DATA (DGRAM) message per
+ * completion, EOF when the peer shuts down writing (the connection stays
+ * open for sending; no EOF comes once the owner is closing it).
+ * pn_io_recv_stop() cancels it (messages already sent still arrive).
+ * Returns 0, -EBADF, -EXDEV, -EINVAL (a listener or file, or not
+ * connected yet), -EALREADY (receiving), -ENOMEM (the buffer ring could
+ * not be set up). Handler.
+ */
+PN_API int pn_io_recv_start(struct pn_ctx *ctx, pn_io_handle h);
+PN_API int pn_io_recv_stop(struct pn_ctx *ctx, pn_io_handle h);
+
+/*
+ * Queue a copy of @len bytes for sending; sends leave in order. Bounded:
+ * -EAGAIN when this connection's queue (send_queue_bytes) is full,
+ * -ENOBUFS when the shard's (shard_send_bytes) is; either way nothing was
+ * queued and one PN_MSG_IO_WRITABLE comes when the queue is back under
+ * half and the refused send fits the shard's room. -EMSGSIZE when @len
+ * exceeds the queue itself (use pn_io_send_zc()); -EPIPE after
+ * pn_io_shutdown(SHUT_WR) or close; -EBADF, -EXDEV. Sends made while
+ * connecting wait for the connection. A send the kernel fails ends the
+ * connection (CLOSED with the -errno). Handler.
+ */
+PN_API int pn_io_send(struct pn_ctx *ctx, pn_io_handle h, const void *data,
+		      size_t len);
+
+/*
+ * Send @len bytes at @buf without copying them (IORING_OP_SEND_ZC), for
+ * large buffers (a copy is cheaper below ~16 KiB). The buffer is lent to
+ * the kernel: do not touch it until PN_MSG_IO_ZC_DONE (ev.data == @buf,
+ * res = bytes sent or -errno, after the kernel's notification that it let
+ * go of the pages) gives it back. Ordered with pn_io_send(). Not counted
+ * against the queue bounds: io/ holds no copy, and the caller cannot reuse
+ * the buffer before ZC_DONE anyway. Errors as pn_io_send() (no -EAGAIN,
+ * -ENOBUFS or -EMSGSIZE). Handler.
+ */
+PN_API int pn_io_send_zc(struct pn_ctx *ctx, pn_io_handle h, const void *buf,
+			 size_t len);
+
+/*
+ * Shut down one or both directions (SHUT_RD, SHUT_WR, SHUT_RDWR) once the
+ * data queued so far has been sent. Failure comes as ERROR (op SHUTDOWN).
+ * Returns 0, -EINVAL, -EBADF, -EXDEV. Handler.
+ */
+PN_API int pn_io_shutdown(struct pn_ctx *ctx, pn_io_handle h, int how);
+
+/*
+ * Close a handle of any kind: stop receiving, send what is queued, close
+ * the descriptor, then PN_MSG_IO_CLOSED (res 0). A peer that never reads
+ * holds a graceful close open: pn_io_abort() drops the queue (lent
+ * zero-copy buffers come back with -ECANCELED), resets the connection
+ * (SO_LINGER 0) and closes at once. Lent receive buffers stay valid until
+ * released. Returns 0, -EBADF, -EXDEV, -EALREADY. Handler.
+ */
+PN_API int pn_io_close(struct pn_ctx *ctx, pn_io_handle h);
+PN_API int pn_io_abort(struct pn_ctx *ctx, pn_io_handle h);
+
+/* Whose messages these are (an actor on the same shard), and the user
+ * data echoed in every ev. Return 0, -EINVAL, -EBADF, -EXDEV. Handler. */
+PN_API int pn_io_set_owner(struct pn_ctx *ctx, pn_io_handle h, pn_pid owner);
+PN_API int pn_io_set_udata(struct pn_ctx *ctx, pn_io_handle h, uint64_t udata);
+
+/* The descriptor behind a socket (getsockname, extra options), or -EBADF,
+ * -EXDEV; io/ still owns it: do not close it. Handler. */
+PN_API int pn_io_fd(struct pn_ctx *ctx, pn_io_handle h);
+
+/*
+ * Hand connection (or UDP socket) @h to actor @to, which may live on any
+ * shard. Protocol: receiving stops (its cancellation completes first, so
+ * every byte received so far has been delivered to the old owner), the
+ * send queue drains, then @to gets PN_MSG_IO_HANDOFF carrying the
+ * descriptor, @udata and the options, and @h is stale. @to calls
+ * pn_io_adopt() to make it a handle on its own shard (and
+ * pn_io_recv_start() to receive). If the connection fails first, the old
+ * owner gets CLOSED instead and no HANDOFF is sent. A HANDOFF that ends as
+ * a dead letter owns a descriptor: a dead-letter hook should pass it to
+ * pn_io_handoff_drop(). Lent buffers stay with the old shard. Returns 0,
+ * -EBADF, -EXDEV, -EINVAL (a listener or file), -EALREADY. Handler.
+ */
+PN_API int pn_io_handoff(struct pn_ctx *ctx, pn_io_handle h, pn_pid to,
+			 uint64_t udata);
+
+/* Make the descriptor of HANDOFF message @m a handle on the calling
+ * shard, owned by the caller. Returns 0 and *out, -EINVAL (not a
+ * HANDOFF), -EMFILE. Handler. */
+PN_API int pn_io_adopt(struct pn_ctx *ctx, const struct pn_msg *m,
+		       pn_io_handle *out);
+
+/* Close the descriptor a HANDOFF message carries (it was not adopted).
+ * Any. */
+PN_API void pn_io_handoff_drop(const struct pn_msg *m);
+
+/* --- UDP --------------------------------------------------------------- */
+
+/*
+ * A UDP socket bound to @addr, owned by the caller; pn_io_recv_start()
+ * delivers each datagram as PN_MSG_IO_DGRAM (lent, like DATA; the sender
+ * from pn_io_dgram_peer()). Returns 0 and *out, or the -errno of
+ * socket/bind. Handler.
+ */
+PN_API int pn_io_udp_open(struct pn_ctx *ctx, const struct sockaddr *addr,
+			  socklen_t len, const struct pn_io_opts *o,
+			  pn_io_handle *out);
+
+/* Send one datagram of a copy of @len bytes to @addr. Bounded as
+ * pn_io_send(); a failure comes as ERROR (op SENDMSG). Handler. */
+PN_API int pn_io_sendto(struct pn_ctx *ctx, pn_io_handle h, const void *data,
+			size_t len, const struct sockaddr *addr,
+			socklen_t addrlen);
+
+/* Join / leave multicast @group on the interface with address @iface
+ * (IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP). Returns 0 or -errno.
+ * Handler. */
+PN_API int pn_io_udp_join(struct pn_ctx *ctx, pn_io_handle h,
+			  struct in_addr group, struct in_addr iface);
+PN_API int pn_io_udp_leave(struct pn_ctx *ctx, pn_io_handle h,
+			   struct in_addr group, struct in_addr iface);
+
+/* The sender of DGRAM message @m into @out (sockaddr_in or _in6);
+ * returns its length, or 0 if unknown. Handler. */
+PN_API socklen_t pn_io_dgram_peer(const struct pn_msg *m,
+				  struct sockaddr_storage *out);
+
+/* --- files ------------------------------------------------------------ */
+
+/*
+ * Open @path (copied) with open(2) @flags and @mode; PN_MSG_IO_FILE (op
+ * OPEN, res 0 or -errno; on failure the handle is gone) follows. Uses the
+ * shard's registered file table when it has one (no fd lookups per op).
+ * Returns 0 and *out, -EMFILE, -ENOMEM. Handler.
+ */
+PN_API int pn_io_file_open(struct pn_ctx *ctx, const char *path, int flags,
+			   unsigned mode, uint64_t udata, pn_io_handle *out);
+
+/*
+ * Read / write @len bytes at offset @off; PN_MSG_IO_FILE (op READ/WRITE,
+ * res bytes or -errno, ev.data = @buf) follows. @buf is lent to the kernel
+ * until then. Operations on one file may run concurrently, like
+ * pread/pwrite; wait for a write's FILE before its fsync. A @buf from
+ * pn_io_file_buf_get() uses the registered-buffer path (READ_FIXED).
+ * Returns 0, -EBADF, -EXDEV, -EINVAL. Handler.
+ */
+PN_API int pn_io_file_read(struct pn_ctx *ctx, pn_io_handle h, void *buf,
+			   uint32_t len, uint64_t off);
+PN_API int pn_io_file_write(struct pn_ctx *ctx, pn_io_handle h, const void *buf,
+			    uint32_t len, uint64_t off);
+
+/* fsync (@datasync: fdatasync); PN_MSG_IO_FILE (op FSYNC) follows. */
+PN_API int pn_io_file_fsync(struct pn_ctx *ctx, pn_io_handle h, bool datasync);
+
+/*
+ * A registered buffer of file_buf_size bytes (NULL: none left, or
+ * file_bufs is 0), and its return. Handler (the same shard).
+ */
+PN_API void *pn_io_file_buf_get(struct pn_ctx *ctx);
+PN_API void pn_io_file_buf_put(struct pn_ctx *ctx, void *buf);
+
+/* --- names and counters ---------------------------------------------- */
+
+/* "ECONNREFUSED (connection refused)" for -ECONNREFUSED. Any. */
+PN_API const char *pn_io_strerror(int err);
+/* "accept", "recv", ... for enum pn_io_op. Any. */
+PN_API const char *pn_io_op_name(unsigned op);
+/* "data", "closed", ... for a PN_MSG_IO_* type, else NULL. Any. */
+PN_API const char *pn_io_msg_name(uint32_t type);
+
+struct pn_io_stats {
+	uint64_t accepted;     /* connections accepted */
+	uint64_t connected;    /* outgoing connections established */
+	uint64_t recv_bytes;   /* received (TCP and UDP) */
+	uint64_t sent_bytes;   /* sent (kernel's count) */
+	uint64_t send_eagain;  /* pn_io_send*: connection queue full */
+	uint64_t send_enobufs; /* pn_io_send*: shard queues full */
+	uint64_t nobufs;       /* receives stopped by an empty buffer ring */
+	uint64_t rearms;       /* multishot operations re-armed */
+	uint64_t zc_sends;     /* zero-copy sends completed */
+	uint64_t errors;       /* ERROR and failing CLOSED messages */
+	uint64_t handles;      /* open now */
+	uint64_t bufs_lent;    /* receive buffers lent to actors now */
+	uint64_t queued_bytes; /* in send queues now */
+	uint64_t dropped;      /* messages the runtime refused (buffer back) */
+};
+
+/* This shard's io counters. Returns 0, or -ENODEV (no io/). Handler. */
+PN_API int pn_io_stats_get(struct pn_ctx *ctx, struct pn_io_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PN_IO_H */

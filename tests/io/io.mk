@@ -1,0 +1,10 @@
+# tests/io/: io/ unit tests (one cmocka binary per unit), all on the
+# fixture in tests/io/harness.c. They start real runtimes (2 shards) with
+# the test thread as the network peer, so they also run under
+# ThreadSanitizer.
+IO_TESTS := tests/io/test_tcp tests/io/test_backpressure \
+	    tests/io/test_connect tests/io/test_udp tests/io/test_file \
+	    tests/io/test_bufring tests/io/test_api
+UNIT_TESTS += $(IO_TESTS)
+TSAN_TESTS += $(IO_TESTS)
+$(foreach t,$(IO_TESTS),$(eval $(t)_EXTRA := tests/io/harness.c))
