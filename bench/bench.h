@@ -31,6 +31,7 @@ struct bench_opts {
 	uint64_t rate;	      /* latency: requests per second */
 	const char *hist_out; /* latency: write the histogram here */
 	uint64_t timeout_ns;  /* per repetition */
+	bool report;	      /* --report: the traffic view (migrate, pairs) */
 };
 
 /* PINION_BENCH_BREAK names a workload whose check must fail (self-test). */
@@ -39,6 +40,12 @@ bool bench_broken(const char *what);
 /* --- one repetition ------------------------------------------------------ */
 
 struct bench_hist;
+
+/* scrape.c: PINION_BENCH_SCRAPE_MS=N scrapes /metrics every N ms while a
+ * runtime runs (bench_rt_start/stop call these). */
+int bench_scrape_prepare(struct pn_runtime *rt);
+int bench_scrape_start(struct pn_runtime *rt);
+void bench_scrape_stop(void);
 
 /* What the driver hands a workload for one repetition. */
 struct bench_env {
@@ -167,6 +174,12 @@ int bench_churn(struct bench_env *e, struct bench_sample *s);
 int bench_latency(struct bench_env *e, struct bench_sample *s);
 /* echo (bench/echo.c) runs its own servers and variants c1, c16, c256. */
 int bench_echo(const struct bench_opts *o);
+/* migrate and pairs (bench/migrate.c, bench/pairs.c) run their own
+ * runtimes and print their own result lines. */
+int bench_migrate(const struct bench_opts *o);
+int bench_pairs(const struct bench_opts *o);
+/* --report: the runtime's traffic view and migration counters. */
+void bench_traffic_report(const struct bench_opts *o, struct pn_runtime *rt);
 
 const struct bench_workload *bench_workload_find(const char *name);
 extern const struct bench_workload bench_workloads[];

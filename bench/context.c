@@ -146,11 +146,17 @@ int bench_rt_start(const struct bench_opts *o, unsigned shards, bool busy,
 			strerror(-err), pn_last_error());
 		return err;
 	}
-	err = pn_runtime_start(rt);
+	err = bench_scrape_prepare(rt);
+	if (!err)
+		err = pn_runtime_start(rt);
 	if (err < 0) {
 		fprintf(stderr, "pinion-bench: start: %s (%s)\n",
 			strerror(-err), pn_last_error());
 		pn_runtime_destroy(rt);
+		return err;
+	}
+	if ((err = bench_scrape_start(rt)) < 0) {
+		bench_rt_stop(rt);
 		return err;
 	}
 	*out = rt;
@@ -164,6 +170,7 @@ void bench_rt_stop(struct pn_runtime *rt)
 
 	if (!rt)
 		return;
+	bench_scrape_stop();
 	err = pn_runtime_shutdown(rt, 5000000000ull, &rep);
 	if (err < 0)
 		fprintf(stderr, "pinion-bench: shutdown: %s\n%s",

@@ -6,7 +6,7 @@
  *
  *   pinion-bench WORKLOAD [--variant local|cross] [--n N] [--shards S]
  *                [--reps R] [--busy-poll] [--json] [--impl pinion|raw]
- *                [--rate R] [--hist-out PREFIX]
+ *                [--rate R] [--hist-out PREFIX] [--report]
  *   pinion-bench all [same options]
  *   pinion-bench --list
  *
@@ -42,6 +42,11 @@ const struct bench_workload bench_workloads[] = {
 	/* Variants c1, c16, c256; runs its own servers (bench/echo.c). */
 	{"echo", "TCP echo on loopback, 64-byte requests, vs epoll", 1000000, 0,
 	 NULL, true, false},
+	/* Migration and placement (bench/migrate.c, bench/pairs.c). */
+	{"migrate", "move an actor back and forth; sends to it, moved or not",
+	 2000, 0, NULL, false, false},
+	{"pairs", "16 ping-pong pairs: ideal, scatter, scatter + colocate",
+	 1000, 0, NULL, false, false},
 };
 const unsigned bench_nworkloads =
 	sizeof(bench_workloads) / sizeof(bench_workloads[0]);
@@ -61,7 +66,8 @@ static void usage(FILE *f)
 		"[--n N] [--shards S]\n"
 		"                    [--reps R] [--busy-poll] [--json] "
 		"[--impl pinion|raw]\n"
-		"                    [--rate PER_SEC] [--hist-out PREFIX]\n"
+		"                    [--rate PER_SEC] [--hist-out PREFIX] "
+		"[--report]\n"
 		"       pinion-bench --list\n"
 		"Measurements: allocs, idle, memory (also part of `all`).\n");
 }
@@ -116,7 +122,8 @@ enum {
 	O_HIST,
 	O_TIMEOUT,
 	O_LIST,
-	O_HELP
+	O_HELP,
+	O_REPORT
 };
 
 static const struct option longopts[] = {
@@ -132,6 +139,7 @@ static const struct option longopts[] = {
 	{"timeout", required_argument, NULL, O_TIMEOUT},
 	{"list", no_argument, NULL, O_LIST},
 	{"help", no_argument, NULL, O_HELP},
+	{"report", no_argument, NULL, O_REPORT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -183,6 +191,9 @@ static int parse_one(struct bench_opts *o, int c, const char *arg)
 	case O_HIST:
 		o->hist_out = arg;
 		break;
+	case O_REPORT:
+		o->report = true;
+		break;
 	default:
 		err = -EINVAL;
 	}
@@ -230,6 +241,10 @@ static int run_workload(const struct bench_opts *o,
 {
 	int bad = 0;
 
+	if (!strcmp(w->name, "migrate")) /* their own runtimes and lines */
+		return bench_migrate(o) < 0;
+	if (!strcmp(w->name, "pairs"))
+		return bench_pairs(o) < 0;
 	if (w->run == NULL) /* echo: its own variants and servers */
 		return bench_echo(o) < 0;
 	if ((w->variants & BENCH_LOCAL) && want(o, "local"))

@@ -4,11 +4,13 @@ BENCH_PROGS += pinion-bench pinion-gbench
 
 pinion-bench_SRCS := bench/main.c bench/driver.c bench/report.c \
 		     bench/context.c bench/hist.c bench/measure.c \
+		     bench/scrape.c \
 		     bench/raw.c bench/raw_local.c \
 		     bench/pingpong.c bench/ring.c bench/counting.c \
 		     bench/forkjoin.c bench/spawn.c bench/churn.c \
 		     bench/latency.c \
-		     bench/echo.c bench/echo_client.c bench/epoll_echo.c
+		     bench/echo.c bench/echo_client.c bench/epoll_echo.c \
+		     bench/migrate.c bench/pairs.c
 pinion-bench_LINK := $(CC)
 pinion-bench_LIBS :=
 

@@ -6,7 +6,7 @@
  * generation), monitors and links, the runtime's internal messages, early
  * messages for PIDs whose spawn is still on its way, and dead letters.
  */
-#include "core_int.h"
+#include "migrate.h"
 
 #include <errno.h>
 
@@ -82,10 +82,11 @@ static void slot_push(struct pn_ctx *o, uint32_t idx)
 		memory_order_relaxed));
 }
 
-/* Give back a reserved slot that was never used (any thread). */
+/* Give back a reserved slot that was never used (any thread). The PID
+ * names the shard (placement may have chosen another than @o). */
 void pn__slot_unreserve(struct pn_ctx *o, pn_pid pid)
 {
-	slot_push(o, pn_pid_slot(pid));
+	slot_push(o->rt->shard[pn_pid_shard(pid)], pn_pid_slot(pid));
 }
 
 /* Free an actor's slot with a new generation (owner only). */
@@ -103,6 +104,12 @@ static void slot_free(struct pn_ctx *s, uint32_t idx)
 	}
 	atomic_store_explicit(&sl->gen, g + 1, memory_order_relaxed);
 	slot_push(s, idx);
+}
+
+/* slot_free() for migrate.c: a moved-away actor stopped (owner only). */
+void pn__slot_release(struct pn_ctx *s, uint32_t idx)
+{
+	slot_free(s, idx);
 }
 
 /*
@@ -126,7 +133,9 @@ struct pn__actor *pn__lookup(struct pn_ctx *s, pn_pid pid)
 	uint32_t idx = pn_pid_slot(pid);
 	struct pn__actor *a;
 
-	if (pn_pid_shard(pid) != s->id || idx >= s->max_slots)
+	if (pn_pid_shard(pid) != s->id)
+		return s->mig ? pn__mig_guest(s, pid) : NULL;
+	if (idx >= s->max_slots)
 		return NULL;
 	a = s->slots[idx].actor;
 	return a && a->pid == pid ? a : NULL;
@@ -156,6 +165,7 @@ static void send_down(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid who,
 void pn__dead_letter(struct pn_ctx *s, const struct pn_msg *m)
 {
 	PN__STAT_ADD(s, PN__ST_DEAD, 1);
+	pn__met_event(&s->met, PN__FL_DEAD, m->to, m->type, 0);
 	if (s->rt->cfg.dead_letter)
 		s->rt->cfg.dead_letter(s->rt->cfg.dead_letter_arg, s->id, m);
 	if (m->len > PN_MSG_INLINE)
@@ -226,15 +236,50 @@ static void list_del(struct pn_ctx *s, struct pn__actor *a)
 		a->next->prev = a->prev;
 }
 
-static void actor_free(struct pn_ctx *s, struct pn__actor *a)
+/* Unlink @a and free what it owns but its slot (migrate.c: it moves). */
+void pn__actor_release(struct pn_ctx *s, struct pn__actor *a)
 {
+	if (s->beacon_last == a) /* its memory may hold the next actor */
+		s->beacon_last = NULL;
 	list_del(s, a);
 	pn__pids_fini(&a->monitors, s->arena);
 	pn__pids_fini(&a->links, s->arena);
 	pn_arena_free(s->arena, a->state, a->b->state_size);
-	slot_free(s, pn_pid_slot(a->pid));
 	pn_pool_free(s->actor_pool, a);
 	PN__STAT_ADD(s, PN__ST_ACTORS, (uint64_t)-1);
+}
+
+/* Put @a on the shard's list of live actors. */
+void pn__actor_link(struct pn_ctx *s, struct pn__actor *a)
+{
+	a->prev = NULL;
+	a->next = s->actors;
+	if (s->actors)
+		s->actors->prev = a;
+	s->actors = a;
+	PN__STAT_ADD(s, PN__ST_ACTORS, 1);
+}
+
+static void actor_free(struct pn_ctx *s, struct pn__actor *a)
+{
+	pn_pid pid = a->pid;
+
+	pn__atimers_fini(s, a);
+	pn__actor_release(s, a);
+	if (pn_pid_shard(pid) == s->id)
+		slot_free(s, pn_pid_slot(pid));
+	else
+		pn__mig_guest_del(s, pid); /* a guest (migrate.c) */
+}
+
+/* Probes and the flight recorder for a stop (failures get their own). */
+static void stop_observed(struct pn_ctx *s, pn_pid pid, int reason, int detail)
+{
+	PN_PROBE4(stop, s->id, pid, reason, detail);
+	if (reason != PN_REASON_NORMAL && reason != PN_REASON_SHUTDOWN)
+		PN_PROBE4(failure, s->id, pid, reason, detail);
+	pn__met_event(&s->met, PN__FL_STOP, pid, 0,
+		      (uint64_t)(uint32_t)reason << 32 | (uint32_t)detail);
 }
 
 void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
@@ -242,7 +287,8 @@ void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
 {
 	struct pn__actor *saved = s->cur;
 	pn_pid pid = a->pid;
-	bool started = s->slots[pn_pid_slot(pid)].actor == a;
+	bool guest = pn_pid_shard(pid) != s->id;
+	bool started = guest || s->slots[pn_pid_slot(pid)].actor == a;
 	uint32_t outer;
 
 	if (a->flags & PN__A_DYING)
@@ -270,7 +316,10 @@ void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
 		send_down(s, a->links.v[i], PN__MSG_EXITSIG, a->pid, reason,
 			  detail);
 	actor_free(s, a);
+	if (guest) /* its home frees the slot */
+		pn__mig_gone(s, pid);
 	PN__STAT_ADD(s, PN__ST_STOPPED, 1);
+	stop_observed(s, pid, reason, detail);
 	if (!started)
 		early_release(s, pid); /* they become dead letters */
 }
@@ -332,6 +381,8 @@ static int actor_start(struct pn_ctx *s, pn_pid pid,
 	s->actors = a;
 	PN__STAT_ADD(s, PN__ST_ACTORS, 1);
 	PN__STAT_ADD(s, PN__ST_SPAWNED, 1);
+	PN_PROBE3(spawn, s->id, pid, b->name ? b->name : "");
+	pn__met_event(&s->met, PN__FL_SPAWN, pid, 0, depth);
 	rc = actor_init(s, a, parent, flags, arg, arg_len);
 	if (rc < 0 || a->pending) {
 		a->pending = 0;
@@ -426,6 +477,10 @@ int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
 
 	if (err < 0)
 		return err;
+	/* A placement (placement.c) overrides @target; the PID names the
+	 * shard chosen, which is what callers route by. */
+	if (o->placement && (err = pn__place(rt, o, target, &target)) < 0)
+		return err;
 	return pn__slot_reserve(rt->shard[target], pid);
 }
 
@@ -451,6 +506,7 @@ int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 					     "down");
 	if ((err = pn__spawn_prepare(ctx->rt, b, o, target, pid)) < 0)
 		return err;
+	target = pn_pid_shard(*pid);
 	if ((o->flags & PN_SPAWN_LINK) &&
 	    (err = pn__pids_add(&parent->links, ctx->arena, *pid)) < 0) {
 		pn__slot_unreserve(ctx->rt->shard[target], *pid);
@@ -490,6 +546,8 @@ void pn__after_handle(struct pn_ctx *s, struct pn__actor *a, int rc)
 		pn__actor_stop(s, a, PN_REASON_KILLED, 0);
 	else if (rc == PN_STOP || (p & PN__P_STOP))
 		pn__actor_stop(s, a, PN_REASON_NORMAL, 0);
+	else if (p & PN__P_MIGRATE) /* last: @a is gone from here after it */
+		pn__mig_leave(s, a);
 }
 
 /* Run @a's handler on @m outside the ring/queue path (EXIT, replies). */
@@ -598,6 +656,9 @@ static void sys_dispatch(struct pn_ctx *s, struct pn_msg *m,
 	case PN__MSG_EXITSIG:
 		on_exit_signal(s, a, m);
 		break;
+	case PN__MSG_MIG_REQ: /* pn_migrate_pid() (migrate.c) */
+		pn__mig_request(s, a, m);
+		break;
 	default:
 		pn_panic("unknown runtime message %#x", m->type);
 	}
@@ -608,6 +669,10 @@ void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m)
 {
 	struct pn__actor *a;
 
+	/* Migration: its protocol, and messages for an actor that moved
+	 * away (forwarded by its home, bounced by a former location). */
+	if ((s->mig || pn__mig_proto(m->type)) && pn__mig_sys(s, m))
+		return;
 	if (m->ref & PN__REF_REPLY) {
 		if (!pn__reply_accept(s, m)) {
 			PN__STAT_ADD(s, PN__ST_LATE, 1);
@@ -635,6 +700,17 @@ void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m)
 /* A message whose destination is not a live actor here. */
 void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m)
 {
+	struct pn__actor *g;
+
+	/* Migration: a guest's (hot on a shard hosting guests), then
+	 * forwarding and bouncing. */
+	if (s->mig && pn_pid_shard(m->to) != s->id &&
+	    (g = pn__mig_guest_hot(s, m->to)) != NULL) {
+		pn__mig_run(s, g, m);
+		return;
+	}
+	if (s->mig && pn__mig_miss(s, m))
+		return;
 	if (m->type == PN_MSG_STARTED) /* only the runtime sends it */
 		actor_activate(s, m);
 	else if (slot_reserved(s, m->to))
@@ -760,4 +836,5 @@ void pn__actors_fini(struct pn_ctx *s)
 {
 	while (s->actors)
 		actor_free(s, s->actors);
+	pn__mig_fini(s);
 }

@@ -21,6 +21,9 @@
  *   pinion:   actor 0x40000100000001 behaviour "crasher" message type 0x1234
  *   pinion:   backtrace:
  *   <one line per frame, from backtrace_symbols_fd()>
+ *   pinion:   last events on this shard (flight recorder, oldest first):
+ *   pinion:     -1234 us spawn actor 0x40000100000001 arg 1
+ *   <up to 32 lines: flight.c>
  *   pinion: end of crash report
  */
 #include "core_int.h"
@@ -86,6 +89,15 @@ static void flush(struct out *o)
 		done += (size_t)w;
 	}
 	o->n = 0;
+}
+
+/* One flight-recorder line (AS-safe: write(2) only). */
+static void put_line(const char *line)
+{
+	struct out o = {.n = 0};
+
+	put(&o, line);
+	flush(&o);
 }
 
 static const char *sig_name(int sig)
@@ -163,6 +175,12 @@ static void report(struct pn_ctx *s, int sig, const siginfo_t *si)
 	flush(&o);
 	n = backtrace(frames, NFRAMES);
 	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+	if (PN__METRICS) {
+		put(&o, "pinion:   last events on this shard (flight "
+			"recorder, oldest first):\n");
+		flush(&o);
+		pn__flight_crash(s, put_line);
+	}
 	put(&o, "pinion: end of crash report\n");
 	flush(&o);
 }

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,7 @@ struct io_uring_cqe;
 #define PN_MSG_TIMEOUT	(PN_MSG_SYS + 5) /* a request got no reply in time */
 #define PN_MSG_SHUTDOWN (PN_MSG_SYS + 6) /* the runtime is shutting down */
 #define PN_MSG_WRITABLE (PN_MSG_SYS + 7) /* overflow is below budget again */
+#define PN_MSG_MIGRATED (PN_MSG_SYS + 8) /* a move ended (pn_migrated) */
 
 /* Why an actor stopped (the reason in DOWN, EXIT and STOPPING). */
 enum pn_reason {
@@ -87,6 +89,18 @@ struct pn_behaviour {
 	int (*handle)(struct pn_ctx *ctx, void *state, const struct pn_msg *m);
 	/* Optional. Runs once when the actor stops, whatever the reason. */
 	void (*cleanup)(struct pn_ctx *ctx, void *state, int reason);
+	/* Optional, for migration (see "migration and placement"). Without
+	 * pack, a move copies state_size bytes as they are. With it, a move
+	 * calls pack on the old shard to write the state into @buf (at most
+	 * @size = pack_max bytes; return the bytes written, or < 0 to refuse
+	 * the move, leaving the state intact) and, once it succeeded, frees
+	 * the state block: pack hands over whatever the state owned. unpack
+	 * rebuilds the state (zeroed, state_size bytes) on the new shard from
+	 * what pack wrote; < 0 fails the actor there (PN_REASON_FAILED). */
+	long (*pack)(struct pn_ctx *ctx, void *state, void *buf, size_t size);
+	int (*unpack)(struct pn_ctx *ctx, void *state, const void *buf,
+		      size_t len);
+	size_t pack_max; /* the most pack writes */
 };
 
 #define PN_SHARD_ANY	    -1	 /* see pn_spawn() for the placement policy */
@@ -100,6 +114,10 @@ struct pn_spawn_opts {
 	unsigned flags;	 /* PN_SPAWN_* */
 	const void *arg; /* copied; passed to init */
 	size_t arg_len;	 /* at most PN_SPAWN_ARG_MAX */
+	/* Placement (enum pn_placement; 0: @shard decides, as above). */
+	int placement;
+	pn_pid near; /* PN_PLACE_NEAR: the shard @near names */
+	int cpu;     /* PN_PLACE_NUMA: a shard on this cpu's NUMA node */
 };
 #define PN_SPAWN_ARG_MAX 4096
 
@@ -296,6 +314,11 @@ enum pn_stage {
 	PN_STAGE_COUNT
 };
 
+/* A rebalancing policy (see "migration and placement"). */
+struct pn_traffic_view;
+typedef void (*pn_rebalance_fn)(struct pn_ctx *ctx,
+				const struct pn_traffic_view *v, void *arg);
+
 struct pn_config {
 	struct pn_plan_config plan; /* shards, cores, supervisor core, SMT */
 	uint32_t ring_slots;	    /* per inbox ring, power of 2; 1024 */
@@ -320,6 +343,17 @@ struct pn_config {
 	 * supervisor shard; NULL: one line each on stderr. */
 	void (*on_event)(void *arg, const struct pn_event *ev);
 	void *event_arg;
+	/* Metrics (see "metrics"): stamp 1 in @metrics_sample application
+	 * sends for the per-actor queue-time and handler-time statistics
+	 * (three clock reads per sample); 1024 by default, 0: off (the
+	 * per-shard counters are always on). PINION_METRICS_SAMPLE. */
+	uint32_t metrics_sample;
+	/* Migration and placement (see that section). */
+	bool migrate_supervisor; /* allow moves to the supervisor shard */
+	uint32_t compact_cap;	 /* PN_PLACE_COMPACT: actors per shard; 1024 */
+	uint64_t rebalance_ns;	 /* the rebalancer's period; 100 ms */
+	pn_rebalance_fn rebalance; /* NULL: no rebalancer */
+	void *rebalance_arg;
 };
 
 /* Fill @c with the defaults above. */
@@ -583,6 +617,9 @@ struct pn_event {
 	int reason, detail;    /* how it stopped (CHILD_EXIT, RESTART...) */
 	uint64_t ns;	       /* how long (STALL, STALL_END, KILLED) */
 	const char *text;      /* all of the above as one line */
+	/* STALL: the stuck shard's last events (flight recorder), one
+	 * "pinion:     ..." line each, oldest first; NULL otherwise. */
+	const char *flight;
 };
 
 /* Watchdog policies (pn_config.watchdog_policy). ABORT sends SIGABRT to
@@ -624,6 +661,231 @@ PN_API int pn_name_send(struct pn_ctx *ctx, const char *name, uint32_t type,
 			const void *data, size_t len);
 
 /* === end of supervision ================================================= */
+
+/* === metrics ============================================================ */
+/*
+ * Log-linear histograms (HdrHistogram's scheme): values below 2^S exact,
+ * then 2^S buckets per power of two, so the relative error is below 2^-S;
+ * fixed memory (2^S * (65 - S) counters); histograms of the same S merge
+ * by adding. Recording never allocates. One writer at a time. Any.
+ */
+struct pn_hist;
+/* Returns 0 and *out, -EINVAL (S outside 1..12), -ENOMEM. */
+PN_API int pn_hist_create(unsigned sub_bits, struct pn_hist **out);
+PN_API void pn_hist_destroy(struct pn_hist *h);
+PN_API void pn_hist_reset(struct pn_hist *h);
+PN_API void pn_hist_record(struct pn_hist *h, uint64_t v);
+PN_API void pn_hist_record_n(struct pn_hist *h, uint64_t v, uint64_t n);
+/* Add @src into @dst: 0, or -EINVAL if their S differ. */
+PN_API int pn_hist_merge(struct pn_hist *dst, const struct pn_hist *src);
+PN_API uint64_t pn_hist_count(const struct pn_hist *h);
+PN_API uint64_t pn_hist_min(const struct pn_hist *h);
+PN_API uint64_t pn_hist_max(const struct pn_hist *h);
+PN_API uint64_t pn_hist_sum(const struct pn_hist *h);
+/* The @p-th percentile (0..100), never under-reported. */
+PN_API uint64_t pn_hist_percentile(const struct pn_hist *h, double p);
+/* How many values are below @v (exact for powers of two). */
+PN_API uint64_t pn_hist_count_below(const struct pn_hist *h, uint64_t v);
+/* Bucket @i (< pn_hist_buckets()): its count, lowest value and width. */
+PN_API unsigned pn_hist_buckets(const struct pn_hist *h);
+PN_API uint64_t pn_hist_bucket(const struct pn_hist *h, unsigned i,
+			       uint64_t *low, uint64_t *width);
+
+/*
+ * A source of extra per-shard counters (io/ registers one): @collect runs
+ * on each shard, on that shard's thread, every 1024 loop turns and before
+ * the shard parks, and fills v[0..n) with the shard's current values.
+ * Names become pinion_<name>_<names[i]> (counters get _total). Everything
+ * pointed to must outlive the runtime. Register before
+ * pn_runtime_start(). Returns 0, -EBUSY (started), -ENOSPC (more than 32
+ * counters in all), -EINVAL. External.
+ */
+struct pn_metrics_source {
+	const char *name;
+	unsigned n;
+	const char *const *names;      /* [n] */
+	const unsigned char *is_gauge; /* [n], or NULL: all counters */
+	void (*collect)(struct pn_ctx *ctx, void *arg, uint64_t *v);
+	void *arg;
+};
+PN_API int pn_metrics_source_register(struct pn_runtime *rt,
+				      const struct pn_metrics_source *src);
+
+/* One shard in a snapshot. Time shares: busy (running the loop with
+ * work), spin (idle, not parked) and parked add up to the shard's life. */
+struct pn_shard_metrics {
+	struct pn_shard_stats stats;
+	uint64_t handled_local, handled_cross, handled_ext;
+	uint64_t wakes_received;
+	uint64_t busy_ns, spin_ns, parked_ns;
+	uint64_t samples;	  /* sampled dispatches */
+	const uint64_t *sent_to;  /* [nshards] into each shard's queue */
+	const uint32_t *ring_hwm; /* [nsources] inbound ring backlog HWM */
+	unsigned nsources;	  /* nshards + max_producers */
+	const uint64_t *ext;	  /* registered sources' counters */
+	const struct pn_hist *handler_ns; /* sampled handler run time */
+	const struct pn_hist *queue_ns;	  /* sampled enqueue-to-dispatch */
+};
+
+/* One actor's sampled statistics (estimates: samples x sample rate). */
+struct pn_actor_metrics {
+	pn_pid pid;
+	unsigned shard;
+	char behaviour[24];
+	uint64_t samples, messages_est;
+	uint64_t handler_ns, queue_ns; /* sums over the samples */
+	uint64_t handler_p99_ns, queue_p99_ns;
+};
+
+/*
+ * Take a snapshot of every shard's metrics and the most sampled actors.
+ * Each counter is read atomically; the hot ones are published once per
+ * loop turn (the time shares when the loop changes state, and at least
+ * every 1024 turns). Returns 0 and *out (free it with
+ * pn_metrics_free()), -ENOMEM. Any thread.
+ */
+struct pn_metrics;
+PN_API int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out);
+PN_API void pn_metrics_free(struct pn_metrics *m);
+PN_API unsigned pn_metrics_nshards(const struct pn_metrics *m);
+PN_API uint64_t pn_metrics_time_ns(const struct pn_metrics *m);
+PN_API const struct pn_shard_metrics *
+pn_metrics_shard(const struct pn_metrics *m, unsigned shard);
+/* The sampled actors, most samples first; returns how many. */
+PN_API unsigned pn_metrics_actors(const struct pn_metrics *m,
+				  const struct pn_actor_metrics **out);
+/* Registered source counters: how many, and the name of number @i
+ * ("io_accepted") and whether it is a gauge. */
+PN_API unsigned pn_metrics_ext_count(const struct pn_metrics *m);
+PN_API const char *pn_metrics_ext_name(const struct pn_metrics *m, unsigned i,
+				       bool *gauge);
+
+/*
+ * Write @m as one JSON object (pn_metrics_json) or in the Prometheus text
+ * format, version 0.0.4 (pn_metrics_prom). Returns 0 or -EIO. Any.
+ * For a buffer, use fmemopen() or open_memstream().
+ */
+PN_API int pn_metrics_json(const struct pn_metrics *m, FILE *f);
+PN_API int pn_metrics_prom(const struct pn_metrics *m, FILE *f);
+
+/* === end of metrics ===================================================== */
+
+/* === migration and placement ============================================ */
+/*
+ * An actor can move to another shard and keep its PID: its state travels
+ * as a message (a copy of state_size bytes, or the behaviour's pack/unpack)
+ * and it is re-created there with its monitors, links, armed timers (same
+ * ids; remaining time and period kept) and outstanding requests. Names
+ * keep naming it. Every message for it still goes to its home shard (the
+ * one its PID names), which forwards it to where the actor is, so no
+ * message is lost and each sender's messages arrive in the order sent,
+ * across any number of moves. Cost: while away from home a message makes
+ * one more ring hop (via the home), except from the shard the actor is on,
+ * whose sends go straight to it once the home has agreed (one round trip
+ * after it arrives). See README, "Placement and migration".
+ */
+
+/* Payload of PN_MSG_MIGRATED: delivered first on the new shard (status 0),
+ * or where the actor stays when a move failed after its handler returned
+ * (status < 0: -ENOMEM, pack's error, -EMSGSIZE when pack wrote more than
+ * pack_max, -ESHUTDOWN). */
+struct pn_migrated {
+	int32_t status;
+	uint32_t from; /* the shard it left (or tried to) */
+	uint32_t to;   /* where it is now (or was to go) */
+};
+
+/*
+ * Move the calling actor to @shard once this handler returns (to the
+ * shard it is on: nothing to do). Returns 0; -EINVAL (not in a handler,
+ * no such shard, or in init: an actor moves once it has started); -EPERM
+ * (to the supervisor shard without cfg.migrate_supervisor, or an actor
+ * whose home is the supervisor shard); -EBUSY (a move is already asked
+ * for in this handler); -EMSGSIZE (its state, as declared, is larger than
+ * a message can carry); -ESHUTDOWN. A failure after the handler returns
+ * comes as PN_MSG_MIGRATED with a status < 0; the actor keeps running
+ * where it was. Handler.
+ */
+PN_API int pn_migrate(struct pn_ctx *ctx, unsigned shard);
+
+/* Ask @pid to move to @shard: a message it acts on between two of its
+ * messages, wherever it is by then. Errors as pn_migrate() for what can be
+ * checked here; later ones reach @pid as PN_MSG_MIGRATED. Handler. */
+PN_API int pn_migrate_pid(struct pn_ctx *ctx, pn_pid pid, unsigned shard);
+
+/* pn_migrate_pid() from outside the runtime (the runtime's own producer;
+ * waits up to 1 s for room: -ETIMEDOUT). External. */
+PN_API int pn_runtime_migrate(struct pn_runtime *rt, pn_pid pid,
+			      unsigned shard);
+
+/* Placements for struct pn_spawn_opts.placement. */
+enum pn_placement {
+	PN_PLACE_DEFAULT = 0, /* opts.shard decides (PN_SHARD_ANY: see spawn) */
+	PN_PLACE_SHARD,	      /* opts.shard, which must be a shard index */
+	PN_PLACE_NEAR,	      /* the shard opts.near names (its home) */
+	PN_PLACE_COMPACT,     /* the first shard under cfg.compact_cap actors */
+	PN_PLACE_SCATTER,     /* round-robin over the application shards */
+	PN_PLACE_NUMA,	      /* round-robin over shards on opts.cpu's node */
+};
+
+/* Per shard: what migration did there (relaxed snapshot). */
+struct pn_migrate_stats {
+	uint64_t moves;	    /* actors that left this shard */
+	uint64_t installs;  /* actors that arrived here */
+	uint64_t forwarded; /* messages this shard forwarded as a home */
+	uint64_t bounced;   /* messages sent back to a home */
+};
+/* Returns 0 or -EINVAL. Any. */
+PN_API int pn_migrate_stats(const struct pn_runtime *rt, unsigned shard,
+			    struct pn_migrate_stats *out);
+
+/*
+ * The traffic view, always on. Per ordered shard pair: the messages that
+ * crossed (counted a published batch at a time). Per actor pair: a sample,
+ * one message of each published batch (so about 1 in the batch size):
+ * the sender, the receiver, the sender's shard and the receiver's home.
+ */
+struct pn_traffic_pair {
+	pn_pid from, to;
+	unsigned from_shard; /* where the sender was */
+	unsigned to_shard;   /* the receiver's home (the ring it went to) */
+	uint64_t samples;
+};
+
+/* @out[i * n + j]: messages shard i sent into shard j's ring since start;
+ * @n must be pn_runtime_nshards() + 1 (the supervisor shard is last).
+ * Returns 0 or -EINVAL. Any. */
+PN_API int pn_traffic_shards(const struct pn_runtime *rt, uint64_t *out,
+			     unsigned n);
+/* Up to @max sampled pairs of the current window, busiest first; returns
+ * how many. Any. */
+PN_API int pn_traffic_pairs(const struct pn_runtime *rt,
+			    struct pn_traffic_pair *out, unsigned max);
+
+/* What a rebalancing policy sees; valid during the call. */
+struct pn_traffic_view {
+	unsigned nshards;	/* application shards */
+	const uint64_t *shards; /* [nshards^2] since the last run */
+	const uint64_t *actors; /* [nshards] actors on each now */
+	const struct pn_traffic_pair *pairs; /* sampled since the last run */
+	unsigned npairs;
+	uint32_t cap; /* cfg.compact_cap */
+};
+
+/*
+ * The shipped policy (cfg.rebalance = pn_rebalance_colocate): for each
+ * sampled pair on two application shards, busiest first, move one of the
+ * two onto the other's shard - the less loaded of the two, if it holds
+ * fewer than cfg.compact_cap actors and fewer than an even share of all
+ * actors plus one (counting the moves it asked for), so that pairs spread
+ * over the shards. Each actor takes part in at most one move per run.
+ * cfg.rebalance runs on the supervisor shard every cfg.rebalance_ns and
+ * may call pn_migrate_pid(). Handler.
+ */
+PN_API void pn_rebalance_colocate(struct pn_ctx *ctx,
+				  const struct pn_traffic_view *v, void *arg);
+
+/* === end of migration and placement ===================================== */
 
 #ifdef __cplusplus
 }

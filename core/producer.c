@@ -66,6 +66,10 @@ int pn_producer_create(struct pn_runtime *rt, struct pn_producer **out)
 			err = producer_rings(rt, p);
 		if (!err)
 			p->in_use = true;
+		/* Release: pairs with the acquire in poll_refresh()
+		 * (shard.c): shards see the new rings in their poll lists. */
+		atomic_fetch_add_explicit(&rt->prod_gen, 1,
+					  memory_order_release);
 	}
 	pthread_mutex_unlock(&rt->prod_mu);
 	if (!err)

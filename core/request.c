@@ -1,27 +1,45 @@
 // SPDX-License-Identifier: MIT
 /*
- * Request/reply and the public timer calls. A request takes an entry in
- * its shard's table of outstanding requests; the correlation id (msg->ref)
- * is the entry's index and generation, so a reply finds its entry in O(1)
- * and a late reply (after the timeout freed or reused the entry) is
- * recognised and dropped. Each request arms one timer carrying its
- * PN_MSG_TIMEOUT; whichever of reply and timer comes first frees the entry
- * and cancels the other, so exactly one reaches the requester.
+ * Request/reply and the public timer calls, both of which follow an actor
+ * that migrates (README, "Migration").
+ *
+ * A request takes an entry in its shard's table of outstanding requests:
+ * an open-addressing hash keyed by the correlation id (msg->ref), which is
+ * location-independent - (origin shard + 1) << 48 | a per-shard counter -
+ * so that an actor that moves takes its entries along (pn__reqs_take/put)
+ * and the reply, forwarded by its home, finds the entry where it now is.
+ * A late reply (after the timeout freed the entry) finds nothing and is
+ * dropped. Each request arms one timer carrying its PN_MSG_TIMEOUT;
+ * whichever of reply and timer comes first frees the entry and cancels the
+ * other, so exactly one reaches the requester.
+ *
+ * Timers are actor-scoped: the id pn_send_after() returns names an entry
+ * in the actor's own table (struct pn__atimers), which maps it to the
+ * shard's wheel id and remembers what a move needs to re-arm it elsewhere
+ * (first expiry, period, message). The wheel's copy of the message carries
+ * the entry's id in ref and the owner's struct pn__actor in from (both
+ * cleared before delivery); the owner is alive and on this shard whenever
+ * one of its timers fires, because its timers are cancelled when it stops
+ * or leaves.
  */
-#include "core_int.h"
+#include "migrate.h"
 
 #include <errno.h>
 
+#define REF_SEQ_BITS 48
+#define REF_SEQ_MASK ((1ull << REF_SEQ_BITS) - 1)
+
 struct req {
-	uint32_t gen;	/* odd: in use */
-	uint32_t next;	/* free list, index + 1 */
-	uint64_t timer; /* the timeout's timer id */
+	uint64_t ref;	/* 0: empty */
+	pn_pid owner;	/* the requester */
+	uint64_t timer; /* the timeout's wheel id */
+	uint64_t due;	/* when the timeout fires (pn_now_ns() clock) */
 };
 
 struct pn__reqs {
-	struct req *v;
-	uint32_t cap;
-	uint32_t free; /* index + 1 of the first free entry, 0: none */
+	struct req *v; /* [cap], a power of two; at most half full */
+	uint32_t cap, n;
+	uint64_t seq; /* the last ref's counter */
 };
 
 int pn__reqs_create(struct pn_ctx *s)
@@ -39,89 +57,130 @@ void pn__reqs_destroy(struct pn_ctx *s)
 	s->reqs = NULL;
 }
 
-static int req_grow(struct pn_ctx *s)
+static uint32_t req_home(const struct pn__reqs *q, uint64_t ref)
 {
-	struct pn__reqs *q = s->reqs;
-	uint32_t cap = q->cap ? q->cap * 2 : 64;
-	struct req *v;
-
-	if (cap > (1u << 30))
-		return pn__error(-ENOSPC, "too many outstanding requests");
-	v = pn_arena_zalloc(s->arena, cap * sizeof(*v));
-	if (!v)
-		return pn__error(-ENOMEM, "no memory for requests");
-	if (q->cap)
-		memcpy(v, q->v, q->cap * sizeof(*v));
-	for (uint32_t i = cap; i-- > q->cap;) { /* new entries, free */
-		v[i].next = q->free;
-		q->free = i + 1;
-	}
-	pn_arena_free(s->arena, q->v, q->cap * sizeof(*v));
-	q->v = v;
-	q->cap = cap;
-	return 0;
-}
-
-static uint64_t ref_of(uint32_t idx, uint32_t gen)
-{
-	return ((uint64_t)idx << 32) | gen; /* bit 63 clear: idx < 2^30 */
+	return (uint32_t)((ref * 0x9e3779b97f4a7c15ull) >> 32) & (q->cap - 1);
 }
 
 /* The entry @ref names, if it is still outstanding. */
 static struct req *req_find(struct pn_ctx *s, uint64_t ref)
 {
-	uint32_t idx = (uint32_t)((ref & ~PN__REF_REPLY) >> 32);
 	struct pn__reqs *q = s->reqs;
+	uint32_t i;
 
-	if (idx >= q->cap || q->v[idx].gen != (uint32_t)ref ||
-	    !(q->v[idx].gen & 1))
+	ref &= ~PN__REF_REPLY;
+	if (!q->cap || !ref)
 		return NULL;
-	return &q->v[idx];
+	for (i = req_home(q, ref); q->v[i].ref; i = (i + 1) & (q->cap - 1))
+		if (q->v[i].ref == ref)
+			return &q->v[i];
+	return NULL;
 }
 
+static void req_place(struct pn__reqs *q, const struct req *r)
+{
+	uint32_t i = req_home(q, r->ref);
+
+	while (q->v[i].ref)
+		i = (i + 1) & (q->cap - 1);
+	q->v[i] = *r;
+	q->n++;
+}
+
+static int req_grow(struct pn_ctx *s)
+{
+	struct pn__reqs *q = s->reqs;
+	uint32_t cap = q->cap ? q->cap * 2 : 64, old = q->cap;
+	struct req *v = q->v;
+
+	if (cap > (1u << 30))
+		return pn__error(-ENOSPC, "too many outstanding requests");
+	q->v = pn_arena_zalloc(s->arena, cap * sizeof(*v));
+	if (!q->v) {
+		q->v = v;
+		return pn__error(-ENOMEM, "no memory for requests");
+	}
+	q->cap = cap;
+	q->n = 0;
+	for (uint32_t i = 0; i < old; i++)
+		if (v[i].ref)
+			req_place(q, &v[i]);
+	pn_arena_free(s->arena, v, old * sizeof(*v));
+	return 0;
+}
+
+static int req_add(struct pn_ctx *s, const struct req *r)
+{
+	int err;
+
+	if ((s->reqs->n + 1) * 2 > s->reqs->cap && (err = req_grow(s)) < 0)
+		return err;
+	req_place(s->reqs, r);
+	return 0;
+}
+
+/* Free entry @r: backward-shift deletion keeps every probe chain whole. */
 static void req_free(struct pn_ctx *s, struct req *r)
 {
-	uint32_t idx = (uint32_t)(r - s->reqs->v);
+	struct pn__reqs *q = s->reqs;
+	uint32_t i = (uint32_t)(r - q->v), j = i, mask = q->cap - 1;
 
-	r->gen++; /* even: free; the old ref no longer matches */
-	r->next = s->reqs->free;
-	s->reqs->free = idx + 1;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!q->v[j].ref)
+			break;
+		/* Move j back into the hole at i unless its home lies
+		 * cyclically in (i, j]: then it is at least as far from its
+		 * home as the hole is. */
+		uint32_t h = req_home(q, q->v[j].ref);
+
+		if (((j - h) & mask) >= ((j - i) & mask)) {
+			q->v[i] = q->v[j];
+			i = j;
+		}
+	}
+	q->v[i].ref = 0;
+	q->n--;
+}
+
+static uint64_t ref_new(struct pn_ctx *s)
+{
+	uint64_t seq = (++s->reqs->seq) & REF_SEQ_MASK;
+
+	if (!seq) /* after 2^48 requests: skip the counter's zero */
+		seq = (++s->reqs->seq) & REF_SEQ_MASK;
+	return ((uint64_t)(s->id + 1) << REF_SEQ_BITS) | seq;
 }
 
 int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	       size_t len, uint64_t timeout_ns, uint64_t *ref)
 {
-	struct pn__reqs *q = ctx->reqs;
 	struct pn_msg tmo = {.type = PN_MSG_TIMEOUT};
-	struct req *r;
-	uint64_t id;
+	uint64_t now = pn_now_ns();
+	struct req r;
 	int err;
 
 	if (!ctx->cur || timeout_ns == 0 || type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "pn_request: needs a handler, a "
 					  "timeout and an application type");
-	if (!q->free && (err = req_grow(ctx)) < 0)
-		return err;
-	r = &q->v[q->free - 1];
-	q->free = r->next;
-	r->gen += (r->gen & 1) ? 2 : 1; /* odd: in use, and new */
-	tmo.to = ctx->cur->pid;		/* from: none, as for every timer */
-	tmo.ref = ref_of((uint32_t)(r - q->v), r->gen);
-	err = pn__timers_arm(ctx->timers, pn_now_ns(), timeout_ns, 0, &tmo,
-			     &id);
+	r = (struct req){.ref = ref_new(ctx), .owner = ctx->cur->pid};
+	r.due = now + timeout_ns;
+	tmo.to = r.owner; /* from: none, as for every timer */
+	tmo.ref = r.ref;
+	err = pn__timers_arm(ctx->timers, now, timeout_ns, 0, &tmo, &r.timer);
+	if (err == 0 && (err = req_add(ctx, &r)) < 0)
+		pn__timers_cancel(ctx->timers, r.timer);
 	if (err == 0) {
-		err = pn__send(ctx, to, type, ctx->cur->pid, tmo.ref, data,
-			       len);
-		if (err < 0)
-			pn__timers_cancel(ctx->timers, id);
+		err = pn__send(ctx, to, type, r.owner, r.ref, data, len);
+		if (err < 0) {
+			pn__timers_cancel(ctx->timers, r.timer);
+			req_free(ctx, req_find(ctx, r.ref));
+		}
 	}
-	if (err < 0) {
-		req_free(ctx, r);
+	if (err < 0)
 		return err;
-	}
-	r->timer = id;
 	if (ref)
-		*ref = tmo.ref;
+		*ref = r.ref;
 	return 0;
 }
 
@@ -150,17 +209,283 @@ bool pn__reply_accept(struct pn_ctx *s, const struct pn_msg *m)
 	return true;
 }
 
+/* --- requests that move with their actor -------------------------------- */
+
+uint32_t pn__reqs_count(struct pn_ctx *s, pn_pid owner)
+{
+	struct pn__reqs *q = s->reqs;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < q->cap && n < q->n; i++)
+		n += q->v[i].ref && q->v[i].owner == owner;
+	return n;
+}
+
+/* Take @owner's @n outstanding requests out of this shard: their refs and
+ * the time left before their timeouts into @out[2n]. */
+void pn__reqs_take(struct pn_ctx *s, pn_pid owner, uint64_t *out, uint32_t n)
+{
+	struct pn__reqs *q = s->reqs;
+	uint64_t now = pn_now_ns();
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < q->cap && k < n; i++)
+		if (q->v[i].ref && q->v[i].owner == owner)
+			out[2 * k++] = q->v[i].ref;
+	for (k = 0; k < n; k++) {
+		struct req *r = req_find(s, out[2 * k]);
+
+		out[2 * k + 1] = r->due > now ? r->due - now : 0;
+		pn__timers_cancel(s->timers, r->timer);
+		req_free(s, r);
+	}
+}
+
+/* The other half: re-arm @n requests of @owner here (see _take). */
+int pn__reqs_put(struct pn_ctx *s, pn_pid owner, const uint64_t *in, uint32_t n)
+{
+	uint64_t now = pn_now_ns();
+	int err = 0;
+
+	for (uint32_t k = 0; k < n && !err; k++) {
+		struct pn_msg tmo = {.type = PN_MSG_TIMEOUT, .to = owner};
+		struct req r = {.ref = in[2 * k], .owner = owner};
+
+		tmo.ref = r.ref;
+		r.due = now + in[2 * k + 1];
+		err = pn__timers_arm(s->timers, now, in[2 * k + 1], 0, &tmo,
+				     &r.timer);
+		if (!err && (err = req_add(s, &r)) < 0)
+			pn__timers_cancel(s->timers, r.timer);
+	}
+	return err;
+}
+
+/* --- actor timers ------------------------------------------------------- */
+
+struct atm {
+	uint64_t tid;	 /* the wheel's id */
+	uint64_t first;	 /* first expiry (pn_now_ns() clock) */
+	uint64_t period; /* 0: one-shot */
+	uint32_t gen;	 /* odd: in use; the handle's upper half */
+	uint32_t next;	 /* free list: index + 1 */
+	uint32_t type, len;
+	unsigned char data[PN_MSG_INLINE];
+};
+
+struct pn__atimers {
+	struct atm *v;
+	uint32_t cap, free, armed;
+};
+
+/* What a move carries per timer (pn__atimers_take/put). */
+struct pn__atm_wire {
+	uint64_t handle, left, period;
+	uint32_t type, len;
+	unsigned char data[PN_MSG_INLINE];
+};
+
+static struct atm *atm_find(const struct pn__actor *a, uint64_t handle)
+{
+	uint32_t idx = (uint32_t)handle;
+	const struct pn__atimers *t = a->tm;
+
+	if (!t || idx >= t->cap || t->v[idx].gen != (uint32_t)(handle >> 32) ||
+	    !(t->v[idx].gen & 1))
+		return NULL;
+	return &t->v[idx];
+}
+
+static void atm_free(struct pn__actor *a, struct atm *e)
+{
+	e->gen++; /* even: free; the handle no longer matches */
+	e->next = a->tm->free;
+	a->tm->free = (uint32_t)(e - a->tm->v) + 1;
+	a->tm->armed--;
+}
+
+static int atm_grow(struct pn_ctx *s, struct pn__actor *a)
+{
+	struct pn__atimers *t = a->tm;
+	uint32_t cap;
+	struct atm *v;
+
+	if (!t && !(t = a->tm = pn_arena_zalloc(s->arena, sizeof(*t))))
+		return pn__error(-ENOMEM, "no memory for timers");
+	cap = t->cap ? t->cap * 2 : 4;
+	if (!(v = pn_arena_zalloc(s->arena, cap * sizeof(*v))))
+		return pn__error(-ENOMEM, "no memory for timers");
+	if (t->cap)
+		memcpy(v, t->v, t->cap * sizeof(*v));
+	for (uint32_t i = cap; i-- > t->cap;) {
+		v[i].next = t->free;
+		t->free = i + 1;
+	}
+	pn_arena_free(s->arena, t->v, t->cap * sizeof(*v));
+	t->v = v;
+	t->cap = cap;
+	return 0;
+}
+
+/* Arm entry @e of @a on this shard's wheel, due in @delay. */
+static int atm_arm(struct pn_ctx *s, struct pn__actor *a, struct atm *e,
+		   uint64_t now, uint64_t delay)
+{
+	struct pn_msg m = {.type = e->type, .len = e->len, .to = a->pid};
+
+	m.ref = (uint64_t)e->gen << 32 | (uint32_t)(e - a->tm->v);
+	m.from = (pn_pid)(uintptr_t)a; /* cleared in pn__timer_fire() */
+	memcpy(m.data, e->data, sizeof(m.data));
+	e->first = now + delay;
+	return pn__timers_arm(s->timers, now, delay, e->period, &m, &e->tid);
+}
+
+/* A new entry for @a (its handle is @e's index and new generation). */
+static struct atm *atm_new(struct pn_ctx *s, struct pn__actor *a)
+{
+	struct atm *e;
+
+	if ((!a->tm || !a->tm->free) && atm_grow(s, a) < 0)
+		return NULL;
+	e = &a->tm->v[a->tm->free - 1];
+	a->tm->free = e->next;
+	e->gen += (e->gen & 1) ? 2 : 1;
+	a->tm->armed++;
+	return e;
+}
+
+/* Cancel every timer of @a and free its table (it stops). */
+void pn__atimers_fini(struct pn_ctx *s, struct pn__actor *a)
+{
+	struct pn__atimers *t = a->tm;
+
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < t->cap; i++)
+		if (t->v[i].gen & 1)
+			pn__timers_cancel(s->timers, t->v[i].tid);
+	pn_arena_free(s->arena, t->v, t->cap * sizeof(*t->v));
+	pn_arena_free(s->arena, t, sizeof(*t));
+	a->tm = NULL;
+}
+
+uint32_t pn__atimers_count(const struct pn__actor *a)
+{
+	return a->tm ? a->tm->armed : 0;
+}
+
+/* Cancel @a's timers here and describe them in @out[armed] (a move). */
+void pn__atimers_take(struct pn_ctx *s, struct pn__actor *a,
+		      struct pn__atm_wire *out)
+{
+	uint64_t now = pn_now_ns();
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; a->tm && i < a->tm->cap; i++) {
+		struct atm *e = &a->tm->v[i];
+		uint64_t due = e->first;
+
+		if (!(e->gen & 1))
+			continue;
+		if (e->period && due <= now) /* its next run, on its phase */
+			due += ((now - due) / e->period + 1) * e->period;
+		out[k++] = (struct pn__atm_wire){
+			.handle = (uint64_t)e->gen << 32 | i,
+			.left = due > now ? due - now : 0,
+			.period = e->period,
+			.type = e->type,
+			.len = e->len};
+		memcpy(out[k - 1].data, e->data, sizeof(e->data));
+	}
+	pn__atimers_fini(s, a);
+}
+
+/* Re-arm @n timers of @a here, under the same handles. */
+int pn__atimers_put(struct pn_ctx *s, struct pn__actor *a,
+		    const struct pn__atm_wire *in, uint32_t n)
+{
+	uint64_t now = pn_now_ns();
+
+	if (!n)
+		return 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t idx = (uint32_t)in[k].handle;
+		struct atm *e;
+		int err;
+
+		while (!a->tm || idx >= a->tm->cap)
+			if ((err = atm_grow(s, a)) < 0)
+				return err;
+		e = &a->tm->v[idx];
+		*e = (struct atm){.gen = (uint32_t)(in[k].handle >> 32),
+				  .period = in[k].period,
+				  .type = in[k].type,
+				  .len = in[k].len};
+		memcpy(e->data, in[k].data, sizeof(e->data));
+		a->tm->armed++;
+		if ((err = atm_arm(s, a, e, now, in[k].left)) < 0)
+			return err;
+	}
+	/* Rebuild the free list from the entries not in use. */
+	a->tm->free = 0;
+	for (uint32_t i = a->tm->cap; i-- > 0;)
+		if (!(a->tm->v[i].gen & 1)) {
+			a->tm->v[i].next = a->tm->free;
+			a->tm->free = i + 1;
+		}
+	return 0;
+}
+
+size_t pn__atimers_wire_size(void)
+{
+	return sizeof(struct pn__atm_wire);
+}
+
+/* --- firing ------------------------------------------------------------- */
+
+/* Queue timer message @m for its owner, which lives on this shard. */
+static void timer_deliver(struct pn_ctx *s, const struct pn_msg *m)
+{
+	struct pn_msg *slot;
+
+	if (pn_pid_shard(m->to) != s->id) {
+		/* A guest: like any message to it, through the send path
+		 * (direct once its home agreed, else via the home), so that
+		 * a move never strands it in this shard's queue. */
+		s->sys_send = true;
+		if (pn__send(s, m->to, m->type, PN_PID_NONE, m->ref, m->data,
+			     m->len) < 0)
+			pn_panic("cannot deliver a timer: %s", pn_last_error());
+		s->sys_send = false;
+	} else {
+		slot = pn__fifo_slot(&s->local, s->arena);
+		if (!slot)
+			pn_panic("no memory to deliver a timer");
+		*slot = *m;
+		pn__fifo_commit(&s->local);
+	}
+	PN__STAT_ADD(s, PN__ST_TIMERS, 1);
+}
+
+/* Whether @pid still names a live (or starting) actor here. */
+static bool owner_here(struct pn_ctx *s, pn_pid pid)
+{
+	if (pn_pid_shard(pid) != s->id)
+		return pn__lookup(s, pid) != NULL;
+	return atomic_load_explicit(&s->slots[pn_pid_slot(pid)].gen,
+				    memory_order_relaxed) == pn_pid_gen(pid);
+}
+
 /*
- * A timer is due: deliver its message to its owner, if still alive. The
- * owner's slot still carrying its generation means alive, or started but
- * not yet given its STARTED (actor.c): then the message waits for it like
- * any early one, instead of being lost. A freed slot has a new generation.
+ * A timer is due. An actor's own timer (ref set) goes to its owner, alive
+ * here by construction. A request's TIMEOUT goes to its requester if it is
+ * still alive (or started but not yet given its STARTED: then it waits
+ * like any early message); the runtime's own timers (supervision) likewise.
  */
 void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id)
 {
 	struct pn_ctx *s = arg;
-	struct pn__slot *owner = &s->slots[pn_pid_slot(m->to)];
-	struct pn_msg *slot;
+	struct pn_msg out = *m;
 
 	if (m->type == PN_MSG_TIMEOUT) {
 		struct req *r = req_find(s, m->ref);
@@ -168,28 +493,33 @@ void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id)
 		if (!r)
 			return;
 		req_free(s, r);
+	} else if (m->ref) {
+		struct pn__actor *a = (struct pn__actor *)(uintptr_t)m->from;
+		struct atm *e = atm_find(a, m->ref);
+
+		pn_verify(e != NULL && a->pid == m->to);
+		if (!e->period)
+			atm_free(a, e);
+		out.from = PN_PID_NONE;
+		out.ref = 0;
+		timer_deliver(s, &out);
+		return;
 	}
-	if (atomic_load_explicit(&owner->gen, memory_order_relaxed) !=
-	    pn_pid_gen(m->to)) {
+	if (!owner_here(s, m->to)) {
 		pn__timers_cancel(s->timers, id); /* periodic: stop it */
 		return;
 	}
-	slot = pn__fifo_slot(&s->local, s->arena);
-	if (!slot)
-		pn_panic("no memory to deliver a timer");
-	*slot = *m;
-	pn__fifo_commit(&s->local);
-	PN__STAT_ADD(s, PN__ST_TIMERS, 1);
+	timer_deliver(s, &out);
 }
 
 static int timer_arm(struct pn_ctx *ctx, uint64_t delay, uint64_t period,
 		     uint32_t type, const void *data, size_t len, uint64_t *id)
 {
-	struct pn_msg m = {.type = type, .len = (uint32_t)len};
-	uint64_t tid;
+	struct pn__actor *a = ctx->cur;
+	struct atm *e;
 	int err;
 
-	if (!ctx->cur || type >= PN_MSG_SYS)
+	if (!a || type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "timer: needs a handler and an "
 					  "application type");
 	if (len > PN_MSG_INLINE)
@@ -197,13 +527,22 @@ static int timer_arm(struct pn_ctx *ctx, uint64_t delay, uint64_t period,
 				 "timer payload of %zu bytes (at "
 				 "most %d)",
 				 len, PN_MSG_INLINE);
-	m.to = ctx->cur->pid; /* from: none (pn_msg.h) */
+	if (!(e = atm_new(ctx, a)))
+		return -ENOMEM;
+	e->type = type;
+	e->len = (uint32_t)len;
+	e->period = period;
+	memset(e->data, 0, sizeof(e->data));
 	if (len)
-		memcpy(m.data, data, len);
-	err = pn__timers_arm(ctx->timers, pn_now_ns(), delay, period, &m, &tid);
-	if (err == 0 && id)
-		*id = tid;
-	return err;
+		memcpy(e->data, data, len);
+	err = atm_arm(ctx, a, e, pn_now_ns(), delay);
+	if (err < 0) {
+		atm_free(a, e);
+		return err;
+	}
+	if (id)
+		*id = (uint64_t)e->gen << 32 | (uint32_t)(e - a->tm->v);
+	return 0;
 }
 
 int pn_send_after(struct pn_ctx *ctx, uint64_t delay_ns, uint32_t type,
@@ -222,9 +561,12 @@ int pn_send_every(struct pn_ctx *ctx, uint64_t period_ns, uint32_t type,
 
 int pn_timer_cancel(struct pn_ctx *ctx, uint64_t id)
 {
-	int err = pn__timers_cancel(ctx->timers, id);
+	struct atm *e = ctx->cur ? atm_find(ctx->cur, id) : NULL;
 
-	return err ? pn__error(err, "timer %#llx: not armed",
-			       (unsigned long long)id)
-		   : 0;
+	if (!e)
+		return pn__error(-ENOENT, "timer %#llx: not armed",
+				 (unsigned long long)id);
+	pn__timers_cancel(ctx->timers, e->tid);
+	atm_free(ctx->cur, e);
+	return 0;
 }

@@ -6,7 +6,7 @@
  * inbound ones), pn_runtime_wait/notify, statistics, accessors, destroy.
  * Shutdown is in shutdown.c.
  */
-#include "core_int.h"
+#include "migrate.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -28,6 +28,9 @@ void pn_config_init(struct pn_config *c)
 	c->max_producers = 16;
 	c->max_actors = 1u << 20;
 	c->timer_tick_ns = 100000;
+	c->metrics_sample = 1024;
+	c->compact_cap = 1024;
+	c->rebalance_ns = 100000000ull;
 	c->stage_ns[PN_STAGE_INPUT] = 100000000ull;
 	c->stage_ns[PN_STAGE_NOTIFY] = 500000000ull;
 	c->stage_ns[PN_STAGE_DRAIN] = 1000000000ull;
@@ -78,6 +81,10 @@ int pn_config_from_env(struct pn_config *c)
 		return err;
 	if (err)
 		t.ring_slots = (uint32_t)v;
+	if ((err = env_u64("PINION_METRICS_SAMPLE", 0, 1u << 30, &v)) < 0)
+		return err;
+	if (err)
+		t.metrics_sample = (uint32_t)v;
 	*c = t;
 	return 0;
 }
@@ -173,6 +180,7 @@ static void sync_init(struct pn_runtime *rt)
 	atomic_init(&rt->go, 0);
 	atomic_init(&rt->stage, -1);
 	atomic_init(&rt->closed, false);
+	atomic_init(&rt->prod_gen, 1); /* shards start with poll_gen 0 */
 }
 
 int pn_runtime_create(const struct pn_config *c, struct pn_runtime **out)
@@ -194,7 +202,9 @@ int pn_runtime_create(const struct pn_config *c, struct pn_runtime **out)
 	    (err = pn_topology_load(&rt->topo)) < 0 ||
 	    (err = pn_plan_create(rt->topo, &rt->cfg.plan, &rt->plan)) < 0 ||
 	    (err = runtime_alloc(rt)) < 0 ||
+	    (err = pn__metrics_create(rt)) < 0 ||
 	    (err = pn__supervision_init(rt)) < 0 ||
+	    (err = pn__place_init(rt)) < 0 ||
 	    (err = pn__budget_init(&rt->budget, rt->cfg.inject_bytes)) < 0)
 		goto fail;
 	rt->budget_ok = true;
@@ -274,6 +284,8 @@ int pn_runtime_start(struct pn_runtime *rt)
 		return pn__error(err, "%s", rt->start_msg);
 	}
 	rt->running = true;
+	if ((err = pn__place_start(rt)) < 0) /* the rebalancer */
+		return err;
 	return 0;
 }
 
@@ -474,6 +486,8 @@ void pn_runtime_destroy(struct pn_runtime *rt)
 	if (runtime_keep(rt))
 		return;
 	pn__producers_free(rt);
+	pn__place_fini(rt); /* reads the shards: before they go */
+	pn__metrics_destroy(rt);
 	for (unsigned i = 0; rt->shard && i < rt->nshards; i++) {
 		if (!rt->shard[i])
 			continue;

@@ -9,7 +9,7 @@
  * straight into the ring slot or local-queue chunk; the local queue and
  * overflow queues keep their chunks; large-payload pools keep their objects.
  */
-#include "core_int.h"
+#include "migrate.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +20,7 @@
 /* What a message costs against the overflow budget. */
 static inline uint64_t msg_cost(uint32_t len)
 {
+	len &= ~PN__LEN_BOUNCED; /* a flag on migration's bounced messages */
 	return sizeof(struct pn_msg) + (len > PN_MSG_INLINE ? len : 0);
 }
 
@@ -31,6 +32,7 @@ static struct pn_msg *overflow_slot(struct pn_ctx *s, struct pn__out *o,
 	if (s->overflow_bytes + cost > s->rt->cfg.overflow_bytes &&
 	    !s->sys_send) {
 		PN__STAT_ADD(s, PN__ST_EAGAIN, 1);
+		pn__met_event(&s->met, PN__FL_EAGAIN, 0, 0, s->overflow_bytes);
 		s->slot_err = pn__error(
 			-EAGAIN,
 			"overflow budget of shard %u is full "
@@ -91,6 +93,12 @@ static void mark_dirty(struct pn_ctx *s, unsigned dst)
 /* Publish one outbound ring and ring the destination's doorbell. */
 static void publish(struct pn_ctx *s, unsigned dst)
 {
+	struct pn_ring *r = s->out[dst].ring;
+
+	/* The traffic view: per batch, never per message (traffic.c). */
+	pn__traffic_note(s, dst, pn_ring_unpublished(r),
+			 &r->pslot[(r->ptail - 1) & r->pmask]);
+	pn__met_sent(&s->met, dst, pn_ring_unpublished(s->out[dst].ring));
 	pn_ring_publish(s->out[dst].ring);
 	pn__source_publish(s->rt, s->rt->shard[dst], s->id, s);
 }
@@ -127,12 +135,16 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 	     uint64_t ref, const void *data, size_t len)
 {
 	unsigned dst = pn_pid_shard(to);
+	struct pn__fifo *held = NULL;
 	struct pn_msg *m;
 	void *buf = NULL;
 
 	if (PN_UNLIKELY(to == PN_PID_NONE || dst >= s->nshards))
 		return pn__error(-EINVAL, "send to invalid pid %#llx",
 				 (unsigned long long)to);
+	/* An actor that moved here: straight to it (migrate.c). */
+	if (PN_UNLIKELY(s->nguests) && dst != s->id)
+		dst = pn__mig_dst(s, to, &held);
 	if (PN_UNLIKELY(len > PN_MSG_INLINE)) {
 		if (len > PN_MSG_MAX)
 			return pn__error(-EMSGSIZE,
@@ -147,8 +159,11 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 					 len);
 		memcpy(buf, data, len);
 	}
-	m = pn__msg_slot(s, dst, (uint32_t)len);
+	m = held ? pn__fifo_slot(held, s->arena)
+		 : pn__msg_slot(s, dst, (uint32_t)len);
 	if (PN_UNLIKELY(!m)) {
+		if (held)
+			s->slot_err = pn__error(-ENOMEM, "no memory");
 		if (buf)
 			pn__buf_free(s, buf);
 		return s->slot_err;
@@ -162,15 +177,20 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 		m->ptr = buf;
 	else if (len)
 		memcpy(m->data, data, len);
-	pn__msg_commit(s, dst);
+	PN_PROBE4(send, m->from, m->to, m->type, dst);
+	if (held)
+		pn__fifo_commit(held);
+	else
+		pn__msg_commit(s, dst);
 	return 0;
 }
 
 /*
  * The fast path: an inline payload to the local queue or to a ring with
- * room and nothing waiting in overflow. Always inlined, so pn_send_u64()'s
- * constant length turns the copy into one store. Anything else goes the
- * general way (pn__send).
+ * room and nothing waiting in overflow (and no migrated actor living on
+ * this shard: then pn__send() checks for it). Always inlined, so
+ * pn_send_u64()'s constant length turns the copy into one store. Anything else
+ * goes the general way (pn__send).
  */
 static inline __attribute__((always_inline)) int
 send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
@@ -188,7 +208,9 @@ send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
 				m = &f->tail->m[f->tidx];
 		} else if (PN_LIKELY(dst < s->nshards &&
 				     !pn__fifo_len(&s->out[dst].overflow))) {
-			m = pn_ring_slot(s->out[dst].ring);
+			m = PN_LIKELY(!s->nguests)
+				    ? pn_ring_slot(s->out[dst].ring)
+				    : pn__mig_send_slot(s, to, &dst);
 		}
 	}
 	if (PN_UNLIKELY(!m))
@@ -200,6 +222,8 @@ send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
 	m->ref = 0;
 	if (len) /* data may be NULL when len is 0 */
 		memcpy(m->data, data, len);
+	pn__met_send(&s->met, m, len); /* may stamp it for sampling */
+	PN_PROBE4(send, m->from, m->to, m->type, dst);
 	if (dst == s->id) {
 		pn__fifo_commit(&s->local);
 		s->n_sent_local++;

@@ -83,7 +83,9 @@ void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
 	 * the wake-up itself goes through the kernel, a full barrier. */
 	if (atomic_load_explicit(&dst->parked, memory_order_relaxed) &&
 	    atomic_exchange_explicit(&dst->parked, 0, memory_order_relaxed)) {
+		PN_PROBE2(wake, waker ? waker->id : UINT32_MAX, dst->id);
 		if (waker) {
+			pn__met_event(&waker->met, PN__FL_WAKE, 0, 0, dst->id);
 			if (waker->nwake == waker->nshards)
 				pn__flush_wakes(waker);
 			waker->wake[waker->nwake++] = dst->id;
@@ -135,6 +137,7 @@ static unsigned drain_ring(struct pn_ctx *s, struct pn_ring *r, unsigned src,
 {
 	uint64_t ext_bytes = 0;
 	struct pn_msg *m;
+	uint32_t h0 = r->chead;
 	unsigned n = 0;
 
 	while (n < s->batch && (m = pn_ring_peek(r)) != NULL) {
@@ -144,6 +147,9 @@ static unsigned drain_ring(struct pn_ctx *s, struct pn_ring *r, unsigned src,
 		n++;
 	}
 	pn_ring_release(r);
+	/* The backlog this drain found: the tail it saw less where it
+	 * started (per batch, never per message). */
+	pn__met_backlog(&s->met, src, r->ctail - h0);
 	*more = n == s->batch;
 	s->n_handled += n;
 	if (src >= s->nshards && n) {
@@ -160,10 +166,73 @@ static struct pn_ring *in_ring(struct pn_ctx *s, unsigned src)
 	return atomic_load_explicit(&s->in[src], memory_order_acquire);
 }
 
+/* Rebuild the compact list of live inbound rings when producers came. */
+static void poll_refresh(struct pn_ctx *s)
+{
+	/* Acquire: pairs with the release in pn_producer_create(). */
+	uint32_t gen =
+		atomic_load_explicit(&s->rt->prod_gen, memory_order_acquire);
+
+	if (PN_LIKELY(gen == s->poll_gen))
+		return;
+	s->poll_gen = gen;
+	s->npoll = 0;
+	for (unsigned src = 0; src < s->nsources; src++) {
+		struct pn_ring *r = in_ring(s, src);
+
+		if (r)
+			s->poll[s->npoll++] = (struct pn__poll){r, src};
+	}
+}
+
+/* Drain every live ring, doorbell or not (busy-poll, periodic sweep). */
+static unsigned sweep_all(struct pn_ctx *s, unsigned nwords)
+{
+	unsigned work = 0;
+
+	for (unsigned w = 0; w < nwords; w++) {
+		s->more[w] = 0;
+		/* Acquire pairs with the producers' release fetch_or: we
+		 * look at every ring, so the hints can go. */
+		if (atomic_load_explicit(&s->bell[w], memory_order_relaxed))
+			atomic_exchange_explicit(&s->bell[w], 0,
+						 memory_order_acquire);
+	}
+	for (unsigned i = 0; i < s->npoll; i++) {
+		unsigned src = s->poll[i].src;
+		bool more;
+
+		work += drain_ring(s, s->poll[i].ring, src, &more);
+		if (more)
+			s->more[src >> 6] |= 1ull << (src & 63);
+	}
+	pn__flush(s);
+	return work;
+}
+
+/*
+ * While spinning (or busy-polling) with nothing to do, look only at the
+ * rings' tails, like a bare SPSC consumer: a message is seen within a few
+ * loads instead of after a whole loop turn. Bounded, so that io, timers
+ * and shutdown are still looked at every ~64 rounds.
+ */
+static void poll_tight(struct pn_ctx *s)
+{
+	for (unsigned k = 0; k < 64; k++) {
+		for (unsigned i = 0; i < s->npoll; i++)
+			if (pn_ring_has_data(s->poll[i].ring))
+				return;
+		pn__cpu_relax();
+	}
+}
+
 static unsigned drain_inbound(struct pn_ctx *s)
 {
 	unsigned nwords = (s->nsources + 63) / 64, work = 0;
-	bool sweep = s->busy_poll || (s->iter % SWEEP_EVERY) == 0;
+
+	poll_refresh(s);
+	if (s->busy_poll || (s->iter % SWEEP_EVERY) == 0)
+		return sweep_all(s, nwords);
 
 	for (unsigned w = 0; w < nwords; w++) {
 		uint64_t bits = s->more[w];
@@ -172,8 +241,6 @@ static unsigned drain_inbound(struct pn_ctx *s)
 		if (atomic_load_explicit(&s->bell[w], memory_order_relaxed))
 			bits |= atomic_exchange_explicit(&s->bell[w], 0,
 							 memory_order_acquire);
-		if (sweep)
-			bits = ~0ull;
 		s->more[w] = 0;
 		while (bits) {
 			unsigned src = w * 64 + (unsigned)__builtin_ctzll(bits);
@@ -204,6 +271,7 @@ static unsigned run_local(struct pn_ctx *s)
 		n++;
 	}
 	s->n_handled += n;
+	pn__met_local(&s->met, n);
 	return n;
 }
 
@@ -224,6 +292,7 @@ static unsigned reap(struct pn_ctx *s)
 			work++;
 		} else if (cqe->user_data == PN__CQE_EFD) {
 			s->efd_armed = false;
+			pn__met_woken(&s->met);
 		} else if (cqe->user_data == PN__CQE_WAKE_SENT) {
 			/* A MSG_RING wake-up failed: fall back to the
 			 * target's eventfd (its CQE carried no target, so
@@ -231,8 +300,9 @@ static unsigned reap(struct pn_ctx *s)
 			for (unsigned i = 0; i < s->nshards; i++)
 				if (i != s->id)
 					pn__wake_external(rt->shard[i]);
+		} else if (cqe->user_data == PN__CQE_WAKE) {
+			pn__met_woken(&s->met); /* we are awake: that's all */
 		}
-		/* PN__CQE_WAKE: we are awake; nothing else to do. */
 	}
 	if (n)
 		io_uring_cq_advance(&s->ring, n);
@@ -288,10 +358,20 @@ static void park(struct pn_ctx *s)
 		ts.tv_nsec = (long long)(wait % 1000000000u);
 		tsp = &ts;
 	}
+	if (PN__METRICS)
+		pn__met_collect(s); /* io's counters, before a long sleep */
+	pn__met_event(&s->met, PN__FL_PARK, 0, 0, tsp ? wait : 0);
+	PN_PROBE2(park, s->id, tsp ? wait : 0);
 	io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, tsp, NULL);
 	/* Woken by a producer (which already cleared it), a timer or io. */
 	atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);
 	PN__STAT_ADD(s, PN__ST_PARKS, 1);
+	if (PN__METRICS || PN__PROBES_ON) {
+		uint64_t after = pn_now_ns();
+
+		PN_PROBE2(unpark, s->id, after - s->met.t_mark);
+		pn__met_unpark(&s->met, after);
+	}
 }
 
 /* Relaxed stores of the hot counters (owner-written, read anywhere). */
@@ -304,6 +384,35 @@ static void stats_publish(struct pn_ctx *s)
 			      memory_order_relaxed);
 	atomic_store_explicit(&s->stats.v[PN__ST_SENT_REMOTE], s->n_sent_remote,
 			      memory_order_relaxed);
+	pn__met_publish(&s->met);
+	/* Time shares and registered sources: every 1024 turns. */
+	if (PN__METRICS && PN_UNLIKELY((s->iter & 1023) == 0))
+		pn__met_tick(s, pn_now_ns());
+}
+
+/*
+ * One idle turn: park once spin_ns have passed since @idle_since, else
+ * pause. Returns whether the shard is still idle (false after parking).
+ * The clock read also ends the spin for the metrics (when metrics are
+ * compiled in, busy-polling shards read it too, to time their spin).
+ */
+static bool spin(struct pn_ctx *s, uint64_t idle_since)
+{
+	uint64_t now;
+
+	if (s->busy_poll && !PN__METRICS) {
+		poll_tight(s);
+		return true;
+	}
+	now = pn_now_ns();
+	if (!s->busy_poll && now - idle_since >= s->spin_ns) {
+		pn__met_park(&s->met, now);
+		park(s);
+		return false;
+	}
+	pn__met_spun(&s->met, now);
+	poll_tight(s);
+	return true;
 }
 
 void pn__shard_loop(struct pn_ctx *s)
@@ -312,6 +421,8 @@ void pn__shard_loop(struct pn_ctx *s)
 	uint64_t idle_since = 0;
 	bool idle = false;
 
+	if (PN__METRICS)
+		pn__met_tick(s, pn_now_ns()); /* time accounting starts */
 	for (;;) {
 		int st = atomic_load_explicit(&rt->stage, memory_order_acquire);
 		unsigned work;
@@ -337,9 +448,11 @@ void pn__shard_loop(struct pn_ctx *s)
 			work += pn__timers_advance(s->timers, pn_now_ns(),
 						   pn__timer_fire, s);
 		if (work) {
-			if (idle)
+			if (idle) {
 				atomic_store_explicit(&s->beacon.busy, 1,
 						      memory_order_relaxed);
+				pn__met_busy(&s->met);
+			}
 			idle = false;
 			continue;
 		}
@@ -350,12 +463,9 @@ void pn__shard_loop(struct pn_ctx *s)
 					      memory_order_relaxed);
 			idle = true;
 			idle_since = pn_now_ns();
-		} else if (!s->busy_poll &&
-			   pn_now_ns() - idle_since >= s->spin_ns) {
-			park(s);
-			idle = false;
+			pn__met_idle(&s->met, idle_since);
 		} else {
-			pn__cpu_relax();
+			idle = spin(s, idle_since);
 		}
 	}
 }

@@ -52,6 +52,7 @@ static int tables_create(struct pn_ctx *s)
 
 	s->bell = zalloc(s, nw * sizeof(*s->bell), &err);
 	s->more = zalloc(s, nw * sizeof(*s->more), &err);
+	s->poll = zalloc(s, s->nsources * sizeof(*s->poll), &err);
 	s->in = zalloc(s, s->nsources * sizeof(*s->in), &err);
 	s->out = zalloc(s, s->nshards * sizeof(*s->out), &err);
 	s->dirty = zalloc(s, s->nshards * sizeof(*s->dirty), &err);
@@ -213,6 +214,8 @@ void pn__shard_free_tables(struct pn_ctx *s)
 	pn_arena_free_aligned(s->arena, s->bell, nw * sizeof(*s->bell),
 			      PN_CACHELINE);
 	pn_arena_free_aligned(s->arena, s->more, nw * sizeof(*s->more),
+			      PN_CACHELINE);
+	pn_arena_free_aligned(s->arena, s->poll, s->nsources * sizeof(*s->poll),
 			      PN_CACHELINE);
 	pn_arena_free_aligned(s->arena, s->in, s->nsources * sizeof(*s->in),
 			      PN_CACHELINE);

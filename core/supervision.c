@@ -123,6 +123,8 @@ void pn__event(struct pn_runtime *rt, struct pn_event *ev, const char *fmt, ...)
 					     memory_order_relaxed) +
 				1,
 			memory_order_relaxed);
+	if (ev->kind == PN_EVENT_RESTART)
+		PN_PROBE3(restart, ev->supervisor, ev->actor, ev->reason);
 	if (rt->cfg.on_event)
 		rt->cfg.on_event(rt->cfg.event_arg, ev);
 	else

@@ -83,24 +83,33 @@ static void report(struct pn_ctx *ctx, unsigned i, struct pn__stall *st,
 			      .behaviour = bn,
 			      .type = run->type,
 			      .ns = ns};
-	char tn[32];
+	char tn[32], fl[16 * 160];
 
 	pn__type_name(run->type, tn, sizeof(tn));
-	if (kind == PN_EVENT_STALL)
-		pn__event(rt, &ev,
-			  "watchdog: shard %u has been in the handler of actor "
-			  "%#llx (behaviour \"%s\") on %s for %llu ms (limit "
-			  "%llu ms)",
-			  i, (unsigned long long)run->actor, bn, tn,
-			  (unsigned long long)(ns / 1000000),
-			  (unsigned long long)(rt->cfg.watchdog_ns / 1000000));
-	else
+	if (kind != PN_EVENT_STALL) {
 		pn__event(rt, &ev,
 			  "watchdog: shard %u: the handler of actor %#llx "
 			  "(behaviour \"%s\") on %s returned after about %llu "
 			  "ms",
 			  i, (unsigned long long)run->actor, bn, tn,
 			  (unsigned long long)(ns / 1000000));
+		return;
+	}
+	/* What the shard did before it got stuck (flight.c). */
+	if (pn__flight_text(rt->shard[i], 16, fl, sizeof(fl)) > 0)
+		ev.flight = fl;
+	pn__event(rt, &ev,
+		  "watchdog: shard %u has been in the handler of actor "
+		  "%#llx (behaviour \"%s\") on %s for %llu ms (limit "
+		  "%llu ms)",
+		  i, (unsigned long long)run->actor, bn, tn,
+		  (unsigned long long)(ns / 1000000),
+		  (unsigned long long)(rt->cfg.watchdog_ns / 1000000));
+	if (ev.flight && !rt->cfg.on_event)
+		fprintf(stderr,
+			"pinion: watchdog: last events on shard %u (flight "
+			"recorder, oldest first):\n%s",
+			i, ev.flight);
 }
 
 static void abort_shard(struct pn_ctx *ctx, unsigned i)

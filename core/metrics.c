@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Metrics: each shard's metric block (struct pn__mshard), the shard-side
+ * work that is not inline in metrics.h (the sampled dispatch, the per-actor
+ * table, the periodic tick, registered counter sources), and the snapshot
+ * any thread can take. Output formats are in metrics_out.c.
+ *
+ * Sampling. The sender stamps one in metrics_sample application sends
+ * (pn__met_send: a countdown, then the clock read and the stamp bit only
+ * for the chosen message); the receiver sees the bit through its ordinary
+ * slow-path test and comes here, where it times the handler and charges
+ * queue time (enqueue to dispatch) and handler time to the actor's entry
+ * in a small per-shard table and to the shard's histograms. So the
+ * per-actor statistics cost nothing per message on the receiving side and
+ * a countdown per send on the sending side. Messages that are not
+ * actor-to-actor sends (external injects, timers, io completions, system
+ * messages) are not sampled.
+ *
+ * The per-actor table has PN__ATAB entries, open addressed by PID with
+ * eight probes; a new actor takes an empty entry or the least sampled of
+ * those probed. The owner rewrites an entry under an odd seq (readers
+ * skip it; release stores and acquire loads in place of fences, which
+ * ThreadSanitizer does not support); counters in an entry are
+ * owner-written relaxed atomics, like every other counter here.
+ */
+#include "core_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SOURCES 8
+
+struct pn__mrt {
+	struct pn_metrics_source src[MAX_SOURCES];
+	unsigned base[MAX_SOURCES]; /* first ext index of each source */
+	unsigned nsrc, next;	    /* sources; ext counters used */
+};
+
+/* --- set-up ----------------------------------------------------------------
+ */
+
+static int shard_create(struct pn_runtime *rt, struct pn_ctx *s)
+{
+	struct pn__met *mt = &s->met;
+	struct pn__mshard *sh = aligned_alloc(
+		PN_CACHELINE,
+		(sizeof(*sh) + PN_CACHELINE - 1) / PN_CACHELINE * PN_CACHELINE);
+
+	if (!sh)
+		return -ENOMEM;
+	memset(sh, 0, sizeof(*sh));
+	mt->sh = sh;
+	sh->sent_to = calloc(s->nshards, sizeof(*sh->sent_to));
+	sh->hwm = calloc(s->nsources, sizeof(*sh->hwm));
+	mt->hwm = calloc(s->nsources, sizeof(*mt->hwm));
+	if (!sh->sent_to || !sh->hwm || !mt->hwm)
+		return -ENOMEM;
+	mt->sample = rt->cfg.metrics_sample;
+	/* 0 with sampling off: the countdown wraps and reaches 0 again only
+	 * after 2^32 sends, when pn__met_stamp() just reloads it. */
+	mt->send_cd = mt->sample;
+	return 0;
+}
+
+int pn__metrics_create(struct pn_runtime *rt)
+{
+	rt->met = calloc(1, sizeof(*rt->met));
+	if (!rt->met)
+		return pn__error(-ENOMEM, "no memory for metrics");
+	for (unsigned i = 0; i < rt->nshards; i++)
+		if (shard_create(rt, rt->shard[i]) < 0)
+			return pn__error(-ENOMEM, "no memory for metrics");
+	return 0;
+}
+
+void pn__metrics_destroy(struct pn_runtime *rt)
+{
+	for (unsigned i = 0; rt->shard && i < rt->nshards; i++) {
+		struct pn__met *mt;
+
+		if (!rt->shard[i])
+			continue;
+		mt = &rt->shard[i]->met;
+		if (mt->sh) {
+			free(mt->sh->sent_to);
+			free(mt->sh->hwm);
+		}
+		free(mt->sh);
+		free(mt->hwm);
+		mt->sh = NULL;
+		mt->hwm = NULL;
+	}
+	free(rt->met);
+	rt->met = NULL;
+}
+
+int pn_metrics_source_register(struct pn_runtime *rt,
+			       const struct pn_metrics_source *src)
+{
+	struct pn__mrt *r = rt->met;
+
+	if (rt->running)
+		return pn__error(-EBUSY, "metrics source: runtime started");
+	if (!src || !src->name || !src->names || !src->collect || !src->n)
+		return pn__error(-EINVAL, "metrics source: needs a name, "
+					  "names and a collect hook");
+	if (r->nsrc == MAX_SOURCES || r->next + src->n > PN__EXT_MAX)
+		return pn__error(-ENOSPC,
+				 "metrics source \"%s\": at most %d "
+				 "counters in all",
+				 src->name, PN__EXT_MAX);
+	r->src[r->nsrc] = *src;
+	r->base[r->nsrc++] = r->next;
+	r->next += src->n;
+	return 0;
+}
+
+/* --- the shard's side ------------------------------------------------------
+ */
+
+void pn__met_stamp(struct pn__met *mt, struct pn_msg *m, size_t len)
+{
+	uint64_t now;
+
+	if (!mt->sample) {
+		mt->send_cd = 0;
+		return;
+	}
+	if (len > PN__STAMP_OFF) { /* no room for a stamp: try the next */
+		mt->send_cd = 1;
+		return;
+	}
+	now = pn_now_ns();
+	memcpy(m->data + PN__STAMP_OFF, &now, sizeof(now));
+	m->ref = PN__REF_STAMP;
+	mt->send_cd = mt->sample;
+}
+
+void pn__met_hwm(struct pn__met *mt, unsigned src, uint32_t occ)
+{
+	mt->hwm[src] = occ;
+	atomic_store_explicit(&mt->sh->hwm[src], occ, memory_order_relaxed);
+}
+
+static void ah_add(struct pn__ahist *h, uint64_t v)
+{
+	unsigned i = v >> PN__AH_OCT ? PN__AH_BUCKETS - 1
+				     : pn__hist_index(v, PN__AH_SUB);
+
+	atomic_store_explicit(
+		&h->c[i],
+		atomic_load_explicit(&h->c[i], memory_order_relaxed) + 1,
+		memory_order_relaxed);
+}
+
+static unsigned pid_hash(pn_pid pid)
+{
+	return (unsigned)((pid * 0x9e3779b97f4a7c15ull) >> 40);
+}
+
+/* (Re)claim entry @e for @a: odd seq while it is rewritten. */
+static void aent_claim(struct pn__aent *e, const struct pn__actor *a)
+{
+	uint32_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
+	const char *name = a->b->name ? a->b->name : "?";
+	uint64_t w[3] = {0, 0, 0};
+
+	atomic_store_explicit(&e->seq, seq + 1, memory_order_relaxed);
+	/* Release stores (plain moves on x86; no fence, which TSan cannot
+	 * model): a reader whose acquire load sees any new field also sees
+	 * the odd seq when it re-reads it (aent_read()). */
+	strncpy((char *)w, name, sizeof(w) - 1);
+	for (int i = 0; i < 3; i++)
+		atomic_store_explicit(&e->name[i], w[i], memory_order_release);
+	atomic_store_explicit(&e->pid, a->pid, memory_order_release);
+	atomic_store_explicit(&e->samples, 0, memory_order_release);
+	atomic_store_explicit(&e->handler_ns, 0, memory_order_release);
+	atomic_store_explicit(&e->queue_ns, 0, memory_order_release);
+	for (unsigned i = 0; i < PN__AH_BUCKETS; i++) {
+		atomic_store_explicit(&e->handler.c[i], 0,
+				      memory_order_release);
+		atomic_store_explicit(&e->queue.c[i], 0, memory_order_release);
+	}
+	/* Release: the new contents before the even seq that vouches for
+	 * them (pairs with the acquire load in aent_read()). */
+	atomic_store_explicit(&e->seq, seq + 2, memory_order_release);
+}
+
+static struct pn__aent *aent_get(struct pn__mshard *sh,
+				 const struct pn__actor *a)
+{
+	unsigned h = pid_hash(a->pid), victim = h % PN__ATAB;
+	uint64_t least = UINT64_MAX;
+
+	for (unsigned i = 0; i < 8; i++) {
+		unsigned k = (h + i) % PN__ATAB;
+		struct pn__aent *e = &sh->atab[k];
+		pn_pid p = atomic_load_explicit(&e->pid, memory_order_relaxed);
+		uint64_t n;
+
+		if (p == a->pid)
+			return e;
+		n = p ? atomic_load_explicit(&e->samples, memory_order_relaxed)
+		      : 0;
+		if (n < least) {
+			least = n;
+			victim = k;
+		}
+		if (!p)
+			break;
+	}
+	aent_claim(&sh->atab[victim], a);
+	return &sh->atab[victim];
+}
+
+/* A stamped message: dispatch it as usual, timed, and account it. */
+void pn__met_dispatch(struct pn_ctx *s, struct pn_msg *m)
+{
+	struct pn__actor *a = pn__lookup(s, m->to);
+	struct pn__mshard *sh = s->met.sh;
+	struct pn__aent *e = a ? aent_get(sh, a) : NULL;
+	uint64_t sent, t0, q, run;
+	uint32_t type = m->type;
+	pn_pid to = m->to;
+
+	memcpy(&sent, m->data + PN__STAMP_OFF, sizeof(sent));
+	m->ref = 0;
+	t0 = pn_now_ns();
+	pn__dispatch(s, m);
+	if (!e) /* not started yet or gone: the message was queued or dead */
+		return;
+	run = pn_now_ns() - t0;
+	q = t0 > sent ? t0 - sent : 0; /* clocks of two cores: clamp */
+	pn__met_add(&e->samples, 1);
+	pn__met_add(&e->handler_ns, run);
+	pn__met_add(&e->queue_ns, q);
+	ah_add(&e->handler, run);
+	ah_add(&e->queue, q);
+	ah_add(&sh->handler, run);
+	ah_add(&sh->queue, q);
+	pn__met_add(&sh->v[PN__M_SAMPLES], 1);
+	pn__met_add(&sh->v[PN__M_HANDLER_SUM], run);
+	pn__met_add(&sh->v[PN__M_QUEUE_SUM], q);
+	pn__flight_rec(&s->met, t0 + run, PN__FL_SAMPLE, to, type, run);
+}
+
+void pn__met_collect(struct pn_ctx *s)
+{
+	struct pn__mrt *r = s->rt->met;
+	uint64_t v[PN__EXT_MAX];
+
+	for (unsigned i = 0; i < r->nsrc; i++) {
+		const struct pn_metrics_source *src = &r->src[i];
+
+		memset(v, 0, src->n * sizeof(v[0]));
+		src->collect(s, src->arg, v);
+		for (unsigned j = 0; j < src->n; j++)
+			atomic_store_explicit(&s->met.sh->ext[r->base[i] + j],
+					      v[j], memory_order_relaxed);
+	}
+}
+
+/*
+ * Every 1024 loop turns (and at the loop's start): charge the time since
+ * the last state change to the current state, so a shard that stays busy
+ * or spinning still shows it, and refresh the registered sources.
+ */
+void pn__met_tick(struct pn_ctx *s, uint64_t now)
+{
+	struct pn__met *mt = &s->met;
+	struct pn__mshard *sh = mt->sh;
+
+	if (!mt->t_mark)
+		mt->t_mark = mt->t_seen = now;
+	if (mt->state == PN__MS_BUSY)
+		mt->busy_ns += now - mt->t_mark;
+	else
+		mt->spin_ns += now - mt->t_mark;
+	mt->t_mark = mt->t_seen = now;
+	atomic_store_explicit(&sh->v[PN__M_BUSY_NS], mt->busy_ns,
+			      memory_order_relaxed);
+	atomic_store_explicit(&sh->v[PN__M_SPIN_NS], mt->spin_ns,
+			      memory_order_relaxed);
+	pn__met_collect(s);
+}
+
+/* --- snapshots (any thread) ------------------------------------------------
+ */
+
+struct pn_metrics {
+	uint64_t t;
+	unsigned nshards, nsources, next, nactors;
+	uint32_t sample;
+	struct pn_shard_metrics *sh; /* [nshards] */
+	uint64_t *sent, *ext;	     /* [nshards][nshards], [][PN__EXT_MAX] */
+	uint32_t *hwm;		     /* [nshards][nsources] */
+	struct pn_hist **hist;	     /* [nshards][2] */
+	struct pn_actor_metrics *actors; /* [nshards * PN__ATAB] */
+	char ext_name[PN__EXT_MAX][64];
+	unsigned char gauge[PN__EXT_MAX];
+};
+
+static uint64_t ld(const _Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+/* A compact histogram as a struct pn_hist (S = PN__AH_SUB). */
+static void ah_copy(struct pn_hist *h, const struct pn__ahist *a, uint64_t sum)
+{
+	uint64_t w;
+
+	for (unsigned i = 0; i < PN__AH_BUCKETS; i++) {
+		uint32_t n =
+			atomic_load_explicit(&a->c[i], memory_order_relaxed);
+
+		if (n)
+			pn_hist_record_n(h, pn__hist_low(i, PN__AH_SUB, &w), n);
+	}
+	pn__hist_set_sum(h, sum);
+}
+
+static uint64_t ah_p99(const struct pn__ahist *a, struct pn_hist *tmp)
+{
+	pn_hist_reset(tmp);
+	ah_copy(tmp, a, 0);
+	return pn_hist_percentile(tmp, 99);
+}
+
+/* Entry @e into @out if it is in use and was not being rewritten. */
+static bool aent_read(const struct pn__aent *e, struct pn_actor_metrics *out,
+		      struct pn_hist *tmp)
+{
+	uint32_t seq = atomic_load_explicit(&e->seq, memory_order_acquire);
+	uint64_t w[3];
+
+	if (seq & 1)
+		return false;
+	/* Acquire loads: the re-read of seq below cannot move before them
+	 * (they pair with the release stores in aent_claim()). The
+	 * histograms are read relaxed: counts, not identity. */
+	out->pid = atomic_load_explicit(&e->pid, memory_order_acquire);
+	for (int i = 0; i < 3; i++)
+		w[i] = atomic_load_explicit(&e->name[i], memory_order_acquire);
+	out->samples = atomic_load_explicit(&e->samples, memory_order_acquire);
+	out->handler_ns = ld(&e->handler_ns);
+	out->queue_ns = ld(&e->queue_ns);
+	out->handler_p99_ns = ah_p99(&e->handler, tmp);
+	out->queue_p99_ns = ah_p99(&e->queue, tmp);
+	if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq ||
+	    !out->pid || !out->samples)
+		return false;
+	memcpy(out->behaviour, w, sizeof(out->behaviour) - 1);
+	out->behaviour[sizeof(out->behaviour) - 1] = 0;
+	return true;
+}
+
+static int by_samples(const void *a, const void *b)
+{
+	const struct pn_actor_metrics *x = a, *y = b;
+
+	return x->samples < y->samples ? 1 : x->samples > y->samples ? -1 : 0;
+}
+
+static void snap_actors(struct pn_runtime *rt, struct pn_metrics *m,
+			struct pn_hist *tmp)
+{
+	for (unsigned i = 0; i < m->nshards; i++) {
+		const struct pn__mshard *sh = rt->shard[i]->met.sh;
+
+		for (unsigned k = 0; k < PN__ATAB; k++) {
+			struct pn_actor_metrics *a = &m->actors[m->nactors];
+
+			if (!aent_read(&sh->atab[k], a, tmp))
+				continue;
+			a->shard = i;
+			a->messages_est = a->samples * m->sample;
+			m->nactors++;
+		}
+	}
+	qsort(m->actors, m->nactors, sizeof(*m->actors), by_samples);
+}
+
+static int snap_shard(struct pn_runtime *rt, struct pn_metrics *m, unsigned i)
+{
+	struct pn_shard_metrics *o = &m->sh[i];
+	const struct pn__mshard *sh = rt->shard[i]->met.sh;
+	uint64_t *sent = m->sent + (size_t)i * m->nshards;
+	uint32_t *hwm = m->hwm + (size_t)i * m->nsources;
+	uint64_t *ext = m->ext + (size_t)i * PN__EXT_MAX, other;
+	int err;
+
+	pn_runtime_stats(rt, i, &o->stats);
+	o->handled_local = ld(&sh->v[PN__M_HANDLED_LOCAL]);
+	o->handled_ext = o->stats.received_ext;
+	other = o->handled_local + o->handled_ext;
+	o->handled_cross =
+		o->stats.handled > other ? o->stats.handled - other : 0;
+	o->wakes_received = ld(&sh->v[PN__M_WAKES_RCVD]);
+	o->busy_ns = ld(&sh->v[PN__M_BUSY_NS]);
+	o->spin_ns = ld(&sh->v[PN__M_SPIN_NS]);
+	o->parked_ns = ld(&sh->v[PN__M_PARKED_NS]);
+	o->samples = ld(&sh->v[PN__M_SAMPLES]);
+	for (unsigned d = 0; d < m->nshards; d++)
+		sent[d] = d == i ? o->stats.sent_local : ld(&sh->sent_to[d]);
+	for (unsigned k = 0; k < m->nsources; k++)
+		hwm[k] =
+			atomic_load_explicit(&sh->hwm[k], memory_order_relaxed);
+	for (unsigned k = 0; k < m->next; k++)
+		ext[k] = ld(&sh->ext[k]);
+	o->sent_to = sent;
+	o->ring_hwm = hwm;
+	o->nsources = m->nsources;
+	o->ext = ext;
+	if ((err = pn_hist_create(PN__AH_SUB, &m->hist[2 * i])) < 0 ||
+	    (err = pn_hist_create(PN__AH_SUB, &m->hist[2 * i + 1])) < 0)
+		return err;
+	ah_copy(m->hist[2 * i], &sh->handler, ld(&sh->v[PN__M_HANDLER_SUM]));
+	ah_copy(m->hist[2 * i + 1], &sh->queue, ld(&sh->v[PN__M_QUEUE_SUM]));
+	o->handler_ns = m->hist[2 * i];
+	o->queue_ns = m->hist[2 * i + 1];
+	return 0;
+}
+
+static void ext_names(const struct pn__mrt *r, struct pn_metrics *m)
+{
+	for (unsigned i = 0; i < r->nsrc; i++)
+		for (unsigned j = 0; j < r->src[i].n; j++) {
+			unsigned k = r->base[i] + j;
+
+			snprintf(m->ext_name[k], sizeof(m->ext_name[k]),
+				 "%s_%s", r->src[i].name, r->src[i].names[j]);
+			m->gauge[k] =
+				r->src[i].is_gauge && r->src[i].is_gauge[j];
+		}
+}
+
+static int snap_alloc(struct pn_runtime *rt, struct pn_metrics *m)
+{
+	size_t n = rt->nshards;
+
+	m->nshards = rt->nshards;
+	m->nsources = rt->shard[0]->nsources;
+	m->next = rt->met->next;
+	m->sample = rt->cfg.metrics_sample;
+	m->sh = calloc(n, sizeof(*m->sh));
+	m->sent = calloc(n * n, sizeof(*m->sent));
+	m->ext = calloc(n * PN__EXT_MAX, sizeof(*m->ext));
+	m->hwm = calloc(n * m->nsources, sizeof(*m->hwm));
+	m->hist = calloc(2 * n, sizeof(*m->hist));
+	m->actors = calloc(n * PN__ATAB, sizeof(*m->actors));
+	return m->sh && m->sent && m->ext && m->hwm && m->hist && m->actors
+		       ? 0
+		       : -ENOMEM;
+}
+
+int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out)
+{
+	struct pn_metrics *m = calloc(1, sizeof(*m));
+	struct pn_hist *tmp = NULL;
+	int err = m ? snap_alloc(rt, m) : -ENOMEM;
+
+	if (!err)
+		err = pn_hist_create(PN__AH_SUB, &tmp);
+	for (unsigned i = 0; !err && i < m->nshards; i++)
+		err = snap_shard(rt, m, i);
+	if (err) {
+		pn_hist_destroy(tmp);
+		pn_metrics_free(m);
+		return pn__error(-ENOMEM, "no memory for a metrics snapshot");
+	}
+	ext_names(rt->met, m);
+	snap_actors(rt, m, tmp);
+	pn_hist_destroy(tmp);
+	m->t = pn_now_ns();
+	*out = m;
+	return 0;
+}
+
+void pn_metrics_free(struct pn_metrics *m)
+{
+	if (!m)
+		return;
+	for (unsigned i = 0; m->hist && i < 2 * m->nshards; i++)
+		pn_hist_destroy(m->hist[i]);
+	free(m->hist);
+	free(m->sh);
+	free(m->sent);
+	free(m->ext);
+	free(m->hwm);
+	free(m->actors);
+	free(m);
+}
+
+unsigned pn_metrics_nshards(const struct pn_metrics *m)
+{
+	return m->nshards;
+}
+
+uint64_t pn_metrics_time_ns(const struct pn_metrics *m)
+{
+	return m->t;
+}
+
+const struct pn_shard_metrics *pn_metrics_shard(const struct pn_metrics *m,
+						unsigned shard)
+{
+	return shard < m->nshards ? &m->sh[shard] : NULL;
+}
+
+unsigned pn_metrics_actors(const struct pn_metrics *m,
+			   const struct pn_actor_metrics **out)
+{
+	*out = m->actors;
+	return m->nactors;
+}
+
+unsigned pn_metrics_ext_count(const struct pn_metrics *m)
+{
+	return m->next;
+}
+
+const char *pn_metrics_ext_name(const struct pn_metrics *m, unsigned i,
+				bool *gauge)
+{
+	if (i >= m->next)
+		return NULL;
+	if (gauge)
+		*gauge = m->gauge[i];
+	return m->ext_name[i];
+}
+
+/* The snapshot's sample rate (metrics_out.c). */
+uint32_t pn__metrics_sample(const struct pn_metrics *m)
+{
+	return m->sample;
+}

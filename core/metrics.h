@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/'s observability internals, beside core_int.h (which includes this
+ * before struct pn_ctx): the per-shard metric state, the hooks the loop and
+ * the send path call, the sampled-dispatch stamp, and the flight recorder.
+ *
+ * Cost model. Every hook here is per batch, per loop-state change or per
+ * sampled message, never per message, except pn__met_send(): one decrement
+ * and a not-taken branch per application send (the sender-side sampling
+ * countdown). A stamped message carries PN__REF_STAMP in msg->ref (only
+ * messages with ref 0 are stamped) and its enqueue time in the unused tail
+ * of its inline payload, so the receiver's ordinary dispatch test (type or
+ * ref says "not the fast path") routes it to pn__met_dispatch() at no cost
+ * to unstamped messages. Built with PN_NO_METRICS, every hook is empty and
+ * the stamp bit is never set.
+ *
+ * Who writes what: struct pn__met lives in struct pn_ctx and is owner
+ * only; struct pn__mshard holds what other threads read, written only by
+ * its shard with relaxed stores (no read-modify-write), read with relaxed
+ * loads (each counter is atomic on its own; a snapshot is not a cut).
+ */
+#ifndef PN_METRICS_H
+#define PN_METRICS_H
+
+#include "pn_core.h"
+#include "probes.h"
+
+#include <stdatomic.h>
+
+#ifdef PN_NO_METRICS
+#define PN__METRICS 0
+#else
+#define PN__METRICS 1
+#endif
+
+struct pn_ctx;
+
+/* msg->ref bit of a message stamped for sampling (see above). */
+#define PN__REF_STAMP (1ull << 62)
+/* Payload offset of the stamp: messages up to this long can carry one. */
+#define PN__STAMP_OFF 24
+
+/* Compact histogram (per actor, per shard): log-linear, 4 sub-buckets per
+ * power of two (25% relative error), values up to 2^40 ns (18 min). */
+#define PN__AH_SUB     2
+#define PN__AH_OCT     40
+#define PN__AH_BUCKETS ((1u << PN__AH_SUB) * (1 + PN__AH_OCT - PN__AH_SUB))
+struct pn__ahist {
+	_Atomic uint32_t c[PN__AH_BUCKETS];
+};
+
+/* Per-actor sampled statistics: a small open-addressed table per shard. */
+#define PN__ATAB 64
+struct pn__aent {
+	/* Odd while the owner rewrites the entry (a reader then skips it);
+	 * release on the even store, pairing with the reader's acquire. */
+	_Atomic uint32_t seq;
+	_Atomic uint64_t pid; /* 0: empty */
+	_Atomic uint64_t name[3];
+	_Atomic uint64_t samples, handler_ns, queue_ns;
+	struct pn__ahist handler, queue;
+};
+
+/* Flight recorder: the last PN__FLIGHT_N events of a shard. */
+#define PN__FLIGHT_N 256
+enum pn__fl_kind {
+	PN__FL_PARK = 1, /* arg: how long it may sleep (ns, 0: no limit) */
+	PN__FL_UNPARK,	 /* arg: slept ns */
+	PN__FL_WAKE,	 /* arg: the shard it woke */
+	PN__FL_SPAWN,	 /* pid; arg: spawn depth */
+	PN__FL_STOP,	 /* pid; arg: reason << 32 | (uint32_t)detail */
+	PN__FL_DEAD,	 /* pid: the addressee; type */
+	PN__FL_EAGAIN,	 /* arg: overflow bytes */
+	PN__FL_SAMPLE,	 /* pid, type; arg: handler ns */
+	PN__FL_MIGRATE,	 /* pid; arg: from << 32 | to */
+	PN__FL_KINDS
+};
+struct pn__fl_ev {
+	_Atomic uint64_t seq; /* event number + 1; 0: never written */
+	_Atomic uint64_t ts, pid, arg;
+	_Atomic uint64_t kt; /* kind << 32 | message type */
+};
+
+/* Registered per-shard counter sources (pn_metrics_source_register). */
+#define PN__EXT_MAX 32
+
+/* What other threads read of a shard's metrics (metrics.c allocates). */
+enum {
+	PN__M_HANDLED_LOCAL,
+	PN__M_WAKES_RCVD,
+	PN__M_BUSY_NS,
+	PN__M_SPIN_NS,
+	PN__M_PARKED_NS,
+	PN__M_SAMPLES,
+	PN__M_HANDLER_SUM, /* ns, over the samples */
+	PN__M_QUEUE_SUM,
+	PN__M_COUNT
+};
+struct pn__mshard {
+	_Atomic uint64_t v[PN__M_COUNT];
+	_Atomic uint64_t ext[PN__EXT_MAX];
+	_Atomic uint64_t *sent_to; /* [nshards]: published ring slots */
+	_Atomic uint32_t *hwm;	   /* [nsources]: inbound ring backlog */
+	struct pn__ahist handler, queue;
+	struct pn__aent atab[PN__ATAB];
+	_Atomic uint64_t fl_next; /* events ever recorded */
+	struct pn__fl_ev fl[PN__FLIGHT_N];
+};
+
+enum { PN__MS_BUSY, PN__MS_SPIN };
+
+/* Owner-only metric state, embedded in struct pn_ctx. */
+struct pn__met {
+	uint32_t send_cd; /* sends until the next stamped one */
+	uint32_t sample;  /* stamp 1 in @sample sends; 0: never */
+	int state;	  /* PN__MS_*: what the loop is doing since t_mark */
+	uint64_t t_mark;  /* start of the current loop state */
+	uint64_t t_seen;  /* latest clock read while spinning */
+	uint64_t busy_ns, spin_ns, parked_ns;
+	uint64_t n_local; /* handled from the local queue */
+	uint64_t wakes;	  /* wake-ups received */
+	uint32_t *hwm;	  /* [nsources]: owner copy of sh->hwm */
+	struct pn__mshard *sh;
+};
+
+/* hist.c: bucket index and lowest value (width) for S = @sub */
+unsigned pn__hist_index(uint64_t v, unsigned sub);
+uint64_t pn__hist_low(unsigned i, unsigned sub, uint64_t *width);
+void pn__hist_set_sum(struct pn_hist *h, uint64_t sum);
+/* metrics.c */
+int pn__metrics_create(struct pn_runtime *rt);
+void pn__metrics_destroy(struct pn_runtime *rt);
+void pn__met_stamp(struct pn__met *mt, struct pn_msg *m, size_t len);
+void pn__met_dispatch(struct pn_ctx *s, struct pn_msg *m);
+void pn__met_hwm(struct pn__met *mt, unsigned src, uint32_t occ);
+void pn__met_tick(struct pn_ctx *s, uint64_t now);
+void pn__met_collect(struct pn_ctx *s);
+uint32_t pn__metrics_sample(const struct pn_metrics *m);
+/* flight.c */
+void pn__flight_rec(struct pn__met *mt, uint64_t ts, int kind, pn_pid pid,
+		    uint32_t type, uint64_t arg); /* ts 0: now */
+int pn__flight_text(const struct pn_ctx *s, unsigned last, char *buf,
+		    size_t size);
+void pn__flight_crash(const struct pn_ctx *s, void (*put)(const char *line));
+
+/* Owner-only counter bump on a shared atomic (no RMW; see core_int.h). */
+static inline void pn__met_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* --- hooks (empty with PN_NO_METRICS) ----------------------------------- */
+
+/* An application send filled @m (ref 0): stamp one in mt->sample. */
+static inline void pn__met_send(struct pn__met *mt, struct pn_msg *m,
+				size_t len)
+{
+	if (PN__METRICS && PN_UNLIKELY(--mt->send_cd == 0))
+		pn__met_stamp(mt, m, len);
+}
+
+/* A ring drain of @src started at backlog @occ (slots published). */
+static inline void pn__met_backlog(struct pn__met *mt, unsigned src,
+				   uint32_t occ)
+{
+	if (PN__METRICS && PN_UNLIKELY(occ > mt->hwm[src]))
+		pn__met_hwm(mt, src, occ);
+}
+
+/* @n messages published to shard @dst's inbox ring. */
+static inline void pn__met_sent(struct pn__met *mt, unsigned dst, uint32_t n)
+{
+	if (PN__METRICS)
+		pn__met_add(&mt->sh->sent_to[dst], n);
+}
+
+/* @n messages handled from the local queue (per run, not per message). */
+static inline void pn__met_local(struct pn__met *mt, unsigned n)
+{
+	if (PN__METRICS)
+		mt->n_local += n;
+}
+
+static inline void pn__met_woken(struct pn__met *mt)
+{
+	if (PN__METRICS)
+		mt->wakes++;
+}
+
+/* Loop state changes. The loop reads the clock when it goes idle and on
+ * every spin turn anyway; these only move time between the counters. */
+static inline void pn__met_idle(struct pn__met *mt, uint64_t now)
+{
+	if (!PN__METRICS)
+		return;
+	mt->busy_ns += now - mt->t_mark;
+	mt->t_mark = mt->t_seen = now;
+	mt->state = PN__MS_SPIN;
+	atomic_store_explicit(&mt->sh->v[PN__M_BUSY_NS], mt->busy_ns,
+			      memory_order_relaxed);
+}
+
+static inline void pn__met_spun(struct pn__met *mt, uint64_t now)
+{
+	if (PN__METRICS)
+		mt->t_seen = now;
+}
+
+/* Work found after spinning: the spin ended at the last clock read. */
+static inline void pn__met_busy(struct pn__met *mt)
+{
+	if (!PN__METRICS)
+		return;
+	mt->spin_ns += mt->t_seen - mt->t_mark;
+	mt->t_mark = mt->t_seen;
+	mt->state = PN__MS_BUSY;
+	atomic_store_explicit(&mt->sh->v[PN__M_SPIN_NS], mt->spin_ns,
+			      memory_order_relaxed);
+}
+
+/* About to park at @now (the spin is over), then back at @after. */
+static inline void pn__met_park(struct pn__met *mt, uint64_t now)
+{
+	if (!PN__METRICS)
+		return;
+	mt->spin_ns += now - mt->t_mark;
+	mt->t_mark = mt->t_seen = now;
+	mt->state = PN__MS_BUSY; /* unless it sleeps: pn__met_unpark() */
+	atomic_store_explicit(&mt->sh->v[PN__M_SPIN_NS], mt->spin_ns,
+			      memory_order_relaxed);
+}
+
+static inline void pn__met_unpark(struct pn__met *mt, uint64_t after)
+{
+	if (!PN__METRICS)
+		return;
+	mt->parked_ns += after - mt->t_mark;
+	pn__flight_rec(mt, after, PN__FL_UNPARK, 0, 0, after - mt->t_mark);
+	mt->t_mark = mt->t_seen = after;
+	atomic_store_explicit(&mt->sh->v[PN__M_PARKED_NS], mt->parked_ns,
+			      memory_order_relaxed);
+}
+
+/* Once per loop turn, with the other hot counters (plain stores). */
+static inline void pn__met_publish(struct pn__met *mt)
+{
+	if (!PN__METRICS)
+		return;
+	atomic_store_explicit(&mt->sh->v[PN__M_HANDLED_LOCAL], mt->n_local,
+			      memory_order_relaxed);
+	atomic_store_explicit(&mt->sh->v[PN__M_WAKES_RCVD], mt->wakes,
+			      memory_order_relaxed);
+}
+
+/* A rare event for the flight recorder (slow paths only). */
+static inline void pn__met_event(struct pn__met *mt, int kind, pn_pid pid,
+				 uint32_t type, uint64_t arg)
+{
+	if (PN__METRICS)
+		pn__flight_rec(mt, 0, kind, pid, type, arg);
+}
+
+#endif /* PN_METRICS_H */

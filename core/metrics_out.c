@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A metrics snapshot as text: one JSON object (pn_metrics_json), or the
+ * Prometheus text exposition format 0.0.4 (pn_metrics_prom), which the
+ * /metrics endpoint (io/prom.c) serves and pinion-top reads.
+ *
+ * Prometheus names follow its conventions: base units (seconds, bytes),
+ * _total for counters, one family per quantity with labels for the
+ * dimensions (shard, kind, state, to, source), histograms as _bucket{le}
+ * (cumulative, ending in +Inf), _sum and _count. Histogram edges are
+ * powers of two of nanoseconds, which are exact bucket edges of the
+ * log-linear histograms, so the cumulative counts are exact.
+ */
+#include "core_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#define TOP_ACTORS 32 /* actors in the Prometheus output */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_hist(FILE *f, const char *name, const struct pn_hist *h)
+{
+	fprintf(f,
+		"\"%s\":{\"count\":%" PRIu64 ",\"sum\":%" PRIu64
+		",\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
+		",\"max\":%" PRIu64 "}",
+		name, pn_hist_count(h), pn_hist_sum(h),
+		pn_hist_percentile(h, 50), pn_hist_percentile(h, 99),
+		pn_hist_percentile(h, 99.9), pn_hist_max(h));
+}
+
+static void json_shard_counts(FILE *f, const struct pn_shard_metrics *s)
+{
+	const struct pn_shard_stats *st = &s->stats;
+
+	fprintf(f,
+		"\"handled\":%" PRIu64 ",\"handled_local\":%" PRIu64
+		",\"handled_cross\":%" PRIu64 ",\"handled_ext\":%" PRIu64
+		",\"sent_local\":%" PRIu64 ",\"sent_remote\":%" PRIu64
+		",\"overflowed\":%" PRIu64 ",\"eagain\":%" PRIu64
+		",\"overflow_bytes\":%" PRIu64 ",\"dead_letters\":%" PRIu64
+		",\"late_replies\":%" PRIu64 ",\"timers_fired\":%" PRIu64
+		",\"parks\":%" PRIu64 ",\"wakes_sent\":%" PRIu64
+		",\"wakes_received\":%" PRIu64 ",\"spawned\":%" PRIu64
+		",\"stopped\":%" PRIu64 ",\"actors\":%" PRIu64
+		",\"busy_ns\":%" PRIu64 ",\"spin_ns\":%" PRIu64
+		",\"parked_ns\":%" PRIu64 ",\"samples\":%" PRIu64,
+		st->handled, s->handled_local, s->handled_cross, s->handled_ext,
+		st->sent_local, st->sent_remote, st->overflowed, st->eagain,
+		st->overflow_bytes, st->dead_letters, st->late_replies,
+		st->timers_fired, st->parks, st->wakes_sent, s->wakes_received,
+		st->spawned, st->stopped, st->actors, s->busy_ns, s->spin_ns,
+		s->parked_ns, s->samples);
+}
+
+static void json_shard(FILE *f, const struct pn_metrics *m, unsigned i)
+{
+	const struct pn_shard_metrics *s = pn_metrics_shard(m, i);
+	unsigned n = pn_metrics_nshards(m);
+
+	fprintf(f, "{\"shard\":%u,\"supervisor\":%s,", i,
+		i + 1 == n ? "true" : "false");
+	json_shard_counts(f, s);
+	fputs(",\"sent_to\":[", f);
+	for (unsigned d = 0; d < n; d++)
+		fprintf(f, "%s%" PRIu64, d ? "," : "", s->sent_to[d]);
+	fputs("],\"ring_hwm\":[", f);
+	for (unsigned k = 0; k < s->nsources; k++)
+		fprintf(f, "%s%u", k ? "," : "", s->ring_hwm[k]);
+	fputs("],\"ext\":{", f);
+	for (unsigned k = 0; k < pn_metrics_ext_count(m); k++) {
+		fprintf(f, "%s", k ? "," : "");
+		json_str(f, pn_metrics_ext_name(m, k, NULL));
+		fprintf(f, ":%" PRIu64, s->ext[k]);
+	}
+	fputs("},", f);
+	json_hist(f, "handler_ns", s->handler_ns);
+	fputc(',', f);
+	json_hist(f, "queue_ns", s->queue_ns);
+	fputc('}', f);
+}
+
+static void json_actor(FILE *f, const struct pn_actor_metrics *a)
+{
+	fprintf(f,
+		"{\"pid\":\"%#" PRIx64 "\",\"shard\":%u,\"behaviour\":", a->pid,
+		a->shard);
+	json_str(f, a->behaviour);
+	fprintf(f,
+		",\"samples\":%" PRIu64 ",\"messages_est\":%" PRIu64
+		",\"handler_ns\":%" PRIu64 ",\"queue_ns\":%" PRIu64
+		",\"handler_p99_ns\":%" PRIu64 ",\"queue_p99_ns\":%" PRIu64 "}",
+		a->samples, a->messages_est, a->handler_ns, a->queue_ns,
+		a->handler_p99_ns, a->queue_p99_ns);
+}
+
+int pn_metrics_json(const struct pn_metrics *m, FILE *f)
+{
+	const struct pn_actor_metrics *a;
+	unsigned na = pn_metrics_actors(m, &a);
+
+	fprintf(f, "{\"time_ns\":%" PRIu64 ",\"sample\":%u,\"shards\":[",
+		pn_metrics_time_ns(m), pn__metrics_sample(m));
+	for (unsigned i = 0; i < pn_metrics_nshards(m); i++) {
+		if (i)
+			fputc(',', f);
+		json_shard(f, m, i);
+	}
+	fputs("],\"actors\":[", f);
+	for (unsigned i = 0; i < na; i++) {
+		if (i)
+			fputc(',', f);
+		json_actor(f, &a[i]);
+	}
+	fputs("]}\n", f);
+	return ferror(f) ? pn__error(-EIO, "metrics: write error") : 0;
+}
+
+/* --- Prometheus --------------------------------------------------------- */
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP pinion_%s %s\n# TYPE pinion_%s %s\n", name, help,
+		name, type);
+}
+
+/* One value per shard of a counter or gauge, read by @get. */
+static void per_shard(FILE *f, const struct pn_metrics *m, const char *name,
+		      const char *type, const char *help,
+		      uint64_t (*get)(const struct pn_shard_metrics *s))
+{
+	head(f, name, type, help);
+	for (unsigned i = 0; i < pn_metrics_nshards(m); i++)
+		fprintf(f, "pinion_%s{shard=\"%u\"} %" PRIu64 "\n", name, i,
+			get(pn_metrics_shard(m, i)));
+}
+
+#define GETTER(fn, expr)                                                       \
+	static uint64_t fn(const struct pn_shard_metrics *s)                   \
+	{                                                                      \
+		return (expr);                                                 \
+	}
+GETTER(g_overflowed, s->stats.overflowed)
+GETTER(g_eagain, s->stats.eagain)
+GETTER(g_obytes, s->stats.overflow_bytes)
+GETTER(g_dead, s->stats.dead_letters)
+GETTER(g_late, s->stats.late_replies)
+GETTER(g_timers, s->stats.timers_fired)
+GETTER(g_parks, s->stats.parks)
+GETTER(g_wsent, s->stats.wakes_sent)
+GETTER(g_wrcvd, s->wakes_received)
+GETTER(g_spawned, s->stats.spawned)
+GETTER(g_stopped, s->stats.stopped)
+GETTER(g_actors, s->stats.actors)
+GETTER(g_samples, s->samples)
+
+static const struct {
+	const char *name, *type, *help;
+	uint64_t (*get)(const struct pn_shard_metrics *s);
+} simple[] = {
+	{"overflowed_total", "counter",
+	 "Sends that waited in an overflow queue.", g_overflowed},
+	{"eagain_total", "counter", "Sends refused with -EAGAIN.", g_eagain},
+	{"overflow_bytes", "gauge", "Bytes waiting in overflow queues.",
+	 g_obytes},
+	{"dead_letters_total", "counter", "Messages to dead actors.", g_dead},
+	{"late_replies_total", "counter", "Replies after their timeout.",
+	 g_late},
+	{"timers_fired_total", "counter", "Timers fired.", g_timers},
+	{"parks_total", "counter", "Times the shard went to sleep.", g_parks},
+	{"wakeups_sent_total", "counter", "Wake-ups sent to parked shards.",
+	 g_wsent},
+	{"wakeups_received_total", "counter", "Wake-ups received.", g_wrcvd},
+	{"spawned_total", "counter", "Actors started.", g_spawned},
+	{"stopped_total", "counter", "Actors stopped.", g_stopped},
+	{"actors", "gauge", "Actors alive.", g_actors},
+	{"samples_total", "counter", "Sampled dispatches.", g_samples},
+};
+
+static void prom_messages(FILE *f, const struct pn_metrics *m)
+{
+	unsigned n = pn_metrics_nshards(m);
+
+	head(f, "messages_total", "counter",
+	     "Messages handled, by where they came from.");
+	for (unsigned i = 0; i < n; i++) {
+		const struct pn_shard_metrics *s = pn_metrics_shard(m, i);
+
+		fprintf(f,
+			"pinion_messages_total{shard=\"%u\",kind=\"local\"} "
+			"%" PRIu64 "\n"
+			"pinion_messages_total{shard=\"%u\",kind=\"cross\"} "
+			"%" PRIu64 "\n"
+			"pinion_messages_total{shard=\"%u\",kind=\"external\"}"
+			" %" PRIu64 "\n",
+			i, s->handled_local, i, s->handled_cross, i,
+			s->handled_ext);
+	}
+	head(f, "sent_total", "counter",
+	     "Messages sent, by destination shard.");
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned d = 0; d < n; d++)
+			fprintf(f,
+				"pinion_sent_total{shard=\"%u\",to=\"%u\"} "
+				"%" PRIu64 "\n",
+				i, d, pn_metrics_shard(m, i)->sent_to[d]);
+	head(f, "ring_backlog_max", "gauge",
+	     "High-water mark of an inbound ring's backlog, by source.");
+	for (unsigned i = 0; i < n; i++) {
+		const struct pn_shard_metrics *s = pn_metrics_shard(m, i);
+
+		for (unsigned k = 0; k < s->nsources; k++)
+			if (s->ring_hwm[k] || k < n)
+				fprintf(f,
+					"pinion_ring_backlog_max{shard=\"%u\","
+					"source=\"%u\"} %u\n",
+					i, k, s->ring_hwm[k]);
+	}
+}
+
+static void prom_time(FILE *f, const struct pn_metrics *m)
+{
+	head(f, "time_seconds_total", "counter",
+	     "Shard thread time: busy, spinning idle, or parked.");
+	for (unsigned i = 0; i < pn_metrics_nshards(m); i++) {
+		const struct pn_shard_metrics *s = pn_metrics_shard(m, i);
+		const char *st[3] = {"busy", "spin", "parked"};
+		uint64_t v[3] = {s->busy_ns, s->spin_ns, s->parked_ns};
+
+		for (int k = 0; k < 3; k++)
+			fprintf(f,
+				"pinion_time_seconds_total{shard=\"%u\","
+				"state=\"%s\"} %.9f\n",
+				i, st[k], (double)v[k] / 1e9);
+	}
+}
+
+static void prom_hist(FILE *f, const struct pn_metrics *m, const char *name,
+		      const char *help, bool queue)
+{
+	head(f, name, "histogram", help);
+	for (unsigned i = 0; i < pn_metrics_nshards(m); i++) {
+		const struct pn_shard_metrics *s = pn_metrics_shard(m, i);
+		const struct pn_hist *h = queue ? s->queue_ns : s->handler_ns;
+
+		/* 256 ns to 17 s by powers of four: exact bucket edges. */
+		for (unsigned k = 8; k <= 34; k += 2)
+			fprintf(f,
+				"pinion_%s_bucket{shard=\"%u\",le=\"%.9g\"} "
+				"%" PRIu64 "\n",
+				name, i, (double)(1ull << k) / 1e9,
+				pn_hist_count_below(h, 1ull << k));
+		fprintf(f,
+			"pinion_%s_bucket{shard=\"%u\",le=\"+Inf\"} %" PRIu64
+			"\npinion_%s_sum{shard=\"%u\"} %.9f\n"
+			"pinion_%s_count{shard=\"%u\"} %" PRIu64 "\n",
+			name, i, pn_hist_count(h), name, i,
+			(double)pn_hist_sum(h) / 1e9, name, i,
+			pn_hist_count(h));
+	}
+}
+
+static void prom_ext(FILE *f, const struct pn_metrics *m)
+{
+	for (unsigned k = 0; k < pn_metrics_ext_count(m); k++) {
+		bool gauge;
+		const char *n = pn_metrics_ext_name(m, k, &gauge);
+		char name[80];
+
+		snprintf(name, sizeof(name), "%s%s", n, gauge ? "" : "_total");
+		head(f, name, gauge ? "gauge" : "counter",
+		     "Registered source counter.");
+		for (unsigned i = 0; i < pn_metrics_nshards(m); i++)
+			fprintf(f, "pinion_%s{shard=\"%u\"} %" PRIu64 "\n",
+				name, i, pn_metrics_shard(m, i)->ext[k]);
+	}
+}
+
+/* Label values: escape \, " and newline (behaviour names are free). */
+static void label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void prom_actors(FILE *f, const struct pn_metrics *m)
+{
+	static const char *const fam[4][2] = {
+		{"actor_messages_total", "Messages handled (estimate)."},
+		{"actor_samples_total", "Sampled dispatches."},
+		{"actor_handler_seconds_total",
+		 "Handler run time (estimate from samples)."},
+		{"actor_queue_p99_seconds", "Sampled time-in-queue p99."},
+	};
+	const struct pn_actor_metrics *a;
+	unsigned na = pn_metrics_actors(m, &a);
+	uint32_t rate = pn__metrics_sample(m);
+
+	if (na > TOP_ACTORS)
+		na = TOP_ACTORS;
+	for (int k = 0; k < 4; k++) {
+		head(f, fam[k][0], k == 3 ? "gauge" : "counter", fam[k][1]);
+		for (unsigned i = 0; i < na; i++) {
+			double v[4] = {(double)a[i].messages_est,
+				       (double)a[i].samples,
+				       (double)a[i].handler_ns * rate / 1e9,
+				       (double)a[i].queue_p99_ns / 1e9};
+
+			fprintf(f,
+				"pinion_%s{shard=\"%u\",actor=\"%#" PRIx64
+				"\",behaviour=\"",
+				fam[k][0], a[i].shard, a[i].pid);
+			label(f, a[i].behaviour);
+			fprintf(f, "\"} %.9g\n", v[k]);
+		}
+	}
+}
+
+int pn_metrics_prom(const struct pn_metrics *m, FILE *f)
+{
+	prom_messages(f, m);
+	prom_time(f, m);
+	for (size_t k = 0; k < sizeof(simple) / sizeof(simple[0]); k++)
+		per_shard(f, m, simple[k].name, simple[k].type, simple[k].help,
+			  simple[k].get);
+	prom_ext(f, m);
+	prom_hist(f, m, "handler_seconds", "Sampled handler run time.", false);
+	prom_hist(f, m, "queue_seconds", "Sampled time from send to dispatch.",
+		  true);
+	prom_actors(f, m);
+	return ferror(f) ? pn__error(-EIO, "metrics: write error") : 0;
+}

@@ -1,0 +1,681 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Migration: an actor moves to another shard by message and keeps its PID,
+ * its per-sender order, its monitors, links, names, timers and requests.
+ *
+ * The home shard H (the PID's shard bits) is the sequencer. Every message
+ * for P still goes to H as it always did, so the order of each sender's
+ * messages is fixed there; H passes them on to wherever P lives.
+ *
+ *  - At H, P's slot holds a forwarder (struct fwd: pid 0 and PN__A_FWD, so
+ *    pn__deliver()'s lookup misses and the miss path lands here) that
+ *    forwards every message for P, unchanged, over the H->L ring to P's
+ *    location L. Rings are FIFO, so order survives.
+ *  - At L != H, P lives in the shard's guest table (a hash PID -> actor).
+ *    Messages whose `to` is not this shard's reach it through the miss
+ *    path: nothing is added to the fast path.
+ *  - H -> T: after the handler that called pn_migrate() returns, H packs P
+ *    (pack.c) into INSTALL on the H->T ring and puts a forwarder (loc T) in
+ *    the slot. T installs P, delivers PN_MSG_MIGRATED, then what follows.
+ *  - T -> U (U may be H): T packs P into MOVE for H and keeps a bounce
+ *    entry: what reaches T for P afterwards (H forwarded it before it saw
+ *    MOVE) goes back to H marked bounced, in order. H on MOVE marks the
+ *    forwarder draining (new messages for P wait at H, in order) and sends
+ *    FLUSH to T. When FLUSH reaches T, everything H forwarded before it has
+ *    arrived and been bounced (T also bounces what its own queue still
+ *    holds for P); T answers FLUSHED and drops the entry. H on FLUSHED
+ *    sends INSTALL, the bounced messages (stragglers), then the waiting
+ *    ones to U, or re-installs P in its slot when U is H. Stragglers were
+ *    forwarded before H saw MOVE, so they precede every waiting message:
+ *    per-sender order holds. Model: tests/model/migrate.pml.
+ *  - Direct sends at L. Sends from L's own actors to P would go L -> H ->
+ *    L. Once P is installed, L sends MARK to H; H answers DIRECT after
+ *    forwarding everything L's actors sent P before MARK. Meanwhile L holds
+ *    its actors' sends to P in order (the guest's held queue); on DIRECT it
+ *    hands them to P and from then on L's sends to P go straight to its
+ *    local queue. While a shard hosts guests (nguests), its cross-shard
+ *    sends take pn__send()'s general path, which looks the guest table up.
+ *    When P leaves L, held messages go to H as new messages (they follow
+ *    whatever L sent before MARK, which H forwarded and L bounces).
+ *
+ * Cost: a send to a moved actor from anywhere but its location makes one
+ * more ring hop (via its home); sends from its location are local again
+ * after the MARK/DIRECT round trip. The home keeps a forwarder per
+ * moved-away actor until the actor stops (GONE) or comes back.
+ */
+#include "migrate.h"
+
+#include <errno.h>
+
+struct fwd {
+	struct pn__actor a; /* first: the slot points here */
+	pn_pid pid;
+	unsigned loc;	       /* where P is (INSTALL went there) */
+	unsigned dest;	       /* draining: where it goes next */
+	bool draining;	       /* between MOVE and FLUSHED */
+	struct pn__fifo strag; /* draining: bounced messages */
+	struct pn__fifo held;  /* draining: new messages */
+	struct fwd *prev, *next;
+	struct pn_msg move; /* draining: the MOVE, owning the packed P */
+};
+
+static struct pn__mig *mig_get(struct pn_ctx *s)
+{
+	if (!s->mig && !(s->mig = pn_arena_zalloc(s->arena, sizeof(*s->mig))))
+		pn_panic("no memory for migration state");
+	return s->mig;
+}
+
+/* --- the guest table ---------------------------------------------------- */
+
+#define g_home pn__mig_ghome
+#define g_find pn__mig_gfind
+
+static void g_place(struct pn__mig *g, const struct guest *e)
+{
+	uint32_t i = g_home(g, e->pid);
+
+	while (g->g[i].pid)
+		i = (i + 1) & (g->cap - 1);
+	g->g[i] = *e;
+	g->n++;
+}
+
+static struct guest *g_add(struct pn_ctx *s, pn_pid pid)
+{
+	struct pn__mig *g = mig_get(s);
+	struct guest *old = g->g, e = {.pid = pid};
+	uint32_t cap = g->cap;
+
+	if ((g->n + 1) * 2 > g->cap) {
+		g->cap = cap ? cap * 2 : 16;
+		g->g = pn_arena_zalloc(s->arena, g->cap * sizeof(*g->g));
+		if (!g->g)
+			pn_panic("no memory for the guest table");
+		g->n = 0;
+		for (uint32_t i = 0; i < cap; i++)
+			if (old[i].pid)
+				g_place(g, &old[i]);
+		pn_arena_free(s->arena, old, cap * sizeof(*old));
+	}
+	g_place(g, &e);
+	return g_find(s, pid);
+}
+
+/* Backward-shift deletion (as request.c's table). */
+static void g_del(struct pn_ctx *s, struct guest *e)
+{
+	struct pn__mig *g = s->mig;
+	uint32_t mask = g->cap - 1, i = (uint32_t)(e - g->g), j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!g->g[j].pid)
+			break;
+		uint32_t h = g_home(g, g->g[j].pid);
+
+		if (((j - h) & mask) >= ((j - i) & mask)) {
+			g->g[i] = g->g[j];
+			i = j;
+		}
+	}
+	g->g[i] = (struct guest){0};
+	g->n--;
+}
+
+/* --- sending ------------------------------------------------------------- */
+
+/* Put a copy of @m on the way to shard @dst: the runtime's own traffic,
+ * exempt from the overflow budget (it must not be lost). */
+void pn__mig_post(struct pn_ctx *s, unsigned dst, const struct pn_msg *m)
+{
+	struct pn_msg *slot;
+
+	s->sys_send = true;
+	slot = pn__msg_slot(s, dst, m->len & ~PN__LEN_BOUNCED);
+	s->sys_send = false;
+	if (!slot)
+		pn_panic("migration: cannot send %#x: %s", m->type,
+			 pn_last_error());
+	*slot = *m;
+	pn__msg_commit(s, dst);
+}
+
+static void ctl(struct pn_ctx *s, unsigned dst, uint32_t type, pn_pid pid)
+{
+	struct pn_msg m = {.type = type, .to = pid, .from = pid};
+
+	pn__mig_post(s, dst, &m);
+}
+
+static void fifo_put(struct pn_ctx *s, struct pn__fifo *f,
+		     const struct pn_msg *m)
+{
+	struct pn_msg *slot = pn__fifo_slot(f, s->arena);
+
+	if (!slot)
+		pn_panic("no memory to hold a message of a moving actor");
+	*slot = *m;
+	pn__fifo_commit(f);
+}
+
+/* Post every message of @f to @dst, in order, and empty it. */
+static void fifo_post(struct pn_ctx *s, struct pn__fifo *f, unsigned dst)
+{
+	struct pn_msg *m;
+
+	while ((m = pn__fifo_peek(f)) != NULL) {
+		pn__mig_post(s, dst, m);
+		pn__fifo_pop(f, s->arena);
+	}
+}
+
+/* Send @m back to its home, marked: it reached a former location. */
+static void bounce(struct pn_ctx *s, struct pn_msg *m)
+{
+	struct pn_msg b = *m;
+
+	b.len |= PN__LEN_BOUNCED;
+	pn__mig_post(s, pn_pid_shard(m->to), &b);
+	pn__traffic_count(s, PN__TR_BOUNCED);
+}
+
+/* Bounce what this shard's local queue still holds for @pid, in order,
+ * leaving a NOP in its place. Not while a local message is dispatched. */
+static void bounce_local(struct pn_ctx *s, pn_pid pid)
+{
+	struct pn__fifo *f = &s->local;
+
+	for (struct pn__chunk *c = f->head; c && f->len; c = c->next) {
+		uint32_t i = c == f->head ? f->hidx : 0;
+		uint32_t end = c == f->tail ? f->tidx : PN__CHUNK_MSGS;
+
+		for (; i < end; i++) {
+			if (c->m[i].to != pid ||
+			    c->m[i].type == PN__MSG_MIG_NOP)
+				continue;
+			bounce(s, &c->m[i]);
+			c->m[i].type = PN__MSG_MIG_NOP;
+			c->m[i].len = 0; /* the bounced copy owns the payload */
+		}
+		if (c == f->tail)
+			break;
+	}
+}
+
+/* --- delivering to a guest ---------------------------------------------- */
+
+static inline void guest_deliver(struct pn_ctx *s, struct pn__actor *a,
+				 struct pn_msg *m)
+{
+	struct pn__actor *saved = s->cur;
+	uint32_t outer;
+	int rc;
+
+	if (!saved) { /* the common case, as pn__deliver() */
+		s->cur = a;
+		pn__beacon_set(s, a, m->type);
+		rc = a->b->handle(s, a->state, m);
+		if (rc != 0 || a->pending)
+			pn__after_handle(s, a, rc);
+		s->cur = NULL;
+		if (m->len > PN_MSG_INLINE)
+			pn__buf_free(s, m->ptr);
+		return;
+	}
+	outer = pn__beacon_enter(s, a, m->type);
+	s->cur = a;
+	rc = a->b->handle(s, a->state, m);
+	if (rc != 0 || a->pending)
+		pn__after_handle(s, a, rc);
+	s->cur = saved;
+	pn__beacon_leave(s, saved, outer);
+	if (m->len > PN_MSG_INLINE)
+		pn__buf_free(s, m->ptr);
+}
+
+/* PN_MSG_MIGRATED to @a: now (@now, it just arrived) or queued. */
+static void migrated(struct pn_ctx *s, struct pn__actor *a, int status,
+		     unsigned from, unsigned to, bool now)
+{
+	struct pn_migrated d = {.status = status, .from = from, .to = to};
+	struct pn_msg m = {.type = PN_MSG_MIGRATED,
+			   .len = sizeof(d),
+			   .to = a->pid,
+			   .from = a->pid};
+
+	memcpy(m.data, &d, sizeof(d));
+	if (!now) { /* it stays: after what is queued for it already */
+		s->sys_send = true;
+		if (pn__send(s, a->pid, m.type, a->pid, 0, &d, sizeof(d)) < 0)
+			pn_panic("cannot send PN_MSG_MIGRATED: %s",
+				 pn_last_error());
+		s->sys_send = false;
+	} else if (pn_pid_shard(a->pid) == s->id) {
+		pn__deliver(s, &m);
+	} else {
+		guest_deliver(s, a, &m);
+	}
+}
+
+/* --- the home's forwarders ---------------------------------------------- */
+
+static struct fwd *fwd_of(struct pn_ctx *s, pn_pid pid)
+{
+	uint32_t idx = pn_pid_slot(pid);
+	struct pn__actor *a;
+
+	if (idx >= s->max_slots || !(a = s->slots[idx].actor) ||
+	    !(a->flags & PN__A_FWD))
+		return NULL;
+	return ((struct fwd *)a)->pid == pid ? (struct fwd *)a : NULL;
+}
+
+static void fwd_new(struct pn_ctx *s, pn_pid pid, unsigned loc)
+{
+	struct pn__mig *g = mig_get(s);
+	struct fwd *f =
+		pn_arena_alloc_aligned(s->arena, sizeof(*f), PN_CACHELINE);
+
+	if (!f)
+		pn_panic("no memory for a forwarder");
+	memset(f, 0, sizeof(*f));
+	f->a.flags = PN__A_FWD;
+	f->pid = pid;
+	f->loc = loc;
+	f->next = g->fwds;
+	if (g->fwds)
+		g->fwds->prev = f;
+	g->fwds = f;
+	s->slots[pn_pid_slot(pid)].actor = &f->a;
+}
+
+static void fwd_free(struct pn_ctx *s, struct fwd *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		s->mig->fwds = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pn__fifo_fini(&f->strag, s->arena);
+	pn__fifo_fini(&f->held, s->arena);
+	if (f->draining && f->move.len > PN_MSG_INLINE)
+		pn__buf_free(s, f->move.ptr);
+	pn_arena_free_aligned(s->arena, f, sizeof(*f), PN_CACHELINE);
+}
+
+/* A message for P at its home while P is away. */
+static void fwd_take(struct pn_ctx *s, struct fwd *f, struct pn_msg *m)
+{
+	if (m->len & PN__LEN_BOUNCED) {
+		pn_verify(f->draining); /* bounces come between MOVE, FLUSHED */
+		m->len &= ~PN__LEN_BOUNCED;
+		fifo_put(s, &f->strag, m);
+	} else if (f->draining) {
+		fifo_put(s, &f->held, m);
+	} else {
+		pn__mig_post(s, f->loc, m);
+		pn__traffic_count(s, PN__TR_FORWARDED);
+	}
+}
+
+/* Run every message of @q through dispatch, in order, and free @q. */
+static void replay(struct pn_ctx *s, struct pn__fifo *q)
+{
+	struct pn_msg *p;
+
+	while ((p = pn__fifo_peek(q)) != NULL) {
+		struct pn_msg m = *p;
+
+		pn__fifo_pop(q, s->arena);
+		pn__dispatch(s, &m);
+	}
+	pn__fifo_fini(q, s->arena);
+}
+
+/* FLUSHED with U == H: P comes home; then the stragglers, then the rest. */
+static void come_home(struct pn_ctx *s, struct fwd *f)
+{
+	struct pn__fifo strag = f->strag, held = f->held;
+	struct pn_msg move = f->move;
+	unsigned from, dest;
+	struct pn__actor *a;
+	int err = 0;
+
+	f->strag = f->held = (struct pn__fifo){0};
+	f->draining = false; /* the MOVE's payload is ours now */
+	fwd_free(s, f);
+	a = pn__mig_unpack(s, &move, &err, &from, &dest);
+	pn__buf_free(s, move.ptr);
+	s->slots[pn_pid_slot(a->pid)].actor = a;
+	pn__traffic_count(s, PN__TR_INSTALLS);
+	if (err < 0)
+		pn__actor_stop(s, a, PN_REASON_FAILED, err);
+	else
+		migrated(s, a, 0, from, s->id, true);
+	replay(s, &strag);
+	replay(s, &held);
+}
+
+/* --- the protocol ------------------------------------------------------- */
+
+static void on_install(struct pn_ctx *s, struct pn_msg *m)
+{
+	unsigned from, dest;
+	int err = 0;
+	struct pn__actor *a = pn__mig_unpack(s, m, &err, &from, &dest);
+	struct guest *e = g_add(s, m->to);
+
+	pn__buf_free(s, m->ptr);
+	e->a = a;
+	e->mode = G_PENDING;
+	s->nguests++;
+	pn__traffic_count(s, PN__TR_INSTALLS);
+	ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_MARK, m->to);
+	if (err < 0)
+		pn__actor_stop(s, a, PN_REASON_FAILED, err);
+	else
+		migrated(s, a, 0, from, s->id, true);
+}
+
+static void on_move(struct pn_ctx *s, struct pn_msg *m)
+{
+	struct fwd *f = fwd_of(s, m->to);
+
+	pn_verify(f && !f->draining);
+	f->draining = true;
+	f->dest = (unsigned)m->ref;
+	f->move = *m;
+	ctl(s, f->loc, PN__MSG_MIG_FLUSH, f->pid);
+}
+
+static void on_flush(struct pn_ctx *s, const struct pn_msg *m)
+{
+	struct guest *e = g_find(s, m->to);
+
+	pn_verify(e && e->mode == G_BOUNCE);
+	g_del(s, e);
+	/* Still queued here for P (our actors' direct sends, timers): after
+	 * the bounces, before FLUSHED. No local message is being dispatched:
+	 * FLUSH comes from a ring. */
+	bounce_local(s, m->to);
+	ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_FLUSHED, m->to);
+}
+
+static void on_flushed(struct pn_ctx *s, const struct pn_msg *m)
+{
+	struct fwd *f = fwd_of(s, m->to);
+	struct pn_msg inst;
+
+	pn_verify(f && f->draining);
+	if (f->dest == s->id) {
+		come_home(s, f);
+		return;
+	}
+	inst = f->move;
+	inst.type = PN__MSG_MIG_INSTALL;
+	inst.ref = 0;
+	f->draining = false; /* the payload travels on */
+	pn__mig_post(s, f->dest, &inst);
+	fifo_post(s, &f->strag, f->dest);
+	fifo_post(s, &f->held, f->dest);
+	f->loc = f->dest;
+}
+
+static void on_gone(struct pn_ctx *s, const struct pn_msg *m)
+{
+	struct fwd *f = fwd_of(s, m->to);
+
+	pn_verify(f && !f->draining);
+	fwd_free(s, f);
+	pn__slot_release(s, pn_pid_slot(m->to));
+}
+
+static void on_direct(struct pn_ctx *s, const struct pn_msg *m)
+{
+	struct guest *e = g_find(s, m->to);
+	struct pn__fifo *held;
+
+	if (!e || e->mode != G_PENDING)
+		return; /* it left meanwhile: its held messages went home */
+	held = e->held;
+	e->held = NULL;
+	e->mode = G_DIRECT;
+	if (held) {
+		fifo_post(s, held, s->id);
+		pn__fifo_fini(held, s->arena);
+		pn_arena_free(s->arena, held, sizeof(*held));
+	}
+}
+
+static void proto(struct pn_ctx *s, struct pn_msg *m)
+{
+	struct fwd *f;
+
+	switch (m->type) {
+	case PN__MSG_MIG_INSTALL:
+		on_install(s, m);
+		break;
+	case PN__MSG_MIG_MOVE:
+		on_move(s, m);
+		break;
+	case PN__MSG_MIG_FLUSH:
+		on_flush(s, m);
+		break;
+	case PN__MSG_MIG_FLUSHED:
+		on_flushed(s, m);
+		break;
+	case PN__MSG_MIG_GONE:
+		on_gone(s, m);
+		break;
+	case PN__MSG_MIG_MARK:
+		if ((f = fwd_of(s, m->to)) != NULL && !f->draining)
+			ctl(s, f->loc, PN__MSG_MIG_DIRECT, f->pid);
+		break;
+	case PN__MSG_MIG_DIRECT:
+		on_direct(s, m);
+		break;
+	default: /* PN__MSG_MIG_NOP */
+		break;
+	}
+}
+
+/* A message P's forwarder or a bounce entry takes: true if taken. */
+static bool route(struct pn_ctx *s, struct pn_msg *m, struct guest **ge)
+{
+	struct guest *e;
+	struct fwd *f;
+
+	*ge = NULL;
+	if (pn_pid_shard(m->to) == s->id) {
+		if (!(f = fwd_of(s, m->to)))
+			return false;
+		fwd_take(s, f, m);
+		return true;
+	}
+	if (!(e = g_find(s, m->to)))
+		return false;
+	if (e->mode == G_BOUNCE) {
+		bounce(s, m);
+		return true;
+	}
+	*ge = e;
+	return false;
+}
+
+/* From pn__dispatch_sys(): protocol messages, forwarding, bouncing. */
+bool pn__mig_sys(struct pn_ctx *s, struct pn_msg *m)
+{
+	struct guest *e;
+
+	if (pn__mig_proto(m->type)) {
+		proto(s, m);
+		return true;
+	}
+	return s->mig && route(s, m, &e);
+}
+
+/* From pn__dispatch_miss(): the same, and delivery to guests (first:
+ * on a shard that hosts guests, this is a hot path). */
+bool pn__mig_miss(struct pn_ctx *s, struct pn_msg *m)
+{
+	struct guest *e;
+
+	if (pn_pid_shard(m->to) != s->id &&
+	    PN_LIKELY((e = g_find(s, m->to)) != NULL) && e->mode != G_BOUNCE) {
+		guest_deliver(s, e->a, m);
+		return true;
+	}
+	return route(s, m, &e);
+}
+
+struct pn__actor *pn__mig_guest(struct pn_ctx *s, pn_pid pid)
+{
+	struct guest *e = g_find(s, pid);
+
+	return e && e->mode != G_BOUNCE ? e->a : NULL;
+}
+
+/* pn__send() on a shard with guests: where a message for @to goes. */
+unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held)
+{
+	struct guest *e = g_find(s, to);
+
+	if (!e || e->mode == G_BOUNCE)
+		return pn_pid_shard(to);
+	if (e->mode == G_PENDING) {
+		if (!e->held &&
+		    !(e->held = pn_arena_zalloc(s->arena, sizeof(*e->held))))
+			pn_panic("no memory to hold messages for a guest");
+		*held = e->held;
+	}
+	return s->id;
+}
+
+/*
+ * send_fast() on a shard with guests: the slot for an inline message to
+ * @to, whose home *@dst is another shard: the local queue's for a direct
+ * guest (*@dst becomes this shard), the ring's otherwise; NULL sends it
+ * the general way (a guest still held, a full ring or chunk).
+ */
+struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to, unsigned *dst)
+{
+	struct guest *e = pn__mig_gfind(s, to);
+	struct pn__fifo *f = &s->local;
+
+	if (!e || e->mode == G_BOUNCE)
+		return pn_ring_slot(s->out[*dst].ring);
+	if (e->mode != G_DIRECT || !f->tail || f->tidx == PN__CHUNK_MSGS)
+		return NULL;
+	*dst = s->id;
+	return &f->tail->m[f->tidx];
+}
+
+/* A guest stopped here (actor_free): its held messages are dead letters. */
+void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid)
+{
+	struct guest *e = g_find(s, pid);
+	struct pn_msg *m;
+
+	if (!e)
+		return;
+	if (e->held) {
+		while ((m = pn__fifo_peek(e->held)) != NULL) {
+			pn__dead_letter(s, m);
+			pn__fifo_pop(e->held, s->arena);
+		}
+		pn__fifo_fini(e->held, s->arena);
+		pn_arena_free(s->arena, e->held, sizeof(*e->held));
+	}
+	if (e->mode != G_BOUNCE)
+		s->nguests--;
+	g_del(s, e);
+}
+
+void pn__mig_gone(struct pn_ctx *s, pn_pid pid)
+{
+	ctl(s, pn_pid_shard(pid), PN__MSG_MIG_GONE, pid);
+}
+
+/* --- leaving -------------------------------------------------------------- */
+
+/* P left this guest shard: keep a bounce entry; held messages go home. */
+static void guest_leave(struct pn_ctx *s, pn_pid pid)
+{
+	struct guest *e = g_find(s, pid);
+	struct pn__fifo *held = e->held;
+
+	e->a = NULL;
+	e->held = NULL;
+	e->mode = G_BOUNCE;
+	s->nguests--;
+	if (held) {
+		fifo_post(s, held, pn_pid_shard(pid));
+		pn__fifo_fini(held, s->arena);
+		pn_arena_free(s->arena, held, sizeof(*held));
+	}
+}
+
+/* Move @a to a->mig_to now (its handler has returned). */
+void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a)
+{
+	unsigned dest = a->mig_to, home = pn_pid_shard(a->pid);
+	struct pn_msg m = {.to = a->pid, .from = a->pid};
+	pn_pid pid = a->pid;
+	int err = pn__mig_check(s->rt, home, dest);
+
+	if (!err)
+		err = pn__mig_pack(s, a, dest, &m);
+	if (err < 0) {
+		migrated(s, a, err, s->id, dest, false);
+		return;
+	}
+	PN_PROBE3(migrate, pid, s->id, dest);
+	pn__actor_release(s, a); /* its timers and requests are in m */
+	if (home == s->id) {
+		fwd_new(s, pid, dest);
+		m.type = PN__MSG_MIG_INSTALL;
+		pn__mig_post(s, dest, &m);
+	} else {
+		m.type = PN__MSG_MIG_MOVE;
+		m.ref = dest;
+		pn__mig_post(s, home, &m);
+		guest_leave(s, pid);
+	}
+	pn__traffic_count(s, PN__TR_MOVES);
+}
+
+/* PN__MSG_MIG_REQ reached @a where it lives. */
+void pn__mig_request(struct pn_ctx *s, struct pn__actor *a,
+		     const struct pn_msg *m)
+{
+	uint32_t to = (uint32_t)pn_msg_u64(m);
+
+	if ((a->flags & PN__A_DYING) || to == s->id)
+		return;
+	a->mig_to = to;
+	pn__mig_leave(s, a);
+}
+
+/* Free the forwarders and the guest table (the shard is being freed). */
+void pn__mig_fini(struct pn_ctx *s)
+{
+	if (!s->mig)
+		return;
+	while (s->mig->fwds) {
+		struct fwd *f = s->mig->fwds;
+
+		s->slots[pn_pid_slot(f->pid)].actor = NULL;
+		fwd_free(s, f);
+	}
+	for (uint32_t i = 0; i < s->mig->cap; i++)
+		if (s->mig->g[i].held) {
+			pn__fifo_fini(s->mig->g[i].held, s->arena);
+			pn_arena_free(s->arena, s->mig->g[i].held,
+				      sizeof(*s->mig->g[i].held));
+		}
+	pn_arena_free(s->arena, s->mig->g, s->mig->cap * sizeof(*s->mig->g));
+	pn_arena_free(s->arena, s->mig, sizeof(*s->mig));
+	s->mig = NULL;
+}

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Migration, placement and the traffic view: what core/'s files share
+ * about them. The mechanism is in migrate.c's opening comment; packing an
+ * actor is in pack.c, placement and the rebalancer in placement.c, the
+ * traffic view in traffic.c.
+ */
+#ifndef PN_CORE_MIGRATE_H
+#define PN_CORE_MIGRATE_H
+
+#include "core_int.h"
+
+/* Internal messages of the move protocol (migrate.c). All are addressed
+ * to the moving actor's PID; REQ is for the actor, the others for the
+ * runtime on the shard they are sent to (H: home, T/U: other shards). */
+#define PN__MSG_MIG	    (PN__MSG_INTERNAL + 0x80)
+#define PN__MSG_MIG_REQ	    (PN__MSG_MIG + 0) /* move to shard (u32) */
+#define PN__MSG_MIG_INSTALL (PN__MSG_MIG + 1) /* H -> U: the packed actor */
+#define PN__MSG_MIG_MOVE    (PN__MSG_MIG + 2) /* T -> H: packed, for U */
+#define PN__MSG_MIG_FLUSH   (PN__MSG_MIG + 3) /* H -> T: after MOVE */
+#define PN__MSG_MIG_FLUSHED (PN__MSG_MIG + 4) /* T -> H: FLUSH's answer */
+#define PN__MSG_MIG_GONE    (PN__MSG_MIG + 5) /* T -> H: it stopped at T */
+#define PN__MSG_MIG_MARK    (PN__MSG_MIG + 6) /* T -> H: T wants direct */
+#define PN__MSG_MIG_DIRECT  (PN__MSG_MIG + 7) /* H -> T: MARK's answer */
+#define PN__MSG_MIG_NOP	    (PN__MSG_MIG + 8) /* a queued message moved */
+#define PN__MSG_MIG_END	    (PN__MSG_MIG + 9)
+
+/* In msg->len of a message a former location sends back to the home. */
+#define PN__LEN_BOUNCED (1u << 31)
+
+/* A protocol message (for the runtime, not the actor). */
+static inline bool pn__mig_proto(uint32_t type)
+{
+	return type > PN__MSG_MIG_REQ && type < PN__MSG_MIG_END;
+}
+
+/* The guest table (migrate.c): an open-addressing hash PID -> entry,
+ * owner only. Here so that the hot lookups inline. */
+enum { G_PENDING = 1, G_DIRECT, G_BOUNCE };
+
+struct guest {
+	pn_pid pid;	       /* 0: empty */
+	struct pn__actor *a;   /* G_PENDING, G_DIRECT: the actor */
+	struct pn__fifo *held; /* G_PENDING: our sends to it, in order */
+	uint32_t mode;
+};
+
+struct fwd;
+struct pn__mig {
+	struct guest *g; /* [cap], a power of two, at most half full */
+	uint32_t cap, n;
+	struct fwd *fwds; /* forwarders in this shard's slots */
+};
+
+/* Slot and shard bits: distinct for live actors of one home, cheap. */
+static inline uint32_t pn__mig_ghome(const struct pn__mig *g, pn_pid pid)
+{
+	uint32_t h = (uint32_t)(pid >> 32);
+
+	return (h ^ (h >> 13)) & (g->cap - 1);
+}
+
+static inline struct guest *pn__mig_gfind(struct pn_ctx *s, pn_pid pid)
+{
+	struct pn__mig *g = s->mig;
+
+	if (!g || !g->n)
+		return NULL;
+	for (uint32_t i = pn__mig_ghome(g, pid); g->g[i].pid;
+	     i = (i + 1) & (g->cap - 1))
+		if (g->g[i].pid == pid)
+			return &g->g[i];
+	return NULL;
+}
+
+/* A guest living here that messages go to directly, or NULL. */
+static inline struct pn__actor *pn__mig_guest_hot(struct pn_ctx *s, pn_pid pid)
+{
+	struct guest *e = pn__mig_gfind(s, pid);
+
+	return e && e->mode != G_BOUNCE ? e->a : NULL;
+}
+
+/* send_fast() on a shard with guests (migrate.c; out of line, so that
+ * send_fast() stays small). */
+struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to, unsigned *dst);
+
+/* Run guest @a's handler on @m: pn__deliver() past its lookup (the same
+ * calling context: not nested in another handler). */
+static inline void pn__mig_run(struct pn_ctx *s, struct pn__actor *a,
+			       struct pn_msg *m)
+{
+	int rc;
+
+	s->cur = a;
+	pn__beacon_set(s, a, m->type);
+	PN_PROBE3(dispatch_start, s->id, m->to, m->type);
+	rc = a->b->handle(s, a->state, m);
+	PN_PROBE4(dispatch_end, s->id, m->to, m->type, rc);
+	if (PN_UNLIKELY(rc != 0 || a->pending))
+		pn__after_handle(s, a, rc);
+	s->cur = NULL;
+	if (PN_UNLIKELY(m->len > PN_MSG_INLINE))
+		pn__buf_free(s, m->ptr);
+}
+
+/* migrate.c */
+bool pn__mig_sys(struct pn_ctx *s, struct pn_msg *m);
+bool pn__mig_miss(struct pn_ctx *s, struct pn_msg *m);
+struct pn__actor *pn__mig_guest(struct pn_ctx *s, pn_pid pid);
+void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid);
+void pn__mig_gone(struct pn_ctx *s, pn_pid pid);
+void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a);
+void pn__mig_request(struct pn_ctx *s, struct pn__actor *a,
+		     const struct pn_msg *m);
+unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held);
+void pn__mig_fini(struct pn_ctx *s);
+void pn__mig_post(struct pn_ctx *s, unsigned dst, const struct pn_msg *m);
+int pn__mig_check(struct pn_runtime *rt, unsigned home, unsigned to);
+
+/* pack.c: the INSTALL/MOVE payload */
+int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,
+		 struct pn_msg *m);
+struct pn__actor *pn__mig_unpack(struct pn_ctx *s, const struct pn_msg *m,
+				 int *err, unsigned *from, unsigned *dest);
+size_t pn__mig_pack_bound(const struct pn_behaviour *b);
+
+/* actor.c */
+void pn__actor_release(struct pn_ctx *s, struct pn__actor *a);
+void pn__actor_link(struct pn_ctx *s, struct pn__actor *a);
+void pn__slot_release(struct pn_ctx *s, uint32_t idx);
+
+/* request.c: what moves with an actor */
+struct pn__atm_wire;
+uint32_t pn__reqs_count(struct pn_ctx *s, pn_pid owner);
+void pn__reqs_take(struct pn_ctx *s, pn_pid owner, uint64_t *out, uint32_t n);
+int pn__reqs_put(struct pn_ctx *s, pn_pid owner, const uint64_t *in,
+		 uint32_t n);
+void pn__atimers_fini(struct pn_ctx *s, struct pn__actor *a);
+uint32_t pn__atimers_count(const struct pn__actor *a);
+void pn__atimers_take(struct pn_ctx *s, struct pn__actor *a,
+		      struct pn__atm_wire *out);
+int pn__atimers_put(struct pn_ctx *s, struct pn__actor *a,
+		    const struct pn__atm_wire *in, uint32_t n);
+size_t pn__atimers_wire_size(void);
+
+/* traffic.c */
+int pn__traffic_init(struct pn_runtime *rt);
+void pn__traffic_fini(struct pn_runtime *rt);
+void pn__traffic_note(struct pn_ctx *s, unsigned dst, uint32_t n,
+		      const struct pn_msg *last);
+enum {
+	PN__TR_MOVES,
+	PN__TR_INSTALLS,
+	PN__TR_FORWARDED,
+	PN__TR_BOUNCED,
+	PN__TR_NCOUNT
+};
+void pn__traffic_count(struct pn_ctx *s, unsigned which);
+unsigned pn__traffic_collect(const struct pn_runtime *rt,
+			     struct pn_traffic_pair *v);
+unsigned pn__traffic_max_pairs(const struct pn_runtime *rt);
+void pn__traffic_reset(const struct pn_runtime *rt);
+
+/* placement.c */
+int pn__place_init(struct pn_runtime *rt);
+void pn__place_fini(struct pn_runtime *rt);
+int pn__place_start(struct pn_runtime *rt);
+int pn__place(struct pn_runtime *rt, const struct pn_spawn_opts *o,
+	      unsigned here, unsigned *target);
+
+#endif /* PN_CORE_MIGRATE_H */
