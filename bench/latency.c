@@ -6,8 +6,8 @@
  * i/rate whatever the replies do, and carries that *scheduled* time, so a
  * stall that delays sending is charged to every request it delayed (no
  * coordinated omission). The client sends what is due whenever it runs: on
- * every reply and on a periodic timer at the timer resolution (100 us), so
- * with parked shards the requests due in one tick leave in one burst.
+ * every reply, and on a one-shot timer armed for the next request's due
+ * time (the bench runs with a 1 us timer tick, bench_rt_start()).
  * ops = requests; secs is about N/rate. The check: replies come back
  * complete and in order (each names its request).
  */
@@ -15,8 +15,6 @@
 
 #include <errno.h>
 #include <string.h>
-
-#define LAT_TICK_NS 100000ull /* the runtime's default timer resolution */
 
 struct request {
 	uint64_t seq;
@@ -31,6 +29,7 @@ struct client {
 	uint64_t start;
 	uint64_t sent, received;
 	uint64_t timer;
+	bool armed; /* a timer for the next due request is pending */
 };
 
 struct server {
@@ -43,7 +42,24 @@ static uint64_t due(const struct client *c, uint64_t i)
 	return c->start + i * 1000000000ull / c->rate;
 }
 
-/* Send every request whose time has come. */
+/* Arm a one-shot timer for the next request, unless one is pending. */
+static int arm_next(struct pn_ctx *ctx, struct client *c)
+{
+	uint64_t now = pn_now_ns(), next;
+	int err;
+
+	if (c->armed || c->sent >= c->sh->n)
+		return 0;
+	next = due(c, c->sent);
+	err = pn_send_after(ctx, next > now ? next - now : 0, BT_TICK, NULL, 0,
+			    &c->timer);
+	if (err < 0)
+		return bench_fail(c->sh, err, "timer: %s", strerror(-err));
+	c->armed = true;
+	return 0;
+}
+
+/* Send every request whose time has come, then wait for the next. */
 static int send_due(struct pn_ctx *ctx, struct client *c)
 {
 	uint64_t now = pn_now_ns(), n = c->sh->n;
@@ -58,7 +74,7 @@ static int send_due(struct pn_ctx *ctx, struct client *c)
 					  strerror(-err));
 		c->sent++;
 	}
-	return 0;
+	return arm_next(ctx, c);
 }
 
 static int on_reply(struct pn_ctx *ctx, struct client *c,
@@ -75,7 +91,8 @@ static int on_reply(struct pn_ctx *ctx, struct client *c,
 	bench_hist_record(c->hist, now - r.sched);
 	if (++c->received < c->sh->n)
 		return send_due(ctx, c);
-	pn_timer_cancel(ctx, c->timer);
+	if (c->armed)
+		pn_timer_cancel(ctx, c->timer);
 	c->sh->t1 = now;
 	c->sh->got = c->received;
 	pn_stop(ctx, c->server);
@@ -87,19 +104,14 @@ static int client_handle(struct pn_ctx *ctx, void *state,
 			 const struct pn_msg *m)
 {
 	struct client *c = state;
-	int err;
 
 	switch (m->type) {
 	case BT_KICK:
 		c->start = pn_now_ns();
 		c->sh->t0 = c->start;
-		err = pn_send_every(ctx, LAT_TICK_NS, BT_TICK, NULL, 0,
-				    &c->timer);
-		if (err < 0)
-			return bench_fail(c->sh, err, "timer: %s",
-					  strerror(-err));
 		return send_due(ctx, c);
 	case BT_TICK:
+		c->armed = false;
 		return send_due(ctx, c);
 	case BT_REP:
 		return on_reply(ctx, c, m);
