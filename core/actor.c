@@ -550,9 +550,9 @@ void pn__after_handle(struct pn_ctx *s, struct pn__actor *a, int rc)
 		pn__mig_leave(s, a);
 }
 
-/* Run @a's handler on @m outside the ring/queue path (EXIT, replies). */
-static void deliver_to(struct pn_ctx *s, struct pn__actor *a,
-		       const struct pn_msg *m)
+/* See core_int.h: a handler run from inside another (EXIT delivery, guests). */
+void pn__run_nested(struct pn_ctx *s, struct pn__actor *a,
+		    const struct pn_msg *m)
 {
 	struct pn__actor *saved = s->cur;
 	uint32_t outer = pn__beacon_enter(s, a, m->type);
@@ -583,7 +583,7 @@ static void on_exit_signal(struct pn_ctx *s, struct pn__actor *a,
 				   .from = m->from};
 
 		memcpy(e.data, &d, sizeof(d));
-		deliver_to(s, a, &e);
+		pn__run_nested(s, a, &e);
 	} else if (d.reason != PN_REASON_NORMAL &&
 		   d.reason != PN_REASON_SHUTDOWN) {
 		/* A shutdown stops everyone in its own order (children
@@ -706,7 +706,7 @@ void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m)
 	 * forwarding and bouncing. */
 	if (s->mig && pn_pid_shard(m->to) != s->id &&
 	    (g = pn__mig_guest_hot(s, m->to)) != NULL) {
-		pn__mig_run(s, g, m);
+		pn__run(s, g, m);
 		return;
 	}
 	if (s->mig && pn__mig_miss(s, m))

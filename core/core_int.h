@@ -546,20 +546,19 @@ void pn__crash_thread_fini(void);
 
 /* === end of supervision ================================================= */
 
-/* Run a message's handler; the common half of pn__dispatch(). Always
- * inlined: the probes' asm makes the compiler think it too big, and a
- * call per message is what the fast path cannot afford. */
-static inline __attribute__((always_inline)) void pn__deliver(struct pn_ctx *s,
-							      struct pn_msg *m)
+/*
+ * Run actor @a's handler on @m, not nested in another handler: the one
+ * place that does it (the fast path, guests, replayed early messages), so
+ * the watchdog beacon, the probes and the after-handler checks are the
+ * same everywhere. Frees a large payload after the handler. Always
+ * inlined: the probes' asm makes the compiler think it too big, and a call
+ * per message is what the fast path cannot afford.
+ */
+static inline __attribute__((always_inline)) void
+pn__run(struct pn_ctx *s, struct pn__actor *a, struct pn_msg *m)
 {
-	uint32_t idx = pn_pid_slot(m->to);
-	struct pn__actor *a = idx < s->max_slots ? s->slots[idx].actor : NULL;
 	int rc;
 
-	if (PN_UNLIKELY(!a || a->pid != m->to)) {
-		pn__dispatch_miss(s, m);
-		return;
-	}
 	s->cur = a;
 	pn__beacon_set(s, a, m->type); /* for the watchdog: see there */
 	PN_PROBE3(dispatch_start, s->id, m->to, m->type);
@@ -570,6 +569,26 @@ static inline __attribute__((always_inline)) void pn__deliver(struct pn_ctx *s,
 	s->cur = NULL;
 	if (PN_UNLIKELY(m->len > PN_MSG_INLINE))
 		pn__buf_free(s, m->ptr);
+}
+
+/* Run @a's handler on @m from inside another actor's handler or the stop
+ * sequence (actor.c): the running actor and the beacon are restored after,
+ * and @m's payload stays the caller's. */
+void pn__run_nested(struct pn_ctx *s, struct pn__actor *a,
+		    const struct pn_msg *m);
+
+/* Deliver @m to its actor here; the common half of pn__dispatch(). */
+static inline __attribute__((always_inline)) void pn__deliver(struct pn_ctx *s,
+							      struct pn_msg *m)
+{
+	uint32_t idx = pn_pid_slot(m->to);
+	struct pn__actor *a = idx < s->max_slots ? s->slots[idx].actor : NULL;
+
+	if (PN_UNLIKELY(!a || a->pid != m->to)) {
+		pn__dispatch_miss(s, m);
+		return;
+	}
+	pn__run(s, a, m);
 }
 
 /* The dispatch fast path, shared by the ring drain and the local queue.

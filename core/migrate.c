@@ -208,28 +208,11 @@ static void bounce_local(struct pn_ctx *s, pn_pid pid)
 static inline void guest_deliver(struct pn_ctx *s, struct pn__actor *a,
 				 struct pn_msg *m)
 {
-	struct pn__actor *saved = s->cur;
-	uint32_t outer;
-	int rc;
-
-	if (!saved) { /* the common case, as pn__deliver() */
-		s->cur = a;
-		pn__beacon_set(s, a, m->type);
-		rc = a->b->handle(s, a->state, m);
-		if (rc != 0 || a->pending)
-			pn__after_handle(s, a, rc);
-		s->cur = NULL;
-		if (m->len > PN_MSG_INLINE)
-			pn__buf_free(s, m->ptr);
+	if (!s->cur) { /* the common case, as pn__deliver() */
+		pn__run(s, a, m);
 		return;
 	}
-	outer = pn__beacon_enter(s, a, m->type);
-	s->cur = a;
-	rc = a->b->handle(s, a->state, m);
-	if (rc != 0 || a->pending)
-		pn__after_handle(s, a, rc);
-	s->cur = saved;
-	pn__beacon_leave(s, saved, outer);
+	pn__run_nested(s, a, m);
 	if (m->len > PN_MSG_INLINE)
 		pn__buf_free(s, m->ptr);
 }

@@ -85,25 +85,6 @@ static inline struct pn__actor *pn__mig_guest_hot(struct pn_ctx *s, pn_pid pid)
  * send_fast() stays small). */
 struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to, unsigned *dst);
 
-/* Run guest @a's handler on @m: pn__deliver() past its lookup (the same
- * calling context: not nested in another handler). */
-static inline void pn__mig_run(struct pn_ctx *s, struct pn__actor *a,
-			       struct pn_msg *m)
-{
-	int rc;
-
-	s->cur = a;
-	pn__beacon_set(s, a, m->type);
-	PN_PROBE3(dispatch_start, s->id, m->to, m->type);
-	rc = a->b->handle(s, a->state, m);
-	PN_PROBE4(dispatch_end, s->id, m->to, m->type, rc);
-	if (PN_UNLIKELY(rc != 0 || a->pending))
-		pn__after_handle(s, a, rc);
-	s->cur = NULL;
-	if (PN_UNLIKELY(m->len > PN_MSG_INLINE))
-		pn__buf_free(s, m->ptr);
-}
-
 /* migrate.c */
 bool pn__mig_sys(struct pn_ctx *s, struct pn_msg *m);
 bool pn__mig_miss(struct pn_ctx *s, struct pn_msg *m);
