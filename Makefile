@@ -167,6 +167,7 @@ test: $(DEPS_STAMP)
 bench: $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory MODE=release all bench-progs
 	$(Q)scripts/bench.sh build/release
+	$(Q)scripts/bench-metrics.sh build/release
 
 bench-progs: $(BENCH_BINS)
 

@@ -130,8 +130,11 @@ void pn__hist_set_sum(struct pn_hist *h, uint64_t sum);
 /* metrics.c */
 int pn__metrics_create(struct pn_runtime *rt);
 void pn__metrics_destroy(struct pn_runtime *rt);
-void pn__met_stamp(struct pn__met *mt, struct pn_msg *m, size_t len);
-void pn__met_dispatch(struct pn_ctx *s, struct pn_msg *m);
+/* Cold: 1 in metrics_sample sends; kept out of the send fast path. */
+__attribute__((cold, noinline)) void
+pn__met_stamp(struct pn__met *mt, struct pn_msg *m, size_t len);
+__attribute__((cold, noinline)) void pn__met_dispatch(struct pn_ctx *s,
+						      struct pn_msg *m);
 void pn__met_hwm(struct pn__met *mt, unsigned src, uint32_t occ);
 void pn__met_tick(struct pn_ctx *s, uint64_t now);
 void pn__met_collect(struct pn_ctx *s);

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# `make bench`, second part: what observability costs (issue 8).
+#  1. The same pinion-bench built with metrics and probes compiled out
+#     (PN_METRICS=0 PN_PROBES=0, in build/release-nometrics) runs beside the
+#     normal build on pingpong local and counting cross, alternated 3 times;
+#     the medians and the cost of metrics on are printed (target <= 5%).
+#  2. latency (busy poll) with a scraper hitting GET /metrics every 100 ms,
+#     beside the same run without it.
+# Lines go to stdout and are appended to build/bench/latest.log; the table to
+# build/bench/latest-table.md.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+on=${1:-build/release}/bench/pinion-bench
+offdir=build/release-nometrics
+off=$offdir/bench/pinion-bench
+out=build/bench
+mkdir -p "$out"
+
+make --no-print-directory MODE=release BUILD=$offdir PN_METRICS=0 \
+	PN_PROBES=0 bench-progs >/dev/null || exit 1
+
+ns() { # ns BINARY ARGS...: the median ns_per_op pinion-bench reports
+	"$@" --impl pinion --reps 5 2>/dev/null |
+		sed -n 's/^bench=.* ns_per_op=\([0-9.]*\).*/\1/p' | head -n1
+}
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+
+table="| metrics cost | metrics on ns/op | compiled out ns/op | cost | target | met |
+|---|---:|---:|---:|---|---|"
+for w in "pingpong local" "counting cross"; do
+	set -- $w
+	a=() b=()
+	for i in 1 2 3; do
+		a+=("$(ns "$on" "$1" --variant "$2")")
+		b+=("$(ns "$off" "$1" --variant "$2")")
+	done
+	m_on=$(median3 "${a[@]}")
+	m_off=$(median3 "${b[@]}")
+	cost=$(awk -v a="$m_on" -v b="$m_off" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }')
+	met=$(awk -v c="$cost" 'BEGIN { print (c <= 5.0) ? "yes" : "NO" }')
+	line="metrics-cost: $1/$2 on_ns=$m_on off_ns=$m_off cost_pct=$cost"
+	echo "$line" | tee -a "$out/latest.log"
+	table+="
+| $1 $2 | $m_on | $m_off | $cost% | <= 5% | $met |"
+done
+
+p999() { # p999 ENV... -- the latency workload's p99.9 with busy polling
+	env "$@" "$on" latency --busy-poll --reps 3 2>/dev/null |
+		sed -n 's/^bench=.* p999_ns=\([0-9]*\).*/\1/p' | head -n1
+}
+without=$(p999 PINION_BENCH_SCRAPE_MS=0)
+with=$(p999 PINION_BENCH_SCRAPE_MS=100)
+echo "scrape: latency/busy p999_ns without=$without with_scraper_100ms=$with" |
+	tee -a "$out/latest.log"
+table+="
+
+| latency (busy poll) | p99.9 ns |
+|---|---:|
+| without a scraper | $without |
+| GET /metrics every 100 ms | $with |"
+printf '\n%s\n' "$table" | tee -a "$out/latest-table.md"
