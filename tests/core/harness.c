@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct pn_runtime *h_rt;
 
@@ -431,4 +432,29 @@ uint32_t h_sum(const void *buf, size_t len)
 	for (size_t i = 0; i < len; i++)
 		s = s * 33 + b[i];
 	return s;
+}
+
+#ifndef H_UNDER_TSAN
+static bool thread_gone(void *arg)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", *(int *)arg);
+	return stat(path, &st) != 0;
+}
+#endif
+
+void h_stuck_thread_finish(atomic_bool *release, atomic_int *tid)
+{
+#ifdef H_UNDER_TSAN
+	(void)release;
+	(void)tid;
+#else
+	int t;
+
+	atomic_store(release, true);
+	t = atomic_load(tid);
+	assert_true(h_until(thread_gone, &t, H_WAIT));
+#endif
 }

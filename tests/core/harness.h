@@ -18,6 +18,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -156,6 +157,25 @@ void h_expect(int code);
 void h_expect_all(const int *codes, unsigned n);
 /* Poll @cond until it holds or @timeout_ns pass; whether it held. */
 bool h_until(bool (*cond)(void *), void *arg, uint64_t timeout_ns);
+
+/* Built with ThreadSanitizer (gcc or clang). */
+#if defined(__SANITIZE_THREAD__)
+#define H_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define H_UNDER_TSAN 1
+#endif
+#endif
+
+/*
+ * The end of a test whose handler was left stuck on purpose and whose shard
+ * shutdown abandoned: set *@release so the handler returns, then wait (fails
+ * after H_WAIT) until thread *@tid has exited by itself; nothing joins it.
+ * Under TSan the thread is left stuck instead: its exit gives TSan no
+ * happens-before edge to pn_runtime_destroy(), so such a test must be the
+ * binary's last.
+ */
+void h_stuck_thread_finish(atomic_bool *release, atomic_int *tid);
 
 /* pn_runtime_spawn() / pn_runtime_send() that must succeed. */
 pn_pid h_spawn(const struct pn_behaviour *b, int shard, const void *arg,

@@ -304,25 +304,6 @@ static int stuck_hook(struct pn_ctx *ctx, struct h_puppet *p,
 	return 0;
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-
-#ifndef UNDER_TSAN
-static bool thread_gone(void *arg)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d", *(int *)arg);
-	return stat(path, &st) != 0;
-}
-#endif
-
 static void test_shutdown_stuck_handler(void **state)
 {
 	const uint64_t timeout = 4 * H_SEC, slack = 500 * H_MS;
@@ -330,7 +311,7 @@ static void test_shutdown_stuck_handler(void **state)
 	struct pn_config c;
 	char pid_text[32];
 	uint64_t t0, took;
-	int err, tid;
+	int err;
 
 	(void)state;
 	/* The stuck shard costs one stage's limit (then it is not waited
@@ -364,17 +345,7 @@ static void test_shutdown_stuck_handler(void **state)
 	assert_shut_down(&T[0]);
 	assert_shut_down(&T[1]);
 	assert_true(T[1].cleanup_seq < T[0].cleanup_seq);
-#ifdef UNDER_TSAN
-	/* The detached thread's exit gives TSan no happens-before edge to
-	 * pn_runtime_destroy(): leave it stuck (this is the last test). */
-	(void)tid;
-#else
-	/* Let the handler return: the thread must leave by itself (it
-	 * only touches its own shard and the runtime, both still here). */
-	atomic_store(&stuck_release, true);
-	tid = atomic_load(&stuck_tid);
-	assert_true(h_until(thread_gone, &tid, H_WAIT));
-#endif
+	h_stuck_thread_finish(&stuck_release, &stuck_tid);
 	pn_runtime_destroy(h_rt);
 	h_rt = NULL;
 }

@@ -21,14 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-
 struct ev {
 	int kind;
 	unsigned shard;
@@ -247,17 +239,6 @@ static int looper(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 static const struct pn_behaviour looper_b = {.name = "looper",
 					     .handle = looper};
 
-#ifndef UNDER_TSAN
-static bool thread_gone(void *arg)
-{
-	char path[64];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d", *(int *)arg);
-	return stat(path, &sb) != 0;
-}
-#endif
-
 static struct h_puppet *calm = &A; /* the well-behaved child */
 static const struct pn_child_spec stuck_kids[] = {
 	{.id = "calm",
@@ -288,7 +269,7 @@ static void test_watchdog_stuck_child_shutdown(void **state)
 	uint64_t t0, took;
 	pn_pid sup, lp;
 	struct ev e;
-	int err, tid;
+	int err;
 
 	(void)state;
 	config(&c, 200 * H_MS);
@@ -331,15 +312,7 @@ static void test_watchdog_stuck_child_shutdown(void **state)
 	/* The calm child was stopped properly all the same. */
 	assert_int_equal(A.cleanups, 1);
 	assert_int_equal(A.cleanup_reason, PN_REASON_SHUTDOWN);
-#ifdef UNDER_TSAN
-	/* The detached thread's exit gives TSan no happens-before edge to
-	 * pn_runtime_destroy(): leave it stuck (this is the last test). */
-	(void)tid;
-#else
-	atomic_store(&release, true);
-	tid = atomic_load(&stuck_tid);
-	assert_true(h_until(thread_gone, &tid, H_WAIT));
-#endif
+	h_stuck_thread_finish(&release, &stuck_tid);
 	pn_runtime_destroy(h_rt);
 	h_rt = NULL;
 }
