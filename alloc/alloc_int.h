@@ -11,6 +11,7 @@
 #include "pn_alloc.h"
 #include "pn_base.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -116,5 +117,15 @@ int pn__numa_hooks_create(int node, struct pn__numa_hooks **out);
 extent_hooks_t *pn__numa_hooks_ops(struct pn__numa_hooks *h);
 void pn__numa_hooks_destroy(struct pn__numa_hooks *h);
 #endif
+
+/* pn_arena_create()'s argument check, shared by both backends. */
+static inline int pn__arena_node_check(int numa_node)
+{
+	if (numa_node < -1 || numa_node >= PN__NUMA_MAX_NODES)
+		return pn__error(-EINVAL,
+				 "arena: NUMA node %d out of range [-1, %d)",
+				 numa_node, PN__NUMA_MAX_NODES);
+	return 0;
+}
 
 #endif /* PN_ALLOC_INT_H */

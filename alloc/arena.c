@@ -68,10 +68,8 @@ int pn_arena_create(int numa_node, struct pn_arena **out)
 	struct pn_arena *a;
 	int err;
 
-	if (numa_node < -1 || numa_node >= PN__NUMA_MAX_NODES)
-		return pn__error(-EINVAL,
-				 "arena: NUMA node %d out of range [-1, %d)",
-				 numa_node, PN__NUMA_MAX_NODES);
+	if ((err = pn__arena_node_check(numa_node)) < 0)
+		return err;
 	/* The descriptor itself is cold: the default arena is fine. */
 	a = calloc(1, sizeof(*a));
 	if (!a)

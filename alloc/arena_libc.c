@@ -141,11 +141,10 @@ static void libc_free(struct pn_arena *a, void *p, size_t size, size_t align)
 int pn_arena_create(int numa_node, struct pn_arena **out)
 {
 	struct pn_arena *a;
+	int err;
 
-	if (numa_node < -1 || numa_node >= PN__NUMA_MAX_NODES)
-		return pn__error(-EINVAL,
-				 "arena: NUMA node %d out of range [-1, %d)",
-				 numa_node, PN__NUMA_MAX_NODES);
+	if ((err = pn__arena_node_check(numa_node)) < 0)
+		return err;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return pn__error(-ENOMEM, "arena: out of memory");
