@@ -134,7 +134,7 @@ struct pn__actor *pn__lookup(struct pn_ctx *s, pn_pid pid)
 	struct pn__actor *a;
 
 	if (pn_pid_shard(pid) != s->id)
-		return s->mig ? pn__mig_guest(s, pid) : NULL;
+		return pn__mig_guest_hot(s, pid);
 	if (idx >= s->max_slots)
 		return NULL;
 	a = s->slots[idx].actor;
@@ -700,15 +700,8 @@ void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m)
 /* A message whose destination is not a live actor here. */
 void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m)
 {
-	struct pn__actor *g;
-
-	/* Migration: a guest's (hot on a shard hosting guests), then
-	 * forwarding and bouncing. */
-	if (s->mig && pn_pid_shard(m->to) != s->id &&
-	    (g = pn__mig_guest_hot(s, m->to)) != NULL) {
-		pn__run(s, g, m);
-		return;
-	}
+	/* Migration (guests were tried by pn__deliver()): forwarding and
+	 * bouncing. */
 	if (s->mig && pn__mig_miss(s, m))
 		return;
 	if (m->type == PN_MSG_STARTED) /* only the runtime sends it */

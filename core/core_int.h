@@ -172,6 +172,11 @@ struct pn_ctx {
 	struct pn_runtime *rt;
 	struct pn__actor *cur; /* running actor (NULL outside handlers) */
 	struct pn__slot *slots;
+	/* shared: per slot, where this shard's actor lives while away (its
+	 * location + 1; 0: here). Written by this shard only (migrate.c),
+	 * read by pn_where() from any thread; [max_slots], a lazily touched
+	 * mmap like slots. */
+	_Atomic uint16_t *where;
 	uint32_t max_slots;
 	uint64_t iter;
 	/* Hot counters, plain: published to stats once per loop turn. */
@@ -577,6 +582,54 @@ pn__run(struct pn_ctx *s, struct pn__actor *a, struct pn_msg *m)
 void pn__run_nested(struct pn_ctx *s, struct pn__actor *a,
 		    const struct pn_msg *m);
 
+/* The guest table (migrate.c): an open-addressing hash PID -> entry,
+ * owner only. Here so that the hot lookups (delivery below, sends in
+ * migrate.h) inline. */
+enum { PN__G_PENDING = 1, PN__G_DIRECT, PN__G_BOUNCE };
+
+struct pn__guest {
+	pn_pid pid;	       /* 0: empty */
+	struct pn__actor *a;   /* PN__G_PENDING, PN__G_DIRECT: the actor */
+	struct pn__fifo *held; /* PN__G_PENDING: our sends to it, in order */
+	uint32_t mode;
+};
+
+struct pn__fwd;
+struct pn__mig {
+	struct pn__guest *g; /* [cap], a power of two, at most half full */
+	uint32_t cap, n;
+	struct pn__fwd *fwds; /* forwarders in this shard's slots */
+};
+
+/* Slot and shard bits: distinct for live actors of one home, cheap. */
+static inline uint32_t pn__mig_ghome(const struct pn__mig *g, pn_pid pid)
+{
+	uint32_t h = (uint32_t)(pid >> 32);
+
+	return (h ^ (h >> 13)) & (g->cap - 1);
+}
+
+static inline struct pn__guest *pn__mig_gfind(struct pn_ctx *s, pn_pid pid)
+{
+	struct pn__mig *g = s->mig;
+
+	if (!g || !g->n)
+		return NULL;
+	for (uint32_t i = pn__mig_ghome(g, pid); g->g[i].pid;
+	     i = (i + 1) & (g->cap - 1))
+		if (g->g[i].pid == pid)
+			return &g->g[i];
+	return NULL;
+}
+
+/* A guest living here that messages go to directly, or NULL. */
+static inline struct pn__actor *pn__mig_guest_hot(struct pn_ctx *s, pn_pid pid)
+{
+	struct pn__guest *e = pn__mig_gfind(s, pid);
+
+	return e && e->mode != PN__G_BOUNCE ? e->a : NULL;
+}
+
 /* Deliver @m to its actor here; the common half of pn__dispatch(). */
 static inline __attribute__((always_inline)) void pn__deliver(struct pn_ctx *s,
 							      struct pn_msg *m)
@@ -585,8 +638,12 @@ static inline __attribute__((always_inline)) void pn__deliver(struct pn_ctx *s,
 	struct pn__actor *a = idx < s->max_slots ? s->slots[idx].actor : NULL;
 
 	if (PN_UNLIKELY(!a || a->pid != m->to)) {
-		pn__dispatch_miss(s, m);
-		return;
+		/* Not a local actor: a guest hosted here (migrate.c), or
+		 * something for the slow path. */
+		if (!s->nguests || !(a = pn__mig_guest_hot(s, m->to))) {
+			pn__dispatch_miss(s, m);
+			return;
+		}
 	}
 	pn__run(s, a, m);
 }

@@ -7,7 +7,7 @@
  * for P still goes to H as it always did, so the order of each sender's
  * messages is fixed there; H passes them on to wherever P lives.
  *
- *  - At H, P's slot holds a forwarder (struct fwd: pid 0 and PN__A_FWD, so
+ *  - At H, P's slot holds a forwarder (struct pn__fwd: pid 0 and PN__A_FWD, so
  *    pn__deliver()'s lookup misses and the miss path lands here) that
  *    forwards every message for P, unchanged, over the H->L ring to P's
  *    location L. Rings are FIFO, so order survives.
@@ -47,7 +47,7 @@
 
 #include <errno.h>
 
-struct fwd {
+struct pn__fwd {
 	struct pn__actor a; /* first: the slot points here */
 	pn_pid pid;
 	unsigned loc;	       /* where P is (INSTALL went there) */
@@ -55,7 +55,7 @@ struct fwd {
 	bool draining;	       /* between MOVE and FLUSHED */
 	struct pn__fifo strag; /* draining: bounced messages */
 	struct pn__fifo held;  /* draining: new messages */
-	struct fwd *prev, *next;
+	struct pn__fwd *prev, *next;
 	struct pn_msg move; /* draining: the MOVE, owning the packed P */
 };
 
@@ -71,7 +71,7 @@ static struct pn__mig *mig_get(struct pn_ctx *s)
 #define g_home pn__mig_ghome
 #define g_find pn__mig_gfind
 
-static void g_place(struct pn__mig *g, const struct guest *e)
+static void g_place(struct pn__mig *g, const struct pn__guest *e)
 {
 	uint32_t i = g_home(g, e->pid);
 
@@ -81,10 +81,10 @@ static void g_place(struct pn__mig *g, const struct guest *e)
 	g->n++;
 }
 
-static struct guest *g_add(struct pn_ctx *s, pn_pid pid)
+static struct pn__guest *g_add(struct pn_ctx *s, pn_pid pid)
 {
 	struct pn__mig *g = mig_get(s);
-	struct guest *old = g->g, e = {.pid = pid};
+	struct pn__guest *old = g->g, e = {.pid = pid};
 	uint32_t cap = g->cap;
 
 	if ((g->n + 1) * 2 > g->cap) {
@@ -103,7 +103,7 @@ static struct guest *g_add(struct pn_ctx *s, pn_pid pid)
 }
 
 /* Backward-shift deletion (as request.c's table). */
-static void g_del(struct pn_ctx *s, struct guest *e)
+static void g_del(struct pn_ctx *s, struct pn__guest *e)
 {
 	struct pn__mig *g = s->mig;
 	uint32_t mask = g->cap - 1, i = (uint32_t)(e - g->g), j = i;
@@ -119,7 +119,7 @@ static void g_del(struct pn_ctx *s, struct guest *e)
 			i = j;
 		}
 	}
-	g->g[i] = (struct guest){0};
+	g->g[i] = (struct pn__guest){0};
 	g->n--;
 }
 
@@ -243,7 +243,7 @@ static void migrated(struct pn_ctx *s, struct pn__actor *a, int status,
 
 /* --- the home's forwarders ---------------------------------------------- */
 
-static struct fwd *fwd_of(struct pn_ctx *s, pn_pid pid)
+static struct pn__fwd *fwd_of(struct pn_ctx *s, pn_pid pid)
 {
 	uint32_t idx = pn_pid_slot(pid);
 	struct pn__actor *a;
@@ -251,13 +251,23 @@ static struct fwd *fwd_of(struct pn_ctx *s, pn_pid pid)
 	if (idx >= s->max_slots || !(a = s->slots[idx].actor) ||
 	    !(a->flags & PN__A_FWD))
 		return NULL;
-	return ((struct fwd *)a)->pid == pid ? (struct fwd *)a : NULL;
+	return ((struct pn__fwd *)a)->pid == pid ? (struct pn__fwd *)a : NULL;
+}
+
+/* Publish where this shard's actor @pid lives (pn_where()). Relaxed: the
+ * value is a hint that may be stale the moment it is read; nothing else
+ * is published through it. */
+static void where_set(struct pn_ctx *s, pn_pid pid, unsigned loc)
+{
+	atomic_store_explicit(&s->where[pn_pid_slot(pid)],
+			      loc == s->id ? 0 : (uint16_t)(loc + 1),
+			      memory_order_relaxed);
 }
 
 static void fwd_new(struct pn_ctx *s, pn_pid pid, unsigned loc)
 {
 	struct pn__mig *g = mig_get(s);
-	struct fwd *f =
+	struct pn__fwd *f =
 		pn_arena_alloc_aligned(s->arena, sizeof(*f), PN_CACHELINE);
 
 	if (!f)
@@ -271,10 +281,12 @@ static void fwd_new(struct pn_ctx *s, pn_pid pid, unsigned loc)
 		g->fwds->prev = f;
 	g->fwds = f;
 	s->slots[pn_pid_slot(pid)].actor = &f->a;
+	where_set(s, pid, loc);
 }
 
-static void fwd_free(struct pn_ctx *s, struct fwd *f)
+static void fwd_free(struct pn_ctx *s, struct pn__fwd *f)
 {
+	where_set(s, f->pid, s->id); /* home, or gone */
 	if (f->prev)
 		f->prev->next = f->next;
 	else
@@ -289,7 +301,7 @@ static void fwd_free(struct pn_ctx *s, struct fwd *f)
 }
 
 /* A message for P at its home while P is away. */
-static void fwd_take(struct pn_ctx *s, struct fwd *f, struct pn_msg *m)
+static void fwd_take(struct pn_ctx *s, struct pn__fwd *f, struct pn_msg *m)
 {
 	if (m->len & PN__LEN_BOUNCED) {
 		pn_verify(f->draining); /* bounces come between MOVE, FLUSHED */
@@ -318,7 +330,7 @@ static void replay(struct pn_ctx *s, struct pn__fifo *q)
 }
 
 /* FLUSHED with U == H: P comes home; then the stragglers, then the rest. */
-static void come_home(struct pn_ctx *s, struct fwd *f)
+static void come_home(struct pn_ctx *s, struct pn__fwd *f)
 {
 	struct pn__fifo strag = f->strag, held = f->held;
 	struct pn_msg move = f->move;
@@ -348,11 +360,11 @@ static void on_install(struct pn_ctx *s, struct pn_msg *m)
 	unsigned from, dest;
 	int err = 0;
 	struct pn__actor *a = pn__mig_unpack(s, m, &err, &from, &dest);
-	struct guest *e = g_add(s, m->to);
+	struct pn__guest *e = g_add(s, m->to);
 
 	pn__buf_free(s, m->ptr);
 	e->a = a;
-	e->mode = G_PENDING;
+	e->mode = PN__G_PENDING;
 	s->nguests++;
 	pn__traffic_count(s, PN__TR_INSTALLS);
 	ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_MARK, m->to);
@@ -364,7 +376,7 @@ static void on_install(struct pn_ctx *s, struct pn_msg *m)
 
 static void on_move(struct pn_ctx *s, struct pn_msg *m)
 {
-	struct fwd *f = fwd_of(s, m->to);
+	struct pn__fwd *f = fwd_of(s, m->to);
 
 	pn_verify(f && !f->draining);
 	f->draining = true;
@@ -375,9 +387,9 @@ static void on_move(struct pn_ctx *s, struct pn_msg *m)
 
 static void on_flush(struct pn_ctx *s, const struct pn_msg *m)
 {
-	struct guest *e = g_find(s, m->to);
+	struct pn__guest *e = g_find(s, m->to);
 
-	pn_verify(e && e->mode == G_BOUNCE);
+	pn_verify(e && e->mode == PN__G_BOUNCE);
 	g_del(s, e);
 	/* Still queued here for P (our actors' direct sends, timers): after
 	 * the bounces, before FLUSHED. No local message is being dispatched:
@@ -388,7 +400,7 @@ static void on_flush(struct pn_ctx *s, const struct pn_msg *m)
 
 static void on_flushed(struct pn_ctx *s, const struct pn_msg *m)
 {
-	struct fwd *f = fwd_of(s, m->to);
+	struct pn__fwd *f = fwd_of(s, m->to);
 	struct pn_msg inst;
 
 	pn_verify(f && f->draining);
@@ -404,11 +416,12 @@ static void on_flushed(struct pn_ctx *s, const struct pn_msg *m)
 	fifo_post(s, &f->strag, f->dest);
 	fifo_post(s, &f->held, f->dest);
 	f->loc = f->dest;
+	where_set(s, f->pid, f->loc);
 }
 
 static void on_gone(struct pn_ctx *s, const struct pn_msg *m)
 {
-	struct fwd *f = fwd_of(s, m->to);
+	struct pn__fwd *f = fwd_of(s, m->to);
 
 	pn_verify(f && !f->draining);
 	fwd_free(s, f);
@@ -417,14 +430,14 @@ static void on_gone(struct pn_ctx *s, const struct pn_msg *m)
 
 static void on_direct(struct pn_ctx *s, const struct pn_msg *m)
 {
-	struct guest *e = g_find(s, m->to);
+	struct pn__guest *e = g_find(s, m->to);
 	struct pn__fifo *held;
 
-	if (!e || e->mode != G_PENDING)
+	if (!e || e->mode != PN__G_PENDING)
 		return; /* it left meanwhile: its held messages went home */
 	held = e->held;
 	e->held = NULL;
-	e->mode = G_DIRECT;
+	e->mode = PN__G_DIRECT;
 	if (held) {
 		fifo_post(s, held, s->id);
 		pn__fifo_fini(held, s->arena);
@@ -434,7 +447,7 @@ static void on_direct(struct pn_ctx *s, const struct pn_msg *m)
 
 static void proto(struct pn_ctx *s, struct pn_msg *m)
 {
-	struct fwd *f;
+	struct pn__fwd *f;
 
 	switch (m->type) {
 	case PN__MSG_MIG_INSTALL:
@@ -465,12 +478,11 @@ static void proto(struct pn_ctx *s, struct pn_msg *m)
 }
 
 /* A message P's forwarder or a bounce entry takes: true if taken. */
-static bool route(struct pn_ctx *s, struct pn_msg *m, struct guest **ge)
+static bool route(struct pn_ctx *s, struct pn_msg *m)
 {
-	struct guest *e;
-	struct fwd *f;
+	struct pn__guest *e;
+	struct pn__fwd *f;
 
-	*ge = NULL;
 	if (pn_pid_shard(m->to) == s->id) {
 		if (!(f = fwd_of(s, m->to)))
 			return false;
@@ -479,55 +491,38 @@ static bool route(struct pn_ctx *s, struct pn_msg *m, struct guest **ge)
 	}
 	if (!(e = g_find(s, m->to)))
 		return false;
-	if (e->mode == G_BOUNCE) {
+	if (e->mode == PN__G_BOUNCE) {
 		bounce(s, m);
 		return true;
 	}
-	*ge = e;
 	return false;
 }
 
 /* From pn__dispatch_sys(): protocol messages, forwarding, bouncing. */
 bool pn__mig_sys(struct pn_ctx *s, struct pn_msg *m)
 {
-	struct guest *e;
-
 	if (pn__mig_proto(m->type)) {
 		proto(s, m);
 		return true;
 	}
-	return s->mig && route(s, m, &e);
+	return s->mig && route(s, m);
 }
 
-/* From pn__dispatch_miss(): the same, and delivery to guests (first:
- * on a shard that hosts guests, this is a hot path). */
+/* From pn__dispatch_miss() (pn__deliver() has tried the guests):
+ * forwarding and bouncing. */
 bool pn__mig_miss(struct pn_ctx *s, struct pn_msg *m)
 {
-	struct guest *e;
-
-	if (pn_pid_shard(m->to) != s->id &&
-	    PN_LIKELY((e = g_find(s, m->to)) != NULL) && e->mode != G_BOUNCE) {
-		guest_deliver(s, e->a, m);
-		return true;
-	}
-	return route(s, m, &e);
-}
-
-struct pn__actor *pn__mig_guest(struct pn_ctx *s, pn_pid pid)
-{
-	struct guest *e = g_find(s, pid);
-
-	return e && e->mode != G_BOUNCE ? e->a : NULL;
+	return route(s, m);
 }
 
 /* pn__send() on a shard with guests: where a message for @to goes. */
 unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held)
 {
-	struct guest *e = g_find(s, to);
+	struct pn__guest *e = g_find(s, to);
 
-	if (!e || e->mode == G_BOUNCE)
+	if (!e || e->mode == PN__G_BOUNCE)
 		return pn_pid_shard(to);
-	if (e->mode == G_PENDING) {
+	if (e->mode == PN__G_PENDING) {
 		if (!e->held &&
 		    !(e->held = pn_arena_zalloc(s->arena, sizeof(*e->held))))
 			pn_panic("no memory to hold messages for a guest");
@@ -536,29 +531,10 @@ unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held)
 	return s->id;
 }
 
-/*
- * send_fast() on a shard with guests: the slot for an inline message to
- * @to, whose home *@dst is another shard: the local queue's for a direct
- * guest (*@dst becomes this shard), the ring's otherwise; NULL sends it
- * the general way (a guest still held, a full ring or chunk).
- */
-struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to, unsigned *dst)
-{
-	struct guest *e = pn__mig_gfind(s, to);
-	struct pn__fifo *f = &s->local;
-
-	if (!e || e->mode == G_BOUNCE)
-		return pn_ring_slot(s->out[*dst].ring);
-	if (e->mode != G_DIRECT || !f->tail || f->tidx == PN__CHUNK_MSGS)
-		return NULL;
-	*dst = s->id;
-	return &f->tail->m[f->tidx];
-}
-
 /* A guest stopped here (actor_free): its held messages are dead letters. */
 void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid)
 {
-	struct guest *e = g_find(s, pid);
+	struct pn__guest *e = g_find(s, pid);
 	struct pn_msg *m;
 
 	if (!e)
@@ -571,7 +547,7 @@ void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid)
 		pn__fifo_fini(e->held, s->arena);
 		pn_arena_free(s->arena, e->held, sizeof(*e->held));
 	}
-	if (e->mode != G_BOUNCE)
+	if (e->mode != PN__G_BOUNCE)
 		s->nguests--;
 	g_del(s, e);
 }
@@ -586,12 +562,12 @@ void pn__mig_gone(struct pn_ctx *s, pn_pid pid)
 /* P left this guest shard: keep a bounce entry; held messages go home. */
 static void guest_leave(struct pn_ctx *s, pn_pid pid)
 {
-	struct guest *e = g_find(s, pid);
+	struct pn__guest *e = g_find(s, pid);
 	struct pn__fifo *held = e->held;
 
 	e->a = NULL;
 	e->held = NULL;
-	e->mode = G_BOUNCE;
+	e->mode = PN__G_BOUNCE;
 	s->nguests--;
 	if (held) {
 		fifo_post(s, held, pn_pid_shard(pid));
@@ -647,7 +623,7 @@ void pn__mig_fini(struct pn_ctx *s)
 	if (!s->mig)
 		return;
 	while (s->mig->fwds) {
-		struct fwd *f = s->mig->fwds;
+		struct pn__fwd *f = s->mig->fwds;
 
 		s->slots[pn_pid_slot(f->pid)].actor = NULL;
 		fwd_free(s, f);
@@ -661,4 +637,42 @@ void pn__mig_fini(struct pn_ctx *s)
 	pn_arena_free(s->arena, s->mig->g, s->mig->cap * sizeof(*s->mig->g));
 	pn_arena_free(s->arena, s->mig, sizeof(*s->mig));
 	s->mig = NULL;
+}
+
+/* --- where an actor is -------------------------------------------------- */
+
+/* pn_where() without the error text (placement falls back quietly). */
+int pn__where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard)
+{
+	unsigned home = pn_pid_shard(pid);
+	uint32_t idx = pn_pid_slot(pid);
+	const struct pn_ctx *s;
+	uint16_t w;
+
+	if (pid == PN_PID_NONE || home >= rt->nshards ||
+	    idx >= rt->shard[home]->max_slots || !pn_pid_gen(pid))
+		return -EINVAL;
+	s = rt->shard[home];
+	/* Relaxed, both: the answer is a snapshot that a stop or a move may
+	 * outdate at once, and orders nothing. The slot's generation moves
+	 * on when the actor is freed, so a stopped actor's PID is told. */
+	if (atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed) !=
+	    pn_pid_gen(pid))
+		return -ESRCH;
+	w = atomic_load_explicit(&s->where[idx], memory_order_relaxed);
+	*shard = w ? w - 1u : home;
+	return 0;
+}
+
+int pn_where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard)
+{
+	int err = pn__where(rt, pid, shard);
+
+	if (err == -EINVAL)
+		return pn__error(err, "pn_where: invalid pid %#llx",
+				 (unsigned long long)pid);
+	if (err == -ESRCH)
+		return pn__error(err, "pn_where: %#llx is not alive",
+				 (unsigned long long)pid);
+	return 0;
 }

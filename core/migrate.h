@@ -34,61 +34,30 @@ static inline bool pn__mig_proto(uint32_t type)
 	return type > PN__MSG_MIG_REQ && type < PN__MSG_MIG_END;
 }
 
-/* The guest table (migrate.c): an open-addressing hash PID -> entry,
- * owner only. Here so that the hot lookups inline. */
-enum { G_PENDING = 1, G_DIRECT, G_BOUNCE };
-
-struct guest {
-	pn_pid pid;	       /* 0: empty */
-	struct pn__actor *a;   /* G_PENDING, G_DIRECT: the actor */
-	struct pn__fifo *held; /* G_PENDING: our sends to it, in order */
-	uint32_t mode;
-};
-
-struct fwd;
-struct pn__mig {
-	struct guest *g; /* [cap], a power of two, at most half full */
-	uint32_t cap, n;
-	struct fwd *fwds; /* forwarders in this shard's slots */
-};
-
-/* Slot and shard bits: distinct for live actors of one home, cheap. */
-static inline uint32_t pn__mig_ghome(const struct pn__mig *g, pn_pid pid)
+/*
+ * send_fast() on a shard with guests: the slot for an inline message to
+ * @to, whose home *@dst is another shard: the local queue's for a direct
+ * guest (*@dst becomes this shard), the ring's otherwise; NULL sends it
+ * the general way (a guest still held, a full ring or chunk). Inline: on
+ * a shard hosting guests, sends to them are as common as any other.
+ */
+static inline struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to,
+					       unsigned *dst)
 {
-	uint32_t h = (uint32_t)(pid >> 32);
+	struct pn__guest *e = pn__mig_gfind(s, to);
+	struct pn__fifo *f = &s->local;
 
-	return (h ^ (h >> 13)) & (g->cap - 1);
-}
-
-static inline struct guest *pn__mig_gfind(struct pn_ctx *s, pn_pid pid)
-{
-	struct pn__mig *g = s->mig;
-
-	if (!g || !g->n)
+	if (!e || e->mode == PN__G_BOUNCE)
+		return pn_ring_slot(s->out[*dst].ring);
+	if (e->mode != PN__G_DIRECT || !f->tail || f->tidx == PN__CHUNK_MSGS)
 		return NULL;
-	for (uint32_t i = pn__mig_ghome(g, pid); g->g[i].pid;
-	     i = (i + 1) & (g->cap - 1))
-		if (g->g[i].pid == pid)
-			return &g->g[i];
-	return NULL;
+	*dst = s->id;
+	return &f->tail->m[f->tidx];
 }
-
-/* A guest living here that messages go to directly, or NULL. */
-static inline struct pn__actor *pn__mig_guest_hot(struct pn_ctx *s, pn_pid pid)
-{
-	struct guest *e = pn__mig_gfind(s, pid);
-
-	return e && e->mode != G_BOUNCE ? e->a : NULL;
-}
-
-/* send_fast() on a shard with guests (migrate.c; out of line, so that
- * send_fast() stays small). */
-struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to, unsigned *dst);
 
 /* migrate.c */
 bool pn__mig_sys(struct pn_ctx *s, struct pn_msg *m);
 bool pn__mig_miss(struct pn_ctx *s, struct pn_msg *m);
-struct pn__actor *pn__mig_guest(struct pn_ctx *s, pn_pid pid);
 void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid);
 void pn__mig_gone(struct pn_ctx *s, pn_pid pid);
 void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a);
@@ -98,6 +67,7 @@ unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held);
 void pn__mig_fini(struct pn_ctx *s);
 void pn__mig_post(struct pn_ctx *s, unsigned dst, const struct pn_msg *m);
 int pn__mig_check(struct pn_runtime *rt, unsigned home, unsigned to);
+int pn__where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard);
 
 /* pack.c: the INSTALL/MOVE payload */
 int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,

@@ -123,12 +123,14 @@ int pn__place(struct pn_runtime *rt, const struct pn_spawn_opts *o,
 		*target = (unsigned)o->shard;
 		return 0;
 	case PN_PLACE_NEAR:
+		/* Where it lives now; a stopped actor's home still places. */
 		if (!o->near || pn_pid_shard(o->near) >= rt->nshards)
 			return pn__error(-EINVAL,
 					 "spawn: PN_PLACE_NEAR with "
 					 "invalid pid %#llx",
 					 (unsigned long long)o->near);
-		*target = pn_pid_shard(o->near);
+		if (pn__where(rt, o->near, target) < 0)
+			*target = pn_pid_shard(o->near);
 		return 0;
 	case PN_PLACE_COMPACT:
 		*target = place_compact(rt);
@@ -267,22 +269,20 @@ static bool seen(const pn_pid *v, unsigned n, pn_pid p)
 	return false;
 }
 
-/* Where @pid was seen sending in this window (its shard), else its home. */
-static unsigned shard_of(const struct pn_traffic_view *v, pn_pid pid)
+/* Where @pid lives now (pn_where), else its home. */
+static unsigned shard_of(const struct pn_runtime *rt, pn_pid pid)
 {
-	for (unsigned i = 0; i < v->npairs; i++)
-		if (v->pairs[i].from == pid)
-			return v->pairs[i].from_shard;
-	return pn_pid_shard(pid);
+	unsigned s;
+
+	return pn__where(rt, pid, &s) == 0 ? s : pn_pid_shard(pid);
 }
 
 /*
  * For each pair, busiest first: the two actors are on shards sx and sy
- * (where each was last seen sending; the receiver's home if it did not
- * send). Move one of them to the other's shard: to the less loaded of the
- * two, if that shard has room - under cfg.compact_cap and under an even
- * share of all actors plus one, so that colocating does not pile every
- * pair onto one shard. An actor asked to move in the previous run is
+ * (where each lives now: pn_where). Move one of them to the other's shard: to
+ * the less loaded of the two, if that shard has room - under cfg.compact_cap
+ * and under an even share of all actors plus one, so that colocating does not
+ * pile every pair onto one shard. An actor asked to move in the previous run is
  * left alone in this one: its window may hold samples from before its
  * move, and acting on them could move its partner away again. The state
  * is the supervisor shard thread's own (one per runtime).
@@ -293,6 +293,7 @@ void pn_rebalance_colocate(struct pn_ctx *ctx, const struct pn_traffic_view *v,
 	static _Thread_local pn_pid used[2 * MAX_DECISIONS];
 	static _Thread_local pn_pid prev[2 * MAX_DECISIONS];
 	static _Thread_local unsigned nprev;
+	const struct pn_runtime *rt = pn_ctx_runtime(ctx);
 	uint64_t load[PN_MAX_SHARDS], total = 0, fair;
 	unsigned nused = 0;
 
@@ -302,7 +303,8 @@ void pn_rebalance_colocate(struct pn_ctx *ctx, const struct pn_traffic_view *v,
 	fair = (total + v->nshards - 1) / v->nshards + 1;
 	for (unsigned i = 0; i < v->npairs && nused < 2 * MAX_DECISIONS; i++) {
 		const struct pn_traffic_pair *p = &v->pairs[i];
-		unsigned sx = p->from_shard, sy = shard_of(v, p->to), dst;
+		unsigned sx = shard_of(rt, p->from), sy = shard_of(rt, p->to);
+		unsigned dst;
 		pn_pid mover;
 
 		if (sx >= v->nshards || sy >= v->nshards || sx == sy ||

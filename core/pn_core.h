@@ -116,7 +116,7 @@ struct pn_spawn_opts {
 	size_t arg_len;	 /* at most PN_SPAWN_ARG_MAX */
 	/* Placement (enum pn_placement; 0: @shard decides, as above). */
 	int placement;
-	pn_pid near; /* PN_PLACE_NEAR: the shard @near names */
+	pn_pid near; /* PN_PLACE_NEAR: the shard @near lives on */
 	int cpu;     /* PN_PLACE_NUMA: a shard on this cpu's NUMA node */
 };
 #define PN_SPAWN_ARG_MAX 4096
@@ -813,6 +813,14 @@ PN_API int pn_migrate(struct pn_ctx *ctx, unsigned shard);
  * checked here; later ones reach @pid as PN_MSG_MIGRATED. Handler. */
 PN_API int pn_migrate_pid(struct pn_ctx *ctx, pn_pid pid, unsigned shard);
 
+/*
+ * The shard @pid lives on now: its home (the PID's shard) unless it has
+ * moved. A snapshot: the actor may move or stop right after. Returns 0;
+ * -EINVAL (not a PID of this runtime), -ESRCH (the actor has stopped;
+ * a PID whose spawn is still in flight counts as alive). Any thread.
+ */
+PN_API int pn_where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard);
+
 /* pn_migrate_pid() from outside the runtime (the runtime's own producer;
  * waits up to 1 s for room: -ETIMEDOUT). External. */
 PN_API int pn_runtime_migrate(struct pn_runtime *rt, pn_pid pid,
@@ -822,7 +830,7 @@ PN_API int pn_runtime_migrate(struct pn_runtime *rt, pn_pid pid,
 enum pn_placement {
 	PN_PLACE_DEFAULT = 0, /* opts.shard decides (PN_SHARD_ANY: see spawn) */
 	PN_PLACE_SHARD,	      /* opts.shard, which must be a shard index */
-	PN_PLACE_NEAR,	      /* the shard opts.near names (its home) */
+	PN_PLACE_NEAR,	      /* the shard opts.near lives on (pn_where) */
 	PN_PLACE_COMPACT,     /* the first shard under cfg.compact_cap actors */
 	PN_PLACE_SCATTER,     /* round-robin over the application shards */
 	PN_PLACE_NUMA,	      /* round-robin over shards on opts.cpu's node */

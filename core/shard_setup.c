@@ -80,6 +80,16 @@ static int tables_create(struct pn_ctx *s)
 				 "slots",
 				 s->id, s->max_slots);
 	}
+	s->where = mmap(NULL, (size_t)s->max_slots * sizeof(*s->where),
+			PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (s->where == MAP_FAILED) {
+		s->where = NULL;
+		return pn__error(-ENOMEM,
+				 "shard %u: cannot map the location "
+				 "table (%u slots)",
+				 s->id, s->max_slots);
+	}
 	return 0;
 }
 
@@ -194,6 +204,8 @@ void pn__shard_free(struct pn_ctx *s)
 	}
 	if (s->slots)
 		munmap(s->slots, (size_t)s->max_slots * sizeof(*s->slots));
+	if (s->where)
+		munmap(s->where, (size_t)s->max_slots * sizeof(*s->where));
 }
 
 void pn__shard_free_tables(struct pn_ctx *s)

@@ -326,6 +326,43 @@ static void move(pn_pid p, int id, int shard)
 	assert_int_equal(recs[id].shard, (unsigned)shard);
 }
 
+/* Where pn_where() says @p lives (asserting it answers). */
+static unsigned where(pn_pid p)
+{
+	unsigned s = 99;
+
+	assert_int_equal(pn_where(h_rt, p, &s), 0);
+	return s;
+}
+
+static int idle_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
+{
+	(void)ctx;
+	(void)state;
+	(void)m;
+	return 0;
+}
+
+static const struct pn_behaviour idle_b = {.name = "mig-idle",
+					   .handle = idle_handle};
+
+/* A fresh actor placed PN_PLACE_NEAR @p: its shard. */
+static unsigned near_of(pn_pid p)
+{
+	struct pn_spawn_opts o = {.placement = PN_PLACE_NEAR, .near = p};
+	pn_pid pid = 0;
+
+	assert_int_equal(pn_runtime_spawn(h_rt, &idle_b, &o, &pid), 0);
+	return pn_pid_shard(pid);
+}
+
+static bool where_says_gone(void *arg)
+{
+	unsigned s;
+
+	return pn_where(h_rt, *(pn_pid *)arg, &s) == -ESRCH;
+}
+
 /* --- tests --------------------------------------------------------------- */
 
 /* Home -> 1 -> supervisor shard -> 1 -> home: the PID works throughout,
@@ -343,14 +380,22 @@ static void test_migrate_round_trip(void **state)
 	a = spawn_on(&t_b, 1, 0);
 	assert_int_equal(recs[1].rc, -EINVAL); /* pn_migrate() in init */
 	before = recs[1].count;
+	assert_int_equal(where(a), 0);
 	move(a, 1, 1);
 	assert_true(recs[1].count > before); /* the counter came along */
+	/* pn_where() follows it, and so does PN_PLACE_NEAR. */
+	assert_int_equal(where(a), 1);
+	assert_int_equal(near_of(a), 1);
 	h_send(a, T_DATA, NULL, 0);
 	h_expect(100 + E_DATA);
 	assert_int_equal(recs[1].shard, 1);
 	move(a, 1, 2); /* the supervisor shard, allowed here */
+	assert_int_equal(where(a), 2);
 	move(a, 1, 1); /* guest to guest: through the home's handshake */
+	assert_int_equal(where(a), 1);
 	move(a, 1, 0); /* home again */
+	assert_int_equal(where(a), 0);
+	assert_int_equal(near_of(a), 0);
 	h_send(a, T_DATA, NULL, 0);
 	h_expect(100 + E_DATA);
 	assert_int_equal(recs[1].shard, 0);
@@ -383,6 +428,17 @@ static void test_migrate_errors(void **state)
 	assert_int_equal(cmd(b, 2, OP_MIGRATE_PID, 2, a, 0), -EPERM);
 	assert_int_equal(pn_runtime_migrate(h_rt, a, 9), -EINVAL);
 	assert_int_equal(pn_runtime_migrate(h_rt, 0, 1), -EINVAL);
+	/* pn_where() on what is no actor's PID. */
+	{
+		unsigned s;
+
+		assert_int_equal(pn_where(h_rt, PN_PID_NONE, &s), -EINVAL);
+		assert_int_equal(pn_where(h_rt, pn_pid_make(9, 1, 1), &s),
+				 -EINVAL);
+		assert_int_equal(pn_where(h_rt, pn_pid_make(0, 1, 0), &s),
+				 -EINVAL);
+		assert_int_equal(pn_where(h_rt, a + 1, &s), -ESRCH);
+	}
 	/* Still where it went, still working. */
 	h_send(a, T_DATA, NULL, 0);
 	h_expect(100 + E_DATA);
@@ -651,6 +707,8 @@ static void test_migrate_stop_after_move(void **state)
 	/* Its home or its last shard finds it gone: a dead letter. */
 	assert_int_equal(cmd(b, 2, OP_SEND, 0, a, 0), 0);
 	assert_true(h_until(dead_letter_seen, NULL, H_WAIT));
+	/* Its home frees the slot once the stop is reported there. */
+	assert_true(h_until(where_says_gone, &a, H_WAIT));
 	h_finish();
 }
 
