@@ -25,6 +25,8 @@ static bool running;
 static unsigned period_ms;
 static uint16_t port;
 static atomic_ulong scrapes;
+/* The scraper thread's own; read after it is joined. */
+static uint64_t scrape_ns, scrape_max_ns, scrape_bytes;
 
 static void scrape_once(void)
 {
@@ -33,14 +35,20 @@ static void scrape_once(void)
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: b\r\n\r\n";
 	char buf[16384];
+	uint64_t t0 = pn_now_ns(), bytes = 0, dt;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ssize_t n;
 
 	if (fd < 0)
 		return;
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
 	    write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1)) {
-		while (read(fd, buf, sizeof(buf)) > 0)
-			;
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			bytes += (uint64_t)n;
+		dt = pn_now_ns() - t0;
+		scrape_ns += dt;
+		scrape_max_ns = dt > scrape_max_ns ? dt : scrape_max_ns;
+		scrape_bytes += bytes;
 		atomic_fetch_add(&scrapes, 1);
 	}
 	close(fd);
@@ -91,12 +99,21 @@ int bench_scrape_start(struct pn_runtime *rt)
 /* Before the runtime shuts down. */
 void bench_scrape_stop(void)
 {
+	unsigned long n;
+
 	if (!running)
 		return;
 	atomic_store(&stop, true);
 	pthread_join(scraper, NULL);
 	running = false;
-	fprintf(stderr, "pinion-bench: %lu scrapes of /metrics every %u ms\n",
-		atomic_load(&scrapes), period_ms);
+	n = atomic_load(&scrapes);
+	fprintf(stderr,
+		"pinion-bench: %lu scrapes of /metrics every %u ms: %llu "
+		"bytes, %.0f us each on average (connect to last byte), "
+		"%.0f us at most\n",
+		n, period_ms, n ? (unsigned long long)(scrape_bytes / n) : 0ull,
+		n ? (double)scrape_ns / (double)n / 1e3 : 0.0,
+		(double)scrape_max_ns / 1e3);
 	atomic_store(&scrapes, 0);
+	scrape_ns = scrape_max_ns = scrape_bytes = 0;
 }

@@ -322,21 +322,39 @@ static void ah_copy(struct pn_hist *h, const struct pn__ahist *a, uint64_t sum)
 	pn__hist_set_sum(h, sum);
 }
 
-static uint64_t ah_p99(const struct pn__ahist *a, struct pn_hist *tmp)
+/* The 99th percentile of a compact histogram, read in place: the upper
+ * edge of the bucket it falls in (as pn_hist_percentile(), without the
+ * clamp to the recorded extremes, which the compact form does not keep).
+ * Relaxed loads: counts that a concurrent sample may move by one. */
+static uint64_t ah_p99(const struct pn__ahist *a)
 {
-	pn_hist_reset(tmp);
-	ah_copy(tmp, a, 0);
-	return pn_hist_percentile(tmp, 99);
+	uint32_t c[PN__AH_BUCKETS];
+	uint64_t total = 0, want, seen = 0, w, low;
+
+	for (unsigned i = 0; i < PN__AH_BUCKETS; i++)
+		total += c[i] =
+			atomic_load_explicit(&a->c[i], memory_order_relaxed);
+	if (!total)
+		return 0;
+	want = (total * 99 + 99) / 100; /* ceil(0.99 * total) */
+	for (unsigned i = 0; i < PN__AH_BUCKETS; i++) {
+		if ((seen += c[i]) < want)
+			continue;
+		low = pn__hist_low(i, PN__AH_SUB, &w);
+		return low + w - 1;
+	}
+	return 0; /* not reached: seen ends at total >= want */
 }
 
 /* Entry @e into @out if it is in use and was not being rewritten. */
-static bool aent_read(const struct pn__aent *e, struct pn_actor_metrics *out,
-		      struct pn_hist *tmp)
+static bool aent_read(const struct pn__aent *e, struct pn_actor_metrics *out)
 {
 	uint32_t seq = atomic_load_explicit(&e->seq, memory_order_acquire);
 	uint64_t w[3];
 
-	if (seq & 1)
+	/* An odd seq is being rewritten; a relaxed look at pid skips the
+	 * (many) empty entries before any histogram is read. */
+	if ((seq & 1) || !atomic_load_explicit(&e->pid, memory_order_relaxed))
 		return false;
 	/* Acquire loads: the re-read of seq below cannot move before them
 	 * (they pair with the release stores in aent_claim()). The
@@ -347,8 +365,8 @@ static bool aent_read(const struct pn__aent *e, struct pn_actor_metrics *out,
 	out->samples = atomic_load_explicit(&e->samples, memory_order_acquire);
 	out->handler_ns = ld(&e->handler_ns);
 	out->queue_ns = ld(&e->queue_ns);
-	out->handler_p99_ns = ah_p99(&e->handler, tmp);
-	out->queue_p99_ns = ah_p99(&e->queue, tmp);
+	out->handler_p99_ns = ah_p99(&e->handler);
+	out->queue_p99_ns = ah_p99(&e->queue);
 	if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq ||
 	    !out->pid || !out->samples)
 		return false;
@@ -364,8 +382,7 @@ static int by_samples(const void *a, const void *b)
 	return x->samples < y->samples ? 1 : x->samples > y->samples ? -1 : 0;
 }
 
-static void snap_actors(struct pn_runtime *rt, struct pn_metrics *m,
-			struct pn_hist *tmp)
+static void snap_actors(struct pn_runtime *rt, struct pn_metrics *m)
 {
 	for (unsigned i = 0; i < m->nshards; i++) {
 		const struct pn__mshard *sh = rt->shard[i]->met.sh;
@@ -373,7 +390,7 @@ static void snap_actors(struct pn_runtime *rt, struct pn_metrics *m,
 		for (unsigned k = 0; k < PN__ATAB; k++) {
 			struct pn_actor_metrics *a = &m->actors[m->nactors];
 
-			if (!aent_read(&sh->atab[k], a, tmp))
+			if (!aent_read(&sh->atab[k], a))
 				continue;
 			a->shard = i;
 			a->messages_est = a->samples * m->sample;
@@ -459,21 +476,16 @@ static int snap_alloc(struct pn_runtime *rt, struct pn_metrics *m)
 int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out)
 {
 	struct pn_metrics *m = calloc(1, sizeof(*m));
-	struct pn_hist *tmp = NULL;
 	int err = m ? snap_alloc(rt, m) : -ENOMEM;
 
-	if (!err)
-		err = pn_hist_create(PN__AH_SUB, &tmp);
 	for (unsigned i = 0; !err && i < m->nshards; i++)
 		err = snap_shard(rt, m, i);
 	if (err) {
-		pn_hist_destroy(tmp);
 		pn_metrics_free(m);
 		return pn__error(-ENOMEM, "no memory for a metrics snapshot");
 	}
 	ext_names(rt->met, m);
-	snap_actors(rt, m, tmp);
-	pn_hist_destroy(tmp);
+	snap_actors(rt, m);
 	m->t = pn_now_ns();
 	*out = m;
 	return 0;

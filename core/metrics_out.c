@@ -235,6 +235,14 @@ static void prom_messages(FILE *f, const struct pn_metrics *m)
 	}
 }
 
+/* @ns as seconds, exactly, without floating point (a scrape formats a few
+ * hundred of these on the supervisor shard: integers are cheaper). */
+static void secs(FILE *f, uint64_t ns)
+{
+	fprintf(f, "%" PRIu64 ".%09" PRIu64, ns / 1000000000u,
+		ns % 1000000000u);
+}
+
 static void prom_time(FILE *f, const struct pn_metrics *m)
 {
 	head(f, "time_seconds_total", "counter",
@@ -244,11 +252,14 @@ static void prom_time(FILE *f, const struct pn_metrics *m)
 		const char *st[3] = {"busy", "spin", "parked"};
 		uint64_t v[3] = {s->busy_ns, s->spin_ns, s->parked_ns};
 
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < 3; k++) {
 			fprintf(f,
 				"pinion_time_seconds_total{shard=\"%u\","
-				"state=\"%s\"} %.9f\n",
-				i, st[k], (double)v[k] / 1e9);
+				"state=\"%s\"} ",
+				i, st[k]);
+			secs(f, v[k]);
+			fputc('\n', f);
+		}
 	}
 }
 
@@ -261,19 +272,20 @@ static void prom_hist(FILE *f, const struct pn_metrics *m, const char *name,
 		const struct pn_hist *h = queue ? s->queue_ns : s->handler_ns;
 
 		/* 256 ns to 17 s by powers of four: exact bucket edges. */
-		for (unsigned k = 8; k <= 34; k += 2)
-			fprintf(f,
-				"pinion_%s_bucket{shard=\"%u\",le=\"%.9g\"} "
-				"%" PRIu64 "\n",
-				name, i, (double)(1ull << k) / 1e9,
+		for (unsigned k = 8; k <= 34; k += 2) {
+			fprintf(f, "pinion_%s_bucket{shard=\"%u\",le=\"", name,
+				i);
+			secs(f, 1ull << k);
+			fprintf(f, "\"} %" PRIu64 "\n",
 				pn_hist_count_below(h, 1ull << k));
+		}
 		fprintf(f,
 			"pinion_%s_bucket{shard=\"%u\",le=\"+Inf\"} %" PRIu64
-			"\npinion_%s_sum{shard=\"%u\"} %.9f\n"
-			"pinion_%s_count{shard=\"%u\"} %" PRIu64 "\n",
-			name, i, pn_hist_count(h), name, i,
-			(double)pn_hist_sum(h) / 1e9, name, i,
-			pn_hist_count(h));
+			"\npinion_%s_sum{shard=\"%u\"} ",
+			name, i, pn_hist_count(h), name, i);
+		secs(f, pn_hist_sum(h));
+		fprintf(f, "\npinion_%s_count{shard=\"%u\"} %" PRIu64 "\n",
+			name, i, pn_hist_count(h));
 	}
 }
 
@@ -324,17 +336,22 @@ static void prom_actors(FILE *f, const struct pn_metrics *m)
 	for (int k = 0; k < 4; k++) {
 		head(f, fam[k][0], k == 3 ? "gauge" : "counter", fam[k][1]);
 		for (unsigned i = 0; i < na; i++) {
-			double v[4] = {(double)a[i].messages_est,
-				       (double)a[i].samples,
-				       (double)a[i].handler_ns * rate / 1e9,
-				       (double)a[i].queue_p99_ns / 1e9};
+			/* Counts are integers; times are ns (k >= 2). */
+			uint64_t v[4] = {a[i].messages_est, a[i].samples,
+					 a[i].handler_ns * rate,
+					 a[i].queue_p99_ns};
 
 			fprintf(f,
 				"pinion_%s{shard=\"%u\",actor=\"%#" PRIx64
 				"\",behaviour=\"",
 				fam[k][0], a[i].shard, a[i].pid);
 			label(f, a[i].behaviour);
-			fprintf(f, "\"} %.9g\n", v[k]);
+			fputs("\"} ", f);
+			if (k >= 2)
+				secs(f, v[k]);
+			else
+				fprintf(f, "%" PRIu64, v[k]);
+			fputc('\n', f);
 		}
 	}
 }

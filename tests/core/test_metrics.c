@@ -261,6 +261,21 @@ static void test_metrics_formats(void **state)
 	assert_non_null(strstr(pr, "# TYPE pinion_queue_seconds histogram"));
 	assert_non_null(strstr(pr, "pinion_queue_seconds_bucket{shard=\"1\","
 				   "le=\"+Inf\"}"));
+	/* Bucket edges and times in seconds, exact decimals: 256 ns. */
+	assert_non_null(strstr(pr, "pinion_queue_seconds_bucket{shard=\"1\","
+				   "le=\"0.000000256\"} "));
+	assert_non_null(strstr(pr, "pinion_queue_seconds_sum{shard=\"1\"} 0."));
+	/* Per-actor counts are integers, never %g's 1.2e+09. */
+	{
+		const char *c = strstr(pr, "pinion_actor_samples_total{");
+		char *end;
+
+		assert_non_null(c);
+		c = strstr(c, "} ");
+		assert_non_null(c);
+		assert_true(strtoull(c + 2, &end, 10) > 0);
+		assert_int_equal(*end, '\n');
+	}
 	assert_non_null(strstr(pr, "pinion_test_collects_total{shard=\"0\"}"));
 	assert_non_null(strstr(pr, "# TYPE pinion_test_shard gauge"));
 	assert_non_null(strstr(pr, "behaviour=\"test.sink\"} "));
