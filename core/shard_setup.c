@@ -45,6 +45,22 @@ static void *zalloc(struct pn_ctx *s, size_t n, int *err)
 	return p;
 }
 
+/* A zero-filled table of max_slots entries of @size bytes, touched
+ * lazily (pages appear as slots are first used); NULL, with the error
+ * set, when the address space is not there. */
+static void *lazy_map(struct pn_ctx *s, size_t size, const char *what)
+{
+	void *p =
+		mmap(NULL, (size_t)s->max_slots * size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p != MAP_FAILED)
+		return p;
+	pn__error(-ENOMEM, "shard %u: cannot map the %s (%u entries)", s->id,
+		  what, s->max_slots);
+	return NULL;
+}
+
 static int tables_create(struct pn_ctx *s)
 {
 	unsigned nw = (s->nsources + 63) / 64;
@@ -70,26 +86,9 @@ static int tables_create(struct pn_ctx *s)
 			return err;
 		atomic_init(&s->in[src], r);
 	}
-	s->slots = mmap(NULL, (size_t)s->max_slots * sizeof(*s->slots),
-			PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (s->slots == MAP_FAILED) {
-		s->slots = NULL;
-		return pn__error(-ENOMEM,
-				 "shard %u: cannot map %u actor "
-				 "slots",
-				 s->id, s->max_slots);
-	}
-	s->where = mmap(NULL, (size_t)s->max_slots * sizeof(*s->where),
-			PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (s->where == MAP_FAILED) {
-		s->where = NULL;
-		return pn__error(-ENOMEM,
-				 "shard %u: cannot map the location "
-				 "table (%u slots)",
-				 s->id, s->max_slots);
-	}
+	if (!(s->slots = lazy_map(s, sizeof(*s->slots), "actor slots")) ||
+	    !(s->where = lazy_map(s, sizeof(*s->where), "location table")))
+		return -ENOMEM;
 	return 0;
 }
 

@@ -359,6 +359,16 @@ const struct pn_behaviour h_puppet_b = {
 	.cleanup = puppet_cleanup,
 };
 
+static int idle_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
+{
+	(void)ctx;
+	(void)state;
+	(void)m;
+	return 0;
+}
+
+const struct pn_behaviour h_idle_b = {.name = "idle", .handle = idle_handle};
+
 void h_puppet_init(struct h_puppet *p, int id)
 {
 	memset(p, 0, sizeof(*p));

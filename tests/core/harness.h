@@ -137,6 +137,8 @@ struct h_puppet {
 };
 
 extern const struct pn_behaviour h_puppet_b;
+/* An actor that ignores every message (no state): for placement checks. */
+extern const struct pn_behaviour h_idle_b;
 extern struct pn_runtime *h_rt;
 
 /* pn_config_init() plus the tests' defaults: 2 shards, a short spin,

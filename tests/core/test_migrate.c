@@ -335,24 +335,13 @@ static unsigned where(pn_pid p)
 	return s;
 }
 
-static int idle_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
-{
-	(void)ctx;
-	(void)state;
-	(void)m;
-	return 0;
-}
-
-static const struct pn_behaviour idle_b = {.name = "mig-idle",
-					   .handle = idle_handle};
-
 /* A fresh actor placed PN_PLACE_NEAR @p: its shard. */
 static unsigned near_of(pn_pid p)
 {
 	struct pn_spawn_opts o = {.placement = PN_PLACE_NEAR, .near = p};
 	pn_pid pid = 0;
 
-	assert_int_equal(pn_runtime_spawn(h_rt, &idle_b, &o, &pid), 0);
+	assert_int_equal(pn_runtime_spawn(h_rt, &h_idle_b, &o, &pid), 0);
 	return pn_pid_shard(pid);
 }
 

@@ -14,17 +14,6 @@
 #define P_PING 0x3000u
 #define P_GO   0x3001u
 
-static int idle_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
-{
-	(void)ctx;
-	(void)state;
-	(void)m;
-	return 0;
-}
-
-static const struct pn_behaviour idle_b = {.name = "place-idle",
-					   .handle = idle_handle};
-
 static pn_pid place(int placement, int shard, pn_pid near, int cpu, int *err)
 {
 	struct pn_spawn_opts o = {.shard = shard,
@@ -33,7 +22,7 @@ static pn_pid place(int placement, int shard, pn_pid near, int cpu, int *err)
 				  .cpu = cpu};
 	pn_pid pid = 0;
 
-	*err = pn_runtime_spawn(h_rt, &idle_b, &o, &pid);
+	*err = pn_runtime_spawn(h_rt, &h_idle_b, &o, &pid);
 	return pid;
 }
 
