@@ -10,6 +10,8 @@
 #     machine lands on both builds; the medians of ns/op are printed beside
 #     it (target: cost <= 5%). pingpong runs 10M round trips a repetition
 #     (about 0.25 s): the default 1M is over too soon to measure 5%.
+#     Before that, a check that compiling out is complete: the hot path's
+#     objects of that build reference no metric hook and hold no probe.
 #  2. latency (busy poll) with a scraper hitting GET /metrics every 100 ms,
 #     beside the same run without it, alternated 3 times: the medians of
 #     p50, p99 and p99.9.
@@ -18,7 +20,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-on=${1:-build/release}/bench/pinion-bench
+ondir=${1:-build/release}
+on=$ondir/bench/pinion-bench
 offdir=build/release-nometrics
 off=$offdir/bench/pinion-bench
 out=build/bench
@@ -26,6 +29,26 @@ mkdir -p "$out"
 
 make --no-print-directory MODE=release BUILD=$offdir PN_METRICS=0 \
 	PN_PROBES=0 bench-progs >/dev/null || exit 1
+
+# Compiled out means gone: the hot path's objects in that build call no
+# metric hook and carry no probe note (the normal build's do, or this check
+# would prove nothing).
+hooks() { # hooks BUILD: metric-hook references and probe notes, hot path
+	local r=0 p=0 o
+	for o in send shard actor; do
+		r=$((r + $(nm "$1/obj/core/$o.o" | grep -c ' U pn__\(met_\|flight_\)')))
+		p=$((p + $(readelf -n "$1/obj/core/$o.o" | grep -c stapsdt)))
+	done
+	echo "$r $p"
+}
+read -r off_refs off_notes < <(hooks "$offdir")
+read -r on_refs on_notes < <(hooks "$ondir")
+echo "metrics-off: hot-path objects (send, shard, actor): hook_calls=$off_refs probe_notes=$off_notes (metrics on: $on_refs, $on_notes)" |
+	tee -a "$out/latest.log"
+if [[ $off_refs -ne 0 || $off_notes -ne 0 || $on_refs -eq 0 || $on_notes -eq 0 ]]; then
+	echo "bench-metrics: PN_METRICS=0 PN_PROBES=0 left hooks or probes in the hot path" >&2
+	exit 1
+fi
 
 ns() { # ns BINARY ARGS...: the median ns_per_op pinion-bench reports
 	"$@" --impl pinion --reps 5 2>/dev/null |
