@@ -148,29 +148,36 @@ uint64_t pn_hist_sum(const struct pn_hist *h)
  * values are <= v, reported as the highest value its bucket holds (so a
  * percentile is never under-reported), clamped to the exact min and max.
  */
+uint64_t pn__hist_rank(const uint64_t *count, unsigned n, unsigned sub,
+		       uint64_t total, double p)
+{
+	uint64_t want = (uint64_t)(p / 100.0 * (double)total + 0.999999);
+	uint64_t seen = 0, width;
+
+	if (want == 0)
+		want = 1;
+	for (unsigned i = 0; i < n; i++) {
+		seen += count[i];
+		if (seen >= want)
+			return pn__hist_low(i, sub, &width) + width - 1;
+	}
+	return UINT64_MAX; /* p > 100: past the last bucket */
+}
+
 uint64_t pn_hist_percentile(const struct pn_hist *h, double p)
 {
-	uint64_t want, seen = 0, width, v;
+	uint64_t v;
 
 	if (h->total == 0)
 		return 0;
 	if (p >= 100.0)
 		return h->max;
-	want = (uint64_t)(p / 100.0 * (double)h->total + 0.999999);
-	if (want == 0)
-		want = 1;
-	for (unsigned i = 0; i < h->nbuckets; i++) {
-		seen += h->count[i];
-		if (seen < want)
-			continue;
-		v = pn__hist_low(i, h->sub, &width) + width - 1;
-		if (v > h->max)
-			v = h->max;
-		if (v < h->min)
-			v = h->min;
-		return v;
-	}
-	return h->max;
+	v = pn__hist_rank(h->count, h->nbuckets, h->sub, h->total, p);
+	if (v > h->max)
+		v = h->max;
+	if (v < h->min)
+		v = h->min;
+	return v;
 }
 
 /* Values below @v; exact when @v is a power of two (a bucket edge). */

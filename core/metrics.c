@@ -328,22 +328,13 @@ static void ah_copy(struct pn_hist *h, const struct pn__ahist *a, uint64_t sum)
  * Relaxed loads: counts that a concurrent sample may move by one. */
 static uint64_t ah_p99(const struct pn__ahist *a)
 {
-	uint32_t c[PN__AH_BUCKETS];
-	uint64_t total = 0, want, seen = 0, w, low;
+	uint64_t c[PN__AH_BUCKETS], total = 0;
 
 	for (unsigned i = 0; i < PN__AH_BUCKETS; i++)
 		total += c[i] =
 			atomic_load_explicit(&a->c[i], memory_order_relaxed);
-	if (!total)
-		return 0;
-	want = (total * 99 + 99) / 100; /* ceil(0.99 * total) */
-	for (unsigned i = 0; i < PN__AH_BUCKETS; i++) {
-		if ((seen += c[i]) < want)
-			continue;
-		low = pn__hist_low(i, PN__AH_SUB, &w);
-		return low + w - 1;
-	}
-	return 0; /* not reached: seen ends at total >= want */
+	return total ? pn__hist_rank(c, PN__AH_BUCKETS, PN__AH_SUB, total, 99)
+		     : 0;
 }
 
 /* Entry @e into @out if it is in use and was not being rewritten. */

@@ -126,6 +126,11 @@ struct pn__met {
 /* hist.c: bucket index and lowest value (width) for S = @sub */
 unsigned pn__hist_index(uint64_t v, unsigned sub);
 uint64_t pn__hist_low(unsigned i, unsigned sub, uint64_t *width);
+/* The upper edge of the bucket holding the @p-th percentile of @total
+ * values counted in @count[@n] (pn_hist_percentile's walk, before its
+ * clamp to the recorded extremes; @total > 0, @p < 100). */
+uint64_t pn__hist_rank(const uint64_t *count, unsigned n, unsigned sub,
+		       uint64_t total, double p);
 void pn__hist_set_sum(struct pn_hist *h, uint64_t sum);
 /* metrics.c */
 int pn__metrics_create(struct pn_runtime *rt);
