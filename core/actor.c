@@ -172,6 +172,7 @@ void pn__dead_letter(struct pn_ctx *s, const struct pn_msg *m)
 		pn__buf_free(s, m->ptr);
 }
 
+/* Hold @m (taken from a queue) until its PID's actor starts. */
 static void early_push(struct pn_ctx *s, const struct pn_msg *m)
 {
 	struct pn_msg *e = pn__fifo_slot(&s->early, s->arena);
@@ -180,6 +181,34 @@ static void early_push(struct pn_ctx *s, const struct pn_msg *m)
 		pn_panic("no memory to hold an early message");
 	*e = *m;
 	pn__fifo_commit(&s->early);
+	pn__acct_side_in(s);
+	pn__acct_moved(s);
+}
+
+/* Take the oldest early message out (the caller owns the copy). */
+static struct pn_msg early_pop(struct pn_ctx *s)
+{
+	struct pn_msg m = *pn__fifo_peek(&s->early);
+
+	pn__fifo_pop(&s->early, s->arena);
+	pn__acct_side_out(s);
+	return m;
+}
+
+/* Queue @m on the local queue: a new message from the runtime (@moved
+ * false: STARTED, a timer) or one already counted (@moved). */
+void pn__local_push(struct pn_ctx *s, const struct pn_msg *m, bool moved)
+{
+	struct pn_msg *slot = pn__fifo_slot(&s->local, s->arena);
+
+	if (!slot)
+		pn_panic("no memory for the local queue (message %#x)",
+			 m->type);
+	*slot = *m;
+	pn__fifo_commit(&s->local);
+	s->n_sent_local++;
+	if (moved)
+		pn__acct_moved(s);
 }
 
 /* Move the early messages for @pid behind its STARTED, in order. */
@@ -188,16 +217,12 @@ static void early_release(struct pn_ctx *s, pn_pid pid)
 	uint32_t n = pn__fifo_len(&s->early);
 
 	while (n--) {
-		struct pn_msg m = *pn__fifo_peek(&s->early);
-		struct pn__fifo *q = m.to == pid ? &s->local : &s->early;
-		struct pn_msg *slot;
+		struct pn_msg m = early_pop(s);
 
-		pn__fifo_pop(&s->early, s->arena);
-		slot = pn__fifo_slot(q, s->arena);
-		if (!slot)
-			pn_panic("no memory to requeue an early message");
-		*slot = m;
-		pn__fifo_commit(q);
+		if (m.to == pid)
+			pn__local_push(s, &m, true);
+		else
+			early_push(s, &m);
 	}
 }
 
@@ -211,9 +236,8 @@ static void early_replay(struct pn_ctx *s, pn_pid pid)
 	uint32_t n = pn__fifo_len(&s->early);
 
 	while (n--) {
-		struct pn_msg m = *pn__fifo_peek(&s->early);
+		struct pn_msg m = early_pop(s);
 
-		pn__fifo_pop(&s->early, s->arena);
 		if (m.to != pid)
 			early_push(s, &m);
 		else if (m.type >= PN__MSG_INTERNAL)
@@ -364,7 +388,7 @@ static int actor_start(struct pn_ctx *s, pn_pid pid,
 		       size_t arg_len)
 {
 	struct pn__actor *a = pn_pool_alloc(s->actor_pool);
-	struct pn_msg *m;
+	struct pn_msg st;
 	int rc;
 
 	if (!a)
@@ -384,19 +408,23 @@ static int actor_start(struct pn_ctx *s, pn_pid pid,
 	PN_PROBE3(spawn, s->id, pid, b->name ? b->name : "");
 	pn__met_event(&s->met, PN__FL_SPAWN, pid, 0, depth);
 	rc = actor_init(s, a, parent, flags, arg, arg_len);
-	if (rc < 0 || a->pending) {
+	if (rc < 0 || (a->pending & (PN__P_FAIL | PN__P_KILL))) {
+		unsigned p = a->pending;
+
 		a->pending = 0;
-		pn__actor_stop(s, a, rc < 0 ? PN_REASON_INIT : PN_REASON_NORMAL,
-			       rc);
+		pn__actor_stop(s, a,
+			       rc < 0 || (p & PN__P_FAIL) ? PN_REASON_INIT
+							  : PN_REASON_KILLED,
+			       rc < 0 ? rc : a->detail);
 		return 0;
 	}
-	m = pn__fifo_slot(&s->local, s->arena);
-	if (!m)
-		pn_panic("no memory for a STARTED message");
+	/* pn_stop(self) in init stays pending: STARTED comes first, then
+	 * the stop takes effect after its handler (STOPPING follows it). */
+	a->pending &= PN__P_STOP;
 	/* len 0: the actor pointer rides in data[] for actor_activate(). */
-	*m = (struct pn_msg){.type = PN_MSG_STARTED, .to = pid, .from = parent};
-	memcpy(m->data, &a, sizeof(a));
-	pn__fifo_commit(&s->local);
+	st = (struct pn_msg){.type = PN_MSG_STARTED, .to = pid, .from = parent};
+	memcpy(st.data, &a, sizeof(a));
+	pn__local_push(s, &st, false);
 	if ((flags & PN__SPAWN_ACK) && parent) /* supervisor.c: in order */
 		sys_send(s, parent, PN__MSG_CHILD_UP, pid, NULL, 0);
 	return 0;
@@ -498,10 +526,9 @@ int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 
 	if ((o->flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK)) && !parent)
 		return pn__error(-EINVAL, "spawn: MONITOR/LINK need a parent");
-	/* Acquire: pairs with the release in shutdown.c's input stage. Once
-	 * shutdown has begun, nothing new may appear that its stop stage
-	 * could miss. */
-	if (atomic_load_explicit(&ctx->rt->closed, memory_order_acquire))
+	/* Once shutdown has begun nothing new may appear (a spawn racing
+	 * the close is stopped by the stop stage like any actor). */
+	if (pn__rt_closing(ctx->rt))
 		return pn__error(-ESHUTDOWN, "spawn: the runtime is shutting "
 					     "down");
 	if ((err = pn__spawn_prepare(ctx->rt, b, o, target, pid)) < 0)
@@ -675,9 +702,9 @@ void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m)
 		return;
 	if (m->ref & PN__REF_REPLY) {
 		if (!pn__reply_accept(s, m)) {
+			/* A late reply: nobody will handle it. */
 			PN__STAT_ADD(s, PN__ST_LATE, 1);
-			if (m->len > PN_MSG_INLINE)
-				pn__buf_free(s, m->ptr);
+			pn__dead_letter(s, m);
 			return;
 		}
 		pn__deliver(s, m);

@@ -120,19 +120,19 @@ struct pn__beacon {
 	_Atomic pn_pid actor;	/* the running actor, or 0 */
 	_Atomic uint32_t type;	/* the message it is handling */
 	_Atomic int stage_done; /* last shutdown stage finished */
-	_Atomic uint32_t busy;	/* 1 while it has work queued */
 	_Atomic uint32_t depth; /* deepest actor (for the stop stage) */
+	/* Shutdown's drain waves: the shard's message hops sent and done
+	 * (pn__shard_hops) at the turn boundary where it acknowledged the
+	 * wave; relaxed, published by the release of stage_done. */
+	_Atomic uint64_t drain_sent, drain_done;
 	/* Supervision (pn__beacon_set): the running actor's behaviour, and
 	 * a count of dispatches (the watchdog's "same handler" test). */
 	_Atomic(const struct pn_behaviour *) b;
 	_Atomic uint64_t seq;
 };
 
-struct pn__stats {
-	_Atomic uint64_t v[15]; /* struct pn_shard_stats, in its order */
-};
 enum {
-	PN__ST_HANDLED,
+	PN__ST_DISPATCHED, /* taken from a ring or the local queue */
 	PN__ST_SENT_LOCAL,
 	PN__ST_SENT_REMOTE,
 	PN__ST_RECV_EXT,
@@ -147,6 +147,13 @@ enum {
 	PN__ST_SPAWNED,
 	PN__ST_STOPPED,
 	PN__ST_ACTORS,
+	PN__ST_MOVED,	 /* queued again: forwarded, bounced, held, replayed */
+	PN__ST_SIDE_IN,	 /* into a side queue (early, held, stragglers) */
+	PN__ST_SIDE_OUT, /* out of one */
+	PN__ST_COUNT
+};
+struct pn__stats {
+	_Atomic uint64_t v[PN__ST_COUNT];
 };
 
 /* Owner-only counter update: no RMW, readers use relaxed loads. */
@@ -156,6 +163,27 @@ enum {
 		atomic_load_explicit(&(s)->stats.v[i], memory_order_relaxed) + \
 			(n),                                                   \
 		memory_order_relaxed)
+
+/*
+ * Message accounting (pn_runtime_totals(), shutdown's drain and join).
+ * A message is counted where it enters a queue (sent_local, sent_remote
+ * by the sending shard, a producer's sent) and where it leaves one
+ * (dispatched); the side queues that hold messages out of the rings and
+ * the local queue (early messages, a guest's held sends, a forwarder's
+ * stragglers and held messages) count SIDE_IN and SIDE_OUT; a message
+ * already accepted that is queued again (forwarded, bounced, held,
+ * replayed) counts MOVED each time. Hence, summed over the runtime:
+ *
+ *   accepted  = sent_local + sent_remote + side_in - moved + producers
+ *   handled   = dispatched + side_out - moved - dead_letters
+ *   in flight = accepted - handled - dead_letters
+ *             = (sent_local + sent_remote + side_in + producers)
+ *               - (dispatched + side_out)        ("hops" sent - done)
+ *
+ * The pn__acct_* helpers (after struct pn_ctx) are for the cold paths;
+ * the hot counters are the plain n_* fields, published once per loop
+ * turn. Owner only.
+ */
 
 struct pn_ctx {
 	/* --- hot, owner only --- */
@@ -180,7 +208,7 @@ struct pn_ctx {
 	uint32_t max_slots;
 	uint64_t iter;
 	/* Hot counters, plain: published to stats once per loop turn. */
-	uint64_t n_handled, n_sent_local, n_sent_remote;
+	uint64_t n_dispatched, n_sent_local, n_sent_remote;
 	const struct pn__actor *beacon_last; /* actor the beacon names */
 	uint64_t dispatch_seq;		     /* beacon.seq, owner's copy */
 	struct pn__met met;		     /* metrics (metrics.h) */
@@ -247,13 +275,53 @@ struct pn_ctx {
 	alignas(PN_CACHELINE) struct pn__stats stats;
 };
 
+static inline void pn__acct_moved(struct pn_ctx *s)
+{
+	PN__STAT_ADD(s, PN__ST_MOVED, 1);
+}
+
+static inline void pn__acct_side_in(struct pn_ctx *s)
+{
+	PN__STAT_ADD(s, PN__ST_SIDE_IN, 1);
+}
+
+static inline void pn__acct_side_out(struct pn_ctx *s)
+{
+	PN__STAT_ADD(s, PN__ST_SIDE_OUT, 1);
+}
+
+/* Messages this shard has put into queues and taken out of them, exact:
+ * its own counters, read on its thread (shutdown's drain waves). */
+static inline void pn__shard_hops(const struct pn_ctx *s, uint64_t *sent,
+				  uint64_t *done)
+{
+	*sent = s->n_sent_local + s->n_sent_remote +
+		atomic_load_explicit(&s->stats.v[PN__ST_SIDE_IN],
+				     memory_order_relaxed);
+	*done = s->n_dispatched +
+		atomic_load_explicit(&s->stats.v[PN__ST_SIDE_OUT],
+				     memory_order_relaxed);
+}
+
 struct pn_producer {
 	struct pn_runtime *rt;
 	unsigned index;	       /* source index - nshards */
 	struct pn_ring **ring; /* [nshards] */
-	bool *dirty;
-	bool in_use;
+	bool in_use;	       /* under rt->prod_mu */
+	/* shared: 1 while a thread is inside a call on this producer (the
+	 * gate, producer.c); written by that thread, read by the closer. */
+	alignas(PN_CACHELINE) _Atomic uint32_t busy;
+	/* shared: messages published through it. Written by its thread
+	 * before each ring publish; read by the drain and the totals. */
+	_Atomic uint64_t sent;
 };
+
+/* The runtime's phase as external calls see it (the gate, producer.c). */
+enum { PN__RT_CREATED, PN__RT_RUNNING, PN__RT_CLOSED };
+
+/* struct pn_ring.waiter tags: who sleeps waiting for room in the ring. */
+#define PN__ROOM_SHARD	  1u /* the producing shard (it parked) */
+#define PN__ROOM_EXTERNAL 2u /* an external thread (futex on the word) */
 
 struct pn__waitq { /* pn_runtime_wait/notify: a growable FIFO of codes */
 	pthread_mutex_t mu;
@@ -273,7 +341,7 @@ struct pn_runtime {
 	struct pn_poller poller;
 	bool has_poller;
 	struct pn__budget budget;      /* external producers' bytes */
-	struct pn_producer *producers; /* [max_producers] */
+	struct pn_producer *producers; /* [max_producers + 1]: own last */
 	pthread_mutex_t prod_mu;       /* the producer table */
 	pthread_mutex_t own_mu;	       /* the runtime's own producer */
 	struct pn_producer *own;       /* for pn_runtime_send/spawn */
@@ -288,16 +356,34 @@ struct pn_runtime {
 	_Atomic int go;	     /* 1: run, -1: abort start */
 	_Atomic int stage;   /* shutdown stage requested, -1: none */
 	_Atomic uint32_t stop_depth;
-	_Atomic bool closed; /* external input refused */
+	/* shared: PN__RT_*; stored by the controlling thread (start, the
+	 * input stage), read by every external call and by pn_spawn(). */
+	_Atomic int phase;
+	/* shared: external calls inside the gate that use no producer of
+	 * their own (pn_runtime_wait, pn_runtime_send, ...); producer.c. */
+	_Atomic uint32_t ext_inside;
 	/* Bumped (release) after a producer's rings are installed, so that
 	 * shards rebuild their poll lists (acquire). */
 	_Atomic uint32_t prod_gen;
 	bool running, shut_down, budget_ok;
+	bool drain_failed;	 /* shutdown's drain stage did not balance */
 	unsigned nthreads;	 /* shard threads created */
 	struct pn__sup_rt *sup;	 /* supervision (supervisor.c) */
 	struct pn__mrt *met;	 /* metrics (metrics.c) */
 	struct pn__place *place; /* placement, rebalancer (placement.c) */
 };
+
+/*
+ * Whether shutdown has closed external input. For the shards' own checks
+ * (spawn, migrate, supervision): relaxed, a call racing the close may go
+ * either way; the input stage's word, acquired by every shard before it
+ * acknowledges, is what orders the rest of shutdown after the close.
+ */
+static inline bool pn__rt_closing(const struct pn_runtime *rt)
+{
+	return atomic_load_explicit(&rt->phase, memory_order_relaxed) ==
+	       PN__RT_CLOSED;
+}
 
 /* fifo.c */
 int pn__fifo_grow(struct pn__fifo *f, struct pn_arena *a);
@@ -359,6 +445,7 @@ int pn__shard_setup(struct pn_ctx *s);
 void pn__shard_loop(struct pn_ctx *s);
 void pn__shard_free(struct pn_ctx *s);
 void pn__shard_free_tables(struct pn_ctx *s);
+void pn__shard_publish(struct pn_ctx *s);
 bool pn__shard_stage(struct pn_ctx *s, int stage_word);
 void *pn__shard_main(void *arg);
 void pn__heavy_barrier(struct pn_runtime *rt);
@@ -366,8 +453,17 @@ void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
 			unsigned source, struct pn_ctx *waker);
 void pn__wake_external(struct pn_ctx *dst);
 
-/* producer.c */
+/* producer.c: external producers and the gate of external calls */
 void pn__producers_free(struct pn_runtime *rt);
+int pn__gate_enter(struct pn_runtime *rt, _Atomic uint32_t *mark, bool shared,
+		   bool any_phase, const char *what);
+void pn__gate_leave(struct pn_runtime *rt, _Atomic uint32_t *mark, bool shared);
+unsigned pn__gate_close(struct pn_runtime *rt, uint64_t until);
+void pn__gate_drain(struct pn_runtime *rt);
+uint64_t pn__producers_sent(const struct pn_runtime *rt);
+void pn__futex_wake(_Atomic uint32_t *w);
+int pn__runtime_send_sys(struct pn_runtime *rt, pn_pid to, uint32_t type,
+			 const void *data, size_t len, uint64_t timeout_ns);
 
 /* send.c */
 struct pn_msg *pn__msg_slot(struct pn_ctx *s, unsigned dst, uint32_t bytes);
@@ -379,6 +475,7 @@ void pn__flush_wakes(struct pn_ctx *s);
 unsigned pn__overflow_drain(struct pn_ctx *s);
 void *pn__buf_alloc(struct pn_ctx *s, size_t len);
 void *pn__buf_malloc(size_t len);
+void pn__buf_free_malloc(void *data);
 void pn__buf_free(struct pn_ctx *s, void *data);
 void pn__buf_flush_remote(struct pn_ctx *s);
 
@@ -387,6 +484,7 @@ void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m);
 void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m);
 void pn__after_handle(struct pn_ctx *s, struct pn__actor *a, int rc);
 void pn__dead_letter(struct pn_ctx *s, const struct pn_msg *m);
+void pn__local_push(struct pn_ctx *s, const struct pn_msg *m, bool moved);
 struct pn__actor *pn__lookup(struct pn_ctx *s, pn_pid pid);
 int pn__slot_reserve(struct pn_ctx *owner, pn_pid *pid);
 void pn__slot_unreserve(struct pn_ctx *owner, pn_pid pid);
@@ -522,6 +620,7 @@ struct pn__ticket {
 /* supervision.c: the runtime's side */
 int pn__supervision_init(struct pn_runtime *rt);
 void pn__supervision_fini(struct pn_runtime *rt);
+void pn__supervision_wake(struct pn_runtime *rt);
 void pn__supervision_config_init(struct pn_config *c);
 void pn__stop_by(struct pn_ctx *s, struct pn__actor *a, const struct pn_msg *m);
 int pn__sup_shutdown_wait(struct pn_runtime *rt, uint64_t until, bool skip,

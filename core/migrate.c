@@ -148,6 +148,7 @@ static void ctl(struct pn_ctx *s, unsigned dst, uint32_t type, pn_pid pid)
 	pn__mig_post(s, dst, &m);
 }
 
+/* Hold @m, taken from a queue, in side queue @f (accounting: it moved). */
 static void fifo_put(struct pn_ctx *s, struct pn__fifo *f,
 		     const struct pn_msg *m)
 {
@@ -157,16 +158,26 @@ static void fifo_put(struct pn_ctx *s, struct pn__fifo *f,
 		pn_panic("no memory to hold a message of a moving actor");
 	*slot = *m;
 	pn__fifo_commit(f);
+	pn__acct_side_in(s);
+	pn__acct_moved(s);
 }
 
-/* Post every message of @f to @dst, in order, and empty it. */
+/* Post @m, a message already accepted, on to shard @dst. */
+static void repost(struct pn_ctx *s, unsigned dst, const struct pn_msg *m)
+{
+	pn__mig_post(s, dst, m);
+	pn__acct_moved(s);
+}
+
+/* Post every message of side queue @f to @dst, in order, and empty it. */
 static void fifo_post(struct pn_ctx *s, struct pn__fifo *f, unsigned dst)
 {
 	struct pn_msg *m;
 
 	while ((m = pn__fifo_peek(f)) != NULL) {
-		pn__mig_post(s, dst, m);
+		repost(s, dst, m);
 		pn__fifo_pop(f, s->arena);
+		pn__acct_side_out(s);
 	}
 }
 
@@ -176,7 +187,7 @@ static void bounce(struct pn_ctx *s, struct pn_msg *m)
 	struct pn_msg b = *m;
 
 	b.len |= PN__LEN_BOUNCED;
-	pn__mig_post(s, pn_pid_shard(m->to), &b);
+	repost(s, pn_pid_shard(m->to), &b);
 	pn__traffic_count(s, PN__TR_BOUNCED);
 }
 
@@ -310,7 +321,7 @@ static void fwd_take(struct pn_ctx *s, struct pn__fwd *f, struct pn_msg *m)
 	} else if (f->draining) {
 		fifo_put(s, &f->held, m);
 	} else {
-		pn__mig_post(s, f->loc, m);
+		repost(s, f->loc, m);
 		pn__traffic_count(s, PN__TR_FORWARDED);
 	}
 }
@@ -324,6 +335,7 @@ static void replay(struct pn_ctx *s, struct pn__fifo *q)
 		struct pn_msg m = *p;
 
 		pn__fifo_pop(q, s->arena);
+		pn__acct_side_out(s);
 		pn__dispatch(s, &m);
 	}
 	pn__fifo_fini(q, s->arena);
@@ -541,6 +553,7 @@ void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid)
 		return;
 	if (e->held) {
 		while ((m = pn__fifo_peek(e->held)) != NULL) {
+			pn__acct_side_out(s);
 			pn__dead_letter(s, m);
 			pn__fifo_pop(e->held, s->arena);
 		}
@@ -615,6 +628,25 @@ void pn__mig_request(struct pn_ctx *s, struct pn__actor *a,
 		return;
 	a->mig_to = to;
 	pn__mig_leave(s, a);
+}
+
+/* Call @fn on every side queue migration keeps on this shard: the
+ * forwarders' stragglers and held messages, the guests' held sends
+ * (shutdown's join empties them). */
+void pn__mig_side_queues(struct pn_ctx *s,
+			 void (*fn)(struct pn_ctx *s, struct pn__fifo *f,
+				    void *arg),
+			 void *arg)
+{
+	if (!s->mig)
+		return;
+	for (struct pn__fwd *f = s->mig->fwds; f; f = f->next) {
+		fn(s, &f->strag, arg);
+		fn(s, &f->held, arg);
+	}
+	for (uint32_t i = 0; i < s->mig->cap; i++)
+		if (s->mig->g[i].pid && s->mig->g[i].held)
+			fn(s, s->mig->g[i].held, arg);
 }
 
 /* Free the forwarders and the guest table (the shard is being freed). */

@@ -65,6 +65,10 @@ void pn__mig_request(struct pn_ctx *s, struct pn__actor *a,
 		     const struct pn_msg *m);
 unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held);
 void pn__mig_fini(struct pn_ctx *s);
+void pn__mig_side_queues(struct pn_ctx *s,
+			 void (*fn)(struct pn_ctx *s, struct pn__fifo *f,
+				    void *arg),
+			 void *arg);
 void pn__mig_post(struct pn_ctx *s, unsigned dst, const struct pn_msg *m);
 int pn__mig_check(struct pn_runtime *rt, unsigned home, unsigned to);
 int pn__where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard);

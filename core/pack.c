@@ -187,8 +187,7 @@ int pn__mig_check(struct pn_runtime *rt, unsigned home, unsigned to)
 	if (to == rt->napp && !rt->cfg.migrate_supervisor)
 		return pn__error(-EPERM, "migrate: to the supervisor shard "
 					 "needs cfg.migrate_supervisor");
-	/* Acquire: pairs with the release in shutdown.c's input stage. */
-	if (atomic_load_explicit(&rt->closed, memory_order_acquire))
+	if (pn__rt_closing(rt))
 		return pn__error(-ESHUTDOWN, "migrate: the runtime is "
 					     "shutting down");
 	return 0;
@@ -243,43 +242,9 @@ int pn_migrate_pid(struct pn_ctx *ctx, pn_pid pid, unsigned shard)
 	return err;
 }
 
-/* Inject MIG_REQ through the runtime's own producer (under own_mu). */
-static int ext_post(struct pn_runtime *rt, pn_pid pid, uint64_t to)
-{
-	unsigned home = pn_pid_shard(pid);
-	uint64_t deadline = pn_now_ns() + 1000000000ull;
-	struct pn_ring *r;
-	struct pn_msg *m;
-	int err;
-
-	if (!rt->own && (err = pn_producer_create(rt, &rt->own)) < 0)
-		return err;
-	/* Counted like any injected message: the shard releases len. */
-	if ((err = pn__budget_acquire(&rt->budget, sizeof(to), 1000000000ull)))
-		return pn__error(err, "pn_runtime_migrate: inject budget");
-	r = rt->own->ring[home];
-	while (!(m = pn_ring_slot(r))) {
-		if (pn_now_ns() >= deadline) {
-			pn__budget_release(&rt->budget, sizeof(to));
-			return pn__error(-ETIMEDOUT,
-					 "pn_runtime_migrate: the "
-					 "ring to shard %u is full",
-					 home);
-		}
-		sched_yield();
-	}
-	*m = (struct pn_msg){
-		.type = PN__MSG_MIG_REQ, .len = sizeof(to), .to = pid};
-	memcpy(m->data, &to, sizeof(to));
-	pn_ring_commit(r);
-	pn_ring_publish(r);
-	pn__source_publish(rt, rt->shard[home], rt->nshards + rt->own->index,
-			   NULL);
-	return 0;
-}
-
 int pn_runtime_migrate(struct pn_runtime *rt, pn_pid pid, unsigned shard)
 {
+	uint64_t to = shard;
 	int err;
 
 	if (pid == PN_PID_NONE || pn_pid_shard(pid) >= rt->nshards)
@@ -289,10 +254,7 @@ int pn_runtime_migrate(struct pn_runtime *rt, pn_pid pid, unsigned shard)
 				 (unsigned long long)pid);
 	if ((err = pn__mig_check(rt, pn_pid_shard(pid), shard)) < 0)
 		return err;
-	if (!rt->running)
-		return pn__error(-ESHUTDOWN, "pn_runtime_migrate: not running");
-	pthread_mutex_lock(&rt->own_mu);
-	err = ext_post(rt, pid, shard);
-	pthread_mutex_unlock(&rt->own_mu);
-	return err;
+	/* Through the runtime's own producer: gate, budget, ring. */
+	return pn__runtime_send_sys(rt, pid, PN__MSG_MIG_REQ, &to, sizeof(to),
+				    1000000000ull);
 }

@@ -396,6 +396,28 @@ PN_API const struct pn_plan *pn_runtime_plan(const struct pn_runtime *rt);
 PN_API int pn_runtime_wait(struct pn_runtime *rt, uint64_t timeout_ns,
 			   int *code);
 
+/*
+ * Every message the runtime accepted (each 0 return of pn_send(),
+ * pn_reply(), pn_inject(), pn_runtime_send(), each timer firing and io
+ * completion, and the runtime's own messages) is either handled or
+ * dead-lettered: accepted == handled + dead_letters + in_flight, and
+ * in_flight is 0 once pn_runtime_shutdown() has returned (unless a shard
+ * was abandoned: then it counts what that shard never handled). A
+ * snapshot while running (the parts are read one after another).
+ */
+struct pn_runtime_totals {
+	uint64_t accepted;
+	uint64_t handled;
+	uint64_t dead_letters;
+	uint64_t in_flight; /* queued, held, or in a handler now */
+	uint64_t injected;  /* of accepted: from external producers */
+};
+
+/* Sum the counters of every shard and producer into @out. Returns 0. Any
+ * thread (after pn_runtime_shutdown() too, until pn_runtime_destroy()). */
+PN_API int pn_runtime_totals(const struct pn_runtime *rt,
+			     struct pn_runtime_totals *out);
+
 struct pn_stage_report {
 	const char *name; /* "input", "notify", ... */
 	int status;	  /* 0, -ETIMEDOUT, or another -errno */
@@ -407,7 +429,19 @@ struct pn_shutdown_report {
 	struct pn_stage_report stage[PN_STAGE_COUNT];
 	uint64_t actors_left;	   /* actors that could not be stopped */
 	unsigned shards_abandoned; /* threads left behind (stuck handler) */
-	char text[1024];	   /* one line per problem; "" when clean */
+	/* External calls still inside the runtime when the input stage
+	 * ended (0: every one had returned; see pn_runtime_shutdown()). */
+	unsigned calls_inside;
+	/* Messages no handler would ever see once the shard threads had
+	 * exited, dead-lettered by the join stage (counted in dead_letters
+	 * and passed to the dead-letter hook), by where they waited: an
+	 * inbound ring, the local queue, an overflow queue, or held (early
+	 * messages of an unstarted actor, a moving actor's messages). */
+	uint64_t dead_ring, dead_local, dead_overflow, dead_held;
+	/* Accounting after the join (in_flight is 0 unless a shard was
+	 * abandoned: then it is what that shard will never handle). */
+	struct pn_runtime_totals totals;
+	char text[1024]; /* one line per problem; "" when clean */
 };
 
 /*
@@ -429,10 +463,16 @@ PN_API int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
  * deliberate leak). NULL is ignored. External. */
 PN_API void pn_runtime_destroy(struct pn_runtime *rt);
 
-/* Per-shard counters (snapshot; each read atomically; the hot ones are
- * published once per loop turn, so they may lag by one turn). */
+/*
+ * Per-shard counters (snapshot; each read atomically; the hot ones are
+ * published once per loop turn, so they may lag by one turn). Message
+ * counts include the runtime's own messages (STARTED, DOWN, spawns, the
+ * migration protocol...), and each message is counted once however often
+ * it is forwarded or held on its way: accepted where it was sent,
+ * handled or dead_letters where it ended.
+ */
 struct pn_shard_stats {
-	uint64_t handled;      /* messages given to handlers */
+	uint64_t handled;      /* consumed here: by a handler or the runtime */
 	uint64_t sent_local;   /* to actors on the same shard */
 	uint64_t sent_remote;  /* into rings to other shards */
 	uint64_t received_ext; /* from external producers */
@@ -446,7 +486,9 @@ struct pn_shard_stats {
 	uint64_t wakes_sent;
 	uint64_t spawned;
 	uint64_t stopped;
-	uint64_t actors; /* alive now */
+	uint64_t actors;    /* alive now */
+	uint64_t accepted;  /* sent from here: actors, timers, io, runtime */
+	uint64_t forwarded; /* queued again here (migration, early, held) */
 };
 
 /* Read shard @shard's counters (0..nshards, the last being the supervisor

@@ -66,6 +66,15 @@ struct pn_ring {
 	alignas(PN_CACHELINE) PN_ATOMIC(uint32_t) tail;
 	/* Published head: consumer stores (release), producer loads. */
 	alignas(PN_CACHELINE) PN_ATOMIC(uint32_t) head;
+	/*
+	 * A producer that found the ring full and is about to sleep sets
+	 * this (a nonzero tag of its choosing) before it looks at head one
+	 * last time; the consumer, after publishing head, exchanges it back
+	 * to 0 and wakes the tag's owner. Same line as head: the consumer
+	 * reads it where it has just written. pn_ring.h only carries it;
+	 * the runtime (core/shard.c, core/producer.c) runs the handshake.
+	 */
+	PN_ATOMIC(uint32_t) waiter;
 };
 
 /*
@@ -84,6 +93,7 @@ static inline int pn_ring_init(struct pn_ring *r, struct pn_msg *slots,
 	r->pslot = r->cslot = slots;
 	atomic_init(&r->tail, 0);
 	atomic_init(&r->head, 0);
+	atomic_init(&r->waiter, 0);
 	return 0;
 }
 

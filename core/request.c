@@ -164,7 +164,7 @@ int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 		return pn__error(-EINVAL, "pn_request: needs a handler, a "
 					  "timeout and an application type");
 	r = (struct req){.ref = ref_new(ctx), .owner = ctx->cur->pid};
-	r.due = now + timeout_ns;
+	r.due = pn_deadline_ns(now, timeout_ns);
 	tmo.to = r.owner; /* from: none, as for every timer */
 	tmo.ref = r.ref;
 	err = pn__timers_arm(ctx->timers, now, timeout_ns, 0, &tmo, &r.timer);
@@ -235,7 +235,10 @@ void pn__reqs_take(struct pn_ctx *s, pn_pid owner, uint64_t *out, uint32_t n)
 	for (k = 0; k < n; k++) {
 		struct req *r = req_find(s, out[2 * k]);
 
-		out[2 * k + 1] = r->due > now ? r->due - now : 0;
+		/* UINT64_MAX stays "never" wherever the request goes. */
+		out[2 * k + 1] = r->due == UINT64_MAX ? UINT64_MAX
+				 : r->due > now	      ? r->due - now
+						      : 0;
 		pn__timers_cancel(s->timers, r->timer);
 		req_free(s, r);
 	}
@@ -252,7 +255,7 @@ int pn__reqs_put(struct pn_ctx *s, pn_pid owner, const uint64_t *in, uint32_t n)
 		struct req r = {.ref = in[2 * k], .owner = owner};
 
 		tmo.ref = r.ref;
-		r.due = now + in[2 * k + 1];
+		r.due = pn_deadline_ns(now, in[2 * k + 1]);
 		err = pn__timers_arm(s->timers, now, in[2 * k + 1], 0, &tmo,
 				     &r.timer);
 		if (!err && (err = req_add(s, &r)) < 0)
@@ -336,7 +339,7 @@ static int atm_arm(struct pn_ctx *s, struct pn__actor *a, struct atm *e,
 	m.ref = (uint64_t)e->gen << 32 | (uint32_t)(e - a->tm->v);
 	m.from = (pn_pid)(uintptr_t)a; /* cleared in pn__timer_fire() */
 	memcpy(m.data, e->data, sizeof(m.data));
-	e->first = now + delay;
+	e->first = pn_deadline_ns(now, delay);
 	return pn__timers_arm(s->timers, now, delay, e->period, &m, &e->tid);
 }
 
@@ -391,7 +394,9 @@ void pn__atimers_take(struct pn_ctx *s, struct pn__actor *a,
 			due += ((now - due) / e->period + 1) * e->period;
 		out[k++] = (struct pn__atm_wire){
 			.handle = (uint64_t)e->gen << 32 | i,
-			.left = due > now ? due - now : 0,
+			.left = due == UINT64_MAX ? UINT64_MAX
+				: due > now	  ? due - now
+						  : 0,
 			.period = e->period,
 			.type = e->type,
 			.len = e->len};
@@ -446,8 +451,6 @@ size_t pn__atimers_wire_size(void)
 /* Queue timer message @m for its owner, which lives on this shard. */
 static void timer_deliver(struct pn_ctx *s, const struct pn_msg *m)
 {
-	struct pn_msg *slot;
-
 	if (pn_pid_shard(m->to) != s->id) {
 		/* A guest: like any message to it, through the send path
 		 * (direct once its home agreed, else via the home), so that
@@ -458,11 +461,7 @@ static void timer_deliver(struct pn_ctx *s, const struct pn_msg *m)
 			pn_panic("cannot deliver a timer: %s", pn_last_error());
 		s->sys_send = false;
 	} else {
-		slot = pn__fifo_slot(&s->local, s->arena);
-		if (!slot)
-			pn_panic("no memory to deliver a timer");
-		*slot = *m;
-		pn__fifo_commit(&s->local);
+		pn__local_push(s, m, false);
 	}
 	PN__STAT_ADD(s, PN__ST_TIMERS, 1);
 }

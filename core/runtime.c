@@ -40,24 +40,21 @@ void pn_config_init(struct pn_config *c)
 	pn__supervision_config_init(c); /* watchdog, registry, crash */
 }
 
-/* Parse an unsigned environment variable in [lo, hi]; 1 if set. */
+/* Parse an unsigned environment variable in [lo, hi] with the strict
+ * parser every PINION_* variable shares; 1 if set, 0 if unset or empty. */
 static int env_u64(const char *name, uint64_t lo, uint64_t hi, uint64_t *v)
 {
-	const char *s = getenv(name);
-	char *end;
-	unsigned long long x;
+	const char *s = getenv(name); // NOLINT(concurrency-mt-unsafe)
+	const char *why;
 
 	if (!s || !*s)
 		return 0;
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (errno || *end || s[0] == '-' || x < lo || x > hi)
+	if (pn_parse_u64(s, lo, hi, v, &why) < 0)
 		return pn__error(-EINVAL,
-				 "%s=%s: expected an integer from "
-				 "%llu to %llu",
-				 name, s, (unsigned long long)lo,
+				 "%s=%.64s: %s (expected an integer from "
+				 "%llu to %llu)",
+				 name, s, why, (unsigned long long)lo,
 				 (unsigned long long)hi);
-	*v = x;
 	return 1;
 }
 
@@ -79,6 +76,11 @@ int pn_config_from_env(struct pn_config *c)
 		t.spin_ns = v;
 	if ((err = env_u64("PINION_RING_SLOTS", 2, 1u << 20, &v)) < 0)
 		return err;
+	if (err && (v & (v - 1)))
+		return pn__error(-EINVAL,
+				 "PINION_RING_SLOTS=%llu: expected a power of "
+				 "two from 2 to 1048576",
+				 (unsigned long long)v);
 	if (err)
 		t.ring_slots = (uint32_t)v;
 	if ((err = env_u64("PINION_METRICS_SAMPLE", 0, 1u << 30, &v)) < 0)
@@ -102,10 +104,10 @@ static int config_check(const struct pn_config *c)
 	if (c->max_actors == 0 || c->max_actors > (1u << PN_PID_SLOT_BITS))
 		return pn__error(-EINVAL, "max_actors=%u: expected 1 to %u",
 				 c->max_actors, 1u << PN_PID_SLOT_BITS);
-	if (c->timer_tick_ns < 1000)
+	if (c->timer_tick_ns < 1000 || c->timer_tick_ns > 1000000000ull)
 		return pn__error(-EINVAL,
-				 "timer_tick_ns=%llu: expected at "
-				 "least 1000",
+				 "timer_tick_ns=%llu: expected 1000 (1 us) "
+				 "to 1000000000 (1 s)",
 				 (unsigned long long)c->timer_tick_ns);
 	if (c->overflow_bytes < sizeof(struct pn_msg) || c->inject_bytes == 0)
 		return pn__error(-EINVAL, "overflow_bytes and inject_bytes "
@@ -132,11 +134,14 @@ static int runtime_alloc(struct pn_runtime *rt)
 		return pn__error(-EINVAL, "%u shards: at most %u", rt->nshards,
 				 PN_MAX_SHARDS);
 	rt->shard = calloc(rt->nshards, sizeof(*rt->shard));
+	/* One more than max_producers: the runtime's own, last. */
 	rt->producers =
-		calloc(rt->cfg.max_producers ? rt->cfg.max_producers : 1,
-		       sizeof(*rt->producers));
+		aligned_alloc(PN_CACHELINE, (rt->cfg.max_producers + 1) *
+						    sizeof(*rt->producers));
 	if (!rt->shard || !rt->producers)
 		return pn__error(-ENOMEM, "out of memory");
+	memset(rt->producers, 0,
+	       (rt->cfg.max_producers + 1) * sizeof(*rt->producers));
 	for (unsigned i = 0; i < rt->nshards; i++) {
 		struct pn_ctx *s = aligned_alloc(PN_CACHELINE, sizeof(*s));
 
@@ -145,7 +150,7 @@ static int runtime_alloc(struct pn_runtime *rt)
 		memset(s, 0, sizeof(*s));
 		s->id = i;
 		s->nshards = rt->nshards;
-		s->nsources = rt->nshards + rt->cfg.max_producers;
+		s->nsources = rt->nshards + rt->cfg.max_producers + 1;
 		s->batch = rt->cfg.batch;
 		s->rt = rt;
 		s->max_slots = rt->cfg.max_actors;
@@ -158,7 +163,6 @@ static int runtime_alloc(struct pn_runtime *rt)
 		s->efd = -1;
 		s->stage_seen = -1;
 		atomic_init(&s->free_head, 0);
-		atomic_init(&s->beacon.busy, 1); /* until its first idle turn */
 		rt->shard[i] = s;
 	}
 	return 0;
@@ -179,16 +183,19 @@ static void sync_init(struct pn_runtime *rt)
 	pthread_condattr_destroy(&ca);
 	atomic_init(&rt->go, 0);
 	atomic_init(&rt->stage, -1);
-	atomic_init(&rt->closed, false);
+	atomic_init(&rt->phase, PN__RT_CREATED);
+	atomic_init(&rt->ext_inside, 0);
 	atomic_init(&rt->prod_gen, 1); /* shards start with poll_gen 0 */
 }
 
 int pn_runtime_create(const struct pn_config *c, struct pn_runtime **out)
 {
-	struct pn_runtime *rt = calloc(1, sizeof(*rt));
+	struct pn_runtime *rt;
 	int err;
 
-	if (!rt)
+	if (!out)
+		return pn__error(-EINVAL, "pn_runtime_create: out is NULL");
+	if (!(rt = calloc(1, sizeof(*rt))))
 		return pn__error(-ENOMEM, "out of memory");
 	if (c) {
 		rt->cfg = *c;
@@ -284,6 +291,8 @@ int pn_runtime_start(struct pn_runtime *rt)
 		return pn__error(err, "%s", rt->start_msg);
 	}
 	rt->running = true;
+	/* External calls get in from here on (the gate, producer.c). */
+	atomic_store_explicit(&rt->phase, PN__RT_RUNNING, memory_order_release);
 	if ((err = pn__place_start(rt)) < 0) /* the rebalancer */
 		return err;
 	return 0;
@@ -336,38 +345,112 @@ void pn_runtime_notify(struct pn_runtime *rt, int code)
 int pn_runtime_wait(struct pn_runtime *rt, uint64_t timeout_ns, int *code)
 {
 	struct pn__waitq *q = &rt->waitq;
-	uint64_t end = pn_now_ns() + timeout_ns;
+	uint64_t end = pn_deadline_ns(pn_now_ns(), timeout_ns);
 	struct timespec ts = {.tv_sec = (time_t)(end / 1000000000u),
 			      .tv_nsec = (long)(end % 1000000000u)};
 	int err = 0;
 
+	/* Inside the gate in any phase: queued codes are handed out even
+	 * after shutdown; an empty queue then answers -ESHUTDOWN. */
+	pn__gate_enter(rt, &rt->ext_inside, true, true, "pn_runtime_wait");
 	pthread_mutex_lock(&q->mu);
-	while (q->head == q->tail && err == 0)
-		err = pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+	/* The closer broadcasts cv under mu after it stores the phase. */
+	while (q->head == q->tail && err == 0 && !pn__rt_closing(rt)) {
+		if (end == UINT64_MAX)
+			pthread_cond_wait(&q->cv, &q->mu);
+		else
+			err = pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+	}
 	if (q->head != q->tail) {
 		int c = q->codes[q->head++ & (q->cap - 1)];
 
 		if (code)
 			*code = c;
 		err = 0;
+	} else if (pn__rt_closing(rt)) {
+		err = -ESHUTDOWN;
+	} else {
+		err = -ETIMEDOUT;
 	}
 	pthread_mutex_unlock(&q->mu);
+	pn__gate_leave(rt, &rt->ext_inside, true);
+	if (err == -ESHUTDOWN)
+		return pn__error(err, "pn_runtime_wait: the runtime is shut "
+				      "down or shutting down");
 	return err ? pn__error(-ETIMEDOUT, "pn_runtime_wait timed out") : 0;
+}
+
+static uint64_t st_get(const struct pn_ctx *s, unsigned i)
+{
+	/* Relaxed: owner-written counters; a snapshot orders nothing. */
+	return atomic_load_explicit(&s->stats.v[i], memory_order_relaxed);
+}
+
+/* a - b, or 0: parts of a snapshot read at different moments. */
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
 }
 
 int pn_runtime_stats(const struct pn_runtime *rt, unsigned shard,
 		     struct pn_shard_stats *out)
 {
-	uint64_t *v = (uint64_t *)out;
+	const struct pn_ctx *s;
+	uint64_t moved;
 
-	_Static_assert(sizeof(*out) == sizeof(rt->shard[0]->stats.v),
-		       "pn_shard_stats mirrors struct pn__stats");
-	if (shard >= rt->nshards)
+	if (!out || shard >= rt->nshards)
 		return pn__error(-EINVAL, "no shard %u (%u shards)", shard,
 				 rt->nshards);
-	for (unsigned i = 0; i < sizeof(*out) / sizeof(*v); i++)
-		v[i] = atomic_load_explicit(&rt->shard[shard]->stats.v[i],
-					    memory_order_relaxed);
+	s = rt->shard[shard];
+	moved = st_get(s, PN__ST_MOVED);
+	/* The accounting identities of core_int.h, per shard. */
+	*out = (struct pn_shard_stats){
+		.handled = sub0(st_get(s, PN__ST_DISPATCHED) +
+					st_get(s, PN__ST_SIDE_OUT),
+				moved + st_get(s, PN__ST_DEAD)),
+		.sent_local = st_get(s, PN__ST_SENT_LOCAL),
+		.sent_remote = st_get(s, PN__ST_SENT_REMOTE),
+		.received_ext = st_get(s, PN__ST_RECV_EXT),
+		.overflowed = st_get(s, PN__ST_OVERFLOWED),
+		.eagain = st_get(s, PN__ST_EAGAIN),
+		.overflow_bytes = st_get(s, PN__ST_OVERFLOW_BYTES),
+		.dead_letters = st_get(s, PN__ST_DEAD),
+		.late_replies = st_get(s, PN__ST_LATE),
+		.timers_fired = st_get(s, PN__ST_TIMERS),
+		.parks = st_get(s, PN__ST_PARKS),
+		.wakes_sent = st_get(s, PN__ST_WAKES),
+		.spawned = st_get(s, PN__ST_SPAWNED),
+		.stopped = st_get(s, PN__ST_STOPPED),
+		.actors = st_get(s, PN__ST_ACTORS),
+		.accepted = sub0(st_get(s, PN__ST_SENT_LOCAL) +
+					 st_get(s, PN__ST_SENT_REMOTE) +
+					 st_get(s, PN__ST_SIDE_IN),
+				 moved),
+		.forwarded = moved,
+	};
+	return 0;
+}
+
+int pn_runtime_totals(const struct pn_runtime *rt,
+		      struct pn_runtime_totals *out)
+{
+	struct pn_runtime_totals t = {0};
+	uint64_t inj = pn__producers_sent(rt);
+
+	if (!out)
+		return pn__error(-EINVAL, "pn_runtime_totals: out is NULL");
+	for (unsigned i = 0; i < rt->nshards; i++) {
+		struct pn_shard_stats st;
+
+		pn_runtime_stats(rt, i, &st);
+		t.accepted += st.accepted;
+		t.handled += st.handled;
+		t.dead_letters += st.dead_letters;
+	}
+	t.injected = inj;
+	t.accepted += inj;
+	t.in_flight = sub0(t.accepted, t.handled + t.dead_letters);
+	*out = t;
 	return 0;
 }
 
@@ -483,6 +566,9 @@ void pn_runtime_destroy(struct pn_runtime *rt)
 		return;
 	if (rt->running && !rt->shut_down)
 		pn_runtime_shutdown(rt, 5000000000ull, NULL);
+	/* Calls still inside (released by the closed gate) leave first:
+	 * nothing is freed under them. */
+	pn__gate_drain(rt);
 	if (runtime_keep(rt))
 		return;
 	pn__producers_free(rt);

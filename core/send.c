@@ -142,6 +142,9 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 	if (PN_UNLIKELY(to == PN_PID_NONE || dst >= s->nshards))
 		return pn__error(-EINVAL, "send to invalid pid %#llx",
 				 (unsigned long long)to);
+	if (PN_UNLIKELY(!data && len))
+		return pn__error(-EINVAL, "send: %zu-byte payload at NULL",
+				 len);
 	/* An actor that moved here: straight to it (migrate.c). */
 	if (PN_UNLIKELY(s->nguests) && dst != s->id)
 		dst = pn__mig_dst(s, to, &held);
@@ -178,10 +181,12 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 	else if (len)
 		memcpy(m->data, data, len);
 	PN_PROBE4(send, m->from, m->to, m->type, dst);
-	if (held)
+	if (held) {
 		pn__fifo_commit(held);
-	else
+		pn__acct_side_in(s);
+	} else {
 		pn__msg_commit(s, dst);
+	}
 	return 0;
 }
 
@@ -242,6 +247,9 @@ int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 				 "message type %#x is reserved for "
 				 "the runtime",
 				 type);
+	if (PN_UNLIKELY(!data && len))
+		return pn__error(-EINVAL, "pn_send: %zu-byte payload at NULL",
+				 len);
 	return send_fast(ctx, to, type, data, len);
 }
 
@@ -389,6 +397,13 @@ void *pn__buf_malloc(size_t len)
 		return NULL;
 	*h = (struct bufhdr){.origin = BUF_MALLOC, .size = (uint32_t)len};
 	return h + 1;
+}
+
+/* Free a payload from pn__buf_malloc() (NULL is ignored). Any thread. */
+void pn__buf_free_malloc(void *data)
+{
+	if (data)
+		free((struct bufhdr *)data - 1);
 }
 
 void *pn__buf_alloc(struct pn_ctx *s, size_t len)

@@ -23,6 +23,14 @@
  * consumer is clearing), so the recheck sweeps every ring, and a running
  * shard sweeps every ring every 64 turns. Model: tests/model/park_wake*.pml.
  *
+ * The same handshake runs the other way for room in a full ring. A
+ * producer (a shard whose overflow is waiting, or an external thread)
+ * sets the ring's waiter word, passes the heavy barrier, looks at the
+ * consumer's head once more, and only then sleeps; the consumer publishes
+ * its head and then looks at the word (room_check()): either the producer
+ * sees the room or the consumer sees the word and wakes it. A shard with
+ * overflow parks like an idle one instead of spinning on a stuck peer.
+ *
  * With busy_poll the shard never parks: producers skip the doorbell and the
  * wake-up, and the shard scans every ring each turn (a latency-critical
  * deployment pays a few L1 loads per turn instead of two cache-line
@@ -48,6 +56,35 @@ void pn__heavy_barrier(struct pn_runtime *rt)
 	}
 	if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
 		pn_panic("membarrier failed after it was registered");
+}
+
+/*
+ * If @dst is parked, claim its wake-up and send it: queued on @waker (a
+ * shard), sent from here at once when @waker is NULL (an external thread).
+ */
+static void wake_claim(struct pn_ctx *dst, struct pn_ctx *waker)
+{
+	/* Relaxed load then exchange: the exchange alone decides which waker
+	 * sends the one wake-up (RMWs on one location are totally ordered);
+	 * the wake-up itself goes through the kernel, a full barrier. */
+	if (!atomic_load_explicit(&dst->parked, memory_order_relaxed) ||
+	    !atomic_exchange_explicit(&dst->parked, 0, memory_order_relaxed))
+		return;
+	PN_PROBE2(wake, waker ? waker->id : UINT32_MAX, dst->id);
+	if (!waker) {
+		pn__wake_external(dst);
+		return;
+	}
+	pn__met_event(&waker->met, PN__FL_WAKE, 0, 0, dst->id);
+	if (waker->nwake == waker->nshards)
+		pn__flush_wakes(waker);
+	waker->wake[waker->nwake++] = dst->id;
+	/* Claimed inside a handler (a mid-batch publish): send it now. Held
+	 * until the turn ends, a long handler would keep @dst asleep with its
+	 * message waiting, and no other producer would wake it (the claim
+	 * cleared parked). */
+	if (waker->cur)
+		pn__flush_wakes(waker);
 }
 
 /*
@@ -78,27 +115,32 @@ void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
 		atomic_thread_fence(memory_order_seq_cst);
 	else
 		atomic_signal_fence(memory_order_seq_cst);
-	/* Relaxed load then exchange: the exchange alone decides which waker
-	 * sends the one wake-up (RMWs on one location are totally ordered);
-	 * the wake-up itself goes through the kernel, a full barrier. */
-	if (atomic_load_explicit(&dst->parked, memory_order_relaxed) &&
-	    atomic_exchange_explicit(&dst->parked, 0, memory_order_relaxed)) {
-		PN_PROBE2(wake, waker ? waker->id : UINT32_MAX, dst->id);
-		if (waker) {
-			pn__met_event(&waker->met, PN__FL_WAKE, 0, 0, dst->id);
-			if (waker->nwake == waker->nshards)
-				pn__flush_wakes(waker);
-			waker->wake[waker->nwake++] = dst->id;
-			/* Claimed inside a handler (a mid-batch publish):
-			 * send it now. Held until the turn ends, a long
-			 * handler would keep @dst asleep with its message
-			 * waiting, and no other producer would wake it
-			 * (the claim cleared parked). */
-			if (waker->cur)
-				pn__flush_wakes(waker);
-		} else
-			pn__wake_external(dst);
-	}
+	wake_claim(dst, waker);
+}
+
+/*
+ * The consumer's half of the room handshake, after publishing @r's head:
+ * if the ring's producer is asleep waiting for room, wake it. The load
+ * must not be hoisted above the head store by the compiler; the CPU is
+ * covered by the producer's heavy barrier (fenced: by our fence).
+ */
+static inline void room_check(struct pn_ctx *s, struct pn_ring *r, unsigned src)
+{
+	uint32_t w;
+
+	if (s->rt->fenced)
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		atomic_signal_fence(memory_order_seq_cst);
+	if (PN_LIKELY(!atomic_load_explicit(&r->waiter, memory_order_relaxed)))
+		return;
+	/* Acquire: pairs with park()'s release store of the tag, after its
+	 * parked = 1, which the claim below must see. */
+	w = atomic_exchange_explicit(&r->waiter, 0, memory_order_acquire);
+	if (w == PN__ROOM_EXTERNAL)
+		pn__futex_wake(&r->waiter);
+	else if (w == PN__ROOM_SHARD)
+		wake_claim(s->rt->shard[src], s);
 }
 
 /* Wake @dst through its eventfd (external threads; shutdown). */
@@ -146,12 +188,15 @@ static unsigned drain_ring(struct pn_ctx *s, struct pn_ring *r, unsigned src,
 		pn_ring_consume(r);
 		n++;
 	}
-	pn_ring_release(r);
+	if (n) {
+		pn_ring_release(r);
+		room_check(s, r, src);
+	}
 	/* The backlog this drain found: the tail it saw less where it
 	 * started (per batch, never per message). */
 	pn__met_backlog(&s->met, src, r->ctail - h0);
 	*more = n == s->batch;
-	s->n_handled += n;
+	s->n_dispatched += n;
 	if (src >= s->nshards && n) {
 		PN__STAT_ADD(s, PN__ST_RECV_EXT, n);
 		pn__budget_release(&s->rt->budget, ext_bytes);
@@ -270,7 +315,7 @@ static unsigned run_local(struct pn_ctx *s)
 		pn__fifo_pop(&s->local, s->arena);
 		n++;
 	}
-	s->n_handled += n;
+	s->n_dispatched += n;
 	pn__met_local(&s->met, n);
 	return n;
 }
@@ -311,11 +356,34 @@ static unsigned reap(struct pn_ctx *s)
 	return work;
 }
 
+/* An overflow queue whose ring has room again (the shard is its
+ * producer: pn_ring_slot() reloads the consumer's head when full). */
+static bool overflow_room(struct pn_ctx *s)
+{
+	for (unsigned d = 0; d < s->nshards; d++)
+		if (pn__fifo_len(&s->out[d].overflow) &&
+		    pn_ring_slot(s->out[d].ring))
+			return true;
+	return false;
+}
+
+/* Before parking with overflow waiting: ask each full ring's consumer to
+ * wake us when it frees room (room_check()). Release: orders parked = 1
+ * before the tag for the consumer's acquire exchange. */
+static void room_arm(struct pn_ctx *s)
+{
+	for (unsigned d = 0; d < s->nshards; d++)
+		if (pn__fifo_len(&s->out[d].overflow))
+			atomic_store_explicit(&s->out[d].ring->waiter,
+					      PN__ROOM_SHARD,
+					      memory_order_release);
+}
+
 static bool has_input(struct pn_ctx *s)
 {
 	unsigned nwords = (s->nsources + 63) / 64;
 
-	if (pn__fifo_len(&s->local) || s->overflowing)
+	if (pn__fifo_len(&s->local) || (s->overflowing && overflow_room(s)))
 		return true;
 	for (unsigned w = 0; w < nwords; w++)
 		if (s->more[w])
@@ -348,6 +416,8 @@ static void park(struct pn_ctx *s)
 	if (wait == 0)
 		return;
 	atomic_store_explicit(&s->parked, 1, memory_order_relaxed);
+	if (s->overflowing)
+		room_arm(s);
 	pn__heavy_barrier(s->rt);
 	if (has_input(s)) {
 		atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);
@@ -374,16 +444,22 @@ static void park(struct pn_ctx *s)
 	}
 }
 
-/* Relaxed stores of the hot counters (owner-written, read anywhere). */
-static void stats_publish(struct pn_ctx *s)
+/* Relaxed stores of the hot message counters (owner-written, read
+ * anywhere; after the join the controller calls it for a swept shard). */
+void pn__shard_publish(struct pn_ctx *s)
 {
-	atomic_store_explicit(&s->beacon.beat, s->iter, memory_order_relaxed);
-	atomic_store_explicit(&s->stats.v[PN__ST_HANDLED], s->n_handled,
+	atomic_store_explicit(&s->stats.v[PN__ST_DISPATCHED], s->n_dispatched,
 			      memory_order_relaxed);
 	atomic_store_explicit(&s->stats.v[PN__ST_SENT_LOCAL], s->n_sent_local,
 			      memory_order_relaxed);
 	atomic_store_explicit(&s->stats.v[PN__ST_SENT_REMOTE], s->n_sent_remote,
 			      memory_order_relaxed);
+}
+
+static void stats_publish(struct pn_ctx *s)
+{
+	atomic_store_explicit(&s->beacon.beat, s->iter, memory_order_relaxed);
+	pn__shard_publish(s);
 	pn__met_publish(&s->met);
 	/* Time shares and registered sources: every 1024 turns. */
 	if (PN__METRICS && PN_UNLIKELY((s->iter & 1023) == 0))
@@ -448,19 +524,12 @@ void pn__shard_loop(struct pn_ctx *s)
 			work += pn__timers_advance(s->timers, pn_now_ns(),
 						   pn__timer_fire, s);
 		if (work) {
-			if (idle) {
-				atomic_store_explicit(&s->beacon.busy, 1,
-						      memory_order_relaxed);
+			if (idle)
 				pn__met_busy(&s->met);
-			}
 			idle = false;
 			continue;
 		}
 		if (!idle) {
-			/* Relaxed: only the shutdown drain stage reads it,
-			 * together with the handled counters. */
-			atomic_store_explicit(&s->beacon.busy, 0,
-					      memory_order_relaxed);
 			idle = true;
 			idle_since = pn_now_ns();
 			pn__met_idle(&s->met, idle_since);

@@ -8,13 +8,38 @@
  * anyway. A shard that misses a stage's limit is given up on ("gone"):
  * later stages still publish their word to it (should it come back it acts
  * on the latest) but no longer wait for it, so one stuck handler costs one
- * stage limit rather than every stage's, and cannot keep the other shards
- * from draining and stopping their actors. A shard still silent at the end
+ * stage limit rather than every stage's. A shard still silent at the end
  * (a handler that never returns) is abandoned: named in the report with
  * what it was running, not joined, its memory left alone. The call always
  * returns by the deadline.
+ *
+ * Input closes the gate of external calls (producer.c): blocked callers
+ * are released with -ESHUTDOWN and the stage waits until no call is
+ * inside, so nothing external publishes afterwards.
+ *
+ * Drain is a termination-detection protocol, not a guess. Each wave w is a
+ * stage word; a shard acknowledges it at a turn boundary (no handler
+ * running) after publishing the message hops it has sent and taken out of
+ * queues so far (core_int.h, "Message accounting"). With D(w) the sum of
+ * the done counts of wave w and S(w) the sum of the sent counts plus the
+ * producers' (final: the gate is closed), the drain ends when
+ * D(w - 1) == S(w). Why that proves quiescence: every wave-(w-1) report
+ * happens before the controller publishes wave w, which happens before
+ * every wave-w report; a message counted done at its receiver in w - 1 was
+ * sent before that (ring release/acquire), so its sender's w count
+ * includes it: the done set of w - 1 is inside the sent set of w, and equal
+ * sizes make them equal. So at the moment between the waves every message
+ * ever sent had been handled (none in a ring, local queue, overflow or
+ * side queue, none in a handler: a running handler's message is not done),
+ * and anything that happens later comes from outside the shards' own
+ * work: an io completion or a supervisor timer. A long handler just delays
+ * its shard's report; it cannot make the drain end early.
+ *
+ * Join ends the shard threads and then, with every one joined, walks what
+ * they left in their queues (work sent during the stop and io stages) and
+ * dead-letters it, counted by where it waited: nothing is freed uncounted.
  */
-#include "core_int.h"
+#include "migrate.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +48,11 @@
 
 /* Stage + 1: word 0 would equal a fresh shard's stage_done, an ack. */
 #define WORD(stage, depth) ((int)(((unsigned)(stage) + 1) << 16 | (depth)))
+
+/* The pause between drain waves that did not balance: short at first,
+ * growing, so a drain that takes long costs few acknowledgements. */
+#define WAVE_PAUSE_MIN_NS 20000ull
+#define WAVE_PAUSE_MAX_NS 1000000ull
 
 static const char *const stage_name[PN_STAGE_COUNT] = {
 	"input", "notify", "drain", "stop", "io", "join",
@@ -43,15 +73,16 @@ static void report_line(struct pn_shutdown_report *r, const char *fmt, ...)
 		strcat(r->text, "\n");
 }
 
-/* --- the shard's side
- * --------------------------------------------------------- */
+/* --- the shard's side ----------------------------------------------------
+ */
 
 static void ack(struct pn_ctx *s, int word)
 {
 	struct pn_runtime *rt = s->rt;
 
-	/* Release: what the shard did for the stage happens before the
-	 * controller, which acquires stage_done, moves on. */
+	/* Release: what the shard did for the stage (and its drain report)
+	 * happens before the controller, which acquires stage_done, goes
+	 * on. */
 	atomic_store_explicit(&s->beacon.stage_done, word,
 			      memory_order_release);
 	pthread_mutex_lock(&rt->ctl_mu);
@@ -59,7 +90,28 @@ static void ack(struct pn_ctx *s, int word)
 	pthread_mutex_unlock(&rt->ctl_mu);
 }
 
-/* Act on stage word @word; true when the shard's loop must end. */
+/* A drain wave: stop the timers (once), report the hops so far. */
+static void drain_report(struct pn_ctx *s)
+{
+	uint64_t sent, done;
+
+	/* Timers are input too: a periodic one would keep the runtime from
+	 * ever draining. None fires from here on, except on the supervisor
+	 * shard: its supervisors bound each child's stop in the stop stage
+	 * with timers (the drain allows for them, see the file comment). */
+	s->timers_frozen = s->id != s->rt->napp;
+	atomic_store_explicit(&s->beacon.depth, pn__actors_max_depth(s),
+			      memory_order_relaxed);
+	pn__shard_hops(s, &sent, &done);
+	/* Relaxed: the ack's release publishes them. */
+	atomic_store_explicit(&s->beacon.drain_sent, sent,
+			      memory_order_relaxed);
+	atomic_store_explicit(&s->beacon.drain_done, done,
+			      memory_order_relaxed);
+}
+
+/* Act on stage word @word at a turn boundary; true when the shard's loop
+ * must end. */
 bool pn__shard_stage(struct pn_ctx *s, int word)
 {
 	struct pn_runtime *rt = s->rt;
@@ -73,13 +125,7 @@ bool pn__shard_stage(struct pn_ctx *s, int word)
 		pn__actors_shutdown_notify(s);
 		break;
 	case PN_STAGE_DRAIN:
-		/* Timers are input too: a periodic one would keep the
-		 * runtime from ever draining. None fires from here on,
-		 * except on the supervisor shard: its supervisors bound each
-		 * child's stop in the stop stage with timers. */
-		s->timers_frozen = s->id != rt->napp;
-		atomic_store_explicit(&s->beacon.depth, pn__actors_max_depth(s),
-				      memory_order_relaxed);
+		drain_report(s);
 		break;
 	case PN_STAGE_STOP:
 		if (depth == PN__SUP_STOP_DEPTH) /* supervised trees first */
@@ -95,12 +141,16 @@ bool pn__shard_stage(struct pn_ctx *s, int word)
 		break;
 	}
 	pn__flush(s);
+	if (stage == PN_STAGE_JOIN) {
+		pn__buf_flush_remote(s);
+		pn__shard_publish(s); /* final counts, before the thread ends */
+	}
 	ack(s, word);
 	return stage == PN_STAGE_JOIN;
 }
 
-/* --- the controller's side
- * ----------------------------------------------------- */
+/* --- the controller's side -----------------------------------------------
+ */
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -161,34 +211,67 @@ static int run_word(struct pn_runtime *rt, int word, uint64_t until, bool *gone,
 	return n ? -ETIMEDOUT : 0;
 }
 
-/* Quiescent: every shard not gone idle, nothing handled across two looks. */
-static int drain_wait(struct pn_runtime *rt, uint64_t until, const bool *gone)
+/* Sum the reports of the wave the shards just acknowledged. */
+static void wave_sum(struct pn_runtime *rt, const bool *gone, uint64_t *sent,
+		     uint64_t *done, unsigned *ngone)
 {
-	uint64_t last = UINT64_MAX;
-	int quiet = 0;
+	*sent = pn__producers_sent(rt);
+	*done = 0;
+	*ngone = 0;
+	for (unsigned i = 0; i < rt->nshards; i++) {
+		const struct pn__beacon *b = &rt->shard[i]->beacon;
 
-	while (pn_now_ns() < until) {
-		uint64_t handled = 0;
-		bool busy = false;
-
-		for (unsigned i = 0; i < rt->nshards; i++) {
-			struct pn_ctx *s = rt->shard[i];
-
-			if (gone && gone[i])
-				continue;
-			handled += atomic_load_explicit(
-				&s->stats.v[PN__ST_HANDLED],
-				memory_order_relaxed);
-			busy |= atomic_load_explicit(&s->beacon.busy,
-						     memory_order_relaxed);
+		if (gone && gone[i]) {
+			(*ngone)++;
+			continue;
 		}
-		quiet = !busy && handled == last ? quiet + 1 : 0;
-		if (quiet >= 2)
-			return 0;
-		last = handled;
-		struct timespec nap = {.tv_nsec = 1000000};
-		nanosleep(&nap, NULL);
+		/* Relaxed: ordered by the acquire of stage_done in
+		 * run_word(), which saw this wave's ack. */
+		*sent += atomic_load_explicit(&b->drain_sent,
+					      memory_order_relaxed);
+		*done += atomic_load_explicit(&b->drain_done,
+					      memory_order_relaxed);
 	}
+}
+
+/*
+ * The drain stage: waves until D(w - 1) == S(w) (see the file comment),
+ * or @until. With a shard gone the balance cannot be proved; the stage
+ * then ends as soon as the others are idle (two waves in a row with the
+ * same counts) and reports it.
+ */
+static int stage_drain(struct pn_runtime *rt, uint64_t until, bool *gone,
+		       struct pn_shutdown_report *r, uint64_t *mask)
+{
+	uint64_t prev_sent = 0, prev_done = 0, pause = WAVE_PAUSE_MIN_NS;
+	uint64_t sent = 0, done = 0, m;
+	unsigned ngone = 0;
+
+	for (unsigned w = 0;; w++) {
+		int err = run_word(rt, WORD(PN_STAGE_DRAIN, w & 0xffff), until,
+				   gone, &m);
+
+		*mask |= m;
+		wave_sum(rt, gone, &sent, &done, &ngone);
+		if (w > 0 && !err && !ngone && prev_done == sent)
+			return 0;
+		if (w > 0 && ngone && prev_sent == sent && prev_done == done)
+			break; /* the rest are idle; the gone can't be drained
+				*/
+		if (pn_now_ns() >= until)
+			break;
+		prev_sent = sent;
+		prev_done = done;
+		struct timespec nap = {.tv_nsec = (long)pause};
+		nanosleep(&nap, NULL);
+		pause = min_u64(pause * 2, WAVE_PAUSE_MAX_NS);
+	}
+	report_line(r,
+		    "drain: %llu message(s) still in flight%s (sent %llu, "
+		    "done %llu)",
+		    (unsigned long long)(sent > done ? sent - done : 0),
+		    ngone ? " with a stuck shard" : "",
+		    (unsigned long long)sent, (unsigned long long)done);
 	return -ETIMEDOUT;
 }
 
@@ -230,65 +313,185 @@ static int stage_stop(struct pn_runtime *rt, uint64_t until, bool *gone,
 	return err;
 }
 
+/* --- join: end the threads, then account for what they left --------------
+ */
+
+/* A message no handler will see: a dead letter (the runtime's internal
+ * ones are counted but not shown to the hook; a NOP is nothing). */
+static void sweep_one(struct pn_ctx *s, struct pn_msg *m, uint64_t *count)
+{
+	m->len &= ~PN__LEN_BOUNCED;
+	if (m->type == PN__MSG_MIG_NOP)
+		return;
+	(*count)++;
+	if (m->type < PN__MSG_INTERNAL) {
+		pn__dead_letter(s, m);
+		return;
+	}
+	PN__STAT_ADD(s, PN__ST_DEAD, 1);
+	if (m->len > PN_MSG_INLINE)
+		pn__buf_free(s, m->ptr);
+}
+
+/* Empty @f: the local queue or an overflow queue (@side false: each
+ * leaves as a dispatch would count it) or a side queue. */
+static void sweep_fifo(struct pn_ctx *s, struct pn__fifo *f, bool side,
+		       uint64_t *count)
+{
+	struct pn_msg *p;
+
+	while ((p = pn__fifo_peek(f)) != NULL) {
+		struct pn_msg m = *p;
+
+		pn__fifo_pop(f, s->arena);
+		if (side)
+			pn__acct_side_out(s);
+		else
+			s->n_dispatched++;
+		sweep_one(s, &m, count);
+	}
+}
+
+static void sweep_side(struct pn_ctx *s, struct pn__fifo *f, void *count)
+{
+	sweep_fifo(s, f, true, count);
+}
+
+/* Every inbound ring of @s (its thread has exited: we are its consumer). */
+static void sweep_rings(struct pn_ctx *s, uint64_t *count)
+{
+	for (unsigned src = 0; src < s->nsources; src++) {
+		struct pn_ring *r =
+			atomic_load_explicit(&s->in[src], memory_order_acquire);
+		struct pn_msg *p;
+
+		while (r && (p = pn_ring_peek(r)) != NULL) {
+			struct pn_msg m = *p;
+
+			pn_ring_consume(r);
+			s->n_dispatched++;
+			if (src >= s->nshards) {
+				PN__STAT_ADD(s, PN__ST_RECV_EXT, 1);
+				pn__budget_release(&s->rt->budget, m.len);
+			}
+			sweep_one(s, &m, count);
+		}
+		if (r)
+			pn_ring_release(r);
+	}
+}
+
+/* Dead-letter what joined shard @s left, by place, into @r. */
+static void sweep_shard(struct pn_ctx *s, struct pn_shutdown_report *r)
+{
+	uint64_t held = 0;
+
+	sweep_rings(s, &r->dead_ring);
+	sweep_fifo(s, &s->local, false, &r->dead_local);
+	for (unsigned d = 0; d < s->nshards; d++)
+		sweep_fifo(s, &s->out[d].overflow, false, &r->dead_overflow);
+	s->overflow_bytes = 0;
+	s->overflowing = false;
+	atomic_store_explicit(&s->stats.v[PN__ST_OVERFLOW_BYTES], 0,
+			      memory_order_relaxed);
+	sweep_fifo(s, &s->early, true, &held);
+	pn__mig_side_queues(s, sweep_side, &held);
+	r->dead_held += held;
+	pn__buf_flush_remote(s);
+	pn__shard_publish(s);
+}
+
+static void join_thread(struct pn_runtime *rt, unsigned i, uint64_t until,
+			struct pn_shutdown_report *r, uint64_t *mask)
+{
+	struct pn_ctx *s = rt->shard[i];
+	uint64_t left = until > pn_now_ns() ? until - pn_now_ns() : 0;
+	struct timespec now_rt, ts;
+	const struct pn_behaviour *b;
+	pn_pid pid;
+
+	/* pthread_timedjoin_np takes CLOCK_REALTIME: convert. */
+	clock_gettime(CLOCK_REALTIME, &now_rt);
+	ts.tv_sec = now_rt.tv_sec + (time_t)(left / 1000000000u);
+	ts.tv_nsec = now_rt.tv_nsec + (long)(left % 1000000000u);
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	if (pthread_timedjoin_np(s->thread, NULL, &ts) == 0)
+		return;
+	s->abandoned = true;
+	pthread_detach(s->thread);
+	r->shards_abandoned++;
+	*mask |= 1ull << (i & 63);
+	pid = atomic_load_explicit(&s->beacon.actor, memory_order_relaxed);
+	b = atomic_load_explicit(&s->beacon.b, memory_order_relaxed);
+	report_line(
+		r,
+		"shard %u abandoned: its thread did not exit in time; "
+		"last handler started: actor %#llx (behaviour \"%s\") on "
+		"message type %#x",
+		i, (unsigned long long)pid, b && b->name ? b->name : "?",
+		atomic_load_explicit(&s->beacon.type, memory_order_relaxed));
+}
+
 static void stage_join(struct pn_runtime *rt, uint64_t until, bool *gone,
 		       struct pn_shutdown_report *r, uint64_t *mask)
 {
+	uint64_t swept;
+
 	run_word(rt, WORD(PN_STAGE_JOIN, 0), until, gone, mask);
 	*mask = 0;
-	for (unsigned i = 0; i < rt->nthreads; i++) {
-		struct pn_ctx *s = rt->shard[i];
-		struct timespec ts = abs_ts(until);
-		const struct pn_behaviour *b;
-		pn_pid pid;
+	for (unsigned i = 0; i < rt->nthreads; i++)
+		join_thread(rt, i, until, r, mask);
+	/* Every thread joined (pthread_join orders its work before ours)
+	 * is swept; an abandoned one may still run, so its queues are left
+	 * alone and what it holds shows as in flight in the totals. */
+	for (unsigned i = 0; i < rt->nthreads; i++)
+		if (!rt->shard[i]->abandoned)
+			sweep_shard(rt->shard[i], r);
+	swept = r->dead_ring + r->dead_local + r->dead_overflow + r->dead_held;
+	if (swept && rt->drain_failed)
+		report_line(r,
+			    "join: %llu message(s) dead-lettered (ring %llu, "
+			    "local %llu, overflow %llu, held %llu)",
+			    (unsigned long long)swept,
+			    (unsigned long long)r->dead_ring,
+			    (unsigned long long)r->dead_local,
+			    (unsigned long long)r->dead_overflow,
+			    (unsigned long long)r->dead_held);
+}
 
-		/* pthread_timedjoin_np takes CLOCK_REALTIME: convert. */
-		struct timespec now_rt;
-		clock_gettime(CLOCK_REALTIME, &now_rt);
-		uint64_t left = until > pn_now_ns() ? until - pn_now_ns() : 0;
-		ts.tv_sec = now_rt.tv_sec + (time_t)(left / 1000000000u);
-		ts.tv_nsec = now_rt.tv_nsec + (long)(left % 1000000000u);
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (pthread_timedjoin_np(s->thread, NULL, &ts) == 0)
-			continue;
-		s->abandoned = true;
-		pthread_detach(s->thread);
-		r->shards_abandoned++;
-		*mask |= 1ull << (i & 63);
-		pid = atomic_load_explicit(&s->beacon.actor,
-					   memory_order_relaxed);
-		b = atomic_load_explicit(&s->beacon.b, memory_order_relaxed);
-		report_line(
-			r,
-			"shard %u abandoned: its thread did not exit in "
-			"time; last handler started: actor %#llx (behaviour "
-			"\"%s\") on message type %#x",
-			i, (unsigned long long)pid,
-			b && b->name ? b->name : "?",
-			atomic_load_explicit(&s->beacon.type,
-					     memory_order_relaxed));
+static int stage_input(struct pn_runtime *rt, uint64_t until, bool *gone,
+		       struct pn_shutdown_report *r, uint64_t *mask)
+{
+	int err;
+
+	r->calls_inside = pn__gate_close(rt, until);
+	err = run_word(rt, WORD(PN_STAGE_INPUT, 0), until, gone, mask);
+	if (r->calls_inside) {
+		report_line(r,
+			    "input: %u external call(s) still inside the "
+			    "runtime",
+			    r->calls_inside);
+		return -ETIMEDOUT;
 	}
+	return err;
 }
 
 static int run_stage(struct pn_runtime *rt, enum pn_stage st, uint64_t until,
 		     bool *gone, struct pn_shutdown_report *r, uint64_t *mask)
 {
-	int err, drained;
+	int err;
 
 	*mask = 0;
 	switch (st) {
 	case PN_STAGE_INPUT:
-		atomic_store_explicit(&rt->closed, true, memory_order_release);
-		pn__budget_close(&rt->budget);
-		return run_word(rt, WORD(st, 0), until, gone, mask);
+		return stage_input(rt, until, gone, r, mask);
 	case PN_STAGE_DRAIN:
-		/* The shards that answer are drained whatever the others
-		 * do. */
-		err = run_word(rt, WORD(st, 0), until, gone, mask);
-		drained = drain_wait(rt, until, gone);
-		return err ? err : drained;
+		err = stage_drain(rt, until, gone, r, mask);
+		rt->drain_failed = err != 0;
+		return err;
 	case PN_STAGE_STOP:
 		return stage_stop(rt, until, gone, r, mask);
 	case PN_STAGE_JOIN:
@@ -299,27 +502,48 @@ static int run_stage(struct pn_runtime *rt, enum pn_stage st, uint64_t until,
 	}
 }
 
+/* After the last stage: the actors left, the totals, the last callers. */
+static void report_end(struct pn_runtime *rt, uint64_t deadline,
+		       struct pn_shutdown_report *r)
+{
+	for (unsigned i = 0; i < rt->nshards; i++)
+		r->actors_left += atomic_load_explicit(
+			&rt->shard[i]->stats.v[PN__ST_ACTORS],
+			memory_order_relaxed);
+	if (r->actors_left)
+		report_line(r, "%llu actor(s) could not be stopped",
+			    (unsigned long long)r->actors_left);
+	if (r->calls_inside)
+		r->calls_inside = pn__gate_close(rt, deadline);
+	pn_runtime_totals(rt, &r->totals);
+}
+
 int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 			struct pn_shutdown_report *report)
 {
 	struct pn_shutdown_report local = {0};
 	struct pn_shutdown_report *r = report ? report : &local;
-	uint64_t deadline = pn_now_ns() + timeout_ns;
+	uint64_t deadline = pn_deadline_ns(pn_now_ns(), timeout_ns);
 	bool *gone; /* shards given up on; NULL (no memory): wait for all */
 	int result = 0;
 
+	if (!rt)
+		return pn__error(-EINVAL, "pn_runtime_shutdown: rt is NULL");
 	memset(r, 0, sizeof(*r));
 	for (int st = 0; st < PN_STAGE_COUNT; st++)
 		r->stage[st].name = stage_name[st];
 	if (rt->shut_down)
 		return pn__error(-EALREADY, "runtime already shut down");
 	rt->shut_down = true;
-	if (!rt->running)
+	if (!rt->running) { /* never started: just refuse external calls */
+		r->calls_inside = pn__gate_close(rt, deadline);
 		return 0;
+	}
 	gone = calloc(rt->nshards, sizeof(*gone));
 	for (int st = 0; st < PN_STAGE_COUNT; st++) {
 		uint64_t t0 = pn_now_ns();
-		uint64_t until = min_u64(deadline, t0 + rt->cfg.stage_ns[st]);
+		uint64_t until = min_u64(
+			deadline, pn_deadline_ns(t0, rt->cfg.stage_ns[st]));
 		struct pn_stage_report *sr = &r->stage[st];
 
 		sr->status = run_stage(rt, (enum pn_stage)st, until, gone, r,
@@ -338,13 +562,7 @@ int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 				(unsigned long long)sr->shards_pending);
 		}
 	}
-	for (unsigned i = 0; i < rt->nshards; i++)
-		r->actors_left += atomic_load_explicit(
-			&rt->shard[i]->stats.v[PN__ST_ACTORS],
-			memory_order_relaxed);
-	if (r->actors_left)
-		report_line(r, "%llu actor(s) could not be stopped",
-			    (unsigned long long)r->actors_left);
+	report_end(rt, deadline, r);
 	free(gone);
 	rt->running = false;
 	return result ? pn__error(result, "%s", r->text) : 0;

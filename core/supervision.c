@@ -77,6 +77,16 @@ void pn__supervision_fini(struct pn_runtime *rt)
 	rt->sup = NULL;
 }
 
+/* Wake pn_supervisor_start() callers: the gate closed (producer.c). */
+void pn__supervision_wake(struct pn_runtime *rt)
+{
+	struct pn__sup_rt *r = rt->sup;
+
+	pthread_mutex_lock(&r->mu);
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
 /* --- events and counters ------------------------------------------------- */
 
 /* Counter index of an event kind (struct pn_supervision_stats order). */
@@ -258,15 +268,16 @@ bool pn__ticket_done(struct pn_runtime *rt, struct pn__ticket **pt, int err,
 	return waiting;
 }
 
-int pn_supervisor_start(struct pn_runtime *rt, const struct pn_sup_spec *spec,
-			uint64_t timeout_ns, pn_pid *pid)
+/* pn_supervisor_start() inside the gate: spawn the root, wait for it. */
+static int sup_start(struct pn_runtime *rt, const struct pn_sup_spec *spec,
+		     uint64_t timeout_ns, pn_pid *pid)
 {
 	struct pn__sup_rt *r = rt->sup;
-	uint64_t until = pn_now_ns() + timeout_ns;
+	uint64_t until = pn_deadline_ns(pn_now_ns(), timeout_ns);
 	struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u),
 			      .tv_nsec = (long)(until % 1000000000u)};
 	struct pn__ticket *t;
-	bool done;
+	bool done, closed;
 	int err;
 
 	if ((err = spec_check(rt, spec, 0)) < 0)
@@ -279,23 +290,49 @@ int pn_supervisor_start(struct pn_runtime *rt, const struct pn_sup_spec *spec,
 		return err;
 	}
 	pthread_mutex_lock(&r->mu);
-	while (timeout_ns && !t->done && pn_now_ns() < until)
-		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+	/* The closer broadcasts cv under mu once it has closed the gate. */
+	while (timeout_ns && !t->done && !pn__rt_closing(rt) &&
+	       pn_now_ns() < until) {
+		if (until == UINT64_MAX)
+			pthread_cond_wait(&r->cv, &r->mu);
+		else
+			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+	}
 	done = t->done;
 	err = t->err;
+	closed = pn__rt_closing(rt);
 	if (done && err)
 		pn__error(err, "%s", t->msg);
 	if (--t->refs == 0)
 		free(t);
 	pthread_mutex_unlock(&r->mu);
-	if (!timeout_ns)
+	if (!timeout_ns || (done && !err))
 		return 0;
-	if (!done)
-		return pn__error(
-			-ETIMEDOUT,
-			"supervisor \"%s\": tree not up within %llu ms",
-			spec->name ? spec->name : "",
-			(unsigned long long)(timeout_ns / 1000000));
+	if (done)
+		return err;
+	if (closed)
+		return pn__error(-ESHUTDOWN,
+				 "supervisor \"%s\": the runtime is shutting "
+				 "down before the tree was up",
+				 spec->name ? spec->name : "");
+	return pn__error(-ETIMEDOUT,
+			 "supervisor \"%s\": tree not up within %llu ms",
+			 spec->name ? spec->name : "",
+			 (unsigned long long)(timeout_ns / 1000000));
+}
+
+int pn_supervisor_start(struct pn_runtime *rt, const struct pn_sup_spec *spec,
+			uint64_t timeout_ns, pn_pid *pid)
+{
+	int err;
+
+	if (!rt || !pid)
+		return pn__error(-EINVAL, "pn_supervisor_start: NULL argument");
+	if ((err = pn__gate_enter(rt, &rt->ext_inside, true, false,
+				  "pn_supervisor_start")) < 0)
+		return err;
+	err = sup_start(rt, spec, timeout_ns, pid);
+	pn__gate_leave(rt, &rt->ext_inside, true);
 	return err;
 }
 

@@ -325,8 +325,7 @@ static void child_gone(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
 	const struct pn_child_spec *sp = c->spec;
 	bool abnormal =
 		reason != PN_REASON_NORMAL && reason != PN_REASON_SHUTDOWN;
-	bool closing = s->closing || atomic_load_explicit(&ctx->rt->closed,
-							  memory_order_relaxed);
+	bool closing = s->closing || pn__rt_closing(ctx->rt);
 	char what[160];
 
 	if (c->st == C_STARTING && s->mode == M_START) {
@@ -428,7 +427,7 @@ static void stop_child(struct pn_ctx *ctx, struct pn__sup *s, unsigned i)
 		stop_by(ctx, s, c->pid,
 			c->shutdown_ns == PN_SHUTDOWN_INFINITY
 				? UINT64_MAX
-				: now + c->shutdown_ns);
+				: pn_deadline_ns(now, c->shutdown_ns));
 	arm(ctx, s, i, T_STOP, c->shutdown_ns);
 }
 
@@ -732,14 +731,12 @@ static void sup_cleanup(struct pn_ctx *ctx, void *state, int reason)
 		 "tree was up%s%s",
 		 s->spec ? sup_name(s) : "?", pn_reason_name(reason),
 		 s->why[0] ? ": " : "", s->why);
-	pn__ticket_done(
-		ctx->rt, &s->ticket,
-		reason == PN_REASON_SHUTDOWN || s->closing ||
-				atomic_load_explicit(&ctx->rt->closed,
-						     memory_order_relaxed)
-			? -ESHUTDOWN
-			: -ECHILD,
-		msg);
+	pn__ticket_done(ctx->rt, &s->ticket,
+			reason == PN_REASON_SHUTDOWN || s->closing ||
+					pn__rt_closing(ctx->rt)
+				? -ESHUTDOWN
+				: -ECHILD,
+			msg);
 	for (unsigned i = 0; s->c && i < s->n; i++)
 		if (s->c[i].named && s->c[i].st != C_RUN &&
 		    s->c[i].st != C_STARTING)

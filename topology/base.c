@@ -4,7 +4,9 @@
  */
 #include "pn_base.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -44,4 +46,39 @@ uint64_t pn_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int pn_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out,
+		 const char **why)
+{
+	const char *dummy;
+	uint64_t v = 0;
+	bool big = false;
+
+	if (!why)
+		why = &dummy;
+	if (!text || !*text) {
+		*why = "not a number";
+		return -EINVAL;
+	}
+	for (const char *p = text; *p; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (d > 9) {
+			*why = "not a number";
+			return -EINVAL;
+		}
+		/* Keep scanning after an overflow: "99999999999999999999x"
+		 * is not a number, not merely too large. */
+		if (v > (UINT64_MAX - d) / 10)
+			big = true;
+		else
+			v = v * 10 + d;
+	}
+	if (big || v < lo || v > hi) {
+		*why = "out of range";
+		return -ERANGE;
+	}
+	*out = v;
+	return 0;
 }

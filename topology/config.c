@@ -30,26 +30,17 @@ static const char *env(const char *name)
 	return v && *v ? v : NULL;
 }
 
-/*
- * A decimal number in [0, @max]: digits only, so "-1", "+1", " 1", "1k" and
- * "0x1" are refused instead of being read as something the user did not
- * mean. Returns 0, or -EINVAL with *@why set.
- */
+/* A decimal number in [0, @max], through the one strict parser
+ * (pn_parse_u64). Returns 0, or -EINVAL with *@why set. */
 static int parse_uint(const char *s, unsigned max, unsigned *out,
 		      const char **why)
 {
-	unsigned long v = 0;
+	uint64_t v;
 
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9') {
-			*why = "not a number";
-			return -EINVAL;
-		}
-		v = v * 10 + (unsigned long)(*p - '0');
-		if (v > max) {
+	if (pn_parse_u64(s, 0, max, &v, why) < 0) {
+		if (!strcmp(*why, "out of range"))
 			*why = "too large";
-			return -EINVAL;
-		}
+		return -EINVAL;
 	}
 	*out = (unsigned)v;
 	return 0;

@@ -66,6 +66,30 @@ pn__panic(const char *file, int line, const char *fmt, ...);
 /* Monotonic clock in nanoseconds (CLOCK_MONOTONIC, vDSO: no system call). */
 PN_API uint64_t pn_now_ns(void);
 
+/* Timeouts and deadlines: every Pinion call that takes a timeout in
+ * nanoseconds treats UINT64_MAX as "forever", and every deadline is
+ * computed with this saturating sum, so a huge timeout never wraps into
+ * an instant one. */
+#define PN_FOREVER UINT64_MAX
+
+/* @now + @timeout_ns, or UINT64_MAX (never) when the sum would wrap. */
+static inline uint64_t pn_deadline_ns(uint64_t now, uint64_t timeout_ns)
+{
+	return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
+
+/*
+ * Parse @text as a decimal integer in [@lo, @hi]: ASCII digits only, so
+ * " 1", "+1", "-1", "1k", "0x1" and "" are refused rather than read as
+ * something the writer did not mean, and values past @hi (however many
+ * digits) are refused without wrapping. The one parser every PINION_*
+ * variable and numeric tool option goes through. Returns 0 and *@out;
+ * -EINVAL ("not a number", *@why), -ERANGE ("out of range", *@why). @why
+ * may be NULL. Does not touch errno or pn_last_error(). Any thread.
+ */
+PN_API int pn_parse_u64(const char *text, uint64_t lo, uint64_t hi,
+			uint64_t *out, const char **why);
+
 #ifdef __cplusplus
 }
 #endif

@@ -467,6 +467,13 @@ static bool sent_one(void *arg)
 	return h_stats(0).sent_remote > st0->sent_remote;
 }
 
+/* S's STARTED (a local runtime message) is counted and published. */
+static bool started_counted(void *arg)
+{
+	(void)arg;
+	return h_stats(0).sent_local == 1;
+}
+
 static void test_send_invalid(void **state)
 {
 	static const unsigned char small[8];
@@ -478,6 +485,7 @@ static void test_send_invalid(void **state)
 	h_puppet_spawn(&L, 1);
 	S.hook = bad_send_hook;
 	h_puppet_spawn(&S, 0);
+	assert_true(h_until(started_counted, NULL, H_WAIT));
 	st0 = h_stats(0);
 	h_send(S.self, H_MSG_DATA, NULL, 0);
 	h_expect(H_CODE(&L, H_EV_DATA));
