@@ -517,12 +517,20 @@ int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 {
 	static const struct pn_spawn_opts none = {.shard = PN_SHARD_ANY};
 	const struct pn_spawn_opts *o = opts ? opts : &none;
-	struct pn__actor *parent = ctx->cur;
 	unsigned char buf[sizeof(struct spawn_hdr) + PN_SPAWN_ARG_MAX];
-	pn_pid self = parent ? parent->pid : PN_PID_NONE;
-	uint32_t depth = parent ? parent->depth + 1 : 0;
-	unsigned target = pn__spawn_target(ctx->rt, o->shard, ctx->id);
+	struct pn__actor *parent;
+	pn_pid self;
+	uint32_t depth;
+	unsigned target;
 	int err;
+
+	PN__CTX_CHECK(ctx, "pn_spawn");
+	if (!pid)
+		return pn__error(-EINVAL, "pn_spawn: pid is NULL");
+	parent = ctx->cur;
+	self = parent ? parent->pid : PN_PID_NONE;
+	depth = parent ? parent->depth + 1 : 0;
+	target = pn__spawn_target(ctx->rt, o->shard, ctx->id);
 
 	if ((o->flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK)) && !parent)
 		return pn__error(-EINVAL, "spawn: MONITOR/LINK need a parent");
@@ -743,6 +751,7 @@ void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m)
 
 static int to_other(struct pn_ctx *ctx, pn_pid pid, uint32_t type)
 {
+	PN__CTX_CHECK(ctx, "pn_monitor/pn_link");
 	if (!ctx->cur)
 		return pn__error(-EINVAL, "called outside a handler");
 	if (pid == PN_PID_NONE || pn_pid_shard(pid) >= ctx->nshards)
@@ -754,6 +763,7 @@ static int to_other(struct pn_ctx *ctx, pn_pid pid, uint32_t type)
 
 int pn_stop(struct pn_ctx *ctx, pn_pid pid)
 {
+	PN__CTX_CHECK(ctx, "pn_stop");
 	if (ctx->cur && pid == ctx->cur->pid) {
 		ctx->cur->pending |= PN__P_STOP;
 		return 0;
@@ -763,6 +773,7 @@ int pn_stop(struct pn_ctx *ctx, pn_pid pid)
 
 int pn_kill(struct pn_ctx *ctx, pn_pid pid)
 {
+	PN__CTX_CHECK(ctx, "pn_kill");
 	if (ctx->cur && pid == ctx->cur->pid) {
 		ctx->cur->pending |= PN__P_KILL;
 		return 0;
@@ -772,8 +783,8 @@ int pn_kill(struct pn_ctx *ctx, pn_pid pid)
 
 void pn_fail(struct pn_ctx *ctx, int detail)
 {
-	if (!ctx->cur)
-		return;
+	if (!ctx || ctx != pn__self_shard || !ctx->cur)
+		return; /* not in a handler: nothing to fail */
 	ctx->cur->pending |= PN__P_FAIL;
 	ctx->cur->detail = detail;
 }
@@ -808,7 +819,7 @@ int pn_unlink(struct pn_ctx *ctx, pn_pid pid)
 
 void pn_trap_exit(struct pn_ctx *ctx, bool on)
 {
-	if (!ctx->cur)
+	if (!ctx || ctx != pn__self_shard || !ctx->cur)
 		return;
 	if (on)
 		ctx->cur->flags |= PN__A_TRAP;

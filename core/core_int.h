@@ -385,6 +385,26 @@ static inline bool pn__rt_closing(const struct pn_runtime *rt)
 	       PN__RT_CLOSED;
 }
 
+/*
+ * The shard whose thread is running (NULL on every other thread); set by
+ * pn__shard_main(). Initial-exec TLS: one %fs-relative load, so the check
+ * below costs a load and a branch on the send path.
+ */
+extern _Thread_local struct pn_ctx *pn__self_shard
+	__attribute__((tls_model("initial-exec")));
+
+/*
+ * Handler-only entry points (pn_send(), pn_spawn(), ...) take the ctx
+ * their handler was given; a ctx saved and used from another thread would
+ * race on the shard's queues. Every build refuses it with -EPERM.
+ */
+int pn__ctx_error(const struct pn_ctx *ctx, const char *what);
+#define PN__CTX_CHECK(ctx, what)                                               \
+	do {                                                                   \
+		if (PN_UNLIKELY(!(ctx) || (ctx) != pn__self_shard))            \
+			return pn__ctx_error(ctx, what);                       \
+	} while (0)
+
 /* fifo.c */
 int pn__fifo_grow(struct pn__fifo *f, struct pn_arena *a);
 void pn__fifo_next_chunk(struct pn__fifo *f, struct pn_arena *a);
@@ -452,6 +472,7 @@ void pn__heavy_barrier(struct pn_runtime *rt);
 void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
 			unsigned source, struct pn_ctx *waker);
 void pn__wake_external(struct pn_ctx *dst);
+struct io_uring_sqe *pn__sqe(struct pn_ctx *s);
 
 /* producer.c: external producers and the gate of external calls */
 void pn__producers_free(struct pn_runtime *rt);

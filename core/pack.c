@@ -195,9 +195,11 @@ int pn__mig_check(struct pn_runtime *rt, unsigned home, unsigned to)
 
 int pn_migrate(struct pn_ctx *ctx, unsigned shard)
 {
-	struct pn__actor *a = ctx->cur;
+	struct pn__actor *a;
 	int err;
 
+	PN__CTX_CHECK(ctx, "pn_migrate");
+	a = ctx->cur;
 	if (!a || (a->flags & PN__A_DYING))
 		return pn__error(-EINVAL, "pn_migrate: not in a handler");
 	if (pn_pid_shard(a->pid) == ctx->id &&
@@ -226,6 +228,7 @@ int pn_migrate_pid(struct pn_ctx *ctx, pn_pid pid, unsigned shard)
 	uint64_t to = shard;
 	int err;
 
+	PN__CTX_CHECK(ctx, "pn_migrate_pid");
 	if (!ctx->cur)
 		return pn__error(-EINVAL, "pn_migrate_pid: not in a handler");
 	if (pid == ctx->cur->pid)

@@ -261,8 +261,10 @@ int pn_name_unregister(struct pn_runtime *rt, const char *name)
 int pn_name_send(struct pn_ctx *ctx, const char *name, uint32_t type,
 		 const void *data, size_t len)
 {
-	pn_pid pid = pn_name_lookup(ctx->rt, name);
+	pn_pid pid;
 
+	PN__CTX_CHECK(ctx, "pn_name_send");
+	pid = pn_name_lookup(ctx->rt, name);
 	if (pid == PN_PID_NONE)
 		return pn__error(-ESRCH, "no actor is registered as \"%s\"",
 				 name ? name : "(null)");

@@ -156,10 +156,12 @@ int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	       size_t len, uint64_t timeout_ns, uint64_t *ref)
 {
 	struct pn_msg tmo = {.type = PN_MSG_TIMEOUT};
-	uint64_t now = pn_now_ns();
+	uint64_t now;
 	struct req r;
 	int err;
 
+	PN__CTX_CHECK(ctx, "pn_request");
+	now = pn_now_ns();
 	if (!ctx->cur || timeout_ns == 0 || type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "pn_request: needs a handler, a "
 					  "timeout and an application type");
@@ -187,6 +189,7 @@ int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 int pn_reply(struct pn_ctx *ctx, const struct pn_msg *req, uint32_t type,
 	     const void *data, size_t len)
 {
+	PN__CTX_CHECK(ctx, "pn_reply");
 	if (!req->ref || (req->ref & PN__REF_REPLY) || !req->from)
 		return pn__error(-EINVAL, "pn_reply: not a request");
 	if (type >= PN_MSG_SYS)
@@ -518,6 +521,7 @@ static int timer_arm(struct pn_ctx *ctx, uint64_t delay, uint64_t period,
 	struct atm *e;
 	int err;
 
+	PN__CTX_CHECK(ctx, "pn_send_after/every");
 	if (!a || type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "timer: needs a handler and an "
 					  "application type");
@@ -560,8 +564,10 @@ int pn_send_every(struct pn_ctx *ctx, uint64_t period_ns, uint32_t type,
 
 int pn_timer_cancel(struct pn_ctx *ctx, uint64_t id)
 {
-	struct atm *e = ctx->cur ? atm_find(ctx->cur, id) : NULL;
+	struct atm *e;
 
+	PN__CTX_CHECK(ctx, "pn_timer_cancel");
+	e = ctx->cur ? atm_find(ctx->cur, id) : NULL;
 	if (!e)
 		return pn__error(-ENOENT, "timer %#llx: not armed",
 				 (unsigned long long)id);

@@ -505,6 +505,7 @@ void *pn_ctx_poller_data(const struct pn_ctx *ctx)
 int pn_ctx_deliver(struct pn_ctx *ctx, pn_pid to, uint32_t type,
 		   const void *data, size_t len)
 {
+	PN__CTX_CHECK(ctx, "pn_ctx_deliver");
 	if (type >= PN_MSG_SYS &&
 	    (type < PN_MSG_IO || type > PN_MSG_IO + 0xfff))
 		return pn__error(-EINVAL,

@@ -242,6 +242,7 @@ send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
 int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	    size_t len)
 {
+	PN__CTX_CHECK(ctx, "pn_send");
 	if (PN_UNLIKELY(type >= PN_MSG_SYS))
 		return pn__error(-EINVAL,
 				 "message type %#x is reserved for "
@@ -255,6 +256,7 @@ int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 
 int pn_send_u64(struct pn_ctx *ctx, pn_pid to, uint32_t type, uint64_t v)
 {
+	PN__CTX_CHECK(ctx, "pn_send_u64");
 	if (PN_UNLIKELY(type >= PN_MSG_SYS))
 		return pn__error(-EINVAL,
 				 "message type %#x is reserved for "
@@ -279,27 +281,38 @@ void pn__flush(struct pn_ctx *s)
 		pn__flush_wakes(s);
 }
 
-/* Send the queued wake-ups: one IORING_OP_MSG_RING each, one submit. */
+/*
+ * Send the queued wake-ups: one IORING_OP_MSG_RING each, one submit. A
+ * wake-up the ring cannot take (no SQE, a failed submit) goes through
+ * the target's eventfd instead: a claimed wake-up is never dropped (a
+ * duplicate, should the SQE still go out later, is harmless).
+ */
 void pn__flush_wakes(struct pn_ctx *s)
 {
+	bool queued = false;
+
 	for (unsigned i = 0; i < s->nwake; i++) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+		struct pn_ctx *dst = s->rt->shard[s->wake[i]];
+		struct io_uring_sqe *sqe = pn__sqe(s);
 
 		if (!sqe) {
-			io_uring_submit(&s->ring);
-			sqe = io_uring_get_sqe(&s->ring);
-			pn_verify(sqe != NULL);
+			pn__wake_external(dst);
+			s->wake[i] = UINT32_MAX; /* done */
+			continue;
 		}
 		/* The target sees a CQE carrying PN__CQE_WAKE; we want no
 		 * CQE for our side when it succeeds. */
-		io_uring_prep_msg_ring(sqe, s->rt->shard[s->wake[i]]->ring_fd,
-				       0, PN__CQE_WAKE, 0);
+		io_uring_prep_msg_ring(sqe, dst->ring_fd, 0, PN__CQE_WAKE, 0);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 		sqe->user_data = PN__CQE_WAKE_SENT;
+		queued = true;
 	}
+	if (queued && io_uring_submit(&s->ring) < 0)
+		for (unsigned i = 0; i < s->nwake; i++)
+			if (s->wake[i] != UINT32_MAX)
+				pn__wake_external(s->rt->shard[s->wake[i]]);
 	PN__STAT_ADD(s, PN__ST_WAKES, s->nwake);
 	s->nwake = 0;
-	io_uring_submit(&s->ring);
 }
 
 /* Move what fits from one overflow queue into its ring, in order. */
@@ -352,6 +365,7 @@ unsigned pn__overflow_drain(struct pn_ctx *s)
 
 int pn_notify_writable(struct pn_ctx *ctx)
 {
+	PN__CTX_CHECK(ctx, "pn_notify_writable");
 	if (!ctx->cur)
 		return pn__error(-EINVAL, "pn_notify_writable outside a "
 					  "handler");

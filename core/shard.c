@@ -46,6 +46,20 @@
 #include <unistd.h>
 
 #define SWEEP_EVERY 64
+/* The longest park while the eventfd read could not be armed. */
+#define UNARMED_PARK_NS 1000000ull
+
+_Thread_local struct pn_ctx *pn__self_shard;
+
+int pn__ctx_error(const struct pn_ctx *ctx, const char *what)
+{
+	if (!ctx)
+		return pn__error(-EINVAL, "%s: ctx is NULL", what);
+	return pn__error(-EPERM,
+			 "%s: called on a thread that is not shard %u's (a ctx "
+			 "is valid only on its own shard)",
+			 what, ctx->id);
+}
 
 void pn__heavy_barrier(struct pn_runtime *rt)
 {
@@ -153,19 +167,32 @@ void pn__wake_external(struct pn_ctx *dst)
 }
 
 /*
- * Keep a read of the eventfd outstanding: it is how external producers
- * (and the shutdown controller) wake this shard, so it must be armed
- * whenever the shard may park.
+ * A free SQE of the shard's ring, submitting what is queued when the SQ is
+ * full. NULL when even that fails (io_uring_submit() refused, e.g. -EBUSY
+ * with completions to reap first): the caller falls back, never panics.
  */
-static void arm_efd(struct pn_ctx *s)
+struct io_uring_sqe *pn__sqe(struct pn_ctx *s)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
 
-	if (!sqe) { /* SQ full: make room rather than park unarmed */
-		io_uring_submit(&s->ring);
-		sqe = io_uring_get_sqe(&s->ring);
-		pn_verify(sqe != NULL);
-	}
+	if (PN_LIKELY(sqe != NULL))
+		return sqe;
+	io_uring_submit(&s->ring); /* its error shows as NULL below */
+	return io_uring_get_sqe(&s->ring);
+}
+
+/*
+ * Keep a read of the eventfd outstanding: it is how external producers
+ * (and the shutdown controller) wake this shard, so it must be armed
+ * whenever the shard may park. Without an SQE it stays unarmed and the
+ * next park is bounded (park()) until a later turn arms it.
+ */
+static void arm_efd(struct pn_ctx *s)
+{
+	struct io_uring_sqe *sqe = pn__sqe(s);
+
+	if (!sqe)
+		return;
 	io_uring_prep_read(sqe, s->efd, &s->efd_buf, sizeof(s->efd_buf), 0);
 	sqe->user_data = PN__CQE_EFD;
 	s->efd_armed = true;
@@ -415,6 +442,10 @@ static void park(struct pn_ctx *s)
 
 	if (wait == 0)
 		return;
+	if (!s->efd_armed)
+		arm_efd(s);
+	if (!s->efd_armed && wait > UNARMED_PARK_NS)
+		wait = UNARMED_PARK_NS; /* external wakes would not reach us */
 	atomic_store_explicit(&s->parked, 1, memory_order_relaxed);
 	if (s->overflowing)
 		room_arm(s);

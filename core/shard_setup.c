@@ -166,12 +166,14 @@ void *pn__shard_main(void *arg)
 		pthread_cond_wait(&rt->ctl_cv, &rt->ctl_mu);
 	pthread_mutex_unlock(&rt->ctl_mu);
 	if (go > 0) {
+		pn__self_shard = s;
 		pn__crash_thread_init(s); /* alternate stack, fatal signals */
 		if (rt->has_poller && rt->poller.attach)
 			rt->poller.attach(s, rt->poller.arg);
 		if (s->id == rt->napp)
 			pn__watchdog_start(s);
 		pn__shard_loop(s);
+		pn__self_shard = NULL;
 		pn__crash_thread_fini();
 	}
 	return NULL;
