@@ -76,6 +76,24 @@ void pn__fifo_fini(struct pn__fifo *f, struct pn_arena *a)
 	*f = (struct pn__fifo){0};
 }
 
+/* Call @fn on each message of @f, oldest first (@fn may change a message
+ * in place, not the FIFO); true as soon as @fn returns true. */
+bool pn__fifo_each(struct pn__fifo *f, bool (*fn)(struct pn_msg *m, void *arg),
+		   void *arg)
+{
+	for (struct pn__chunk *c = f->head; c && f->len; c = c->next) {
+		uint32_t i = c == f->head ? f->hidx : 0;
+		uint32_t end = c == f->tail ? f->tidx : PN__CHUNK_MSGS;
+
+		for (; i < end; i++)
+			if (fn(&c->m[i], arg))
+				return true;
+		if (c == f->tail)
+			break;
+	}
+	return false;
+}
+
 int pn__pids_add(struct pn__pids *p, struct pn_arena *a, pn_pid pid)
 {
 	if (p->n == p->cap) {

@@ -94,6 +94,7 @@ struct pn__actor {
 	struct pn__pids monitors;      /* who gets DOWN */
 	struct pn__pids links;
 	struct pn__atimers *tm; /* armed timers (request.c), NULL: none */
+	uint32_t moves;		/* moves so far: its fence generation */
 };
 
 /* An actor-table entry. 16 bytes; the table is a lazily touched mmap. */
@@ -409,6 +410,8 @@ int pn__ctx_error(const struct pn_ctx *ctx, const char *what);
 int pn__fifo_grow(struct pn__fifo *f, struct pn_arena *a);
 void pn__fifo_next_chunk(struct pn__fifo *f, struct pn_arena *a);
 void pn__fifo_fini(struct pn__fifo *f, struct pn_arena *a);
+bool pn__fifo_each(struct pn__fifo *f, bool (*fn)(struct pn_msg *m, void *arg),
+		   void *arg);
 
 static inline uint32_t pn__fifo_len(const struct pn__fifo *f)
 {
@@ -450,6 +453,35 @@ static inline void pn__fifo_pop(struct pn__fifo *f, struct pn_arena *a)
 int pn__pids_add(struct pn__pids *p, struct pn_arena *a, pn_pid pid);
 bool pn__pids_del(struct pn__pids *p, pn_pid pid);
 void pn__pids_fini(struct pn__pids *p, struct pn_arena *a);
+
+/*
+ * A full (seq_cst) fence: the fenced fallback of the Dekker handshakes
+ * (park/wake, room, the gate) when membarrier is unavailable. gcc refuses
+ * atomic_thread_fence under ThreadSanitizer, which does not model fences
+ * (nor membarrier): there a seq_cst RMW on a private word stands in; the
+ * data those handshakes guard still travels by release/acquire, which
+ * TSan checks.
+ */
+static inline void pn__fence_seq_cst(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	static _Thread_local _Atomic int word;
+
+	atomic_fetch_add_explicit(&word, 0, memory_order_seq_cst);
+#else
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+/* The producer side's half of a Dekker handshake: a compiler barrier
+ * when the other side pays membarrier, a full fence when it cannot. */
+static inline void pn__dekker_order(bool fenced)
+{
+	if (fenced)
+		pn__fence_seq_cst();
+	else
+		atomic_signal_fence(memory_order_seq_cst);
+}
 
 static inline void pn__cpu_relax(void)
 {
@@ -705,20 +737,30 @@ void pn__run_nested(struct pn_ctx *s, struct pn__actor *a,
 /* The guest table (migrate.c): an open-addressing hash PID -> entry,
  * owner only. Here so that the hot lookups (delivery below, sends in
  * migrate.h) inline. */
-enum { PN__G_PENDING = 1, PN__G_DIRECT, PN__G_BOUNCE };
+enum { PN__G_PENDING = 1, PN__G_DIRECT, PN__G_BOUNCE, PN__G_FENCE };
 
 struct pn__guest {
 	pn_pid pid;	       /* 0: empty */
-	struct pn__actor *a;   /* PN__G_PENDING, PN__G_DIRECT: the actor */
-	struct pn__fifo *held; /* PN__G_PENDING: our sends to it, in order */
-	uint32_t mode;
+	struct pn__actor *a;   /* the actor; NULL: a bounce or early acks */
+	struct pn__fifo *held; /* PENDING, FENCE: our sends to it, in order */
+	/* FENCE (migrate.c, "The mover's own messages"): what reached it
+	 * before its fence completed, in order; the acks so far, how many
+	 * it needs (0: its INSTALL has not come yet) and their generation. */
+	struct pn__fifo *fq;
+	uint32_t acks, need, gen;
+	uint16_t mode;
+	uint16_t from; /* FENCE: the shard it left (for PN_MSG_MIGRATED) */
+	bool dead;     /* stopped while fencing: late acks are only counted */
 };
 
 struct pn__fwd;
+struct pn__fence; /* a mover's fence waiting for held messages (migrate.c) */
 struct pn__mig {
 	struct pn__guest *g; /* [cap], a power of two, at most half full */
 	uint32_t cap, n;
-	struct pn__fwd *fwds; /* forwarders in this shard's slots */
+	struct pn__fwd *fwds;	 /* forwarders in this shard's slots */
+	struct pn__fence *defer; /* [ndefer] fences not yet sent */
+	uint32_t ndefer, cdefer;
 };
 
 /* Slot and shard bits: distinct for live actors of one home, cheap. */
@@ -747,7 +789,9 @@ static inline struct pn__actor *pn__mig_guest_hot(struct pn_ctx *s, pn_pid pid)
 {
 	struct pn__guest *e = pn__mig_gfind(s, pid);
 
-	return e && e->mode != PN__G_BOUNCE ? e->a : NULL;
+	return e && (e->mode == PN__G_DIRECT || e->mode == PN__G_PENDING)
+		       ? e->a
+		       : NULL;
 }
 
 /* Deliver @m to its actor here; the common half of pn__dispatch(). */

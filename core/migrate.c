@@ -38,10 +38,34 @@
  *    When P leaves L, held messages go to H as new messages (they follow
  *    whatever L sent before MARK, which H forwarded and L bounces).
  *
+ *
+ * The mover's own messages. What P sent before a move may still be on its
+ * way (an unpublished batch, an overflow queue, a ring, a home that has
+ * not forwarded it yet) when P, at its new location, sends again over
+ * another path: a different ring, or straight to a direct guest there.
+ * So when P leaves shard T for U, T posts FENCE(P) to every shard, itself
+ * included (its local queue): each is behind everything T sent there
+ * before, P's messages included. A shard X that dispatches a FENCE has
+ * sequenced all of them (handled, forwarded on, or held at their homes),
+ * and answers ACK to U over its own ring to U, behind whatever it
+ * forwarded to U. U installs P in FENCE mode: its messages wait, in
+ * order, in the guest entry's fq, and P does not run until the ACKs of
+ * all nshards fences are in (they may come before the INSTALL: the entry
+ * counts them). Then P gets MIGRATED and fq in order, and everything it
+ * sends follows all it sent before, on every path. A home that P comes
+ * back to counts the ACKs on its forwarder and re-installs P after both
+ * FLUSHED and the last ACK. One more case: P's sends to a guest pending on
+ * T (held until DIRECT) are not sequenced until that guest's held queue
+ * is released; T defers P's fences until no held queue there holds a
+ * message from P, and DIRECT now hands the held queue to the guest at
+ * once, in order, instead of queueing it behind later arrivals. Model:
+ * tests/model/migrate_out.pml.
+ *
  * Cost: a send to a moved actor from anywhere but its location makes one
  * more ring hop (via its home); sends from its location are local again
- * after the MARK/DIRECT round trip. The home keeps a forwarder per
- * moved-away actor until the actor stops (GONE) or comes back.
+ * after the MARK/DIRECT round trip. A move costs 2 x nshards control
+ * messages for its fence. The home keeps a forwarder per moved-away actor
+ * until the actor stops (GONE) or comes back.
  */
 #include "migrate.h"
 
@@ -53,6 +77,8 @@ struct pn__fwd {
 	unsigned loc;	       /* where P is (INSTALL went there) */
 	unsigned dest;	       /* draining: where it goes next */
 	bool draining;	       /* between MOVE and FLUSHED */
+	bool flushed;	       /* draining home: FLUSHED came, acks may not */
+	uint32_t acks, need;   /* draining home: P's fence ACKs, how many */
 	struct pn__fifo strag; /* draining: bounced messages */
 	struct pn__fifo held;  /* draining: new messages */
 	struct pn__fwd *prev, *next;
@@ -65,6 +91,13 @@ static struct pn__mig *mig_get(struct pn_ctx *s)
 		pn_panic("no memory for migration state");
 	return s->mig;
 }
+
+/* A fence a mover could not post yet: P's sends sit in a held queue. */
+struct pn__fence {
+	pn_pid pid;
+	uint32_t gen;
+	uint32_t dest;
+};
 
 /* --- the guest table ---------------------------------------------------- */
 
@@ -191,27 +224,61 @@ static void bounce(struct pn_ctx *s, struct pn_msg *m)
 	pn__traffic_count(s, PN__TR_BOUNCED);
 }
 
+struct bounce_arg {
+	struct pn_ctx *s;
+	pn_pid pid;
+};
+
+static bool bounce_one(struct pn_msg *m, void *arg)
+{
+	const struct bounce_arg *b = arg;
+
+	if (m->to == b->pid && m->type != PN__MSG_MIG_NOP) {
+		bounce(b->s, m);
+		m->type = PN__MSG_MIG_NOP;
+		m->len = 0; /* the bounced copy owns the payload */
+	}
+	return false;
+}
+
 /* Bounce what this shard's local queue still holds for @pid, in order,
  * leaving a NOP in its place. Not while a local message is dispatched. */
 static void bounce_local(struct pn_ctx *s, pn_pid pid)
 {
-	struct pn__fifo *f = &s->local;
+	struct bounce_arg b = {s, pid};
 
-	for (struct pn__chunk *c = f->head; c && f->len; c = c->next) {
-		uint32_t i = c == f->head ? f->hidx : 0;
-		uint32_t end = c == f->tail ? f->tidx : PN__CHUNK_MSGS;
+	pn__fifo_each(&s->local, bounce_one, &b);
+}
 
-		for (; i < end; i++) {
-			if (c->m[i].to != pid ||
-			    c->m[i].type == PN__MSG_MIG_NOP)
-				continue;
-			bounce(s, &c->m[i]);
-			c->m[i].type = PN__MSG_MIG_NOP;
-			c->m[i].len = 0; /* the bounced copy owns the payload */
-		}
-		if (c == f->tail)
-			break;
+/* Hold @m (taken from a queue) in the side queue *@q, made on first use. */
+static void hold(struct pn_ctx *s, struct pn__fifo **q, const struct pn_msg *m)
+{
+	if (!*q && !(*q = pn_arena_zalloc(s->arena, sizeof(**q))))
+		pn_panic("no memory to hold messages for a moving actor");
+	fifo_put(s, *q, m);
+}
+
+/* Free the side queue *@q (empty, or its messages already dealt with). */
+static void side_free(struct pn_ctx *s, struct pn__fifo **q)
+{
+	if (!*q)
+		return;
+	pn__fifo_fini(*q, s->arena);
+	pn_arena_free(s->arena, *q, sizeof(**q));
+	*q = NULL;
+}
+
+/* Dead-letter every message of the side queue *@q and free it. */
+static void side_drop(struct pn_ctx *s, struct pn__fifo **q)
+{
+	struct pn_msg *m;
+
+	while (*q && (m = pn__fifo_peek(*q)) != NULL) {
+		pn__acct_side_out(s);
+		pn__dead_letter(s, m);
+		pn__fifo_pop(*q, s->arena);
 	}
+	side_free(s, q);
 }
 
 /* --- delivering to a guest ---------------------------------------------- */
@@ -365,35 +432,189 @@ static void come_home(struct pn_ctx *s, struct pn__fwd *f)
 	replay(s, &held);
 }
 
+/* --- fences: the mover's own messages ------------------------------------ */
+
+/* FENCE(@pid, @gen) to every shard, this one (its local queue) included;
+ * each answers ACK to @dest. */
+static void fence_post(struct pn_ctx *s, pn_pid pid, uint32_t gen,
+		       unsigned dest)
+{
+	struct pn_msg m = {.type = PN__MSG_MIG_FENCE,
+			   .to = pid,
+			   .from = pid,
+			   .ref = (uint64_t)gen << 32 | dest};
+
+	for (unsigned d = 0; d < s->nshards; d++)
+		pn__mig_post(s, d, &m);
+}
+
+static bool sent_by(struct pn_msg *m, void *pid)
+{
+	return m->from == *(const pn_pid *)pid;
+}
+
+/* Whether a guest's held queue here still holds a message from @pid. */
+static bool held_from(struct pn_ctx *s, pn_pid pid)
+{
+	for (uint32_t i = 0; s->mig && i < s->mig->cap; i++) {
+		struct pn__guest *e = &s->mig->g[i];
+
+		if (e->pid && e->held && pn__fifo_each(e->held, sent_by, &pid))
+			return true;
+	}
+	return false;
+}
+
+/* @pid left this shard for @dest: fence now, or once its held sends here
+ * have been released (fences_retry()). */
+static void fence_start(struct pn_ctx *s, pn_pid pid, uint32_t gen,
+			unsigned dest)
+{
+	struct pn__mig *g = mig_get(s);
+
+	if (!held_from(s, pid)) {
+		fence_post(s, pid, gen, dest);
+		return;
+	}
+	if (g->ndefer == g->cdefer) {
+		uint32_t cap = g->cdefer ? g->cdefer * 2 : 4;
+		struct pn__fence *v =
+			pn_arena_zalloc(s->arena, cap * sizeof(*v));
+
+		if (!v)
+			pn_panic("no memory for a mover's fence");
+		if (g->ndefer)
+			memcpy(v, g->defer, g->ndefer * sizeof(*v));
+		pn_arena_free(s->arena, g->defer, g->cdefer * sizeof(*v));
+		g->defer = v;
+		g->cdefer = cap;
+	}
+	g->defer[g->ndefer++] = (struct pn__fence){pid, gen, dest};
+}
+
+/* A held queue was released or dropped: post the fences it blocked. */
+static void fences_retry(struct pn_ctx *s)
+{
+	struct pn__mig *g = s->mig;
+
+	for (uint32_t i = 0; g && i < g->ndefer;) {
+		struct pn__fence f = g->defer[i];
+
+		if (held_from(s, f.pid)) {
+			i++;
+			continue;
+		}
+		g->defer[i] = g->defer[--g->ndefer];
+		fence_post(s, f.pid, f.gen, f.dest);
+	}
+}
+
+/* A FENCE passed this shard: everything its sender sent here before it
+ * is sequenced; tell the mover's destination, behind what we sent it. */
+static void on_fence(struct pn_ctx *s, const struct pn_msg *m)
+{
+	struct pn_msg ack = {.type = PN__MSG_MIG_ACK,
+			     .to = m->to,
+			     .from = m->to,
+			     .ref = m->ref >> 32};
+
+	pn__mig_post(s, (unsigned)(m->ref & 0xffffffffu), &ack);
+}
+
+/* P's fence is complete here: MIGRATED, then what waited, in order. */
+static void fence_done(struct pn_ctx *s, struct pn__guest *e)
+{
+	struct pn__fifo *fq = e->fq;
+	struct pn__actor *a = e->a;
+	unsigned from = e->from;
+
+	e->fq = NULL;
+	e->mode = PN__G_PENDING;
+	migrated(s, a, 0, from, s->id, true);
+	if (fq) { /* each through dispatch: P may have moved or stopped */
+		replay(s, fq);
+		pn_arena_free(s->arena, fq, sizeof(*fq));
+	}
+}
+
+/* Whether @pid's fence is now complete here, and act on it. */
+static void fence_try(struct pn_ctx *s, pn_pid pid)
+{
+	struct pn__guest *e = g_find(s, pid);
+
+	if (!e || e->mode != PN__G_FENCE || !e->need || e->acks < e->need)
+		return;
+	pn_verify(e->acks == e->need);
+	if (e->dead)
+		g_del(s, e); /* stopped meanwhile: nothing more to wait for */
+	else
+		fence_done(s, e);
+}
+
+static void on_ack(struct pn_ctx *s, const struct pn_msg *m)
+{
+	uint32_t gen = (uint32_t)m->ref;
+	struct pn__guest *e;
+	struct pn__fwd *f;
+
+	if (pn_pid_shard(m->to) == s->id) { /* P comes home (come_home) */
+		f = fwd_of(s, m->to);
+		pn_verify(f != NULL);
+		if (++f->acks == f->need && f->flushed)
+			come_home(s, f);
+		return;
+	}
+	if (!(e = g_find(s, m->to))) { /* before the INSTALL */
+		e = g_add(s, m->to);
+		e->mode = PN__G_FENCE;
+		e->gen = gen;
+	}
+	pn_verify(e->mode == PN__G_FENCE && e->gen == gen);
+	e->acks++;
+	fence_try(s, m->to);
+}
+
 /* --- the protocol ------------------------------------------------------- */
 
 static void on_install(struct pn_ctx *s, struct pn_msg *m)
 {
 	unsigned from, dest;
+	uint32_t gen, need;
 	int err = 0;
 	struct pn__actor *a = pn__mig_unpack(s, m, &err, &from, &dest);
-	struct pn__guest *e = g_add(s, m->to);
+	struct pn__guest *e = g_find(s, m->to);
 
+	pn__mig_fence_of(m, &gen, &need);
 	pn__buf_free(s, m->ptr);
+	if (!e)
+		e = g_add(s, m->to);
+	pn_verify(!e->a && (!e->acks || e->gen == gen));
 	e->a = a;
-	e->mode = PN__G_PENDING;
+	e->mode = PN__G_FENCE; /* until its fence is complete */
+	e->gen = gen;
+	e->need = need;
+	e->from = (uint16_t)from;
 	s->nguests++;
 	pn__traffic_count(s, PN__TR_INSTALLS);
 	ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_MARK, m->to);
 	if (err < 0)
 		pn__actor_stop(s, a, PN_REASON_FAILED, err);
 	else
-		migrated(s, a, 0, from, s->id, true);
+		fence_try(s, m->to);
 }
 
 static void on_move(struct pn_ctx *s, struct pn_msg *m)
 {
 	struct pn__fwd *f = fwd_of(s, m->to);
 
+	uint32_t gen;
+
 	pn_verify(f && !f->draining);
 	f->draining = true;
+	f->flushed = false;
 	f->dest = (unsigned)m->ref;
 	f->move = *m;
+	pn__mig_fence_of(m, &gen, &f->need); /* counted here if P comes home */
 	ctl(s, f->loc, PN__MSG_MIG_FLUSH, f->pid);
 }
 
@@ -416,8 +637,10 @@ static void on_flushed(struct pn_ctx *s, const struct pn_msg *m)
 	struct pn_msg inst;
 
 	pn_verify(f && f->draining);
-	if (f->dest == s->id) {
-		come_home(s, f);
+	if (f->dest == s->id) { /* home again once its fence is in too */
+		f->flushed = true;
+		if (f->acks == f->need)
+			come_home(s, f);
 		return;
 	}
 	inst = f->move;
@@ -440,21 +663,50 @@ static void on_gone(struct pn_ctx *s, const struct pn_msg *m)
 	pn__slot_release(s, pn_pid_slot(m->to));
 }
 
+/*
+ * DIRECT: hand @pid the sends held for it, in order, now (queued behind
+ * later arrivals they could be overtaken by messages from a sender that
+ * has moved since); if it leaves or stops meanwhile, the rest goes to its
+ * home, as guest_leave() does.
+ */
+static void held_deliver(struct pn_ctx *s, pn_pid pid, struct pn__fifo *held)
+{
+	struct pn_msg *p;
+
+	while ((p = pn__fifo_peek(held)) != NULL) {
+		struct pn_msg m = *p;
+		struct pn__guest *e;
+
+		pn__fifo_pop(held, s->arena);
+		pn__acct_side_out(s);
+		e = g_find(s, pid);
+		if (e && e->mode == PN__G_DIRECT && e->a)
+			pn__dispatch(s, &m);
+		else
+			repost(s, pn_pid_shard(pid), &m);
+	}
+	side_free(s, &held);
+}
+
 static void on_direct(struct pn_ctx *s, const struct pn_msg *m)
 {
 	struct pn__guest *e = g_find(s, m->to);
 	struct pn__fifo *held;
 
-	if (!e || e->mode != PN__G_PENDING)
+	if (!e || !e->a || e->dead)
 		return; /* it left meanwhile: its held messages went home */
+	if (e->mode == PN__G_FENCE) { /* in its order, after what it holds */
+		hold(s, &e->fq, m);
+		return;
+	}
+	if (e->mode != PN__G_PENDING)
+		return;
 	held = e->held;
 	e->held = NULL;
 	e->mode = PN__G_DIRECT;
-	if (held) {
-		fifo_post(s, held, s->id);
-		pn__fifo_fini(held, s->arena);
-		pn_arena_free(s->arena, held, sizeof(*held));
-	}
+	if (held)
+		held_deliver(s, m->to, held);
+	fences_retry(s);
 }
 
 static void proto(struct pn_ctx *s, struct pn_msg *m)
@@ -484,6 +736,12 @@ static void proto(struct pn_ctx *s, struct pn_msg *m)
 	case PN__MSG_MIG_DIRECT:
 		on_direct(s, m);
 		break;
+	case PN__MSG_MIG_FENCE:
+		on_fence(s, m);
+		break;
+	case PN__MSG_MIG_ACK:
+		on_ack(s, m);
+		break;
 	default: /* PN__MSG_MIG_NOP */
 		break;
 	}
@@ -501,10 +759,14 @@ static bool route(struct pn_ctx *s, struct pn_msg *m)
 		fwd_take(s, f, m);
 		return true;
 	}
-	if (!(e = g_find(s, m->to)))
+	if (!(e = g_find(s, m->to)) || e->dead)
 		return false;
 	if (e->mode == PN__G_BOUNCE) {
 		bounce(s, m);
+		return true;
+	}
+	if (e->mode == PN__G_FENCE) { /* it does not run yet */
+		hold(s, &e->fq, m);
 		return true;
 	}
 	return false;
@@ -532,9 +794,9 @@ unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held)
 {
 	struct pn__guest *e = g_find(s, to);
 
-	if (!e || e->mode == PN__G_BOUNCE)
+	if (!e || e->mode == PN__G_BOUNCE || !e->a)
 		return pn_pid_shard(to);
-	if (e->mode == PN__G_PENDING) {
+	if (e->mode == PN__G_PENDING || e->mode == PN__G_FENCE) {
 		if (!e->held &&
 		    !(e->held = pn_arena_zalloc(s->arena, sizeof(*e->held))))
 			pn_panic("no memory to hold messages for a guest");
@@ -543,26 +805,25 @@ unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held)
 	return s->id;
 }
 
-/* A guest stopped here (actor_free): its held messages are dead letters. */
+/* A guest stopped here (actor_free): what waited for it is dead letters;
+ * an entry still waiting for fence ACKs stays to count them. */
 void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid)
 {
 	struct pn__guest *e = g_find(s, pid);
-	struct pn_msg *m;
 
 	if (!e)
 		return;
-	if (e->held) {
-		while ((m = pn__fifo_peek(e->held)) != NULL) {
-			pn__acct_side_out(s);
-			pn__dead_letter(s, m);
-			pn__fifo_pop(e->held, s->arena);
-		}
-		pn__fifo_fini(e->held, s->arena);
-		pn_arena_free(s->arena, e->held, sizeof(*e->held));
-	}
+	side_drop(s, &e->held);
+	side_drop(s, &e->fq);
 	if (e->mode != PN__G_BOUNCE)
 		s->nguests--;
-	g_del(s, e);
+	if (e->mode == PN__G_FENCE && e->acks < e->need) {
+		e->dead = true;
+		e->a = NULL;
+	} else {
+		g_del(s, e);
+	}
+	fences_retry(s);
 }
 
 void pn__mig_gone(struct pn_ctx *s, pn_pid pid)
@@ -584,8 +845,8 @@ static void guest_leave(struct pn_ctx *s, pn_pid pid)
 	s->nguests--;
 	if (held) {
 		fifo_post(s, held, pn_pid_shard(pid));
-		pn__fifo_fini(held, s->arena);
-		pn_arena_free(s->arena, held, sizeof(*held));
+		side_free(s, &held);
+		fences_retry(s);
 	}
 }
 
@@ -596,10 +857,13 @@ void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a)
 	struct pn_msg m = {.to = a->pid, .from = a->pid};
 	pn_pid pid = a->pid;
 	int err = pn__mig_check(s->rt, home, dest);
+	uint32_t gen = a->moves + 1;
 
+	a->moves = gen; /* the payload carries this move's generation */
 	if (!err)
 		err = pn__mig_pack(s, a, dest, &m);
 	if (err < 0) {
+		a->moves = gen - 1;
 		migrated(s, a, err, s->id, dest, false);
 		return;
 	}
@@ -615,6 +879,7 @@ void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a)
 		pn__mig_post(s, home, &m);
 		guest_leave(s, pid);
 	}
+	fence_start(s, pid, gen, dest);
 	pn__traffic_count(s, PN__TR_MOVES);
 }
 
@@ -644,9 +909,14 @@ void pn__mig_side_queues(struct pn_ctx *s,
 		fn(s, &f->strag, arg);
 		fn(s, &f->held, arg);
 	}
-	for (uint32_t i = 0; i < s->mig->cap; i++)
-		if (s->mig->g[i].pid && s->mig->g[i].held)
-			fn(s, s->mig->g[i].held, arg);
+	for (uint32_t i = 0; i < s->mig->cap; i++) {
+		struct pn__guest *e = &s->mig->g[i];
+
+		if (e->pid && e->held)
+			fn(s, e->held, arg);
+		if (e->pid && e->fq)
+			fn(s, e->fq, arg);
+	}
 }
 
 /* Free the forwarders and the guest table (the shard is being freed). */
@@ -660,12 +930,12 @@ void pn__mig_fini(struct pn_ctx *s)
 		s->slots[pn_pid_slot(f->pid)].actor = NULL;
 		fwd_free(s, f);
 	}
-	for (uint32_t i = 0; i < s->mig->cap; i++)
-		if (s->mig->g[i].held) {
-			pn__fifo_fini(s->mig->g[i].held, s->arena);
-			pn_arena_free(s->arena, s->mig->g[i].held,
-				      sizeof(*s->mig->g[i].held));
-		}
+	for (uint32_t i = 0; i < s->mig->cap; i++) {
+		side_free(s, &s->mig->g[i].held);
+		side_free(s, &s->mig->g[i].fq);
+	}
+	pn_arena_free(s->arena, s->mig->defer,
+		      s->mig->cdefer * sizeof(*s->mig->defer));
 	pn_arena_free(s->arena, s->mig->g, s->mig->cap * sizeof(*s->mig->g));
 	pn_arena_free(s->arena, s->mig, sizeof(*s->mig));
 	s->mig = NULL;

@@ -14,16 +14,18 @@
  * to the moving actor's PID; REQ is for the actor, the others for the
  * runtime on the shard they are sent to (H: home, T/U: other shards). */
 #define PN__MSG_MIG	    (PN__MSG_INTERNAL + 0x80)
-#define PN__MSG_MIG_REQ	    (PN__MSG_MIG + 0) /* move to shard (u32) */
-#define PN__MSG_MIG_INSTALL (PN__MSG_MIG + 1) /* H -> U: the packed actor */
-#define PN__MSG_MIG_MOVE    (PN__MSG_MIG + 2) /* T -> H: packed, for U */
-#define PN__MSG_MIG_FLUSH   (PN__MSG_MIG + 3) /* H -> T: after MOVE */
-#define PN__MSG_MIG_FLUSHED (PN__MSG_MIG + 4) /* T -> H: FLUSH's answer */
-#define PN__MSG_MIG_GONE    (PN__MSG_MIG + 5) /* T -> H: it stopped at T */
-#define PN__MSG_MIG_MARK    (PN__MSG_MIG + 6) /* T -> H: T wants direct */
-#define PN__MSG_MIG_DIRECT  (PN__MSG_MIG + 7) /* H -> T: MARK's answer */
-#define PN__MSG_MIG_NOP	    (PN__MSG_MIG + 8) /* a queued message moved */
-#define PN__MSG_MIG_END	    (PN__MSG_MIG + 9)
+#define PN__MSG_MIG_REQ	    (PN__MSG_MIG + 0)  /* move to shard (u32) */
+#define PN__MSG_MIG_INSTALL (PN__MSG_MIG + 1)  /* H -> U: the packed actor */
+#define PN__MSG_MIG_MOVE    (PN__MSG_MIG + 2)  /* T -> H: packed, for U */
+#define PN__MSG_MIG_FLUSH   (PN__MSG_MIG + 3)  /* H -> T: after MOVE */
+#define PN__MSG_MIG_FLUSHED (PN__MSG_MIG + 4)  /* T -> H: FLUSH's answer */
+#define PN__MSG_MIG_GONE    (PN__MSG_MIG + 5)  /* T -> H: it stopped at T */
+#define PN__MSG_MIG_MARK    (PN__MSG_MIG + 6)  /* T -> H: T wants direct */
+#define PN__MSG_MIG_DIRECT  (PN__MSG_MIG + 7)  /* H -> T: MARK's answer */
+#define PN__MSG_MIG_NOP	    (PN__MSG_MIG + 8)  /* a queued message moved */
+#define PN__MSG_MIG_FENCE   (PN__MSG_MIG + 9)  /* T -> all: after T's sends */
+#define PN__MSG_MIG_ACK	    (PN__MSG_MIG + 10) /* all -> U: fence passed */
+#define PN__MSG_MIG_END	    (PN__MSG_MIG + 11)
 
 /* In msg->len of a message a former location sends back to the home. */
 #define PN__LEN_BOUNCED (1u << 31)
@@ -47,7 +49,7 @@ static inline struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to,
 	struct pn__guest *e = pn__mig_gfind(s, to);
 	struct pn__fifo *f = &s->local;
 
-	if (!e || e->mode == PN__G_BOUNCE)
+	if (!e || e->mode == PN__G_BOUNCE || !e->a)
 		return pn_ring_slot(s->out[*dst].ring);
 	if (e->mode != PN__G_DIRECT || !f->tail || f->tidx == PN__CHUNK_MSGS)
 		return NULL;
@@ -74,6 +76,7 @@ int pn__mig_check(struct pn_runtime *rt, unsigned home, unsigned to);
 int pn__where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard);
 
 /* pack.c: the INSTALL/MOVE payload */
+void pn__mig_fence_of(const struct pn_msg *m, uint32_t *gen, uint32_t *n);
 int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,
 		 struct pn_msg *m);
 struct pn__actor *pn__mig_unpack(struct pn_ctx *s, const struct pn_msg *m,

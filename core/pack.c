@@ -22,10 +22,21 @@ struct mig_hdr {
 	uint32_t flags, depth;
 	uint32_t nmon, nlink, ntimer, nreq;
 	uint32_t state_len;
-	uint32_t from; /* the shard it left */
-	uint32_t dest; /* where it goes */
-	uint32_t pad;
+	uint32_t from;	 /* the shard it left */
+	uint32_t dest;	 /* where it goes */
+	uint32_t moves;	 /* its move count: this move's fence generation */
+	uint32_t nfence; /* fence acks its destination waits for */
 };
+
+/* The fence of the move @m (INSTALL or MOVE) carries. */
+void pn__mig_fence_of(const struct pn_msg *m, uint32_t *gen, uint32_t *n)
+{
+	struct mig_hdr h;
+
+	memcpy(&h, m->ptr, sizeof(h));
+	*gen = h.moves;
+	*n = h.nfence;
+}
 
 size_t pn__mig_pack_bound(const struct pn_behaviour *b)
 {
@@ -79,6 +90,8 @@ int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,
 	h.nreq = pn__reqs_count(s, a->pid);
 	h.from = s->id;
 	h.dest = dest;
+	h.moves = a->moves;
+	h.nfence = s->nshards; /* one FENCE per shard, this one included */
 	fixed = sizeof(h) + (h.nmon + h.nlink) * sizeof(pn_pid) +
 		h.ntimer * wire + h.nreq * 2 * sizeof(uint64_t);
 	room = a->b->pack ? a->b->pack_max : a->b->state_size;
@@ -142,7 +155,8 @@ struct pn__actor *pn__mig_unpack(struct pn_ctx *s, const struct pn_msg *m,
 	*a = (struct pn__actor){.b = h.b,
 				.pid = h.pid,
 				.flags = (uint16_t)h.flags,
-				.depth = h.depth};
+				.depth = h.depth,
+				.moves = h.moves};
 	if (h.b->state_size &&
 	    !(a->state = pn_arena_zalloc(s->arena, h.b->state_size)))
 		pn_panic("no memory to install a migrated actor");

@@ -59,10 +59,7 @@
  * without membarrier both sides fence (pn__heavy_barrier). */
 static inline void gate_order(const struct pn_runtime *rt)
 {
-	if (rt->fenced)
-		atomic_thread_fence(memory_order_seq_cst);
-	else
-		atomic_signal_fence(memory_order_seq_cst);
+	pn__dekker_order(rt->fenced);
 }
 
 static inline int phase(const struct pn_runtime *rt)

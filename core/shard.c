@@ -65,7 +65,7 @@ void pn__heavy_barrier(struct pn_runtime *rt)
 {
 	if (rt->fenced) {
 		/* Pairs with the fence in pn__source_publish(). */
-		atomic_thread_fence(memory_order_seq_cst);
+		pn__fence_seq_cst();
 		return;
 	}
 	if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
@@ -125,10 +125,7 @@ void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
 	/* The tail store must not be reordered after the parked load by the
 	 * compiler; the CPU may reorder them, which the sleeper's membarrier
 	 * covers. Without membarrier we pay the fence ourselves. */
-	if (rt->fenced)
-		atomic_thread_fence(memory_order_seq_cst);
-	else
-		atomic_signal_fence(memory_order_seq_cst);
+	pn__dekker_order(rt->fenced);
 	wake_claim(dst, waker);
 }
 
@@ -142,10 +139,7 @@ static inline void room_check(struct pn_ctx *s, struct pn_ring *r, unsigned src)
 {
 	uint32_t w;
 
-	if (s->rt->fenced)
-		atomic_thread_fence(memory_order_seq_cst);
-	else
-		atomic_signal_fence(memory_order_seq_cst);
+	pn__dekker_order(s->rt->fenced);
 	if (PN_LIKELY(!atomic_load_explicit(&r->waiter, memory_order_relaxed)))
 		return;
 	/* Acquire: pairs with park()'s release store of the tag, after its

@@ -301,17 +301,32 @@ void su_stats_sum(struct pn_runtime *rt, struct pn_shard_stats *sum)
 	}
 }
 
-void su_shutdown(struct pn_runtime *rt)
+void su_shutdown_totals(struct pn_runtime *rt, struct pn_runtime_totals *out)
 {
 	struct pn_shutdown_report r;
 	uint64_t t0 = pn_now_ns();
 	int err = pn_runtime_shutdown(rt, 10000000000ull, &r);
+	const struct pn_runtime_totals *t = &r.totals;
 
 	if (err != 0)
 		su_fail("pn_runtime_shutdown returned %d after %.3f s:\n%s",
 			err, su_secs(t0), r.text);
+	/* Exact accounting: every message accepted was handled or
+	 * dead-lettered, and shutdown left none in flight. */
+	SU_CHECK(t->accepted == t->handled + t->dead_letters &&
+			 t->in_flight == 0,
+		 "after shutdown: accepted %" PRIu64 " != handled %" PRIu64
+		 " + dead letters %" PRIu64 " (in flight %" PRIu64 ")",
+		 t->accepted, t->handled, t->dead_letters, t->in_flight);
+	if (out)
+		*out = *t;
 	su.rt = NULL;
 	pn_runtime_destroy(rt);
+}
+
+void su_shutdown(struct pn_runtime *rt)
+{
+	su_shutdown_totals(rt, NULL);
 }
 
 void su_wait(struct pn_runtime *rt, int code, unsigned n, uint64_t stall_ns,

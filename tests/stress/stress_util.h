@@ -74,8 +74,12 @@ void su_config(struct pn_config *c);
  * make it the runtime su_fail() reports on. Fails the test on error. */
 struct pn_runtime *su_runtime(const struct pn_config *c);
 
-/* Shut @rt down (10 s bound), fail if any stage did not finish, destroy. */
+/* Shut @rt down (10 s bound), fail if any stage did not finish or if the
+ * accounting identity does not hold exactly (accepted = handled + dead
+ * letters, nothing in flight), destroy it. _totals also hands back the
+ * totals (@out may be NULL). */
 void su_shutdown(struct pn_runtime *rt);
+void su_shutdown_totals(struct pn_runtime *rt, struct pn_runtime_totals *out);
 
 /*
  * A sync round: one message through the runtime's own producer to every
