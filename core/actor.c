@@ -181,7 +181,7 @@ static void early_push(struct pn_ctx *s, const struct pn_msg *m)
 		pn_panic("no memory to hold an early message");
 	*e = *m;
 	pn__fifo_commit(&s->early);
-	pn__acct_side_in(s);
+	pn__acct_side_in(s, m);
 	pn__acct_moved(s);
 }
 
@@ -191,7 +191,7 @@ static struct pn_msg early_pop(struct pn_ctx *s)
 	struct pn_msg m = *pn__fifo_peek(&s->early);
 
 	pn__fifo_pop(&s->early, s->arena);
-	pn__acct_side_out(s);
+	pn__acct_side_out(s, &m);
 	return m;
 }
 
@@ -704,6 +704,10 @@ void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m)
 {
 	struct pn__actor *a;
 
+	if (m->type == PN__MSG_FLOW) { /* congestion news (send.c) */
+		pn__flow_msg(s, m);
+		return;
+	}
 	/* Migration: its protocol, and messages for an actor that moved
 	 * away (forwarded by its home, bounced by a former location). */
 	if ((s->mig || pn__mig_proto(m->type)) && pn__mig_sys(s, m))

@@ -33,6 +33,7 @@
 #define PN__MSG_LINK	  (PN__MSG_INTERNAL + 6)
 #define PN__MSG_UNLINK	  (PN__MSG_INTERNAL + 7)
 #define PN__MSG_EXITSIG	  (PN__MSG_INTERNAL + 8)
+#define PN__MSG_FLOW	  (PN__MSG_INTERNAL + 9) /* congestion (send.c) */
 
 #define PN__REF_REPLY (1ull << 63)
 
@@ -113,7 +114,16 @@ struct pn__out {
 	struct pn_ring *ring;	  /* this shard -> dst */
 	struct pn__fifo overflow; /* waits here, in order, when ring full */
 	bool dirty;		  /* committed slots not yet published */
+	/* dst's published congestion (send.c): while set, our sends to it
+	 * that the budget governs get -EAGAIN. Read-only after start. */
+	const _Atomic bool *congested;
 };
+
+/* The destination of @o is congested now (send.c; relaxed: a hint). */
+static inline bool pn__out_congested(const struct pn__out *o)
+{
+	return atomic_load_explicit(o->congested, memory_order_relaxed);
+}
 
 /* What a shard publishes for the watchdog and shutdown report. */
 struct pn__beacon {
@@ -229,6 +239,10 @@ struct pn_ctx {
 	unsigned nwake;
 	uint64_t overflow_bytes;
 	bool overflowing;
+	/* Our overflow is over its budget (only exempt sends, forwards
+	 * among them, get it there): the owner's copy of congested_pub. */
+	bool congested;
+	uint64_t side_bytes;	  /* in side queues (pn__acct_side_in) */
 	struct pn__pids writable; /* actors waiting for PN_MSG_WRITABLE */
 	struct pn__fifo early;	  /* messages for reserved, unstarted PIDs */
 	struct pn__actor *actors; /* live actors (list head) */
@@ -265,6 +279,10 @@ struct pn_ctx {
 	/* 1 while parking/parked; the waker that swaps it to 0 sends the
 	 * one wake-up. Same line as bell's pointer: producers read both. */
 	_Atomic uint32_t parked;
+	/* Set while our overflow is congested (send.c): written by us on
+	 * each change only, read (relaxed, a hint) by every sender to us;
+	 * the same line they read parked from after a publish. */
+	_Atomic bool congested_pub;
 	int ring_fd; /* read-only after start: MSG_RING target */
 
 	/* shared: the actor-slot free stack (tag << 32 | index + 1) and the
@@ -281,14 +299,26 @@ static inline void pn__acct_moved(struct pn_ctx *s)
 	PN__STAT_ADD(s, PN__ST_MOVED, 1);
 }
 
-static inline void pn__acct_side_in(struct pn_ctx *s)
+/* What a message costs against the overflow budget (flag bits off). */
+static inline uint64_t pn__msg_cost(uint32_t len)
 {
-	PN__STAT_ADD(s, PN__ST_SIDE_IN, 1);
+	len &= ~(1u << 31); /* migration's bounced flag (migrate.h) */
+	return sizeof(struct pn_msg) + (len > PN_MSG_INLINE ? len : 0);
 }
 
-static inline void pn__acct_side_out(struct pn_ctx *s)
+/* @m enters or leaves a side queue: counted, and its bytes weigh on the
+ * shard's congestion like its overflow's (send.c's flow control: a home
+ * holding a moving actor's backlog must push back too). */
+static inline void pn__acct_side_in(struct pn_ctx *s, const struct pn_msg *m)
+{
+	PN__STAT_ADD(s, PN__ST_SIDE_IN, 1);
+	s->side_bytes += pn__msg_cost(m->len);
+}
+
+static inline void pn__acct_side_out(struct pn_ctx *s, const struct pn_msg *m)
 {
 	PN__STAT_ADD(s, PN__ST_SIDE_OUT, 1);
+	s->side_bytes -= pn__msg_cost(m->len);
 }
 
 /* Messages this shard has put into queues and taken out of them, exact:
@@ -526,6 +556,8 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 void pn__flush(struct pn_ctx *s);
 void pn__flush_wakes(struct pn_ctx *s);
 unsigned pn__overflow_drain(struct pn_ctx *s);
+void pn__flow_update(struct pn_ctx *s);
+void pn__flow_msg(struct pn_ctx *s, const struct pn_msg *m);
 void *pn__buf_alloc(struct pn_ctx *s, size_t len);
 void *pn__buf_malloc(size_t len);
 void pn__buf_free_malloc(void *data);

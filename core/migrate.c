@@ -80,6 +80,7 @@ struct pn__fwd {
 	bool flushed;	       /* draining home: FLUSHED came, acks may not */
 	uint32_t acks, need;   /* draining home: P's fence ACKs, how many */
 	struct pn__fifo strag; /* draining: bounced messages */
+	struct pn__fifo back;  /* draining: taken back from our overflow */
 	struct pn__fifo held;  /* draining: new messages */
 	struct pn__fwd *prev, *next;
 	struct pn_msg move; /* draining: the MOVE, owning the packed P */
@@ -191,7 +192,7 @@ static void fifo_put(struct pn_ctx *s, struct pn__fifo *f,
 		pn_panic("no memory to hold a message of a moving actor");
 	*slot = *m;
 	pn__fifo_commit(f);
-	pn__acct_side_in(s);
+	pn__acct_side_in(s, m);
 	pn__acct_moved(s);
 }
 
@@ -209,8 +210,8 @@ static void fifo_post(struct pn_ctx *s, struct pn__fifo *f, unsigned dst)
 
 	while ((m = pn__fifo_peek(f)) != NULL) {
 		repost(s, dst, m);
+		pn__acct_side_out(s, m);
 		pn__fifo_pop(f, s->arena);
-		pn__acct_side_out(s);
 	}
 }
 
@@ -274,7 +275,7 @@ static void side_drop(struct pn_ctx *s, struct pn__fifo **q)
 	struct pn_msg *m;
 
 	while (*q && (m = pn__fifo_peek(*q)) != NULL) {
-		pn__acct_side_out(s);
+		pn__acct_side_out(s, m);
 		pn__dead_letter(s, m);
 		pn__fifo_pop(*q, s->arena);
 	}
@@ -372,6 +373,7 @@ static void fwd_free(struct pn_ctx *s, struct pn__fwd *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	pn__fifo_fini(&f->strag, s->arena);
+	pn__fifo_fini(&f->back, s->arena);
 	pn__fifo_fini(&f->held, s->arena);
 	if (f->draining && f->move.len > PN_MSG_INLINE)
 		pn__buf_free(s, f->move.ptr);
@@ -402,22 +404,23 @@ static void replay(struct pn_ctx *s, struct pn__fifo *q)
 		struct pn_msg m = *p;
 
 		pn__fifo_pop(q, s->arena);
-		pn__acct_side_out(s);
+		pn__acct_side_out(s, &m);
 		pn__dispatch(s, &m);
 	}
 	pn__fifo_fini(q, s->arena);
 }
 
-/* FLUSHED with U == H: P comes home; then the stragglers, then the rest. */
+/* FLUSHED (and the fence) with U == H: P comes home; then the stragglers,
+ * what was taken back, then the rest. */
 static void come_home(struct pn_ctx *s, struct pn__fwd *f)
 {
-	struct pn__fifo strag = f->strag, held = f->held;
+	struct pn__fifo strag = f->strag, back = f->back, held = f->held;
 	struct pn_msg move = f->move;
 	unsigned from, dest;
 	struct pn__actor *a;
 	int err = 0;
 
-	f->strag = f->held = (struct pn__fifo){0};
+	f->strag = f->back = f->held = (struct pn__fifo){0};
 	f->draining = false; /* the MOVE's payload is ours now */
 	fwd_free(s, f);
 	a = pn__mig_unpack(s, &move, &err, &from, &dest);
@@ -429,6 +432,7 @@ static void come_home(struct pn_ctx *s, struct pn__fwd *f)
 	else
 		migrated(s, a, 0, from, s->id, true);
 	replay(s, &strag);
+	replay(s, &back);
 	replay(s, &held);
 }
 
@@ -603,6 +607,45 @@ static void on_install(struct pn_ctx *s, struct pn_msg *m)
 		fence_try(s, m->to);
 }
 
+struct take_back {
+	struct pn_ctx *s;
+	struct pn__fwd *f;
+};
+
+static bool take_back_one(struct pn_msg *m, void *arg)
+{
+	struct take_back *t = arg;
+	uint32_t len = m->len;
+
+	/* Messages for P only: the protocol's own (a FENCE, a DIRECT for
+	 * its old location) must reach the shard they were sent to. */
+	if (m->to != t->f->pid || m->type == PN__MSG_MIG_NOP ||
+	    pn__mig_proto(m->type))
+		return false;
+	fifo_put(t->s, &t->f->back, m);
+	/* What stays queued is a NOP without its payload: its cost too. */
+	t->s->overflow_bytes -= len > PN_MSG_INLINE ? len : 0;
+	m->type = PN__MSG_MIG_NOP;
+	m->len = 0;
+	return false;
+}
+
+/*
+ * On MOVE: what we forwarded to P's old location and that still waits in
+ * our own overflow queue towards it has not left this shard. Take it back
+ * (a NOP stays in its place) instead of letting it cross twice more
+ * (there and bounced back): it follows the stragglers, which are older,
+ * and precedes what is held, which is newer. So a move re-sends at most
+ * what was already in the ring or at the old location, not the backlog.
+ */
+static void take_back(struct pn_ctx *s, struct pn__fwd *f)
+{
+	struct take_back t = {s, f};
+
+	if (pn__fifo_len(&s->out[f->loc].overflow))
+		pn__fifo_each(&s->out[f->loc].overflow, take_back_one, &t);
+}
+
 static void on_move(struct pn_ctx *s, struct pn_msg *m)
 {
 	struct pn__fwd *f = fwd_of(s, m->to);
@@ -615,6 +658,7 @@ static void on_move(struct pn_ctx *s, struct pn_msg *m)
 	f->dest = (unsigned)m->ref;
 	f->move = *m;
 	pn__mig_fence_of(m, &gen, &f->need); /* counted here if P comes home */
+	take_back(s, f);
 	ctl(s, f->loc, PN__MSG_MIG_FLUSH, f->pid);
 }
 
@@ -649,6 +693,7 @@ static void on_flushed(struct pn_ctx *s, const struct pn_msg *m)
 	f->draining = false; /* the payload travels on */
 	pn__mig_post(s, f->dest, &inst);
 	fifo_post(s, &f->strag, f->dest);
+	fifo_post(s, &f->back, f->dest);
 	fifo_post(s, &f->held, f->dest);
 	f->loc = f->dest;
 	where_set(s, f->pid, f->loc);
@@ -678,7 +723,7 @@ static void held_deliver(struct pn_ctx *s, pn_pid pid, struct pn__fifo *held)
 		struct pn__guest *e;
 
 		pn__fifo_pop(held, s->arena);
-		pn__acct_side_out(s);
+		pn__acct_side_out(s, &m);
 		e = g_find(s, pid);
 		if (e && e->mode == PN__G_DIRECT && e->a)
 			pn__dispatch(s, &m);
@@ -907,6 +952,7 @@ void pn__mig_side_queues(struct pn_ctx *s,
 		return;
 	for (struct pn__fwd *f = s->mig->fwds; f; f = f->next) {
 		fn(s, &f->strag, arg);
+		fn(s, &f->back, arg);
 		fn(s, &f->held, arg);
 	}
 	for (uint32_t i = 0; i < s->mig->cap; i++) {

@@ -57,6 +57,17 @@ static inline struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to,
 	return &f->tail->m[f->tidx];
 }
 
+/* Whether @pid, one of this shard's own, lives elsewhere now (its slot
+ * holds a forwarder). Owner only. */
+static inline bool pn__mig_is_away(const struct pn_ctx *s, pn_pid pid)
+{
+	uint32_t idx = pn_pid_slot(pid);
+	const struct pn__actor *a =
+		idx < s->max_slots ? s->slots[idx].actor : NULL;
+
+	return a && (a->flags & PN__A_FWD);
+}
+
 /* migrate.c */
 bool pn__mig_sys(struct pn_ctx *s, struct pn_msg *m);
 bool pn__mig_miss(struct pn_ctx *s, struct pn_msg *m);

@@ -469,7 +469,9 @@ PN_API void pn_runtime_destroy(struct pn_runtime *rt);
  * counts include the runtime's own messages (STARTED, DOWN, spawns, the
  * migration protocol...), and each message is counted once however often
  * it is forwarded or held on its way: accepted where it was sent,
- * handled or dead_letters where it ended.
+ * handled or dead_letters where it ended. A message that migration takes
+ * back on one shard and that ends on another can make a shard's
+ * accepted/handled off by its count; pn_runtime_totals() is exact.
  */
 struct pn_shard_stats {
 	uint64_t handled;      /* consumed here: by a handler or the runtime */

@@ -8,6 +8,21 @@
  * Nothing here allocates in the steady state: inline payloads are written
  * straight into the ring slot or local-queue chunk; the local queue and
  * overflow queues keep their chunks; large-payload pools keep their objects.
+ *
+ * Congestion. Runtime messages are exempt from the overflow budget (they
+ * must not be lost), and so are the messages a home forwards to where a
+ * migrated actor lives: they were accepted already. So a shard's overflow
+ * can grow past its budget only through them; it then sets its published
+ * congested flag (read by every sender: news that must not wait behind
+ * the backlog it is about), and the other shards refuse their budgeted
+ * sends to it with -EAGAIN, as its own actors' sends to its moved-away
+ * actors are refused, until its overflow is back under half its budget;
+ * then it clears the flag and tells them (PN__MSG_FLOW), so that senders
+ * waiting for PN_MSG_WRITABLE get it.
+ * That bounds a home's forwarding backlog by its budget plus what was
+ * already on its way to it, and pushes back on the senders as a slow
+ * actor at home would (its shard would drain its rings more slowly). No
+ * shard ever stops draining a ring for it, so it cannot deadlock.
  */
 #include "migrate.h"
 
@@ -17,11 +32,22 @@
 /* Publish a ring once this many slots are committed, even mid-batch. */
 #define PN__PUBLISH_EVERY 32
 
-/* What a message costs against the overflow budget. */
-static inline uint64_t msg_cost(uint32_t len)
+/* A budgeted send refused: -EAGAIN, counted, with the reason. */
+static struct pn_msg *eagain(struct pn_ctx *s, unsigned dst)
 {
-	len &= ~PN__LEN_BOUNCED; /* a flag on migration's bounced messages */
-	return sizeof(struct pn_msg) + (len > PN_MSG_INLINE ? len : 0);
+	PN__STAT_ADD(s, PN__ST_EAGAIN, 1);
+	pn__met_event(&s->met, PN__FL_EAGAIN, 0, 0, s->overflow_bytes);
+	if (dst == s->id || pn__out_congested(&s->out[dst]))
+		s->slot_err = pn__error(-EAGAIN,
+					"shard %u is congested (its overflow "
+					"is over budget)",
+					dst);
+	else
+		s->slot_err = pn__error(
+			-EAGAIN,
+			"overflow budget of shard %u is full (%llu bytes)",
+			s->id, (unsigned long long)s->rt->cfg.overflow_bytes);
+	return NULL;
 }
 
 static struct pn_msg *overflow_slot(struct pn_ctx *s, struct pn__out *o,
@@ -30,16 +56,8 @@ static struct pn_msg *overflow_slot(struct pn_ctx *s, struct pn__out *o,
 	struct pn_msg *m;
 
 	if (s->overflow_bytes + cost > s->rt->cfg.overflow_bytes &&
-	    !s->sys_send) {
-		PN__STAT_ADD(s, PN__ST_EAGAIN, 1);
-		pn__met_event(&s->met, PN__FL_EAGAIN, 0, 0, s->overflow_bytes);
-		s->slot_err = pn__error(
-			-EAGAIN,
-			"overflow budget of shard %u is full "
-			"(%llu bytes)",
-			s->id, (unsigned long long)s->rt->cfg.overflow_bytes);
-		return NULL;
-	}
+	    !s->sys_send)
+		return eagain(s, (unsigned)(o - s->out));
 	m = pn__fifo_slot(&o->overflow, s->arena);
 	if (!m) {
 		s->slot_err = pn__error(-ENOMEM, "no memory for the "
@@ -70,6 +88,8 @@ struct pn_msg *pn__msg_slot(struct pn_ctx *s, unsigned dst, uint32_t len)
 		return m;
 	}
 	o = &s->out[dst];
+	if (PN_UNLIKELY(pn__out_congested(o)) && !s->sys_send)
+		return eagain(s, dst);
 	if (PN_LIKELY(!pn__fifo_len(&o->overflow))) {
 		m = pn_ring_slot(o->ring);
 		if (PN_LIKELY(m != NULL)) {
@@ -77,7 +97,7 @@ struct pn_msg *pn__msg_slot(struct pn_ctx *s, unsigned dst, uint32_t len)
 			return m;
 		}
 	}
-	return overflow_slot(s, o, msg_cost(len));
+	return overflow_slot(s, o, pn__msg_cost(len));
 }
 
 static void mark_dirty(struct pn_ctx *s, unsigned dst)
@@ -148,6 +168,13 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 	/* An actor that moved here: straight to it (migrate.c). */
 	if (PN_UNLIKELY(s->nguests) && dst != s->id)
 		dst = pn__mig_dst(s, to, &held);
+	/* Congested: sends to our own moved-away actors would only add to
+	 * the forwarding that congests us. */
+	if (PN_UNLIKELY(s->congested) && dst == s->id && !held &&
+	    !s->sys_send && pn__mig_is_away(s, to)) {
+		eagain(s, dst);
+		return s->slot_err;
+	}
 	if (PN_UNLIKELY(len > PN_MSG_INLINE)) {
 		if (len > PN_MSG_MAX)
 			return pn__error(-EMSGSIZE,
@@ -183,7 +210,7 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 	PN_PROBE4(send, m->from, m->to, m->type, dst);
 	if (held) {
 		pn__fifo_commit(held);
-		pn__acct_side_in(s);
+		pn__acct_side_in(s, m);
 	} else {
 		pn__msg_commit(s, dst);
 	}
@@ -209,10 +236,12 @@ send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
 		if (dst == s->id) {
 			struct pn__fifo *f = &s->local;
 
-			if (PN_LIKELY(f->tail && f->tidx < PN__CHUNK_MSGS))
+			if (PN_LIKELY(f->tail && f->tidx < PN__CHUNK_MSGS &&
+				      !s->congested))
 				m = &f->tail->m[f->tidx];
 		} else if (PN_LIKELY(dst < s->nshards &&
-				     !pn__fifo_len(&s->out[dst].overflow))) {
+				     !pn__fifo_len(&s->out[dst].overflow) &&
+				     !pn__out_congested(&s->out[dst]))) {
 			m = PN_LIKELY(!s->nguests)
 				    ? pn_ring_slot(s->out[dst].ring)
 				    : pn__mig_send_slot(s, to, &dst);
@@ -326,7 +355,7 @@ static unsigned overflow_move(struct pn_ctx *s, unsigned dst)
 	       (slot = pn_ring_slot(o->ring))) {
 		*slot = *m;
 		pn_ring_commit(o->ring);
-		s->overflow_bytes -= msg_cost(m->len);
+		s->overflow_bytes -= pn__msg_cost(m->len);
 		pn__fifo_pop(&o->overflow, s->arena);
 		n++;
 	}
@@ -335,12 +364,77 @@ static unsigned overflow_move(struct pn_ctx *s, unsigned dst)
 	return n;
 }
 
+/* Whether budgeted sends from here would pass again: our overflow under
+ * half its budget and no destination congested. */
+static bool writable(const struct pn_ctx *s)
+{
+	if (s->overflow_bytes > s->rt->cfg.overflow_bytes / 2)
+		return false;
+	for (unsigned d = 0; d < s->nshards; d++)
+		if (d != s->id && pn__out_congested(&s->out[d]))
+			return false;
+	return true;
+}
+
 static void notify_writable(struct pn_ctx *s)
 {
 	for (uint32_t i = 0; i < s->writable.n; i++)
 		pn__send(s, s->writable.v[i], PN_MSG_WRITABLE, PN_PID_NONE, 0,
 			 NULL, 0);
 	s->writable.n = 0;
+}
+
+/* Tell every other shard we are no longer congested (exempt sends):
+ * senders waiting for PN_MSG_WRITABLE because of us get it. */
+static void flow_tell_clear(struct pn_ctx *s)
+{
+	struct pn_msg m = {.type = PN__MSG_FLOW, .ref = s->id};
+	bool saved = s->sys_send;
+
+	s->sys_send = true;
+	for (unsigned d = 0; d < s->nshards; d++) {
+		struct pn_msg *slot;
+
+		if (d == s->id)
+			continue;
+		if (!(slot = pn__msg_slot(s, d, m.len)))
+			pn_panic("cannot send a flow message: %s",
+				 pn_last_error());
+		*slot = m;
+		pn__msg_commit(s, d);
+	}
+	s->sys_send = saved;
+}
+
+/* Congested when what waits here (overflow and side queues) is over the
+ * budget, clear again under half of it (hysteresis, so that a shard at
+ * its limit does not flood the others with news). Every turn with
+ * either non-empty (shard.c). */
+void pn__flow_update(struct pn_ctx *s)
+{
+	uint64_t budget = s->rt->cfg.overflow_bytes;
+	uint64_t held = s->overflow_bytes + s->side_bytes;
+
+	if (!s->congested && held > budget) {
+		s->congested = true;
+		/* Relaxed: a hint; a send racing the change may go either
+		 * way, the bound allows for what is on its way. */
+		atomic_store_explicit(&s->congested_pub, true,
+				      memory_order_relaxed);
+	} else if (s->congested && held <= budget / 2) {
+		s->congested = false;
+		atomic_store_explicit(&s->congested_pub, false,
+				      memory_order_relaxed);
+		flow_tell_clear(s);
+	}
+}
+
+/* PN__MSG_FLOW: a destination is no longer congested. */
+void pn__flow_msg(struct pn_ctx *s, const struct pn_msg *m)
+{
+	(void)m;
+	if (s->writable.n && writable(s))
+		notify_writable(s);
 }
 
 /* Called each loop iteration while any overflow queue is non-empty. */
@@ -358,7 +452,8 @@ unsigned pn__overflow_drain(struct pn_ctx *s)
 	s->overflowing = left;
 	atomic_store_explicit(&s->stats.v[PN__ST_OVERFLOW_BYTES],
 			      s->overflow_bytes, memory_order_relaxed);
-	if (s->writable.n && s->overflow_bytes <= s->rt->cfg.overflow_bytes / 2)
+	pn__flow_update(s);
+	if (s->writable.n && writable(s))
 		notify_writable(s);
 	return n;
 }
@@ -369,7 +464,7 @@ int pn_notify_writable(struct pn_ctx *ctx)
 	if (!ctx->cur)
 		return pn__error(-EINVAL, "pn_notify_writable outside a "
 					  "handler");
-	if (ctx->overflow_bytes <= ctx->rt->cfg.overflow_bytes / 2)
+	if (writable(ctx))
 		return pn__send(ctx, ctx->cur->pid, PN_MSG_WRITABLE,
 				PN_PID_NONE, 0, NULL, 0);
 	return pn__pids_add(&ctx->writable, ctx->arena, ctx->cur->pid);

@@ -539,6 +539,8 @@ void pn__shard_loop(struct pn_ctx *s)
 		work += run_local(s);
 		if (s->overflowing)
 			work += pn__overflow_drain(s);
+		else if (PN_UNLIKELY(s->congested || s->side_bytes))
+			pn__flow_update(s);
 		pn__flush(s);
 		pn__buf_flush_remote(s);
 		work += reap(s);

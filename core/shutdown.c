@@ -345,7 +345,7 @@ static void sweep_fifo(struct pn_ctx *s, struct pn__fifo *f, bool side,
 
 		pn__fifo_pop(f, s->arena);
 		if (side)
-			pn__acct_side_out(s);
+			pn__acct_side_out(s, &m);
 		else
 			s->n_dispatched++;
 		sweep_one(s, &m, count);
