@@ -4,11 +4,15 @@
 UNIT_TESTS += tests/core/test_runtime tests/core/test_spawn \
 	      tests/core/test_send tests/core/test_lifecycle \
 	      tests/core/test_request tests/core/test_timer_api \
-	      tests/core/test_producer tests/core/test_shutdown
+	      tests/core/test_producer tests/core/test_shutdown \
+	      tests/core/test_drain tests/core/test_release \
+	      tests/core/test_deadline tests/core/test_misuse
 TSAN_TESTS += tests/core/test_runtime tests/core/test_spawn \
 	      tests/core/test_send tests/core/test_lifecycle \
 	      tests/core/test_request tests/core/test_timer_api \
-	      tests/core/test_producer tests/core/test_shutdown
+	      tests/core/test_producer tests/core/test_shutdown \
+	      tests/core/test_drain tests/core/test_release \
+	      tests/core/test_deadline tests/core/test_misuse
 tests/core/test_runtime_EXTRA   := tests/core/harness.c
 tests/core/test_spawn_EXTRA     := tests/core/harness.c
 tests/core/test_send_EXTRA      := tests/core/harness.c
@@ -17,3 +21,7 @@ tests/core/test_request_EXTRA   := tests/core/harness.c
 tests/core/test_timer_api_EXTRA := tests/core/harness.c
 tests/core/test_producer_EXTRA  := tests/core/harness.c
 tests/core/test_shutdown_EXTRA  := tests/core/harness.c
+tests/core/test_drain_EXTRA     := tests/core/harness.c
+tests/core/test_release_EXTRA   := tests/core/harness.c
+tests/core/test_deadline_EXTRA  := tests/core/harness.c
+tests/core/test_misuse_EXTRA    := tests/core/harness.c

@@ -30,9 +30,9 @@ static int setup(void **state)
 }
 
 static const char *const env_vars[] = {
-	"PINION_SHARDS",     "PINION_CORES",	 "PINION_SUPERVISOR_CORE",
-	"PINION_SMT",	     "PINION_BUSY_POLL", "PINION_SPIN_NS",
-	"PINION_RING_SLOTS",
+	"PINION_SHARDS",     "PINION_CORES",	      "PINION_SUPERVISOR_CORE",
+	"PINION_SMT",	     "PINION_BUSY_POLL",      "PINION_SPIN_NS",
+	"PINION_RING_SLOTS", "PINION_METRICS_SAMPLE",
 };
 
 static void env_clear(void)
@@ -111,6 +111,17 @@ static void test_runtime_config_from_env_invalid(void **state)
 		{"PINION_SPIN_NS", "-5"},
 		{"PINION_SPIN_NS", "12abc"},
 		{"PINION_SPIN_NS", "99999999999999999999"},
+		/* One strict parser: digits only, nothing wraps. */
+		{"PINION_BUSY_POLL", " -18446744073709551615"},
+		{"PINION_BUSY_POLL", "18446744073709551617"},
+		{"PINION_BUSY_POLL", "+1"},
+		{"PINION_BUSY_POLL", " 1"},
+		{"PINION_BUSY_POLL", "1 "},
+		{"PINION_SPIN_NS", "0x10"},
+		{"PINION_SPIN_NS", "-0"},
+		{"PINION_RING_SLOTS", "1e3"},
+		{"PINION_RING_SLOTS", "3"},
+		{"PINION_METRICS_SAMPLE", "-1"},
 		{"PINION_RING_SLOTS", "1"},
 		{"PINION_RING_SLOTS", "2097152"},
 		{"PINION_SHARDS", "abc"},

@@ -4,11 +4,11 @@
 STRESS     += tests/stress/stress_churn tests/stress/stress_storm \
 	      tests/stress/stress_overflow tests/stress/stress_inject \
 	      tests/stress/stress_parkwake tests/stress/stress_mover \
-	      tests/stress/stress_forward
+	      tests/stress/stress_forward tests/stress/stress_room
 TSAN_TESTS += tests/stress/stress_churn tests/stress/stress_storm \
 	      tests/stress/stress_overflow tests/stress/stress_inject \
 	      tests/stress/stress_parkwake tests/stress/stress_mover \
-	      tests/stress/stress_forward
+	      tests/stress/stress_forward tests/stress/stress_room
 tests/stress/stress_churn_EXTRA    := tests/stress/stress_util.c
 tests/stress/stress_storm_EXTRA    := tests/stress/stress_util.c
 tests/stress/stress_overflow_EXTRA := tests/stress/stress_util.c
@@ -16,3 +16,4 @@ tests/stress/stress_inject_EXTRA   := tests/stress/stress_util.c
 tests/stress/stress_parkwake_EXTRA := tests/stress/stress_util.c
 tests/stress/stress_mover_EXTRA    := tests/stress/stress_util.c
 tests/stress/stress_forward_EXTRA  := tests/stress/stress_util.c
+tests/stress/stress_room_EXTRA     := tests/stress/stress_util.c

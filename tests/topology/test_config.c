@@ -121,6 +121,48 @@ static void test_config_reads_limits(void **state)
 	assert_int_equal(c.smt, PN_SMT_OFF);
 }
 
+/* The one parser every PINION_* number goes through (pn_base.h). */
+static void test_config_parse_u64_strict(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		" 1",
+		"1 ",
+		"+1",
+		"-1",
+		"-0",
+		"0x1",
+		"1e3",
+		"1k",
+		"18446744073709551616",
+		"99999999999999999999999",
+		"1-",
+	};
+	const char *why;
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(pn_parse_u64("0", 0, 10, &v, NULL), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(pn_parse_u64("007", 0, 10, &v, NULL), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(
+		pn_parse_u64("18446744073709551615", 0, UINT64_MAX, &v, NULL),
+		0);
+	assert_true(v == UINT64_MAX);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		v = 42;
+		assert_true(pn_parse_u64(bad[i], 0, UINT64_MAX, &v, &why) < 0);
+		assert_int_equal(v, 42); /* untouched */
+	}
+	assert_int_equal(pn_parse_u64("11", 0, 10, &v, &why), -ERANGE);
+	assert_string_equal(why, "out of range");
+	assert_int_equal(pn_parse_u64("1", 2, 10, &v, &why), -ERANGE);
+	assert_int_equal(pn_parse_u64("1x", 0, 10, &v, &why), -EINVAL);
+	assert_string_equal(why, "not a number");
+	assert_int_equal(pn_parse_u64(NULL, 0, 10, &v, &why), -EINVAL);
+}
+
 static void test_config_rejects_bad_shards(void **state)
 {
 	static const char *const bad[] = {
@@ -214,6 +256,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_config_init_defaults, clear_env),
+		cmocka_unit_test(test_config_parse_u64_strict),
 		cmocka_unit_test_setup(test_config_unset_and_empty_leave_config,
 				       clear_env),
 		cmocka_unit_test_setup(test_config_reads_every_variable,
