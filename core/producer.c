@@ -135,9 +135,12 @@ void pn__futex_wake(_Atomic uint32_t *w)
 		NULL, 0);
 }
 
-/* Wake every external thread asleep on a full ring (the closer). */
+/* Wake every external thread asleep on a full ring (the closer). Under
+ * prod_mu: a producer being created inside the gate sets its rings up
+ * under it (p->ring is complete whenever it is not NULL). */
 static void wake_room_waiters(struct pn_runtime *rt)
 {
+	pthread_mutex_lock(&rt->prod_mu);
 	for (unsigned i = 0; i <= rt->cfg.max_producers; i++) {
 		struct pn_producer *p = &rt->producers[i];
 
@@ -146,6 +149,7 @@ static void wake_room_waiters(struct pn_runtime *rt)
 						     memory_order_relaxed))
 				pn__futex_wake(&p->ring[d]->waiter);
 	}
+	pthread_mutex_unlock(&rt->prod_mu);
 }
 
 /*
@@ -197,14 +201,25 @@ void pn__gate_drain(struct pn_runtime *rt)
 
 /* --- producers ---------------------------------------------------------- */
 
+static void rings_free(struct pn_ring **ring, unsigned n)
+{
+	for (unsigned d = 0; ring && d < n; d++) {
+		if (ring[d])
+			free(ring[d]->cslot);
+		free(ring[d]);
+	}
+	free(ring);
+}
+
+/* Every ring of @p, all made before any is published: on -ENOMEM nothing
+ * was, and p->ring stays NULL (a later create tries again). Under
+ * prod_mu. */
 static int producer_rings(struct pn_runtime *rt, struct pn_producer *p)
 {
 	uint32_t n = rt->cfg.ring_slots;
+	struct pn_ring **ring = calloc(rt->nshards, sizeof(*ring));
 
-	p->ring = calloc(rt->nshards, sizeof(*p->ring));
-	if (!p->ring)
-		return pn__error(-ENOMEM, "no memory for a producer");
-	for (unsigned d = 0; d < rt->nshards; d++) {
+	for (unsigned d = 0; ring && d < rt->nshards; d++) {
 		struct pn_ring *r = aligned_alloc(PN_CACHELINE, sizeof(*r));
 		struct pn_msg *slots =
 			aligned_alloc(PN_CACHELINE, n * sizeof(*slots));
@@ -212,15 +227,21 @@ static int producer_rings(struct pn_runtime *rt, struct pn_producer *p)
 		if (!r || !slots) {
 			free(r);
 			free(slots);
-			return pn__error(-ENOMEM, "no memory for a producer");
+			rings_free(ring, rt->nshards);
+			ring = NULL;
+			break;
 		}
 		pn_ring_init(r, slots, n);
-		p->ring[d] = r;
+		ring[d] = r;
+	}
+	if (!ring)
+		return pn__error(-ENOMEM, "no memory for a producer");
+	for (unsigned d = 0; d < rt->nshards; d++)
 		/* Release: pairs with the acquire in in_ring() (shard.c):
 		 * the ring is initialised before a consumer can see it. */
 		atomic_store_explicit(&rt->shard[d]->in[rt->nshards + p->index],
-				      r, memory_order_release);
-	}
+				      ring[d], memory_order_release);
+	p->ring = ring;
 	return 0;
 }
 
@@ -287,19 +308,16 @@ void pn__producers_free(struct pn_runtime *rt)
 		for (unsigned d = 0; p->ring && d < rt->nshards; d++) {
 			struct pn_msg *m;
 
-			if (!p->ring[d])
-				continue;
-			/* Left only by a runtime never started or whose
-			 * shard could not be swept: free their payloads. */
+			/* Left only by a runtime whose shard could not be
+			 * swept (never, once destroy gets here): free their
+			 * payloads all the same. */
 			while ((m = pn_ring_peek(p->ring[d])) != NULL) {
 				if (m->len > PN_MSG_INLINE)
 					pn__buf_free_malloc(m->ptr);
 				pn_ring_consume(p->ring[d]);
 			}
-			free(p->ring[d]->cslot);
-			free(p->ring[d]);
 		}
-		free(p->ring);
+		rings_free(p->ring, rt->nshards);
 	}
 }
 
