@@ -7,19 +7,21 @@
  *
  * Modelled: two shards S0, S1 and the controller. A shard's queues toward
  * the other shard (ring and overflow queue) are one FIFO channel per
- * direction, in[i] being shard i's input. One message was injected by an
- * external producer before the drain (it waits in in[0]; the producers'
- * sent count, final since the gate is closed, is PROD = 1). A handler run on
- * a message may send 0, 1 or 2 messages to the other shard, one by one,
- * while it runs (other processes interleave between its steps, so a
- * handler may take arbitrarily long), within a global budget of SENDS
- * sends so that the state space is finite. A shard counts a message in
- * `sent` when it enqueues it (n_sent_remote in pn__msg_commit(): the
- * counter and the ring commit/publish happen in the same turn, and the
- * counter is read only at a turn boundary, so one step is exact) and in
- * `done` only after the handler returned (drain_ring() and run_local()
- * add to n_dispatched after the dispatch). The ghost running[i] is set
- * while shard i runs a handler.
+ * direction, in[i] being shard i's input, and each shard has its local
+ * queue loc[i] (sends to itself; side queues count the same way, SIDE_IN
+ * as sent and SIDE_OUT as done). One message was injected by an external
+ * producer before the drain (it waits in in[0]; the producers' sent count,
+ * final since the gate is closed, is PROD = 1). A handler run on a message
+ * may send 0, 1 or 2 messages, each to the other shard or to itself, one
+ * by one, while it runs (other processes interleave between its steps, so
+ * a handler may take arbitrarily long), within a global budget of SENDS =
+ * 5 sends so that the state space is finite. A shard counts a message in
+ * `sent` when it enqueues it (n_sent_remote in pn__msg_commit(),
+ * n_sent_local in send_fast(): the counter and the ring commit/publish
+ * happen in the same turn, and the counter is read only at a turn
+ * boundary, so one step is exact) and in `done` only after the handler
+ * returned (drain_ring() and run_local() add to n_dispatched after the
+ * dispatch). The ghost running[i] is set while shard i runs a handler.
  *
  * The shard's loop (pn__shard_loop()): at a turn boundary (no handler
  * running) it may notice a new stage word; it then stores its report
@@ -63,20 +65,24 @@
  *                    beacon busy flag and a handled counter published
  *                    once per turn; the controller decides "drained" when
  *                    every busy flag is 0 and the sum of handled is the
- *                    same in consecutive polls (the old drain_wait()).
+ *                    same in consecutive polls (the old drain_wait(),
+ *                    69ae819^). Each shard starts as just out of a park
+ *                    (idle false, busy 0).
  */
 
 #define PROD	1		/* messages the producers sent (in in[0]) */
-#define SENDS	6		/* handler sends, all shards together */
+#define SENDS	5		/* handler sends, all shards together */
 #define QLEN	(SENDS + PROD)
 
-chan in[2] = [QLEN] of { byte };	/* in[i]: messages for shard i */
+/* Messages are all alike (1): their number is what counts. */
+chan in[2] = [QLEN] of { byte };	/* in[i]: from the other shard */
+chan loc[2] = [QLEN] of { byte };	/* loc[i]: shard i's local queue */
 
 byte budget = SENDS;		/* handler sends left (model bound) */
 bit  running[2];		/* ghost: shard i is inside a handler */
-byte nextid = PROD + 1;		/* ghost: message ids, for the traces */
 
-#define QUIET	(empty(in[0]) && empty(in[1]) && !running[0] && !running[1])
+#define QUIET	(empty(in[0]) && empty(in[1]) && empty(loc[0]) && \
+		 empty(loc[1]) && !running[0] && !running[1])
 
 #ifdef MUTANT_TRUSTBUSY
 bit  busy[2];			/* beacon.busy */
@@ -88,17 +94,27 @@ byte rsent[2], rdone[2];	/* beacon.drain_sent, beacon.drain_done */
 bit  quiet_pub;			/* ghost: QUIET when word was published */
 #endif
 
-/* pn__dispatch(): take a message, run its handler (0, 1 or 2 sends, one
- * step each), count it done after the handler returned. */
+/* pn__dispatch(): take a message from the inbound ring (drain_ring()) or
+ * the local queue (run_local()), run its handler (0, 1 or 2 sends, one
+ * step each, to the other shard or to itself), count it done after the
+ * handler returned. */
 inline handle(me)
 {
-	atomic { in[me]?m -> running[me] = 1 };
+	atomic {
+		if
+		:: in[me]?m
+		:: loc[me]?m
+		fi;
+		running[me] = 1
+	};
 	do
 	:: atomic {
 		n < 2 && budget > 0 ->
-		in[1 - me]!nextid;	/* ring commit (or overflow) */
-		nextid++;
-		sent++;			/* n_sent_remote++ */
+		if
+		:: in[1 - me]!1		/* ring commit (or overflow) */
+		:: loc[me]!1		/* local queue */
+		fi;
+		sent++;			/* n_sent_remote++ or n_sent_local++ */
 		budget--;
 		n++
 	   }

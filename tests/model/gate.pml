@@ -18,7 +18,9 @@
  * message at the head of either ring (drain_ring(): consume, store head,
  * room_check(): if load(waiter) is non-zero, exchange it to 0 and, for
  * PN__ROOM_EXTERNAL, futex-wake; then pn__budget_release() of its bytes),
- * or never again (its loop is a valid end state).
+ * or stop for good (stuck in a handler, say): releasing the producers
+ * must not depend on it. Its dispatch, consume and head store are one
+ * step (only the head store is seen by others).
  *
  *  - A producer call (inject_gated()): pn__gate_enter(): a. store(busy, 1,
  *    relaxed); b. compiler barrier; c. load(phase); not RUNNING: leave with
@@ -42,10 +44,10 @@
  *    is 1: cond_timedwait(ctl_cv) with GATE_POLL_NS; unlock.
  *
  * Memory model: x86-TSO for the producers. Their plain and release stores
- * (busy, sent, tail) go into a FIFO store buffer, drained by the Flusher at
- * any time, by their own locked RMWs (the CAS that admits, fetch_sub,
- * pthread mutex lock and unlock) and by a heavy barrier (membarrier: every
- * thread's buffer). The store of the waiter tag is followed by the heavy
+ * (busy, then sent and tail, which are one entry: see apply()) go into a
+ * FIFO store buffer, drained by the Flusher at any time, by their own
+ * locked RMWs (the CAS that admits, fetch_add/sub, pthread mutex lock and
+ * unlock) and by a heavy barrier (membarrier: every thread's buffer). The store of the waiter tag is followed by the heavy
  * barrier and no load in between matters, so it is not buffered (as in
  * room.pml and for the closer's phase store, which its own barrier
  * follows). The shard's head store is sequentially consistent here:
@@ -74,18 +76,26 @@
  *  1. Every call ends: a producer blocked in the budget wait or the ring
  *     wait after the close (and so the closer waiting for its busy word)
  *     is an invalid end state.
- *  2. Once the closer has seen every busy word 0, no producer publishes
- *     (assertion at the publish, ghost gate_empty).
+ *  2. Once the closer has seen every busy word 0, no producer publishes,
+ *     nor does a buffered publish become visible (assertions, ghost
+ *     gate_empty).
  *  3. What was published is counted: when the gate is empty, the sent
  *     counters the closer reads equal the publishes (ghost).
  *  4. The budget is consistent at the end (the calls and the closer done,
- *     the shard between messages): used == 2 + admitted - released, and
- *     used == the units of the messages still held (published or old, not
- *     yet released by the shard): every path that gave up after admission
+ *     the shard between messages): used == 2 + admitted - released, where
+ *     admitted counts the acquires that returned 0 (so a CAS that took
+ *     bytes for a call that then reported an error would show), and used
+ *     == the units of the messages still held (published or old, not yet
+ *     released by the shard): every path that gave up after admission
  *     gave its bytes back.
  *
  * Variants (one #define on top, see README.md):
  *   TIMEOUT          gate_timeout.pml: deadlines may pass (must verify).
+ *   FENCED           gate_fenced.pml: the fallback without membarrier
+ *                    (rt->fenced): gate_order() is a seq_cst fence in the
+ *                    producer, and every pn__heavy_barrier() is the
+ *                    caller's own fence (must verify).
+ *   MUTANT_NOFENCE   (with FENCED) gate_order() without its fence.
  *   MUTANT_LOADFIRST the producer loads phase before it marks busy.
  *   MUTANT_NOWAKE    the closer does not wake ring-room waiters and
  *                    ring_wait() does not recheck the phase before it
@@ -147,7 +157,10 @@ inline apply(i, a, v)
 {
 	if
 	:: a == A_BUSY -> busy[i] = v
-	:: else -> sent[i] = 1; tail[i] = v
+	:: else ->
+		assert(!gate_empty);	/* nor becomes visible after */
+		sent[i] = 1;
+		tail[i] = v
 	fi;
 	a = 0; v = 0
 }
@@ -223,13 +236,14 @@ inline budget_release(me)
 /* The shard handles the next message of ring i, if one is visible. */
 inline shard_handle(i)
 {
+	/* Dispatch; pn_ring_consume(); pn_ring_release(): store(head). Only
+	 * the head store is seen by others: one step. */
 	atomic {
 		tail[i] != chead[i] ->
 		chead[i] = (chead[i] + 1) & 1;
+		head[i] = chead[i];
 		shard_busy = 1
 	};
-	/* pn_ring_release() */
-	head[i] = chead[i];
 	/* room_check(): load(waiter); exchange(waiter, 0); futex wake. */
 	if
 	:: waiter[i] != 0 -> waiter[i] = 0
@@ -256,20 +270,24 @@ end:	do
 
 proctype Producer(byte i)
 {
-	byte me = i + 1, ph, err, ptail = 1, phead, sa, sv;
+	byte me = i + 1, err, ptail = 1, phead, sa, sv;
 	bit ok, late;
 
 	/* pn__gate_enter(): mark inside, then look at the phase. */
 #ifdef MUTANT_LOADFIRST
-	ph = phase;
+	err = (phase != RUNNING);
 	sb[i]!A_BUSY, 1;
 #else
 	sb[i]!A_BUSY, 1;		/* a. store(busy, 1, relaxed) */
-	ph = phase;			/* b, c. (compiler barrier only) */
+#if defined(FENCED) && !defined(MUTANT_NOFENCE)
+	/* b. gate_order(), fenced: atomic_thread_fence(seq_cst). */
+	atomic { flush_all(i) };
+#endif
+	err = (phase != RUNNING);	/* b, c. (compiler barrier only) */
 #endif
 	if
-	:: ph != RUNNING -> ph = 0; err = 1; goto leave
-	:: else -> ph = 0
+	:: err -> goto leave		/* -ESHUTDOWN */
+	:: else -> skip
 	fi;
 
 	/* pn__budget_acquire(1): try_acquire first. */
@@ -339,9 +357,8 @@ proctype Producer(byte i)
 	/* ring_wait(): a free slot in ring i. */
 	do
 	:: /* pn_ring_slot(): the cached view is full: reload head. */
-		phead = head[i];
 		if
-		:: !FULL(ptail, phead) -> break
+		:: !FULL(ptail, head[i]) -> break
 		:: else -> skip
 		fi;
 		if
@@ -349,23 +366,35 @@ proctype Producer(byte i)
 		:: else -> skip
 		fi;
 #ifdef TIMEOUT
+		/* (now = pn_now_ns()) >= deadline: passed while we slept,
+		 * before, or just now. */
 		if
 		:: late -> err = 2; break		/* -ETIMEDOUT */
-		:: else -> skip
+		:: !late -> late = 1; err = 2; break
+		:: !late -> skip
 		fi;
 #endif
 		waiter[i] = EXTERNAL;
+#ifdef FENCED
+		/* pn__heavy_barrier(), fenced: our own fence. */
+		atomic { flush_all(i) };
+#else
 		/* pn__heavy_barrier(): membarrier, every buffer drains. */
 		atomic { flush_all(0); flush_all(1) };
+#endif
+		/* pn_ring_slot() (head), then the phase: two loads. */
 		phead = head[i];
 #ifdef MUTANT_NOWAKE
 		if
-		:: !FULL(ptail, phead) -> waiter[i] = 0
+		:: !FULL(ptail, phead) -> phead = 0; waiter[i] = 0
 #else
 		if
-		:: !FULL(ptail, phead) || phase != RUNNING -> waiter[i] = 0
+		:: !FULL(ptail, phead) || phase != RUNNING ->
+			phead = 0;
+			waiter[i] = 0
 #endif
 		:: else ->
+			phead = 0;
 			/* FUTEX_WAIT: sleeps while the word is our tag. */
 			atomic {
 				if
@@ -380,7 +409,6 @@ proctype Producer(byte i)
 	if
 	:: err ->
 		/* inject(): give the bytes back. */
-		phead = 0;
 		budget_release(me);
 		goto leave
 	:: else -> skip
@@ -393,12 +421,11 @@ proctype Producer(byte i)
 		ptail = (ptail + 1) & 1;
 		sb[i]!A_PUB, ptail;
 		published++;
-		held++;
-		phead = 0
+		held++
 	};
 
 leave:	/* pn__gate_leave() */
-	late = 0;
+	atomic { late = 0; err = 0 };
 	if
 	:: phase == CLOSED ->
 		lock(ctl_mu, me);
@@ -417,8 +444,11 @@ proctype Closer()
 
 	/* pn__gate_close() */
 	phase = CLOSED;
+#ifndef FENCED
 	/* pn__heavy_barrier(): every producer's buffer drains. */
 	atomic { flush_all(0); flush_all(1) };
+#endif
+	/* (Fenced: the closer's own fence; its buffer is not modelled.) */
 #ifndef MUTANT_NOCLOSE
 	/* pn__budget_close() */
 	lock(mu, CLOSER);
@@ -427,7 +457,8 @@ proctype Closer()
 	unlock(mu, CLOSER);
 #endif
 #ifndef MUTANT_NOWAKE
-	/* wake_room_waiters(): exchange(waiter, 0) and FUTEX_WAKE. */
+	/* wake_room_waiters(): exchange(waiter, 0) (and FUTEX_WAKE if it
+	 * was set), ring by ring. */
 	waiter[0] = 0;
 	waiter[1] = 0;
 #endif
@@ -435,10 +466,10 @@ proctype Closer()
 	do
 	:: /* gate_inside(): acquire loads, one producer at a time. */
 		n = busy[0];
-		n = n + busy[1];
 		if
-		:: n == 0 -> break
+		:: n + busy[1] == 0 -> n = 0; break
 		:: else ->
+			n = 0;
 			/* cond_timedwait(ctl_cv, GATE_POLL_NS) */
 			atomic { ctl_inwait = 1; ctl_mu = 0 };
 			atomic {

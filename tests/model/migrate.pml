@@ -25,13 +25,18 @@
  * Properties: per-sender order and no duplicate (each delivery is the next
  * sequence number of its sender); no loss (when nothing can move any more,
  * every message has been delivered, and no message ever reaches a shard
- * where P is neither installed nor bounced); no deadlock.
+ * where P is neither installed nor bounced); no deadlock; and bounded
+ * re-sends: a message crosses at most 2 + 2 x (moves so far) rings (to
+ * the home, forwarded once; per move at most bounced back once and sent
+ * on once).
  *
  * Variant: MUTANT_NOFLUSH (migrate_mutant_noflush.pml): H on MOVE sends
  * INSTALL and held to U at once, without the FLUSH/FLUSHED handshake, and
  * forwards bounced messages to loc like any other. A message H forwarded
  * to T just before MOVE comes back after newer ones went to U: order
- * breaks.
+ * breaks; and once P is home, a message bounced by its last location is
+ * forwarded back there and bounced again, without end (the re-send
+ * bound fails first, whichever spin meets first).
  */
 
 #define K    2 /* messages per sender */
@@ -44,6 +49,7 @@ chan toH[3] = [QLEN] of { mtype, byte, byte };	 /* T -> H, U -> H */
 chan sH[2] = [QLEN] of { byte };		 /* senders -> H */
 
 byte expect[2];	   /* next sequence number per sender */
+byte hops[2 * K];  /* rings each message has crossed */
 byte moves;	   /* moves made */
 bool home;	   /* P is installed at H */
 
@@ -53,12 +59,19 @@ inline deliver(s, q)
 	expect[s]++
 }
 
+/* Message (s, q) crosses one more ring: within the bound, always. */
+inline hop(s, q)
+{
+	hops[s * K + q]++;
+	assert(hops[s * K + q] <= 2 + 2 * moves)
+}
+
 proctype Sender(byte id)
 {
 	byte q = 0;
 
 	do
-	:: q < K -> sH[id]!q; q++
+	:: q < K -> atomic { sH[id]!q; hop(id, q) }; q++
 	:: else -> break
 	od
 }
@@ -73,7 +86,7 @@ end:	do
 	:: toLoc[me]?DATA, s, q ->
 		if
 		:: guest -> deliver(s, q)
-		:: !guest && bounce -> toH[me]!BDATA, s, q
+		:: !guest && bounce -> toH[me]!BDATA, s, q; hop(s, q)
 		:: else -> assert(false) /* for P, and P is not here */
 		fi
 	:: toLoc[me]?INSTALL, _, _ -> assert(!guest && !bounce); guest = true
@@ -111,13 +124,14 @@ take:	/* a new message for P */
 	if
 	:: home -> deliver(s, q)
 	:: !home && draining -> held!s, q
-	:: else -> toLoc[loc]!DATA, s, q
+	:: else -> toLoc[loc]!DATA, s, q; hop(s, q)
 	fi;
 	goto end;
 
 bounced:
 #ifdef MUTANT_NOFLUSH
 	toLoc[loc]!DATA, s, q;
+	hop(s, q);
 #else
 	assert(draining);
 	strag!s, q;
@@ -153,11 +167,11 @@ flushed:
 	:: else ->
 		toLoc[dest]!INSTALL, 0, 0;
 		do
-		:: strag?s, q -> toLoc[dest]!DATA, s, q
+		:: strag?s, q -> toLoc[dest]!DATA, s, q; hop(s, q)
 		:: empty(strag) -> break
 		od;
 		do
-		:: held?s, q -> toLoc[dest]!DATA, s, q
+		:: held?s, q -> toLoc[dest]!DATA, s, q; hop(s, q)
 		:: empty(held) -> break
 		od;
 		loc = dest

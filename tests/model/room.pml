@@ -12,16 +12,20 @@
  * its overflow queue toward a consumer shard C, over a ring of capacity
  * CAP = 2 (CAP = 1 in room_cap1.pml); indices modulo 2 * CAP as in
  * ring.pml. The ring's head, tail and waiter words, P's `parked` flag, and
- * the wake-ups posted to P (MSG_RING CQEs) as the counter `wakes`.
- *  - P, each turn: reap its CQEs; overflow_move(): while the overflow is
- *    non-empty and pn_ring_slot() finds room (reloading head only when its
- *    cached view says full), write the slot and commit; pn__flush():
- *    publish the tail. A turn that moved nothing is idle: P spins (another
- *    turn) or parks: a. parked = 1 (relaxed); b. room_arm(): waiter =
+ * the wake-ups posted to P (MSG_RING CQEs) as the counter `wakes`. A third
+ * shard O sends P one message at a moment of its choosing and claims P's
+ * wake-up for it (pn__source_publish()), so that two wakers can race for
+ * the same park.
+ *  - P, each turn: reap its CQEs; take O's message if published;
+ *    overflow_move(): while the overflow is non-empty and pn_ring_slot()
+ *    finds room (reloading head only when its cached view says full),
+ *    write the slot and commit; pn__flush(): publish the tail. A turn
+ *    that did nothing is idle: P spins (another turn) or parks: a. parked
+ *    = 1 (relaxed); b. room_arm(), if overflow waits: waiter =
  *    PN__ROOM_SHARD (release); c. pn__heavy_barrier() (membarrier); d.
- *    has_input(): overflow_room() reloads head, io_uring_cq_ready() looks
- *    for a CQE; if either: cancel (exchange(parked, 0)) and go on; else
- *    e. sleep until a wake-up, then exchange(parked, 0).
+ *    has_input(): overflow_room() reloads head, the inbound ring (O's
+ *    message), io_uring_cq_ready(); if any: cancel (exchange(parked, 0))
+ *    and go on; else e. sleep until a wake-up, then exchange(parked, 0).
  *  - C, each turn: drain_ring(): consume up to BATCH = 2 messages (the
  *    cached tail is reloaded only when the cached view says empty), then
  *    pn_ring_release() (store head) and room_check(): a compiler barrier,
@@ -49,15 +53,24 @@
  *     not consumed (assertions on the sequence numbers).
  *  2. P never sleeps forever with overflow waiting: P blocked in step e
  *     with C waiting on an empty ring is an invalid end state (their
- *     normal ends and the Flusher's idle loop are valid).
- *  3. At most one wake-up per park (assert claimed <= 1).
+ *     normal ends and the Flusher's idle loop are valid; P's sleep ends
+ *     the model when no overflow is left and O's message was taken).
+ *  3. At most one wake-up per park: C and O both claim with
+ *     exchange(parked, 0) (assert claimed <= 1).
  *
  * Variants (one #define on top, see README.md):
  *   CAP1             room_cap1.pml: ring capacity 1 (must verify).
+ *   FENCED           room_fenced.pml: the fallback without membarrier
+ *                    (rt->fenced): P's barrier is its own seq_cst fence,
+ *                    which cannot drain C's buffer, and room_check()
+ *                    fences between the head store and the waiter load.
+ *   MUTANT_NOFENCE   (with FENCED) room_check() without that fence.
  *   MUTANT_NORECHECK P sleeps right after the barrier, without step d.
  *   MUTANT_NOBARRIER no step c: C's head store can still be buffered when
  *                    P rechecks, while C's load of waiter read 0.
  *   MUTANT_LATEARM   P sets waiter only after its recheck (b after d).
+ *   MUTANT_LOADSTORE the wakers claim with if (load(parked))
+ *                    store(parked, 0), not one exchange.
  */
 
 #ifdef CAP1
@@ -81,6 +94,8 @@ byte waiter;			/* struct pn_ring.waiter */
 bit  parked;			/* P's parked flag */
 byte wakes;			/* wake-up CQEs posted to P, not reaped */
 byte claimed;			/* ghost: wake-ups claimed in this park */
+bit  omsg;			/* O's message to P, published, not taken */
+bit  odone;			/* O has sent it */
 
 chan csb = [K] of { byte };	/* C's store buffer: head stores */
 
@@ -106,25 +121,46 @@ end:	do
 	od
 }
 
+/* wake_claim(), after its load saw parked == 1: exchange(parked, 0); the
+ * one that got 1 sends the wake-up. */
+#ifdef MUTANT_LOADSTORE
+#define CLAIM()	won = 1; parked = 0	/* the load decides; store(parked, 0) */
+#else
+#define CLAIM()	won = parked; parked = 0
+#endif
+
 /* Step e: io_uring_submit_and_wait_timeout() for one CQE (no timer: no
- * timeout), then exchange(parked, 0). Not an end state. */
+ * timeout), then exchange(parked, 0). Not an end state, except that P
+ * may leave once nothing is left to come (no overflow, O done and its
+ * message taken): the end of the scenario, not a wake-up. */
 inline sleep()
 {
-	atomic { wakes > 0 -> wakes-- };
+	atomic {
+		if
+		:: wakes > 0 -> wakes--
+		:: next > K && odone && !omsg -> skip
+		fi
+	};
 	parked = 0
 }
 
 proctype Producer()
 {
 	byte ptail, phead, next = 1, hv;
-	bit moved;
+	bit moved, work;
 
 	do
-	:: next > K -> break
+	:: next > K && odone && !omsg -> break
 	:: else ->
-		/* reap(): wake-up CQEs left from earlier (stray) claims. */
+		/* reap(): wake-up CQEs (stray ones included). */
 		wakes = 0;
-		/* overflow_move(): what fits, in order. */
+		/* drain_inbound(): O's message, if published. */
+		if
+		:: omsg -> omsg = 0; work = 1
+		:: else -> skip
+		fi;
+		/* pn__overflow_drain(), overflow_move(): what fits, in
+		 * order. */
 		do
 		:: next <= K ->
 			/* pn_ring_slot(): reload head only if full. */
@@ -149,7 +185,12 @@ proctype Producer()
 		:: moved ->
 			/* pn__flush(): store(tail, release). */
 			tail = ptail;
-			moved = 0
+			moved = 0;
+			work = 1
+		:: else -> skip
+		fi;
+		if
+		:: work -> work = 0
 		:: else ->
 			/* An idle turn: spin (another turn) or park. */
 			if
@@ -157,10 +198,17 @@ proctype Producer()
 			:: /* a. store(parked, 1) (+ ghost: a new park) */
 				atomic { parked = 1; claimed = 0 };
 #ifndef MUTANT_LATEARM
-				/* b. room_arm(): store(waiter, SHARD, release) */
-				waiter = SHARD;
+				/* b. room_arm(), if overflowing: store(waiter,
+				 *    SHARD, release) */
+				if
+				:: next <= K -> waiter = SHARD
+				:: else -> skip
+				fi;
 #endif
-#ifndef MUTANT_NOBARRIER
+#if defined(FENCED)
+				/* c. pn__heavy_barrier() is P's own seq_cst
+				 *    fence: P's buffer (see above), not C's. */
+#elif !defined(MUTANT_NOBARRIER)
 				/* c. membarrier: every thread's store buffer
 				 *    drains, C's included. */
 				atomic { flush_c() };
@@ -168,18 +216,25 @@ proctype Producer()
 #ifdef MUTANT_NORECHECK
 				sleep()
 #else
-				/* d. has_input(): overflow_room() reloads head
-				 *    (the cached view says full); then
-				 *    io_uring_cq_ready(). */
-				phead = head;
+				/* d. has_input(): overflowing && overflow_room()
+				 *    (which reloads head: the cached view says
+				 *    full); the inbound rings; cq_ready(). */
 				if
-				:: !FULL(ptail, phead) || wakes > 0 ->
+				:: next <= K -> phead = head
+				:: else -> skip
+				fi;
+				if
+				:: (next <= K && !FULL(ptail, phead)) || omsg ||
+				   wakes > 0 ->
 					/* Cancel: exchange(parked, 0). */
 					parked = 0
 				:: else ->
 #ifdef MUTANT_LATEARM
 					/* Mutant: the tag after the recheck. */
-					waiter = SHARD;
+					if
+					:: next <= K -> waiter = SHARD
+					:: else -> skip
+					fi;
 #endif
 					sleep()
 				fi
@@ -187,6 +242,33 @@ proctype Producer()
 			fi
 		fi
 	od
+}
+
+/* Another shard O that sends P one message at any moment: publish, then
+ * pn__source_publish()'s wake_claim() (park_wake.pml checks that
+ * handshake with store buffers; here it is sequentially consistent). It
+ * is the second waker that can race C for the same park. */
+proctype Other()
+{
+	bit won;
+
+	omsg = 1;
+	if
+	:: parked ->
+		atomic {
+			CLAIM();
+			if
+			:: won -> claimed++; assert(claimed <= 1)
+			:: else -> skip
+			fi
+		}
+	:: else -> skip
+	fi;
+	if
+	:: won -> wakes++; won = 0
+	:: else -> skip
+	fi;
+	odone = 1
 }
 
 proctype Consumer()
@@ -227,6 +309,11 @@ proctype Consumer()
 			/* pn_ring_release(): store(head, release): a plain
 			 * store, into C's store buffer. */
 			csb!chead;
+#if defined(FENCED) && !defined(MUTANT_NOFENCE)
+			/* room_check(), fenced: atomic_thread_fence(seq_cst)
+			 * drains C's own buffer before the load. */
+			atomic { flush_c() };
+#endif
 			/* room_check(): compiler barrier, load(waiter). */
 			if
 			:: waiter != 0 ->
@@ -238,8 +325,7 @@ proctype Consumer()
 					if
 					:: parked ->
 						atomic {
-							won = parked;
-							parked = 0;
+							CLAIM();
 							if
 							:: won -> claimed++;
 								assert(claimed <= 1)
@@ -271,6 +357,7 @@ init
 	atomic {
 		run Flusher();
 		run Producer();
-		run Consumer()
+		run Consumer();
+		run Other()
 	}
 }
