@@ -177,6 +177,8 @@ int bench_echo(const struct bench_opts *o);
 /* migrate and pairs (bench/migrate.c, bench/pairs.c) run their own
  * runtimes and print their own result lines. */
 int bench_migrate(const struct bench_opts *o);
+/* migrate, variant=loaded: copies per message of a busy moving actor. */
+int bench_migrate_loaded(const struct bench_opts *o);
 int bench_pairs(const struct bench_opts *o);
 /* --report: the runtime's traffic view and migration counters. */
 void bench_traffic_report(const struct bench_opts *o, struct pn_runtime *rt);

@@ -231,5 +231,5 @@ int bench_migrate(const struct bench_opts *o)
 			   (double)ops;
 		bench_report(o, &res);
 	}
-	return 0;
+	return bench_migrate_loaded(o);
 }

@@ -10,7 +10,7 @@ pinion-bench_SRCS := bench/main.c bench/driver.c bench/report.c \
 		     bench/forkjoin.c bench/spawn.c bench/churn.c \
 		     bench/latency.c \
 		     bench/echo.c bench/echo_client.c bench/epoll_echo.c \
-		     bench/migrate.c bench/pairs.c
+		     bench/migrate.c bench/migrate_load.c bench/pairs.c
 pinion-bench_LINK := $(CC)
 pinion-bench_LIBS :=
 

@@ -86,6 +86,10 @@ struct pn__actor {
 	const struct pn_behaviour *b;
 	void *state;
 	pn_pid pid;
+	/* The shards (bit = shard & 63) whose rings or local queue its sends
+	 * took since it arrived here: what its next move must fence
+	 * (migrate.c). Next to pid, which every send reads. */
+	uint64_t sent_to;
 	uint16_t flags;	  /* PN__A_* */
 	uint16_t pending; /* PN__P_*: acted on after the handler returns */
 	int32_t detail;	  /* failure code (pn_fail) */
@@ -117,6 +121,11 @@ struct pn__out {
 	/* dst's published congestion (send.c): while set, our sends to it
 	 * that the budget governs get -EAGAIN. Read-only after start. */
 	const _Atomic bool *congested;
+	/* Messages this shard forwards to dst for a moved actor (and the
+	 * control messages that must follow them), waiting for room in the
+	 * ring: they go on only behind everything in ring and overflow
+	 * (migrate.c, "Forward queues"). A side queue. */
+	struct pn__fifo fwdq;
 };
 
 /* The destination of @o is congested now (send.c; relaxed: a hint). */
@@ -777,7 +786,7 @@ struct pn__guest {
 	struct pn__fifo *held; /* PENDING, FENCE: our sends to it, in order */
 	/* FENCE (migrate.c, "The mover's own messages"): what reached it
 	 * before its fence completed, in order; the acks so far, how many
-	 * it needs (0: its INSTALL has not come yet) and their generation. */
+	 * it needs (known once its INSTALL came) and their generation. */
 	struct pn__fifo *fq;
 	uint32_t acks, need, gen;
 	uint16_t mode;
@@ -791,6 +800,7 @@ struct pn__mig {
 	struct pn__guest *g; /* [cap], a power of two, at most half full */
 	uint32_t cap, n;
 	struct pn__fwd *fwds;	 /* forwarders in this shard's slots */
+	uint32_t npump;		 /* destinations with a non-empty fwdq */
 	struct pn__fence *defer; /* [ndefer] fences not yet sent */
 	uint32_t ndefer, cdefer;
 };

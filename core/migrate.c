@@ -80,7 +80,7 @@ struct pn__fwd {
 	bool flushed;	       /* draining home: FLUSHED came, acks may not */
 	uint32_t acks, need;   /* draining home: P's fence ACKs, how many */
 	struct pn__fifo strag; /* draining: bounced messages */
-	struct pn__fifo back;  /* draining: taken back from our overflow */
+	struct pn__fifo back;  /* draining: taken back from fwdq[loc] */
 	struct pn__fifo held;  /* draining: new messages */
 	struct pn__fwd *prev, *next;
 	struct pn_msg move; /* draining: the MOVE, owning the packed P */
@@ -98,6 +98,7 @@ struct pn__fence {
 	pn_pid pid;
 	uint32_t gen;
 	uint32_t dest;
+	uint64_t mask; /* the shards to fence (sent_to) */
 };
 
 /* --- the guest table ---------------------------------------------------- */
@@ -182,9 +183,10 @@ static void ctl(struct pn_ctx *s, unsigned dst, uint32_t type, pn_pid pid)
 	pn__mig_post(s, dst, &m);
 }
 
-/* Hold @m, taken from a queue, in side queue @f (accounting: it moved). */
-static void fifo_put(struct pn_ctx *s, struct pn__fifo *f,
-		     const struct pn_msg *m)
+/* Put @m in side queue @f: a message already accepted (@moved: taken from
+ * a queue) or a new control message. */
+static void side_put(struct pn_ctx *s, struct pn__fifo *f,
+		     const struct pn_msg *m, bool moved)
 {
 	struct pn_msg *slot = pn__fifo_slot(f, s->arena);
 
@@ -193,7 +195,15 @@ static void fifo_put(struct pn_ctx *s, struct pn__fifo *f,
 	*slot = *m;
 	pn__fifo_commit(f);
 	pn__acct_side_in(s, m);
-	pn__acct_moved(s);
+	if (moved)
+		pn__acct_moved(s);
+}
+
+/* Hold @m, taken from a queue, in side queue @f. */
+static void fifo_put(struct pn_ctx *s, struct pn__fifo *f,
+		     const struct pn_msg *m)
+{
+	side_put(s, f, m, true);
 }
 
 /* Post @m, a message already accepted, on to shard @dst. */
@@ -322,6 +332,147 @@ static void migrated(struct pn_ctx *s, struct pn__actor *a, int status,
 
 /* --- the home's forwarders ---------------------------------------------- */
 
+/* --- forward queues --------------------------------------------------------
+ *
+ * A home sends a moved actor's messages on only when the ring to its
+ * location has room and nothing waits in overflow there; until then they
+ * wait, in order, in that destination's forward queue, here. So when the
+ * actor moves on, what is already at the old location is at most a ring's
+ * worth (that is all the move bounces), and the rest is taken back from
+ * the queue without crossing a shard (take_back()). The control messages
+ * that promise "everything before me has been forwarded" (DIRECT, a
+ * fence's ACK) go through the same queue, behind what they promise.
+ */
+
+/* Post @m to shard @d at once if nothing waits for room there, else
+ * behind what waits. @moved: a message already accepted (a forward). */
+static void fwd_send(struct pn_ctx *s, unsigned d, const struct pn_msg *m,
+		     bool moved)
+{
+	struct pn__out *o = &s->out[d];
+
+	if (d == s->id ||
+	    (!pn__fifo_len(&o->fwdq) && !pn__fifo_len(&o->overflow) &&
+	     pn_ring_slot(o->ring))) {
+		if (moved) {
+			repost(s, d, m);
+			pn__traffic_count(s, PN__TR_FORWARDED);
+		} else {
+			pn__mig_post(s, d, m);
+		}
+		return;
+	}
+	if (!pn__fifo_len(&o->fwdq))
+		mig_get(s)->npump++;
+	side_put(s, &o->fwdq, m, moved);
+}
+
+/* Forward every message of side queue @f to @d, in order, and empty it. */
+static void fifo_forward(struct pn_ctx *s, struct pn__fifo *f, unsigned d)
+{
+	struct pn_msg *m;
+
+	while ((m = pn__fifo_peek(f)) != NULL) {
+		pn__acct_side_out(s, m);
+		fwd_send(s, d, m, true);
+		pn__fifo_pop(f, s->arena);
+	}
+}
+
+/*
+ * Send on what the forward queues hold while their rings have room; each
+ * loop turn (shard.c) while any holds something. A NOP (a message taken
+ * back) is dropped here. Returns how many went.
+ */
+unsigned pn__mig_pump(struct pn_ctx *s)
+{
+	unsigned n = 0;
+
+	for (unsigned d = 0; d < s->nshards && s->mig->npump; d++) {
+		struct pn__out *o = &s->out[d];
+		struct pn_msg *m;
+
+		if (!pn__fifo_len(&o->fwdq))
+			continue;
+		while ((m = pn__fifo_peek(&o->fwdq)) != NULL &&
+		       !pn__fifo_len(&o->overflow) && pn_ring_slot(o->ring)) {
+			pn__acct_side_out(s, m);
+			if (m->type != PN__MSG_MIG_NOP) {
+				repost(s, d, m);
+				/* A copy across shards (migration stats). */
+				if (!pn__mig_proto(m->type))
+					pn__traffic_count(s, PN__TR_FORWARDED);
+				n++;
+			}
+			pn__fifo_pop(&o->fwdq, s->arena);
+		}
+		if (!pn__fifo_len(&o->fwdq))
+			s->mig->npump--;
+	}
+	return n;
+}
+
+/* Parking: whether a ring a forward queue waits on has room again. */
+bool pn__mig_pump_room(struct pn_ctx *s)
+{
+	for (unsigned d = 0; s->mig && s->mig->npump && d < s->nshards; d++)
+		if (pn__fifo_len(&s->out[d].fwdq) &&
+		    !pn__fifo_len(&s->out[d].overflow) &&
+		    pn_ring_slot(s->out[d].ring))
+			return true;
+	return false;
+}
+
+/* Parking: ask the consumers of those rings to wake us when they have
+ * room (shard.c's room handshake; release: see room_arm() there). */
+void pn__mig_pump_arm(struct pn_ctx *s)
+{
+	for (unsigned d = 0; s->mig && s->mig->npump && d < s->nshards; d++)
+		if (pn__fifo_len(&s->out[d].fwdq))
+			atomic_store_explicit(&s->out[d].ring->waiter,
+					      PN__ROOM_SHARD,
+					      memory_order_release);
+}
+
+struct take_back {
+	struct pn_ctx *s;
+	struct pn__fwd *f;
+};
+
+static bool take_back_one(struct pn_msg *m, void *arg)
+{
+	struct take_back *t = arg;
+
+	if (m->to != t->f->pid || m->type == PN__MSG_MIG_NOP)
+		return false;
+	/* A DIRECT for P's stay there is stale now: dropped (were P to come
+	 * back, it would open the direct path too early). Other protocol
+	 * messages (an ACK for another mover's fence) must still go. */
+	if (m->type == PN__MSG_MIG_DIRECT) {
+		t->s->side_bytes -= pn__msg_cost(m->len) - pn__msg_cost(0);
+		m->type = PN__MSG_MIG_NOP;
+		return false;
+	}
+	if (pn__mig_proto(m->type))
+		return false;
+	fifo_put(t->s, &t->f->back, m);
+	/* A NOP stays in its place, without the payload's bytes. */
+	t->s->side_bytes -= pn__msg_cost(m->len) - pn__msg_cost(0);
+	m->type = PN__MSG_MIG_NOP;
+	m->len = 0;
+	return false;
+}
+
+/* On MOVE: what still waits here to go to P's old location has not left:
+ * take it back, in order, to follow the stragglers (which are older). */
+static void take_back(struct pn_ctx *s, struct pn__fwd *f)
+{
+	struct take_back t = {s, f};
+
+	if (pn__fifo_len(&s->out[f->loc].fwdq))
+		pn__fifo_each(&s->out[f->loc].fwdq, take_back_one, &t);
+}
+
 static struct pn__fwd *fwd_of(struct pn_ctx *s, pn_pid pid)
 {
 	uint32_t idx = pn_pid_slot(pid);
@@ -380,7 +531,7 @@ static void fwd_free(struct pn_ctx *s, struct pn__fwd *f)
 	pn_arena_free_aligned(s->arena, f, sizeof(*f), PN_CACHELINE);
 }
 
-/* A message for P at its home while P is away. */
+/* A message for P at its home while P is away (forward queues: above). */
 static void fwd_take(struct pn_ctx *s, struct pn__fwd *f, struct pn_msg *m)
 {
 	if (m->len & PN__LEN_BOUNCED) {
@@ -390,8 +541,7 @@ static void fwd_take(struct pn_ctx *s, struct pn__fwd *f, struct pn_msg *m)
 	} else if (f->draining) {
 		fifo_put(s, &f->held, m);
 	} else {
-		repost(s, f->loc, m);
-		pn__traffic_count(s, PN__TR_FORWARDED);
+		fwd_send(s, f->loc, m, true);
 	}
 }
 
@@ -411,7 +561,7 @@ static void replay(struct pn_ctx *s, struct pn__fifo *q)
 }
 
 /* FLUSHED (and the fence) with U == H: P comes home; then the stragglers,
- * what was taken back, then the rest. */
+ * what was taken back, then what came meanwhile. */
 static void come_home(struct pn_ctx *s, struct pn__fwd *f)
 {
 	struct pn__fifo strag = f->strag, back = f->back, held = f->held;
@@ -438,10 +588,26 @@ static void come_home(struct pn_ctx *s, struct pn__fwd *f)
 
 /* --- fences: the mover's own messages ------------------------------------ */
 
-/* FENCE(@pid, @gen) to every shard, this one (its local queue) included;
+/* The shards a FENCE goes to: those whose rings (or, for this one, the
+ * local queue) the mover's sends took since it arrived (sent_to). */
+static bool fenced(uint64_t mask, unsigned d)
+{
+	return (mask >> (d & 63)) & 1;
+}
+
+static uint32_t fence_count(const struct pn_ctx *s, uint64_t mask)
+{
+	uint32_t n = 0;
+
+	for (unsigned d = 0; d < s->nshards; d++)
+		n += fenced(mask, d);
+	return n;
+}
+
+/* FENCE(@pid, @gen) to each shard of @mask (this one: its local queue);
  * each answers ACK to @dest. */
 static void fence_post(struct pn_ctx *s, pn_pid pid, uint32_t gen,
-		       unsigned dest)
+		       unsigned dest, uint64_t mask)
 {
 	struct pn_msg m = {.type = PN__MSG_MIG_FENCE,
 			   .to = pid,
@@ -449,7 +615,8 @@ static void fence_post(struct pn_ctx *s, pn_pid pid, uint32_t gen,
 			   .ref = (uint64_t)gen << 32 | dest};
 
 	for (unsigned d = 0; d < s->nshards; d++)
-		pn__mig_post(s, d, &m);
+		if (fenced(mask, d))
+			pn__mig_post(s, d, &m);
 }
 
 static bool sent_by(struct pn_msg *m, void *pid)
@@ -472,12 +639,14 @@ static bool held_from(struct pn_ctx *s, pn_pid pid)
 /* @pid left this shard for @dest: fence now, or once its held sends here
  * have been released (fences_retry()). */
 static void fence_start(struct pn_ctx *s, pn_pid pid, uint32_t gen,
-			unsigned dest)
+			unsigned dest, uint64_t mask)
 {
 	struct pn__mig *g = mig_get(s);
 
+	if (!mask)
+		return; /* it sent nothing from here: nothing to order */
 	if (!held_from(s, pid)) {
-		fence_post(s, pid, gen, dest);
+		fence_post(s, pid, gen, dest, mask);
 		return;
 	}
 	if (g->ndefer == g->cdefer) {
@@ -493,7 +662,7 @@ static void fence_start(struct pn_ctx *s, pn_pid pid, uint32_t gen,
 		g->defer = v;
 		g->cdefer = cap;
 	}
-	g->defer[g->ndefer++] = (struct pn__fence){pid, gen, dest};
+	g->defer[g->ndefer++] = (struct pn__fence){pid, gen, dest, mask};
 }
 
 /* A held queue was released or dropped: post the fences it blocked. */
@@ -509,7 +678,7 @@ static void fences_retry(struct pn_ctx *s)
 			continue;
 		}
 		g->defer[i] = g->defer[--g->ndefer];
-		fence_post(s, f.pid, f.gen, f.dest);
+		fence_post(s, f.pid, f.gen, f.dest, f.mask);
 	}
 }
 
@@ -522,7 +691,7 @@ static void on_fence(struct pn_ctx *s, const struct pn_msg *m)
 			     .from = m->to,
 			     .ref = m->ref >> 32};
 
-	pn__mig_post(s, (unsigned)(m->ref & 0xffffffffu), &ack);
+	fwd_send(s, (unsigned)(m->ref & 0xffffffffu), &ack, false);
 }
 
 /* P's fence is complete here: MIGRATED, then what waited, in order. */
@@ -546,7 +715,9 @@ static void fence_try(struct pn_ctx *s, pn_pid pid)
 {
 	struct pn__guest *e = g_find(s, pid);
 
-	if (!e || e->mode != PN__G_FENCE || !e->need || e->acks < e->need)
+	/* Before its INSTALL (no actor, not dead) the count is unknown. */
+	if (!e || e->mode != PN__G_FENCE || (!e->a && !e->dead) ||
+	    e->acks < e->need)
 		return;
 	pn_verify(e->acks == e->need);
 	if (e->dead)
@@ -607,45 +778,6 @@ static void on_install(struct pn_ctx *s, struct pn_msg *m)
 		fence_try(s, m->to);
 }
 
-struct take_back {
-	struct pn_ctx *s;
-	struct pn__fwd *f;
-};
-
-static bool take_back_one(struct pn_msg *m, void *arg)
-{
-	struct take_back *t = arg;
-	uint32_t len = m->len;
-
-	/* Messages for P only: the protocol's own (a FENCE, a DIRECT for
-	 * its old location) must reach the shard they were sent to. */
-	if (m->to != t->f->pid || m->type == PN__MSG_MIG_NOP ||
-	    pn__mig_proto(m->type))
-		return false;
-	fifo_put(t->s, &t->f->back, m);
-	/* What stays queued is a NOP without its payload: its cost too. */
-	t->s->overflow_bytes -= len > PN_MSG_INLINE ? len : 0;
-	m->type = PN__MSG_MIG_NOP;
-	m->len = 0;
-	return false;
-}
-
-/*
- * On MOVE: what we forwarded to P's old location and that still waits in
- * our own overflow queue towards it has not left this shard. Take it back
- * (a NOP stays in its place) instead of letting it cross twice more
- * (there and bounced back): it follows the stragglers, which are older,
- * and precedes what is held, which is newer. So a move re-sends at most
- * what was already in the ring or at the old location, not the backlog.
- */
-static void take_back(struct pn_ctx *s, struct pn__fwd *f)
-{
-	struct take_back t = {s, f};
-
-	if (pn__fifo_len(&s->out[f->loc].overflow))
-		pn__fifo_each(&s->out[f->loc].overflow, take_back_one, &t);
-}
-
 static void on_move(struct pn_ctx *s, struct pn_msg *m)
 {
 	struct pn__fwd *f = fwd_of(s, m->to);
@@ -692,9 +824,11 @@ static void on_flushed(struct pn_ctx *s, const struct pn_msg *m)
 	inst.ref = 0;
 	f->draining = false; /* the payload travels on */
 	pn__mig_post(s, f->dest, &inst);
-	fifo_post(s, &f->strag, f->dest);
-	fifo_post(s, &f->back, f->dest);
-	fifo_post(s, &f->held, f->dest);
+	/* Then everything for P, in order, as the ring to U has room: the
+	 * stragglers, what was taken back, what came while draining. */
+	fifo_forward(s, &f->strag, f->dest);
+	fifo_forward(s, &f->back, f->dest);
+	fifo_forward(s, &f->held, f->dest);
 	f->loc = f->dest;
 	where_set(s, f->pid, f->loc);
 }
@@ -775,8 +909,14 @@ static void proto(struct pn_ctx *s, struct pn_msg *m)
 		on_gone(s, m);
 		break;
 	case PN__MSG_MIG_MARK:
-		if ((f = fwd_of(s, m->to)) != NULL && !f->draining)
-			ctl(s, f->loc, PN__MSG_MIG_DIRECT, f->pid);
+		if ((f = fwd_of(s, m->to)) != NULL && !f->draining) {
+			struct pn_msg d = {.type = PN__MSG_MIG_DIRECT,
+					   .to = f->pid,
+					   .from = f->pid};
+
+			/* Behind everything forwarded to it before. */
+			fwd_send(s, f->loc, &d, false);
+		}
 		break;
 	case PN__MSG_MIG_DIRECT:
 		on_direct(s, m);
@@ -903,10 +1043,11 @@ void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a)
 	pn_pid pid = a->pid;
 	int err = pn__mig_check(s->rt, home, dest);
 	uint32_t gen = a->moves + 1;
+	uint64_t mask = a->sent_to;
 
 	a->moves = gen; /* the payload carries this move's generation */
 	if (!err)
-		err = pn__mig_pack(s, a, dest, &m);
+		err = pn__mig_pack(s, a, dest, fence_count(s, mask), &m);
 	if (err < 0) {
 		a->moves = gen - 1;
 		migrated(s, a, err, s->id, dest, false);
@@ -924,7 +1065,7 @@ void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a)
 		pn__mig_post(s, home, &m);
 		guest_leave(s, pid);
 	}
-	fence_start(s, pid, gen, dest);
+	fence_start(s, pid, gen, dest, mask);
 	pn__traffic_count(s, PN__TR_MOVES);
 }
 
@@ -955,6 +1096,8 @@ void pn__mig_side_queues(struct pn_ctx *s,
 		fn(s, &f->back, arg);
 		fn(s, &f->held, arg);
 	}
+	for (unsigned d = 0; d < s->nshards; d++)
+		fn(s, &s->out[d].fwdq, arg);
 	for (uint32_t i = 0; i < s->mig->cap; i++) {
 		struct pn__guest *e = &s->mig->g[i];
 

@@ -78,6 +78,9 @@ void pn__mig_request(struct pn_ctx *s, struct pn__actor *a,
 		     const struct pn_msg *m);
 unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held);
 void pn__mig_fini(struct pn_ctx *s);
+unsigned pn__mig_pump(struct pn_ctx *s);
+bool pn__mig_pump_room(struct pn_ctx *s);
+void pn__mig_pump_arm(struct pn_ctx *s);
 void pn__mig_side_queues(struct pn_ctx *s,
 			 void (*fn)(struct pn_ctx *s, struct pn__fifo *f,
 				    void *arg),
@@ -89,7 +92,7 @@ int pn__where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard);
 /* pack.c: the INSTALL/MOVE payload */
 void pn__mig_fence_of(const struct pn_msg *m, uint32_t *gen, uint32_t *n);
 int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,
-		 struct pn_msg *m);
+		 uint32_t nfence, struct pn_msg *m);
 struct pn__actor *pn__mig_unpack(struct pn_ctx *s, const struct pn_msg *m,
 				 int *err, unsigned *from, unsigned *dest);
 size_t pn__mig_pack_bound(const struct pn_behaviour *b);

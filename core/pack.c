@@ -76,7 +76,7 @@ static long pack_state(struct pn_ctx *s, struct pn__actor *a, void *p,
  * table: they travel in the payload.
  */
 int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,
-		 struct pn_msg *m)
+		 uint32_t nfence, struct pn_msg *m)
 {
 	struct mig_hdr h = {.b = a->b, .pid = a->pid, .depth = a->depth};
 	size_t wire = pn__atimers_wire_size(), fixed, room;
@@ -91,7 +91,7 @@ int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,
 	h.from = s->id;
 	h.dest = dest;
 	h.moves = a->moves;
-	h.nfence = s->nshards; /* one FENCE per shard, this one included */
+	h.nfence = nfence; /* the ACKs its destination waits for */
 	fixed = sizeof(h) + (h.nmon + h.nlink) * sizeof(pn_pid) +
 		h.ntimer * wire + h.nreq * 2 * sizeof(uint64_t);
 	room = a->b->pack ? a->b->pack_max : a->b->state_size;

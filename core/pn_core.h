@@ -480,6 +480,8 @@ struct pn_shard_stats {
 	uint64_t received_ext; /* from external producers */
 	uint64_t overflowed;   /* sends that went to the overflow queue */
 	uint64_t eagain;       /* sends refused: overflow over budget */
+	/* Bytes waiting here outside the rings, against the overflow
+	 * budget: the overflow queues and migration's side queues. */
 	uint64_t overflow_bytes;
 	uint64_t dead_letters;
 	uint64_t late_replies;

@@ -208,6 +208,11 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 	else if (len)
 		memcpy(m->data, data, len);
 	PN_PROBE4(send, m->from, m->to, m->type, dst);
+	/* For the sender's next move (migrate.c): where this went; a held
+	 * send may yet go to the guest here or to its home. */
+	if (s->cur)
+		s->cur->sent_to |= 1ull << (dst & 63) |
+				   (held ? 1ull << (pn_pid_shard(to) & 63) : 0);
 	if (held) {
 		pn__fifo_commit(held);
 		pn__acct_side_in(s, m);
@@ -228,7 +233,8 @@ static inline __attribute__((always_inline)) int
 send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
 	  size_t len)
 {
-	pn_pid from = s->cur ? s->cur->pid : PN_PID_NONE;
+	struct pn__actor *cur = s->cur;
+	pn_pid from = cur ? cur->pid : PN_PID_NONE;
 	unsigned dst = pn_pid_shard(to);
 	struct pn_msg *m = NULL;
 
@@ -258,6 +264,8 @@ send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
 		memcpy(m->data, data, len);
 	pn__met_send(&s->met, m, len); /* may stamp it for sampling */
 	PN_PROBE4(send, m->from, m->to, m->type, dst);
+	if (PN_LIKELY(cur != NULL)) /* what its next move fences */
+		cur->sent_to |= 1ull << (dst & 63);
 	if (dst == s->id) {
 		pn__fifo_commit(&s->local);
 		s->n_sent_local++;
@@ -415,6 +423,9 @@ void pn__flow_update(struct pn_ctx *s)
 	uint64_t budget = s->rt->cfg.overflow_bytes;
 	uint64_t held = s->overflow_bytes + s->side_bytes;
 
+	/* What the budget weighs, for the stats (owner-written). */
+	atomic_store_explicit(&s->stats.v[PN__ST_OVERFLOW_BYTES], held,
+			      memory_order_relaxed);
 	if (!s->congested && held > budget) {
 		s->congested = true;
 		/* Relaxed: a hint; a send racing the change may go either
@@ -450,8 +461,6 @@ unsigned pn__overflow_drain(struct pn_ctx *s)
 		left |= pn__fifo_len(&s->out[d].overflow) != 0;
 	}
 	s->overflowing = left;
-	atomic_store_explicit(&s->stats.v[PN__ST_OVERFLOW_BYTES],
-			      s->overflow_bytes, memory_order_relaxed);
 	pn__flow_update(s);
 	if (s->writable.n && writable(s))
 		notify_writable(s);

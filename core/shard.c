@@ -36,7 +36,7 @@
  * deployment pays a few L1 loads per turn instead of two cache-line
  * transfers per message).
  */
-#include "core_int.h"
+#include "migrate.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -404,7 +404,8 @@ static bool has_input(struct pn_ctx *s)
 {
 	unsigned nwords = (s->nsources + 63) / 64;
 
-	if (pn__fifo_len(&s->local) || (s->overflowing && overflow_room(s)))
+	if (pn__fifo_len(&s->local) || (s->overflowing && overflow_room(s)) ||
+	    pn__mig_pump_room(s))
 		return true;
 	for (unsigned w = 0; w < nwords; w++)
 		if (s->more[w])
@@ -443,6 +444,7 @@ static void park(struct pn_ctx *s)
 	atomic_store_explicit(&s->parked, 1, memory_order_relaxed);
 	if (s->overflowing)
 		room_arm(s);
+	pn__mig_pump_arm(s);
 	pn__heavy_barrier(s->rt);
 	if (has_input(s)) {
 		atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);
@@ -537,6 +539,8 @@ void pn__shard_loop(struct pn_ctx *s)
 		stats_publish(s);
 		work = drain_inbound(s);
 		work += run_local(s);
+		if (PN_UNLIKELY(s->mig && s->mig->npump))
+			work += pn__mig_pump(s); /* forwards waiting for room */
 		if (s->overflowing)
 			work += pn__overflow_drain(s);
 		else if (PN_UNLIKELY(s->congested || s->side_bytes))

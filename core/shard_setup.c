@@ -191,8 +191,10 @@ void pn__shard_free(struct pn_ctx *s)
 		pn__fifo_fini(&s->local, s->arena);
 		pn__fifo_fini(&s->early, s->arena);
 		pn__pids_fini(&s->writable, s->arena);
-		for (unsigned d = 0; s->out && d < s->nshards; d++)
+		for (unsigned d = 0; s->out && d < s->nshards; d++) {
 			pn__fifo_fini(&s->out[d].overflow, s->arena);
+			pn__fifo_fini(&s->out[d].fwdq, s->arena);
+		}
 		/* Batches of remote frees are dropped, not flushed: their
 		 * pools are being destroyed with all their chunks. */
 		pn__reqs_destroy(s);
