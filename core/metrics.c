@@ -404,8 +404,12 @@ static int snap_shard(struct pn_runtime *rt, struct pn_metrics *m, unsigned i)
 	o->handled_local = ld(&sh->v[PN__M_HANDLED_LOCAL]);
 	o->handled_ext = o->stats.received_ext;
 	other = o->handled_local + o->handled_ext;
+	/* By where they came from: every message taken from a queue here
+	 * (a forward counts where it passes, as traffic does). */
 	o->handled_cross =
-		o->stats.handled > other ? o->stats.handled - other : 0;
+		ld(&rt->shard[i]->stats.v[PN__ST_DISPATCHED]) > other
+			? ld(&rt->shard[i]->stats.v[PN__ST_DISPATCHED]) - other
+			: 0;
 	o->wakes_received = ld(&sh->v[PN__M_WAKES_RCVD]);
 	o->busy_ns = ld(&sh->v[PN__M_BUSY_NS]);
 	o->spin_ns = ld(&sh->v[PN__M_SPIN_NS]);

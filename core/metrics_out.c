@@ -56,7 +56,8 @@ static void json_shard_counts(FILE *f, const struct pn_shard_metrics *s)
 		",\"sent_local\":%" PRIu64 ",\"sent_remote\":%" PRIu64
 		",\"overflowed\":%" PRIu64 ",\"eagain\":%" PRIu64
 		",\"overflow_bytes\":%" PRIu64 ",\"dead_letters\":%" PRIu64
-		",\"late_replies\":%" PRIu64 ",\"timers_fired\":%" PRIu64
+		",\"late_replies\":%" PRIu64 ",\"accepted\":%" PRIu64
+		",\"forwarded\":%" PRIu64 ",\"timers_fired\":%" PRIu64
 		",\"parks\":%" PRIu64 ",\"wakes_sent\":%" PRIu64
 		",\"wakes_received\":%" PRIu64 ",\"spawned\":%" PRIu64
 		",\"stopped\":%" PRIu64 ",\"actors\":%" PRIu64
@@ -65,9 +66,9 @@ static void json_shard_counts(FILE *f, const struct pn_shard_metrics *s)
 		st->handled, s->handled_local, s->handled_cross, s->handled_ext,
 		st->sent_local, st->sent_remote, st->overflowed, st->eagain,
 		st->overflow_bytes, st->dead_letters, st->late_replies,
-		st->timers_fired, st->parks, st->wakes_sent, s->wakes_received,
-		st->spawned, st->stopped, st->actors, s->busy_ns, s->spin_ns,
-		s->parked_ns, s->samples);
+		st->accepted, st->forwarded, st->timers_fired, st->parks,
+		st->wakes_sent, s->wakes_received, st->spawned, st->stopped,
+		st->actors, s->busy_ns, s->spin_ns, s->parked_ns, s->samples);
 }
 
 static void json_shard(FILE *f, const struct pn_metrics *m, unsigned i)
@@ -157,6 +158,9 @@ static void per_shard(FILE *f, const struct pn_metrics *m, const char *name,
 	{                                                                      \
 		return (expr);                                                 \
 	}
+GETTER(g_accepted, s->stats.accepted)
+GETTER(g_handled, s->stats.handled)
+GETTER(g_forwarded, s->stats.forwarded)
 GETTER(g_overflowed, s->stats.overflowed)
 GETTER(g_eagain, s->stats.eagain)
 GETTER(g_obytes, s->stats.overflow_bytes)
@@ -175,10 +179,19 @@ static const struct {
 	const char *name, *type, *help;
 	uint64_t (*get)(const struct pn_shard_metrics *s);
 } simple[] = {
+	{"accepted_total", "counter",
+	 "Messages accepted here (sends, timers, io, the runtime's own).",
+	 g_accepted},
+	{"handled_total", "counter",
+	 "Messages that ended here, consumed by a handler or the runtime.",
+	 g_handled},
+	{"forwarded_total", "counter",
+	 "Messages queued again here (migration, early, held).", g_forwarded},
 	{"overflowed_total", "counter",
 	 "Sends that waited in an overflow queue.", g_overflowed},
 	{"eagain_total", "counter", "Sends refused with -EAGAIN.", g_eagain},
-	{"overflow_bytes", "gauge", "Bytes waiting in overflow queues.",
+	{"overflow_bytes", "gauge",
+	 "Bytes waiting outside the rings (overflow and side queues).",
 	 g_obytes},
 	{"dead_letters_total", "counter", "Messages to dead actors.", g_dead},
 	{"late_replies_total", "counter", "Replies after their timeout.",

@@ -7,11 +7,15 @@
  *
  * Calling context is stated on every function:
  *   "handler"  - only from inside a handler (or init/cleanup) on a shard
- *                thread, through the struct pn_ctx it was given;
+ *                thread, through the struct pn_ctx it was given; called on
+ *                any other thread with a saved ctx it returns -EPERM (and
+ *                does nothing), in every build;
  *   "external" - from any thread that is not a shard thread;
  *   "any"      - from anywhere.
  * Handlers run to completion: they never block, sleep or wait for a reply.
  * Errors are negative errno values with a sentence in pn_last_error().
+ * Every timeout or delay in nanoseconds saturates: UINT64_MAX (PN_FOREVER)
+ * means no deadline, and a large value never wraps into a short one.
  */
 #ifndef PN_CORE_H
 #define PN_CORE_H
@@ -161,9 +165,12 @@ PN_API uint64_t pn_ctx_now_ns(const struct pn_ctx *ctx); /* loop's clock */
  * A destination that has stopped, or a stale PID, is found where it lives:
  * the message becomes a dead letter there (counted, passed to the
  * configured dead-letter handler). Returns 0; -EINVAL (PN_PID_NONE, a shard
- * that does not exist, a system type); -EMSGSIZE (len > PN_MSG_MAX);
- * -EAGAIN (this shard's overflow is over its byte budget: see
- * pn_notify_writable()); -ENOMEM; -ESHUTDOWN. Handler.
+ * that does not exist, a system type, @data NULL with @len > 0);
+ * -EMSGSIZE (len > PN_MSG_MAX); -EAGAIN (nothing sent: this shard's
+ * overflow is over its byte budget, or the destination shard is congested
+ * with more than its budget waiting, forwards for moved actors included;
+ * see pn_notify_writable()); -ENOMEM; -EPERM (not this ctx's thread).
+ * Handler.
  */
 PN_API int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type,
 		   const void *data, size_t len);
@@ -177,8 +184,9 @@ PN_API int pn_send_u64(struct pn_ctx *ctx, pn_pid to, uint32_t type,
  * Send @type to @to as a request: the reply (pn_reply()) or, after
  * @timeout_ns, a PN_MSG_TIMEOUT comes back to the caller, either one
  * carrying the correlation id in msg->ref (also returned in *ref). Exactly
- * one of the two arrives; a reply after the timeout is dropped and counted
- * (late replies). Errors as pn_send(), plus -EINVAL for timeout 0. Handler.
+ * one of the two arrives; a reply after the timeout is a dead letter
+ * (counted in late_replies too). UINT64_MAX: no timeout (the reply, if it
+ * comes, is all). Errors as pn_send(), plus -EINVAL for timeout 0. Handler.
  */
 PN_API int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type,
 		      const void *data, size_t len, uint64_t timeout_ns,
@@ -244,8 +252,10 @@ PN_API void pn_trap_exit(struct pn_ctx *ctx, bool on);
  * most PN_MSG_INLINE bytes) to the caller after @delay_ns;
  * pn_send_every() every @period_ns (> 0). *id (may be NULL) identifies
  * the timer for pn_timer_cancel(), which returns 0 or -ENOENT (unknown,
- * fired or cancelled). Timers of a stopped actor are cancelled. Resolution:
- * the configured tick (timer_tick_ns); a timer never fires early. Handler.
+ * fired or cancelled). Timers of a stopped actor are cancelled; a moving
+ * actor's move with it (time left kept; UINT64_MAX stays "never").
+ * Resolution: the configured tick (timer_tick_ns); a timer never fires
+ * early. Handler.
  */
 PN_API int pn_send_after(struct pn_ctx *ctx, uint64_t delay_ns, uint32_t type,
 			 const void *data, size_t len, uint64_t *id);
@@ -254,9 +264,10 @@ PN_API int pn_send_every(struct pn_ctx *ctx, uint64_t period_ns, uint32_t type,
 PN_API int pn_timer_cancel(struct pn_ctx *ctx, uint64_t id);
 
 /*
- * Ask for one PN_MSG_WRITABLE when this shard's overflow queues are back
- * under half their byte budget (at once if they already are). For senders
- * that got -EAGAIN. Returns 0. Handler.
+ * Ask for one PN_MSG_WRITABLE when sends from this shard would pass again:
+ * its overflow back under half its byte budget and no destination shard
+ * congested (at once if so already). For senders that got -EAGAIN.
+ * Returns 0, -ENOMEM. Handler.
  */
 PN_API int pn_notify_writable(struct pn_ctx *ctx);
 
@@ -280,8 +291,11 @@ PN_API void pn_producer_destroy(struct pn_producer *p); /* External. */
 /*
  * Inject a message for @to. pn_inject_try() never blocks: -EAGAIN when the
  * budget or the ring to that shard is full. pn_inject() waits up to
- * @timeout_ns for room: -ETIMEDOUT. Both: 0, -EINVAL, -EMSGSIZE (larger
- * than the budget or PN_MSG_MAX), -ESHUTDOWN. External.
+ * @timeout_ns (UINT64_MAX: no limit) for budget bytes, then for a slot in
+ * the ring (asleep: the consuming shard wakes it when it frees room):
+ * -ETIMEDOUT. Both: 0, -EINVAL (@data NULL with @len > 0 too), -EMSGSIZE
+ * (larger than the budget or PN_MSG_MAX), -ESHUTDOWN (not started, or
+ * shutdown has begun: a call waiting then returns it at once). External.
  */
 PN_API int pn_inject_try(struct pn_producer *p, pn_pid to, uint32_t type,
 			 const void *data, size_t len);
@@ -293,14 +307,17 @@ PN_API int pn_producer_spawn(struct pn_producer *p,
 			     const struct pn_behaviour *b,
 			     const struct pn_spawn_opts *opts, pn_pid *pid);
 
-/* pn_inject() through the runtime's own producer (mutex-serialised).
- * External. */
+/* pn_inject() through the runtime's own producer (mutex-serialised; it
+ * is not one of max_producers). External. */
 PN_API int pn_runtime_send(struct pn_runtime *rt, pn_pid to, uint32_t type,
 			   const void *data, size_t len, uint64_t timeout_ns);
 
 /* --- the runtime --------------------------------------------------------- */
 
-/* Called on the shard that found a dead letter (in its loop). */
+/* Called on the shard that found a dead letter (in its loop); for the
+ * join stage's own dead letters (see struct pn_shutdown_report), on the
+ * thread in pn_runtime_shutdown(), after every shard thread has exited.
+ * The message and its payload are valid during the call. */
 typedef void (*pn_dead_letter_fn)(void *arg, unsigned shard,
 				  const struct pn_msg *m);
 
@@ -330,7 +347,7 @@ struct pn_config {
 	uint64_t inject_bytes;	    /* external producers' budget; 64 MiB */
 	uint32_t max_producers;	    /* external producer threads; 16 */
 	uint32_t max_actors;	    /* actor slots per shard; 1 << 20 */
-	uint64_t timer_tick_ns;	    /* timer resolution; 100000 (100 us) */
+	uint64_t timer_tick_ns;	    /* timer resolution, 1 us - 1 s; 100 us */
 	uint64_t stage_ns[PN_STAGE_COUNT]; /* per shutdown stage limit */
 	pn_dead_letter_fn dead_letter;	   /* optional */
 	void *dead_letter_arg;
@@ -362,8 +379,13 @@ PN_API void pn_config_init(struct pn_config *c);
 /*
  * Apply the environment to @c: the topology's PINION_SHARDS, PINION_CORES,
  * PINION_SUPERVISOR_CORE, PINION_SMT, and PINION_BUSY_POLL (0|1),
- * PINION_SPIN_NS, PINION_RING_SLOTS. Returns 0, or -EINVAL naming the
- * variable and value (@c unchanged). Any.
+ * PINION_SPIN_NS (0 to 10 s), PINION_RING_SLOTS (a power of two, 2 to
+ * 2^20), PINION_METRICS_SAMPLE (0 to 2^30). Unset or empty variables leave
+ * their field alone. Values are parsed strictly (pn_parse_u64: decimal
+ * digits only, no sign, no trailing text, no overflow). Returns 0, or
+ * -EINVAL naming the variable, the value and the accepted range, with @c
+ * unchanged. Any thread (reads the environment; not safe against a
+ * concurrent setenv).
  */
 PN_API int pn_config_from_env(struct pn_config *c);
 
@@ -371,8 +393,8 @@ PN_API int pn_config_from_env(struct pn_config *c);
  * Create a runtime from @c (NULL: defaults plus the environment): checks
  * the configuration, loads the topology, makes the placement plan and
  * allocates every shard's rings and tables. No thread runs yet.
- * Returns 0 and *out; -EINVAL naming the bad setting; -ENOMEM; what the
- * topology returns. External.
+ * Returns 0 and *out; -EINVAL naming the bad setting (or @out NULL);
+ * -ENOMEM; what the topology returns. External.
  */
 PN_API int pn_runtime_create(const struct pn_config *c,
 			     struct pn_runtime **out);
@@ -392,7 +414,11 @@ PN_API unsigned pn_runtime_nshards(const struct pn_runtime *rt);
 PN_API const struct pn_plan *pn_runtime_plan(const struct pn_runtime *rt);
 
 /* Block until someone calls pn_runtime_notify() (each notify wakes one
- * wait); *code gets its code. Returns 0 or -ETIMEDOUT. External. */
+ * wait; a notify before the wait is kept for it); *code gets its code.
+ * @timeout_ns UINT64_MAX: no limit. Returns 0, -ETIMEDOUT, or -ESHUTDOWN
+ * once shutdown has begun and no code is queued (a waiting caller is
+ * released then; queued codes are still handed out after shutdown).
+ * External. */
 PN_API int pn_runtime_wait(struct pn_runtime *rt, uint64_t timeout_ns,
 			   int *code);
 
@@ -446,20 +472,31 @@ struct pn_shutdown_report {
 
 /*
  * Shut the runtime down in stages (enum pn_stage), each bounded by its
- * own limit (c->stage_ns) and by what is left of @timeout_ns. A stage that
- * fails or times out is reported and the next stage still runs; the call
- * returns within @timeout_ns (plus scheduling noise) whatever the actors
- * do. A shard whose handler never returns is abandoned: named in the
- * report, its memory deliberately leaked by pn_runtime_destroy().
- * @report may be NULL. Returns 0 when every stage finished, -ETIMEDOUT
- * otherwise. Calling it twice returns -EALREADY. External.
+ * own limit (c->stage_ns) and by what is left of @timeout_ns (UINT64_MAX:
+ * only the stage limits). A stage that fails or times out is reported and
+ * the next stage still runs; the call returns within @timeout_ns (plus
+ * scheduling noise) whatever the actors do.
+ *   input: external calls are refused from now on (-ESHUTDOWN) and every
+ *     one blocked (budget, ring room, pn_runtime_wait, supervisor start)
+ *     returns at once; the stage ends when no external call is inside.
+ *   drain: ends only when no message is queued anywhere and no handler
+ *     runs (proved by waves of counts, not guessed); what SHUTDOWN
+ *     handlers start is finished within the stage's limit.
+ *   join: what the exited shards still held is dead-lettered, by place.
+ * After it returns, accepted == handled + dead_letters (report->totals).
+ * A shard whose handler never returns is abandoned: named in the report,
+ * its memory deliberately leaked by pn_runtime_destroy(). @report may be
+ * NULL. Returns 0 when every stage finished, -ETIMEDOUT otherwise.
+ * Calling it twice returns -EALREADY. External.
  */
 PN_API int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 			       struct pn_shutdown_report *report);
 
 /* Free the runtime (shutting it down first with a 5 s timeout if that has
- * not happened). If shutdown abandoned a shard, its thread may still run:
- * then nothing is freed (the runtime stays reachable on a static list, a
+ * not happened), after every external call still inside has returned
+ * (the closed gate releases them at once; no call may start once destroy
+ * has). If shutdown abandoned a shard, its thread may still run: then
+ * nothing is freed (the runtime stays reachable on a static list, a
  * deliberate leak). NULL is ignored. External. */
 PN_API void pn_runtime_destroy(struct pn_runtime *rt);
 
@@ -629,7 +666,8 @@ struct pn_sup_spec {
 /*
  * Start a root supervisor for @spec (which, with everything it points to,
  * must outlive it) on the supervisor shard, and wait up to @timeout_ns for
- * its whole tree to be up (0: do not wait). *pid gets its PID.
+ * its whole tree to be up (0: do not wait; UINT64_MAX: no limit). *pid
+ * gets its PID.
  *
  * Returns 0 (tree up, or started when @timeout_ns is 0); -EINVAL naming
  * the bad field; -ECHILD (a child failed to start: the supervisor stopped

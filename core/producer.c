@@ -219,7 +219,9 @@ static int producer_rings(struct pn_runtime *rt, struct pn_producer *p)
 	uint32_t n = rt->cfg.ring_slots;
 	struct pn_ring **ring = calloc(rt->nshards, sizeof(*ring));
 
-	for (unsigned d = 0; ring && d < rt->nshards; d++) {
+	if (!ring)
+		return pn__error(-ENOMEM, "no memory for a producer");
+	for (unsigned d = 0; d < rt->nshards; d++) {
 		struct pn_ring *r = aligned_alloc(PN_CACHELINE, sizeof(*r));
 		struct pn_msg *slots =
 			aligned_alloc(PN_CACHELINE, n * sizeof(*slots));
@@ -228,14 +230,11 @@ static int producer_rings(struct pn_runtime *rt, struct pn_producer *p)
 			free(r);
 			free(slots);
 			rings_free(ring, rt->nshards);
-			ring = NULL;
-			break;
+			return pn__error(-ENOMEM, "no memory for a producer");
 		}
 		pn_ring_init(r, slots, n);
 		ring[d] = r;
 	}
-	if (!ring)
-		return pn__error(-ENOMEM, "no memory for a producer");
 	for (unsigned d = 0; d < rt->nshards; d++)
 		/* Release: pairs with the acquire in in_ring() (shard.c):
 		 * the ring is initialised before a consumer can see it. */
