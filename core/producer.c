@@ -17,8 +17,9 @@
  *
  *   caller                                 closer (pn__gate_close)
  *   busy = 1 (relaxed)                     phase = CLOSED (relaxed)
- *   compiler barrier                       membarrier()  (heavy barrier)
- *   phase == RUNNING ? go on : leave       wake every blocked caller
+ *   compiler barrier                       fence; wake every blocked caller
+ *   phase == RUNNING ? go on : leave       wait for the woken to leave
+ *                                          membarrier()  (heavy barrier)
  *                                          wait until every busy == 0
  *
  * The store-buffering shape of park/wake (shard.c), with the same
@@ -158,18 +159,14 @@ static void wake_room_waiters(struct pn_runtime *rt)
  * calls already inside are waited for until @until. Returns how many are
  * still inside then (0: the gate is empty).
  */
-unsigned pn__gate_close(struct pn_runtime *rt, uint64_t until)
+/* Wait under ctl_mu until no mark of a call inside is seen or @until;
+ * returns how many are still seen. Callers leaving a closed gate
+ * broadcast ctl_cv; one that clears its mark without a word is found on
+ * the next look, GATE_POLL_NS later at most. */
+static unsigned gate_wait(struct pn_runtime *rt, uint64_t until)
 {
 	unsigned left;
 
-	atomic_store_explicit(&rt->phase, PN__RT_CLOSED, memory_order_relaxed);
-	pn__heavy_barrier(rt); /* pairs with gate_order() in every caller */
-	pn__budget_close(&rt->budget);
-	wake_room_waiters(rt);
-	pthread_mutex_lock(&rt->waitq.mu);
-	pthread_cond_broadcast(&rt->waitq.cv);
-	pthread_mutex_unlock(&rt->waitq.mu);
-	pn__supervision_wake(rt);
 	pthread_mutex_lock(&rt->ctl_mu);
 	while ((left = gate_inside(rt)) != 0) {
 		uint64_t now = pn_now_ns(), t;
@@ -184,6 +181,35 @@ unsigned pn__gate_close(struct pn_runtime *rt, uint64_t until)
 	}
 	pthread_mutex_unlock(&rt->ctl_mu);
 	return left;
+}
+
+unsigned pn__gate_close(struct pn_runtime *rt, uint64_t until)
+{
+	atomic_store_explicit(&rt->phase, PN__RT_CLOSED, memory_order_relaxed);
+	/* Wake the sleepers before the heavy barrier: they do not need it,
+	 * and it can hold this CPU for milliseconds on a VM (an IPI to a
+	 * preempted vCPU) while a woken caller waits to run on it. A
+	 * ring-room waiter stores its tag, passes its own heavy barrier,
+	 * then loads the phase; this fence between our phase store and the
+	 * tag loads in wake_room_waiters() completes that Dekker pair
+	 * (pairs with the barrier in ring_wait()). The budget, the wait
+	 * queue and the supervisor are woken under their mutexes, under
+	 * which their waiters read closed or the phase. */
+	atomic_thread_fence(memory_order_seq_cst);
+	pn__budget_close(&rt->budget);
+	wake_room_waiters(rt);
+	pthread_mutex_lock(&rt->waitq.mu);
+	pthread_cond_broadcast(&rt->waitq.cv);
+	pthread_mutex_unlock(&rt->waitq.mu);
+	pn__supervision_wake(rt);
+	/* Let the woken leave first (their marks are visible: each passed a
+	 * barrier or a lock since it set it). */
+	gate_wait(rt, until);
+	/* Now the gate's own handshake: our phase store, then the barrier,
+	 * then the mark loads in gate_inside() (pairs with gate_order() in
+	 * every caller), which alone make an empty gate final. */
+	pn__heavy_barrier(rt);
+	return gate_wait(rt, until);
 }
 
 /* pn_runtime_destroy(): wait, without a limit, for the calls inside to

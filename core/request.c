@@ -190,7 +190,7 @@ int pn_reply(struct pn_ctx *ctx, const struct pn_msg *req, uint32_t type,
 	     const void *data, size_t len)
 {
 	PN__CTX_CHECK(ctx, "pn_reply");
-	if (!req->ref || (req->ref & PN__REF_REPLY) || !req->from)
+	if (!req || !req->ref || (req->ref & PN__REF_REPLY) || !req->from)
 		return pn__error(-EINVAL, "pn_reply: not a request");
 	if (type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "pn_reply: type %#x is reserved",
@@ -517,11 +517,12 @@ void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id)
 static int timer_arm(struct pn_ctx *ctx, uint64_t delay, uint64_t period,
 		     uint32_t type, const void *data, size_t len, uint64_t *id)
 {
-	struct pn__actor *a = ctx->cur;
+	struct pn__actor *a;
 	struct atm *e;
 	int err;
 
 	PN__CTX_CHECK(ctx, "pn_send_after/every");
+	a = ctx->cur;
 	if (!a || type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "timer: needs a handler and an "
 					  "application type");

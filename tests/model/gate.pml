@@ -37,21 +37,23 @@
  *    store(tail, release). pn__gate_leave(): load(phase); CLOSED: lock
  *    ctl_mu, store(busy, 0, release), broadcast ctl_cv, unlock; else just
  *    the store.
- *  - The closer (pn__gate_close()): store(phase, CLOSED); heavy barrier;
+ *  - The closer (pn__gate_close()): store(phase, CLOSED); seq_cst fence;
  *    pn__budget_close() (under mu: closed = 1, broadcast);
  *    wake_room_waiters() (exchange every ring's waiter to 0, futex-wake);
- *    lock ctl_mu; while some busy (acquire loads, one producer at a time)
- *    is 1: cond_timedwait(ctl_cv) with GATE_POLL_NS; unlock.
+ *    then the heavy barrier (after the wake-ups: it can be slow); lock
+ *    ctl_mu; while some busy (acquire loads, one producer at a time) is
+ *    1: cond_timedwait(ctl_cv) with GATE_POLL_NS; unlock.
  *
  * Memory model: x86-TSO for the producers. Their plain and release stores
  * (busy, then sent and tail, which are one entry: see apply()) go into a
  * FIFO store buffer, drained by the Flusher at any time, by their own
  * locked RMWs (the CAS that admits, fetch_add/sub, pthread mutex lock and
- * unlock) and by a heavy barrier (membarrier: every thread's buffer). The store of the waiter tag is followed by the heavy
- * barrier and no load in between matters, so it is not buffered (as in
- * room.pml and for the closer's phase store, which its own barrier
- * follows). The shard's head store is sequentially consistent here:
- * room.pml checks the room handshake with the consumer's store buffer.
+ * unlock) and by a heavy barrier (membarrier: every thread's buffer). The
+ * store of the waiter tag is followed by the heavy barrier and no load in
+ * between matters, so it is not buffered (as in room.pml and for the
+ * closer's phase store, which its fence follows). The shard's head store
+ * is sequentially consistent here: room.pml checks the room handshake
+ * with the consumer's store buffer.
  *
  * Waits: the budget's condition variable as in budget.pml (cond_wait
  * releases mu and joins the wait set in one step; spurious wake-ups are
@@ -96,7 +98,9 @@
  *                    producer, and every pn__heavy_barrier() is the
  *                    caller's own fence (must verify).
  *   MUTANT_NOFENCE   (with FENCED) gate_order() without its fence.
- *   MUTANT_LOADFIRST the producer loads phase before it marks busy.
+ *   MUTANT_NOBARRIER the closer leaves out its heavy barrier.
+ *   MUTANT_WAKEFIRST the closer wakes ring-room waiters before it stores
+ *                    the phase.
  *   MUTANT_NOWAKE    the closer does not wake ring-room waiters and
  *                    ring_wait() does not recheck the phase before it
  *                    sleeps.
@@ -274,17 +278,12 @@ proctype Producer(byte i)
 	bit ok, late;
 
 	/* pn__gate_enter(): mark inside, then look at the phase. */
-#ifdef MUTANT_LOADFIRST
-	err = (phase != RUNNING);
-	sb[i]!A_BUSY, 1;
-#else
 	sb[i]!A_BUSY, 1;		/* a. store(busy, 1, relaxed) */
 #if defined(FENCED) && !defined(MUTANT_NOFENCE)
 	/* b. gate_order(), fenced: atomic_thread_fence(seq_cst). */
 	atomic { flush_all(i) };
 #endif
 	err = (phase != RUNNING);	/* b, c. (compiler barrier only) */
-#endif
 	if
 	:: err -> goto leave		/* -ESHUTDOWN */
 	:: else -> skip
@@ -438,34 +437,13 @@ leave:	/* pn__gate_leave() */
 	calls_done++
 }
 
-proctype Closer()
+/* gate_wait(): under ctl_mu, until both busy words read 0 (acquire
+ * loads, one producer at a time), sleeping on ctl_cv in between. */
+inline gate_wait()
 {
-	byte n, sa, sv;
-
-	/* pn__gate_close() */
-	phase = CLOSED;
-#ifndef FENCED
-	/* pn__heavy_barrier(): every producer's buffer drains. */
-	atomic { flush_all(0); flush_all(1) };
-#endif
-	/* (Fenced: the closer's own fence; its buffer is not modelled.) */
-#ifndef MUTANT_NOCLOSE
-	/* pn__budget_close() */
-	lock(mu, CLOSER);
-	closed = 1;
-	atomic { inwait[0] = 0; inwait[1] = 0 };
-	unlock(mu, CLOSER);
-#endif
-#ifndef MUTANT_NOWAKE
-	/* wake_room_waiters(): exchange(waiter, 0) (and FUTEX_WAKE if it
-	 * was set), ring by ring. */
-	waiter[0] = 0;
-	waiter[1] = 0;
-#endif
 	lock(ctl_mu, CLOSER);
 	do
-	:: /* gate_inside(): acquire loads, one producer at a time. */
-		n = busy[0];
+	:: n = busy[0];
 		if
 		:: n + busy[1] == 0 -> n = 0; break
 		:: else ->
@@ -479,6 +457,42 @@ proctype Closer()
 			lock(ctl_mu, CLOSER)
 		fi
 	od;
+	unlock(ctl_mu, CLOSER)
+}
+
+proctype Closer()
+{
+	byte n, sa, sv;
+
+#ifdef MUTANT_WAKEFIRST
+	waiter[0] = 0;
+	waiter[1] = 0;
+#endif
+	/* pn__gate_close(): store(phase) and a seq_cst fence (the closer's
+	 * buffer is not modelled: the store is visible at once). */
+	phase = CLOSED;
+#ifndef MUTANT_NOCLOSE
+	/* pn__budget_close() */
+	lock(mu, CLOSER);
+	closed = 1;
+	atomic { inwait[0] = 0; inwait[1] = 0 };
+	unlock(mu, CLOSER);
+#endif
+#if !defined(MUTANT_NOWAKE) && !defined(MUTANT_WAKEFIRST)
+	/* wake_room_waiters(): exchange(waiter, 0) (and FUTEX_WAKE if it
+	 * was set), ring by ring. */
+	waiter[0] = 0;
+	waiter[1] = 0;
+#endif
+	/* gate_wait(): the woken leave first. */
+	gate_wait();
+#if !defined(FENCED) && !defined(MUTANT_NOBARRIER)
+	/* pn__heavy_barrier(), after the wake-ups: every producer's buffer
+	 * drains. (Fenced: the closer's own fence, a no-op here.) */
+	atomic { flush_all(0); flush_all(1) };
+#endif
+	gate_wait();
+	lock(ctl_mu, CLOSER);
 	/* The gate is empty: what the drain reads from here is final. */
 	atomic {
 		gate_empty = 1;
