@@ -163,6 +163,9 @@ struct bench_workload {
 	bench_run_fn run;   /* one Pinion repetition */
 	bool latency;	    /* prints p50/p99/p99.9/max */
 	bool needs_2shards; /* cross only, and at least 2 shards */
+	/* Workloads with variants of their own (run == NULL): their names,
+	 * comma-separated, for --list and --variant. */
+	const char *own_variants;
 };
 
 int bench_pingpong(struct bench_env *e, struct bench_sample *s);

@@ -4,7 +4,7 @@
  * beside its raw limit, plus the measurements the issue asks for
  * (allocations per message, idle shard CPU, bytes per idle actor).
  *
- *   pinion-bench WORKLOAD [--variant local|cross] [--n N] [--shards S]
+ *   pinion-bench WORKLOAD [--variant V] [--n N] [--shards S]
  *                [--reps R] [--busy-poll] [--json] [--impl pinion|raw]
  *                [--rate R] [--hist-out PREFIX] [--report]
  *   pinion-bench all [same options]
@@ -26,27 +26,27 @@
 
 const struct bench_workload bench_workloads[] = {
 	{"pingpong", "A pings B, B pongs, A pings again; round trips", 1000000,
-	 L | X, bench_pingpong, false, false},
+	 L | X, bench_pingpong, false, false, NULL},
 	{"ring", "503 actors pass one token around; hops", 10000000, L | X,
-	 bench_ring, false, false},
+	 bench_ring, false, false, NULL},
 	{"counting", "a producer streams inc to a counter, then get; messages",
-	 10000000, L | X, bench_counting, false, false},
+	 10000000, L | X, bench_counting, false, false, NULL},
 	{"forkjoin", "a master fans out to 64 workers (32 xorshift rounds)",
-	 6400000, L | X, bench_forkjoin, false, false},
+	 6400000, L | X, bench_forkjoin, false, false, NULL},
 	{"spawn", "a parent spawns actors that answer hello and stop", 1000000,
-	 L | X, bench_spawn_run, false, false},
+	 L | X, bench_spawn_run, false, false, NULL},
 	{"churn", "spawn; it spawns a child and stops; <= 1 s per cycle",
-	 100000, L | X, bench_churn, false, false},
+	 100000, L | X, bench_churn, false, false, NULL},
 	{"latency", "open-loop requests at --rate to another shard", 1000000, X,
-	 bench_latency, true, true},
+	 bench_latency, true, true, NULL},
 	/* Variants c1, c16, c256; runs its own servers (bench/echo.c). */
 	{"echo", "TCP echo on loopback, 64-byte requests, vs epoll", 1000000, 0,
-	 NULL, true, false},
+	 NULL, true, false, "c1,c16,c256"},
 	/* Migration and placement (bench/migrate.c, bench/pairs.c). */
 	{"migrate", "move an actor back and forth; sends to it, moved or not",
-	 2000, 0, NULL, false, false},
+	 2000, 0, NULL, false, false, "moves,loaded"},
 	{"pairs", "16 ping-pong pairs: ideal, scatter, scatter + colocate",
-	 1000, 0, NULL, false, false},
+	 1000, 0, NULL, false, false, "-"},
 };
 const unsigned bench_nworkloads =
 	sizeof(bench_workloads) / sizeof(bench_workloads[0]);
@@ -62,7 +62,7 @@ const struct bench_workload *bench_workload_find(const char *name)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pinion-bench WORKLOAD|all [--variant local|cross] "
+		"usage: pinion-bench WORKLOAD|all [--variant V (see --list)] "
 		"[--n N] [--shards S]\n"
 		"                    [--reps R] [--busy-poll] [--json] "
 		"[--impl pinion|raw]\n"
@@ -77,17 +77,17 @@ static void list(void)
 	for (unsigned i = 0; i < bench_nworkloads; i++) {
 		const struct bench_workload *w = &bench_workloads[i];
 
-		printf("%-9s %-11s n=%-9llu %s\n", w->name,
-		       w->variants == (L | X) ? "local,cross"
-		       : w->variants	      ? "cross"
-					      : "c1,c16,c256",
+		printf("%-9s %-12s n=%-9llu %s\n", w->name,
+		       w->own_variants		? w->own_variants
+		       : w->variants == (L | X) ? "local,cross"
+						: "cross",
 		       (unsigned long long)w->default_n, w->about);
 	}
-	printf("%-9s %-11s %-11s %s\n", "allocs", "local,cross", "",
+	printf("%-9s %-12s %-11s %s\n", "allocs", "local,cross", "",
 	       "jemalloc allocations per message in counting");
-	printf("%-9s %-11s %-11s %s\n", "idle", "", "",
+	printf("%-9s %-12s %-11s %s\n", "idle", "", "",
 	       "CPU of parked shards over 2 s without traffic");
-	printf("%-9s %-11s %-11s %s\n", "memory", "", "",
+	printf("%-9s %-12s %-11s %s\n", "memory", "", "",
 	       "bytes per idle actor (100,000 actors)");
 }
 
@@ -153,7 +153,8 @@ static int parse_one(struct bench_opts *o, int c, const char *arg)
 		o->variant = arg;
 		if (strcmp(arg, "local") && strcmp(arg, "cross") &&
 		    strcmp(arg, "c1") && strcmp(arg, "c16") &&
-		    strcmp(arg, "c256"))
+		    strcmp(arg, "c256") && strcmp(arg, "moves") &&
+		    strcmp(arg, "loaded"))
 			err = -EINVAL;
 		break;
 	case O_IMPL:
