@@ -258,18 +258,6 @@ static void report(void *arg)
 			       atomic_load(&g.got[s]), g.m);
 }
 
-static pn_pid spawn(struct pn_runtime *rt, const struct pn_behaviour *b,
-		    int shard, uint32_t arg)
-{
-	struct pn_spawn_opts o = {
-		.shard = shard, .arg = &arg, .arg_len = sizeof(arg)};
-	pn_pid pid;
-	int err = pn_runtime_spawn(rt, b, &o, &pid);
-
-	SU_CHECK(err == 0, "spawn %s: %d %s", b->name, err, pn_last_error());
-	return pid;
-}
-
 int main(void)
 {
 	struct pn_migrate_stats ms, sum = {0};
@@ -289,10 +277,10 @@ int main(void)
 	g.nlocs = n;
 	g.nsenders = NSENDERS;
 	g.m = su_scaled(40000, 1000);
-	g.target = spawn(rt, &target_b, 0, 0);
+	g.target = su_spawn(rt, &target_b, 0, 0);
 	for (uint32_t s = 0; s < g.nsenders; s++)
-		spawn(rt, &sender_b, PN_SHARD_SUPERVISOR, s);
-	spawn(rt, &asker_b, PN_SHARD_SUPERVISOR, 0);
+		su_spawn(rt, &sender_b, PN_SHARD_SUPERVISOR, s);
+	su_spawn(rt, &asker_b, PN_SHARD_SUPERVISOR, 0);
 	SU_CHECK(pthread_create(&th, NULL, sampler, rt) == 0, "thread");
 	su_wait(rt, CODE_DONE, 1, 20000000000ull, 280000000000ull, progress,
 		report, NULL, "forward");

@@ -300,17 +300,6 @@ static const struct pn_behaviour sink_b = {
 	.handle = sink_handle,
 };
 
-static pn_pid spawn_on(struct pn_runtime *rt, const struct pn_behaviour *b,
-		       int shard)
-{
-	struct pn_spawn_opts o = {.shard = shard};
-	pn_pid pid;
-	int err = pn_runtime_spawn(rt, b, &o, &pid);
-
-	SU_CHECK(err == 0, "spawn %s: %d %s", b->name, err, pn_last_error());
-	return pid;
-}
-
 static void gate_close(struct pn_runtime *rt, pn_pid gate)
 {
 	int code = 0, err;
@@ -378,9 +367,9 @@ static void *waiter_main(void *arg)
 
 static void part_lesson3(struct pn_runtime *rt, unsigned rounds)
 {
-	pn_pid gate0 = spawn_on(rt, &gate_b, 0),
-	       sink0 = spawn_on(rt, &sink_b, 0);
-	pn_pid sink1 = spawn_on(rt, &sink_b, 1);
+	pn_pid gate0 = su_spawn(rt, &gate_b, 0, 0),
+	       sink0 = su_spawn(rt, &sink_b, 0, 0);
+	pn_pid sink1 = su_spawn(rt, &sink_b, 1, 0);
 	struct pn_producer *pa, *pb, *pc;
 	uint64_t t0 = pn_now_ns(), max_ns = 0;
 	unsigned char a[BUDGET];
@@ -520,8 +509,8 @@ static void part_spawn_race(unsigned rounds)
 
 	su_config(&c);
 	rt = su_runtime(&c);
-	gate1 = spawn_on(rt, &gate_b, 1);
-	sink1 = spawn_on(rt, &sink_b, 1);
+	gate1 = su_spawn(rt, &gate_b, 1, 0);
+	sink1 = su_spawn(rt, &sink_b, 1, 0);
 	SU_CHECK(pn_producer_create(rt, &p) == 0, "producer: %s",
 		 pn_last_error());
 	for (unsigned i = 0; i < rounds; i++) {
@@ -534,7 +523,7 @@ static void part_spawn_race(unsigned rounds)
 					      BLOCK_NS);
 			SU_CHECK(err == 0, "pad: %d %s", err, pn_last_error());
 		}
-		r = spawn_on(rt, &late_b, 1);
+		r = su_spawn(rt, &late_b, 1, 0);
 		for (uint32_t k = 0; k < R_MSGS; k++) {
 			err = pn_inject(p, r, MSG_SEQ0 + k, NULL, 0, BLOCK_NS);
 			SU_CHECK(err == 0, "inject %u: %d %s", k, err,

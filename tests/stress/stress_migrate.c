@@ -403,18 +403,6 @@ static void report(void *arg)
 				       atomic_load(&g.moves[t]));
 }
 
-static pn_pid spawn(struct pn_runtime *rt, const struct pn_behaviour *b,
-		    int shard, uint32_t arg)
-{
-	struct pn_spawn_opts o = {
-		.shard = shard, .arg = &arg, .arg_len = sizeof(arg)};
-	pn_pid pid;
-	int err = pn_runtime_spawn(rt, b, &o, &pid);
-
-	SU_CHECK(err == 0, "spawn %s: %d %s", b->name, err, pn_last_error());
-	return pid;
-}
-
 static void variant(const char *name, uint32_t ring_slots, uint64_t spin_ns,
 		    uint64_t m)
 {
@@ -439,13 +427,13 @@ static void variant(const char *name, uint32_t ring_slots, uint64_t spin_ns,
 	g.m = m;
 	SU_CHECK(g.nsenders <= MAX_SENDERS, "too many shards");
 	for (uint32_t t = 0; t < NTARGETS; t++)
-		g.target[t] = spawn(rt, &target_b, (int)(t % n), t);
-	spawn(rt, &mover_b, 1 % (int)n, 0);
+		g.target[t] = su_spawn(rt, &target_b, (int)(t % n), t);
+	su_spawn(rt, &mover_b, 1 % (int)n, 0);
 	for (uint32_t s = 0; s < nact; s++)
-		spawn(rt, &sender_b,
-		      s % g.nlocs == n ? PN_SHARD_SUPERVISOR
-				       : (int)(s % g.nlocs),
-		      s);
+		su_spawn(rt, &sender_b,
+			 s % g.nlocs == n ? PN_SHARD_SUPERVISOR
+					  : (int)(s % g.nlocs),
+			 s);
 	pr = (struct producer){.id = nact, .rt = rt};
 	SU_CHECK(pthread_create(&pr.th, NULL, producer_main, &pr) == 0,
 		 "pthread_create");

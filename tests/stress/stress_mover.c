@@ -269,18 +269,6 @@ static void report(void *arg)
 				       atomic_load(&g.moves[v]));
 }
 
-static pn_pid spawn(struct pn_runtime *rt, const struct pn_behaviour *b,
-		    int shard, uint32_t arg)
-{
-	struct pn_spawn_opts o = {
-		.shard = shard, .arg = &arg, .arg_len = sizeof(arg)};
-	pn_pid pid;
-	int err = pn_runtime_spawn(rt, b, &o, &pid);
-
-	SU_CHECK(err == 0, "spawn %s: %d %s", b->name, err, pn_last_error());
-	return pid;
-}
-
 /* The guest receiver lives on shard 1 before the movers start. */
 static void settle_guest(struct pn_runtime *rt, pn_pid pid)
 {
@@ -338,13 +326,13 @@ static void variant(const char *name, uint32_t ring_slots, uint64_t m)
 	SU_CHECK(n >= 2, "needs 2 application shards");
 	g.nlocs = n + 1;
 	g.m = m;
-	g.recv[0] = spawn(rt, &recv_b, 0, 0);
-	g.recv[1] = spawn(rt, &recv_b, 1, 1);
-	g.recv[2] = spawn(rt, &recv_b, PN_SHARD_SUPERVISOR, 2);
-	g.recv[3] = spawn(rt, &recv_b, 0, 3);
+	g.recv[0] = su_spawn(rt, &recv_b, 0, 0);
+	g.recv[1] = su_spawn(rt, &recv_b, 1, 1);
+	g.recv[2] = su_spawn(rt, &recv_b, PN_SHARD_SUPERVISOR, 2);
+	g.recv[3] = su_spawn(rt, &recv_b, 0, 3);
 	settle_guest(rt, g.recv[3]);
 	for (uint32_t v = 0; v < NMOVERS; v++)
-		spawn(rt, &mover_b, (int)v, v);
+		su_spawn(rt, &mover_b, (int)v, v);
 	su_wait(rt, CODE_DONE, NRECV * NMOVERS, 20000000000ull, 280000000000ull,
 		progress, report, NULL, name);
 	su_sync(rt);

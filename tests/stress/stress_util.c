@@ -241,6 +241,18 @@ static const struct pn_behaviour probe_b = {
 	.handle = probe_handle,
 };
 
+pn_pid su_spawn(struct pn_runtime *rt, const struct pn_behaviour *b, int shard,
+		uint32_t arg)
+{
+	struct pn_spawn_opts o = {
+		.shard = shard, .arg = &arg, .arg_len = sizeof(arg)};
+	pn_pid pid;
+	int err = pn_runtime_spawn(rt, b, &o, &pid);
+
+	SU_CHECK(err == 0, "spawn %s: %d %s", b->name, err, pn_last_error());
+	return pid;
+}
+
 struct pn_runtime *su_runtime(const struct pn_config *c)
 {
 	struct pn_runtime *rt;

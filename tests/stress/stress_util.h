@@ -74,6 +74,11 @@ void su_config(struct pn_config *c);
  * make it the runtime su_fail() reports on. Fails the test on error. */
 struct pn_runtime *su_runtime(const struct pn_config *c);
 
+/* Spawn @b on @shard from outside, its init getting @arg (a uint32_t,
+ * copied). Fails the test on error. */
+pn_pid su_spawn(struct pn_runtime *rt, const struct pn_behaviour *b, int shard,
+		uint32_t arg);
+
 /* Shut @rt down (10 s bound), fail if any stage did not finish or if the
  * accounting identity does not hold exactly (accepted = handled + dead
  * letters, nothing in flight), destroy it. _totals also hands back the
