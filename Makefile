@@ -38,7 +38,8 @@ f_tsan    = -O1 -g -fsanitize=thread -DPN_ALLOC_LIBC
 l_asan    = -fsanitize=address,undefined
 l_tsan    = -fsanitize=thread
 
-INCLUDES  = -Itopology -Ialloc -Icore -Iio -I$(BUILD)/include
+INCLUDES  = -Iinclude -Itopology -Ialloc -Icore $(CORE_SUBS:%=-Icore/%) -Iio \
+	    -I$(BUILD)/include
 override CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC -fno-omit-frame-pointer \
 		     -fvisibility=hidden -pthread $(WARN) $(f_$(MODE)) \
 		     $(INCLUDES) -MMD -MP
@@ -67,6 +68,7 @@ MODELS      :=	# tests/model/*.pml (see scripts/check-models.sh)
 BENCH_PROGS :=	# bench programs; each lists <name>_SRCS
 
 include topology/module.mk alloc/module.mk core/module.mk io/module.mk
+PUB_HEADERS += include/pinion.h
 include $(wildcard tests/*/*.mk) bench/module.mk
 
 DEPS_STAMP := build/.deps-ok

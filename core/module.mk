@@ -1,19 +1,31 @@
-# core/: the actor runtime.
-PUB_HEADERS += core/pinion.h core/pn_core.h core/pn_msg.h core/pn_ring.h
-LIB_SRCS    += core/timers.c core/budget.c core/containers.c core/send.c \
-	       core/shard.c core/shard_setup.c core/runtime.c core/actor.c \
-	       core/request.c core/producer.c core/shutdown.c \
-	       core/supervisor.c core/supervision.c core/registry.c \
-	       core/watchdog.c core/crash.c
-# Observability (issue 8): metrics, histograms, the flight recorder.
+# core/: the actor runtime, in sub-modules that depend one way:
+#   base <- sched <- actor <- {sup, mig, obs} <- rt
+# (scripts/check-deps.sh enforces it; README "Architecture").
+CORE_SUBS   := base sched actor sup mig obs rt
+PUB_HEADERS += core/pn_core.h core/base/pn_msg.h core/base/pn_ring.h
+# base: messages, the SPSC ring, FIFOs and PID sets, the timer wheel.
+LIB_SRCS    += core/base/containers.c core/base/timers.c
+# sched: shards and their loop, sends, producers, the budget, park/wake.
+LIB_SRCS    += core/sched/budget.c core/sched/send.c core/sched/shard.c \
+	       core/sched/shard_setup.c core/sched/producer.c
+# actor: lifecycle, monitors and links, request/reply and timers.
+LIB_SRCS    += core/actor/actor.c core/actor/request.c
+# sup: supervisors, the name registry, the watchdog, crash reports.
+LIB_SRCS    += core/sup/supervisor.c core/sup/supervision.c \
+	       core/sup/registry.c core/sup/watchdog.c core/sup/crash.c
+# obs: metrics, histograms, the flight recorder, probes.
 # PN_METRICS=0 compiles every metric update out (-DPN_NO_METRICS);
 # PN_PROBES=0 the USDT probes (-DPN_NO_PROBES).
-LIB_SRCS    += core/metrics.c core/metrics_out.c core/hist.c core/flight.c
+LIB_SRCS    += core/obs/metrics.c core/obs/metrics_out.c core/obs/hist.c \
+	       core/obs/flight.c
 ifeq ($(PN_METRICS),0)
 override CFLAGS += -DPN_NO_METRICS
 endif
 ifeq ($(PN_PROBES),0)
 override CFLAGS += -DPN_NO_PROBES
 endif
-# Migration, placement, the traffic view and the rebalancer (issue 7).
-LIB_SRCS    += core/migrate.c core/pack.c core/traffic.c core/placement.c
+# mig: migration, placement, the traffic view and the rebalancer.
+LIB_SRCS    += core/mig/migrate.c core/mig/pack.c core/mig/traffic.c \
+	       core/mig/placement.c
+# rt: runtime create, start, shutdown, destroy.
+LIB_SRCS    += core/rt/runtime.c core/rt/shutdown.c

@@ -5,8 +5,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bad=0
 for h in topology/pn_base.h topology/pn_topology.h alloc/pn_alloc.h \
-	core/pn_msg.h core/pn_ring.h core/pn_core.h io/pn_io.h core/pinion.h; do
-	inc="-Itopology -Ialloc -Icore -Iio"
+	core/base/pn_msg.h core/base/pn_ring.h core/pn_core.h io/pn_io.h \
+	include/pinion.h; do
+	inc="-Iinclude -Itopology -Ialloc -Icore -Icore/base -Iio"
 	echo "#include \"$(basename "$h")\"" |
 		cc -std=c11 -Wall -Wextra -Werror $inc -fsyntax-only -x c - ||
 		{ echo "check-headers: $h is not self-contained (C)"; bad=1; }
