@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * core/'s internal header: the shard (struct pn_ctx), the actor, the slot
+ * core/'s internal header: the shard (struct pn_shard), the actor, the slot
  * table, the inbox and outbox links between shards, the local FIFO, and the
  * functions the core's files share. Nothing outside core/ includes it.
  *
@@ -200,12 +200,12 @@ struct pn__stats {
  *             = (sent_local + sent_remote + side_in + producers)
  *               - (dispatched + side_out)        ("hops" sent - done)
  *
- * The pn__acct_* helpers (after struct pn_ctx) are for the cold paths;
+ * The pn__acct_* helpers (after struct pn_shard) are for the cold paths;
  * the hot counters are the plain n_* fields, published once per loop
  * turn. Owner only.
  */
 
-struct pn_ctx {
+struct pn_shard {
 	/* --- hot, owner only --- */
 	unsigned id;
 	unsigned nshards;  /* every shard, the supervisor shard included */
@@ -303,7 +303,7 @@ struct pn_ctx {
 	alignas(PN_CACHELINE) struct pn__stats stats;
 };
 
-static inline void pn__acct_moved(struct pn_ctx *s)
+static inline void pn__acct_moved(struct pn_shard *s)
 {
 	PN__STAT_ADD(s, PN__ST_MOVED, 1);
 }
@@ -318,13 +318,13 @@ static inline uint64_t pn__msg_cost(uint32_t len)
 /* @m enters or leaves a side queue: counted, and its bytes weigh on the
  * shard's congestion like its overflow's (send.c's flow control: a home
  * holding a moving actor's backlog must push back too). */
-static inline void pn__acct_side_in(struct pn_ctx *s, const struct pn_msg *m)
+static inline void pn__acct_side_in(struct pn_shard *s, const struct pn_msg *m)
 {
 	PN__STAT_ADD(s, PN__ST_SIDE_IN, 1);
 	s->side_bytes += pn__msg_cost(m->len);
 }
 
-static inline void pn__acct_side_out(struct pn_ctx *s, const struct pn_msg *m)
+static inline void pn__acct_side_out(struct pn_shard *s, const struct pn_msg *m)
 {
 	PN__STAT_ADD(s, PN__ST_SIDE_OUT, 1);
 	s->side_bytes -= pn__msg_cost(m->len);
@@ -332,7 +332,7 @@ static inline void pn__acct_side_out(struct pn_ctx *s, const struct pn_msg *m)
 
 /* Messages this shard has put into queues and taken out of them, exact:
  * its own counters, read on its thread (shutdown's drain waves). */
-static inline void pn__shard_hops(const struct pn_ctx *s, uint64_t *sent,
+static inline void pn__shard_hops(const struct pn_shard *s, uint64_t *sent,
 				  uint64_t *done)
 {
 	*sent = s->n_sent_local + s->n_sent_remote +
@@ -376,7 +376,7 @@ struct pn_runtime {
 	struct pn_plan *plan;
 	unsigned nshards; /* napp + 1: the last is the supervisor shard */
 	unsigned napp;	  /* application shards (the plan's) */
-	struct pn_ctx **shard;
+	struct pn_shard **shard;
 	bool fenced; /* no membarrier: producers fence too */
 	struct pn_poller poller;
 	bool has_poller;
@@ -426,11 +426,31 @@ static inline bool pn__rt_closing(const struct pn_runtime *rt)
 }
 
 /*
+ * The public handle of a shard is struct pn_ctx, an incomplete type that
+ * is never defined: a handler's ctx is its shard, converted at the API's
+ * edge by these (and nowhere else).
+ */
+static inline struct pn_shard *pn__shard(struct pn_ctx *ctx)
+{
+	return (struct pn_shard *)(void *)ctx;
+}
+
+static inline const struct pn_shard *pn__shard_c(const struct pn_ctx *ctx)
+{
+	return (const struct pn_shard *)(const void *)ctx;
+}
+
+static inline struct pn_ctx *pn__ctx(struct pn_shard *s)
+{
+	return (struct pn_ctx *)(void *)s;
+}
+
+/*
  * The shard whose thread is running (NULL on every other thread); set by
  * pn__shard_main(). Initial-exec TLS: one %fs-relative load, so the check
  * below costs a load and a branch on the send path.
  */
-extern _Thread_local struct pn_ctx *pn__self_shard
+extern _Thread_local struct pn_shard *pn__self_shard
 	__attribute__((tls_model("initial-exec")));
 
 /*
@@ -438,7 +458,7 @@ extern _Thread_local struct pn_ctx *pn__self_shard
  * their handler was given; a ctx saved and used from another thread would
  * race on the shard's queues. Every build refuses it with -EPERM.
  */
-int pn__ctx_error(const struct pn_ctx *ctx, const char *what);
+int pn__ctx_error(const struct pn_shard *ctx, const char *what);
 #define PN__CTX_CHECK(ctx, what)                                               \
 	do {                                                                   \
 		if (PN_UNLIKELY(!(ctx) || (ctx) != pn__self_shard))            \
@@ -532,18 +552,18 @@ static inline void pn__cpu_relax(void)
 }
 
 /* shard.c, shard_setup.c, shutdown.c */
-int pn__shard_setup(struct pn_ctx *s);
-void pn__shard_loop(struct pn_ctx *s);
-void pn__shard_free(struct pn_ctx *s);
-void pn__shard_free_tables(struct pn_ctx *s);
-void pn__shard_publish(struct pn_ctx *s);
-bool pn__shard_stage(struct pn_ctx *s, int stage_word);
+int pn__shard_setup(struct pn_shard *s);
+void pn__shard_loop(struct pn_shard *s);
+void pn__shard_free(struct pn_shard *s);
+void pn__shard_free_tables(struct pn_shard *s);
+void pn__shard_publish(struct pn_shard *s);
+bool pn__shard_stage(struct pn_shard *s, int stage_word);
 void *pn__shard_main(void *arg);
 void pn__heavy_barrier(struct pn_runtime *rt);
-void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
-			unsigned source, struct pn_ctx *waker);
-void pn__wake_external(struct pn_ctx *dst);
-struct io_uring_sqe *pn__sqe(struct pn_ctx *s);
+void pn__source_publish(struct pn_runtime *rt, struct pn_shard *dst,
+			unsigned source, struct pn_shard *waker);
+void pn__wake_external(struct pn_shard *dst);
+struct io_uring_sqe *pn__sqe(struct pn_shard *s);
 
 /* producer.c: external producers and the gate of external calls */
 void pn__producers_free(struct pn_runtime *rt);
@@ -558,30 +578,30 @@ int pn__runtime_send_sys(struct pn_runtime *rt, pn_pid to, uint32_t type,
 			 const void *data, size_t len, uint64_t timeout_ns);
 
 /* send.c */
-struct pn_msg *pn__msg_slot(struct pn_ctx *s, unsigned dst, uint32_t bytes);
-void pn__msg_commit(struct pn_ctx *s, unsigned dst);
-int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
+struct pn_msg *pn__msg_slot(struct pn_shard *s, unsigned dst, uint32_t bytes);
+void pn__msg_commit(struct pn_shard *s, unsigned dst);
+int pn__send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 	     uint64_t ref, const void *data, size_t len);
-void pn__flush(struct pn_ctx *s);
-void pn__flush_wakes(struct pn_ctx *s);
-unsigned pn__overflow_drain(struct pn_ctx *s);
-void pn__flow_update(struct pn_ctx *s);
-void pn__flow_msg(struct pn_ctx *s, const struct pn_msg *m);
-void *pn__buf_alloc(struct pn_ctx *s, size_t len);
+void pn__flush(struct pn_shard *s);
+void pn__flush_wakes(struct pn_shard *s);
+unsigned pn__overflow_drain(struct pn_shard *s);
+void pn__flow_update(struct pn_shard *s);
+void pn__flow_msg(struct pn_shard *s, const struct pn_msg *m);
+void *pn__buf_alloc(struct pn_shard *s, size_t len);
 void *pn__buf_malloc(size_t len);
 void pn__buf_free_malloc(void *data);
-void pn__buf_free(struct pn_ctx *s, void *data);
-void pn__buf_flush_remote(struct pn_ctx *s);
+void pn__buf_free(struct pn_shard *s, void *data);
+void pn__buf_flush_remote(struct pn_shard *s);
 
 /* actor.c */
-void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m);
-void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m);
-void pn__after_handle(struct pn_ctx *s, struct pn__actor *a, int rc);
-void pn__dead_letter(struct pn_ctx *s, const struct pn_msg *m);
-void pn__local_push(struct pn_ctx *s, const struct pn_msg *m, bool moved);
-struct pn__actor *pn__lookup(struct pn_ctx *s, pn_pid pid);
-int pn__slot_reserve(struct pn_ctx *owner, pn_pid *pid);
-void pn__slot_unreserve(struct pn_ctx *owner, pn_pid pid);
+void pn__dispatch_sys(struct pn_shard *s, struct pn_msg *m);
+void pn__dispatch_miss(struct pn_shard *s, struct pn_msg *m);
+void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc);
+void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m);
+void pn__local_push(struct pn_shard *s, const struct pn_msg *m, bool moved);
+struct pn__actor *pn__lookup(struct pn_shard *s, pn_pid pid);
+int pn__slot_reserve(struct pn_shard *owner, pn_pid *pid);
+void pn__slot_unreserve(struct pn_shard *owner, pn_pid pid);
 unsigned pn__spawn_target(const struct pn_runtime *rt, int shard, unsigned any);
 int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
 		      const struct pn_spawn_opts *o, unsigned target,
@@ -589,17 +609,17 @@ int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
 size_t pn__spawn_payload(unsigned char *buf, const struct pn_behaviour *b,
 			 const struct pn_spawn_opts *o, uint32_t depth);
 #define PN__SPAWN_HDR 16
-void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
+void pn__actor_stop(struct pn_shard *s, struct pn__actor *a, int reason,
 		    int detail);
-void pn__actors_shutdown_notify(struct pn_ctx *s);
-unsigned pn__actors_stop_depth(struct pn_ctx *s, uint32_t depth);
-uint32_t pn__actors_max_depth(struct pn_ctx *s);
-void pn__actors_fini(struct pn_ctx *s);
+void pn__actors_shutdown_notify(struct pn_shard *s);
+unsigned pn__actors_stop_depth(struct pn_shard *s, uint32_t depth);
+uint32_t pn__actors_max_depth(struct pn_shard *s);
+void pn__actors_fini(struct pn_shard *s);
 
 /* request.c */
-int pn__reqs_create(struct pn_ctx *s);
-void pn__reqs_destroy(struct pn_ctx *s);
-bool pn__reply_accept(struct pn_ctx *s, const struct pn_msg *m);
+int pn__reqs_create(struct pn_shard *s);
+void pn__reqs_destroy(struct pn_shard *s);
+bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m);
 void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id);
 
 /* === supervision: supervisor.c, supervision.c, registry.c, watchdog.c,
@@ -667,7 +687,7 @@ struct pn__sup_rt {
  * last with release, pairing with the watchdog's acquire load of it, so
  * once seq has stopped moving the fields are those of dispatch seq.
  */
-static inline void pn__beacon_set(struct pn_ctx *s, const struct pn__actor *a,
+static inline void pn__beacon_set(struct pn_shard *s, const struct pn__actor *a,
 				  uint32_t type)
 {
 	/* The actor's fields only when another actor runs: a stream of
@@ -688,7 +708,7 @@ static inline void pn__beacon_set(struct pn_ctx *s, const struct pn__actor *a,
  * the stop sequence): the beacon names the inner actor, then the outer
  * one again. */
 static inline uint32_t
-pn__beacon_enter(struct pn_ctx *s, const struct pn__actor *a, uint32_t type)
+pn__beacon_enter(struct pn_shard *s, const struct pn__actor *a, uint32_t type)
 {
 	uint32_t outer =
 		atomic_load_explicit(&s->beacon.type, memory_order_relaxed);
@@ -697,8 +717,9 @@ pn__beacon_enter(struct pn_ctx *s, const struct pn__actor *a, uint32_t type)
 	return outer;
 }
 
-static inline void
-pn__beacon_leave(struct pn_ctx *s, const struct pn__actor *outer, uint32_t type)
+static inline void pn__beacon_leave(struct pn_shard *s,
+				    const struct pn__actor *outer,
+				    uint32_t type)
 {
 	if (outer)
 		pn__beacon_set(s, outer, type);
@@ -716,7 +737,8 @@ int pn__supervision_init(struct pn_runtime *rt);
 void pn__supervision_fini(struct pn_runtime *rt);
 void pn__supervision_wake(struct pn_runtime *rt);
 void pn__supervision_config_init(struct pn_config *c);
-void pn__stop_by(struct pn_ctx *s, struct pn__actor *a, const struct pn_msg *m);
+void pn__stop_by(struct pn_shard *s, struct pn__actor *a,
+		 const struct pn_msg *m);
 int pn__sup_shutdown_wait(struct pn_runtime *rt, uint64_t until, bool skip,
 			  char *text, size_t size);
 bool pn__ticket_done(struct pn_runtime *rt, struct pn__ticket **t, int err,
@@ -727,7 +749,7 @@ const char *pn__type_name(uint32_t type, char *buf, size_t size);
 /* supervisor.c */
 int pn__sup_spawn_root(struct pn_runtime *rt, const struct pn_sup_spec *spec,
 		       struct pn__ticket *t, pn_pid *pid);
-void pn__sup_shutdown_begin(struct pn_ctx *s);
+void pn__sup_shutdown_begin(struct pn_shard *s);
 /* registry.c */
 int pn__registry_init(struct pn_runtime *rt);
 void pn__registry_fini(struct pn_runtime *rt);
@@ -735,11 +757,11 @@ int pn__name_claim(struct pn_runtime *rt, const char *name, pn_pid old,
 		   pn_pid pid);
 void pn__name_drop(struct pn_runtime *rt, const char *name, pn_pid pid);
 /* watchdog.c */
-void pn__watchdog_start(struct pn_ctx *s);
+void pn__watchdog_start(struct pn_shard *s);
 uint64_t pn__stall_ns(struct pn_runtime *rt, unsigned shard, uint64_t now,
 		      struct pn__running *what);
 /* crash.c */
-void pn__crash_thread_init(struct pn_ctx *s);
+void pn__crash_thread_init(struct pn_shard *s);
 void pn__crash_thread_fini(void);
 
 /* === end of supervision ================================================= */
@@ -753,14 +775,14 @@ void pn__crash_thread_fini(void);
  * per message is what the fast path cannot afford.
  */
 static inline __attribute__((always_inline)) void
-pn__run(struct pn_ctx *s, struct pn__actor *a, struct pn_msg *m)
+pn__run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
 {
 	int rc;
 
 	s->cur = a;
 	pn__beacon_set(s, a, m->type); /* for the watchdog: see there */
 	PN_PROBE3(dispatch_start, s->id, m->to, m->type);
-	rc = a->b->handle(s, a->state, m);
+	rc = a->b->handle(pn__ctx(s), a->state, m);
 	PN_PROBE4(dispatch_end, s->id, m->to, m->type, rc);
 	if (PN_UNLIKELY(rc != 0 || a->pending))
 		pn__after_handle(s, a, rc);
@@ -772,7 +794,7 @@ pn__run(struct pn_ctx *s, struct pn__actor *a, struct pn_msg *m)
 /* Run @a's handler on @m from inside another actor's handler or the stop
  * sequence (actor.c): the running actor and the beacon are restored after,
  * and @m's payload stays the caller's. */
-void pn__run_nested(struct pn_ctx *s, struct pn__actor *a,
+void pn__run_nested(struct pn_shard *s, struct pn__actor *a,
 		    const struct pn_msg *m);
 
 /* The guest table (migrate.c): an open-addressing hash PID -> entry,
@@ -813,7 +835,7 @@ static inline uint32_t pn__mig_ghome(const struct pn__mig *g, pn_pid pid)
 	return (h ^ (h >> 13)) & (g->cap - 1);
 }
 
-static inline struct pn__guest *pn__mig_gfind(struct pn_ctx *s, pn_pid pid)
+static inline struct pn__guest *pn__mig_gfind(struct pn_shard *s, pn_pid pid)
 {
 	struct pn__mig *g = s->mig;
 
@@ -827,7 +849,8 @@ static inline struct pn__guest *pn__mig_gfind(struct pn_ctx *s, pn_pid pid)
 }
 
 /* A guest living here that messages go to directly, or NULL. */
-static inline struct pn__actor *pn__mig_guest_hot(struct pn_ctx *s, pn_pid pid)
+static inline struct pn__actor *pn__mig_guest_hot(struct pn_shard *s,
+						  pn_pid pid)
 {
 	struct pn__guest *e = pn__mig_gfind(s, pid);
 
@@ -837,8 +860,8 @@ static inline struct pn__actor *pn__mig_guest_hot(struct pn_ctx *s, pn_pid pid)
 }
 
 /* Deliver @m to its actor here; the common half of pn__dispatch(). */
-static inline __attribute__((always_inline)) void pn__deliver(struct pn_ctx *s,
-							      struct pn_msg *m)
+static inline __attribute__((always_inline)) void
+pn__deliver(struct pn_shard *s, struct pn_msg *m)
 {
 	uint32_t idx = pn_pid_slot(m->to);
 	struct pn__actor *a = idx < s->max_slots ? s->slots[idx].actor : NULL;
@@ -857,7 +880,7 @@ static inline __attribute__((always_inline)) void pn__deliver(struct pn_ctx *s,
 /* The dispatch fast path, shared by the ring drain and the local queue.
  * A message stamped for sampling (metrics.h) takes the slow way, through
  * the same test as replies: unstamped messages pay nothing for it. */
-static inline void pn__dispatch(struct pn_ctx *s, struct pn_msg *m)
+static inline void pn__dispatch(struct pn_shard *s, struct pn_msg *m)
 {
 	const uint64_t slow =
 		PN__METRICS ? PN__REF_STAMP | PN__REF_REPLY : PN__REF_REPLY;

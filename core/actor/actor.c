@@ -24,7 +24,7 @@ struct spawn_hdr {
  * (bumped by every push and pop, so a head that was popped and pushed back
  * meanwhile does not compare equal: no ABA) with the slot index + 1.
  */
-int pn__slot_reserve(struct pn_ctx *o, pn_pid *pid)
+int pn__slot_reserve(struct pn_shard *o, pn_pid *pid)
 {
 	/* Acquire: pairs with the release of the push in slot_free(), so
 	 * the popped slot's gen and next are those its freeing wrote. */
@@ -66,7 +66,7 @@ int pn__slot_reserve(struct pn_ctx *o, pn_pid *pid)
 }
 
 /* Push slot @idx on @o's free stack (any thread). */
-static void slot_push(struct pn_ctx *o, uint32_t idx)
+static void slot_push(struct pn_shard *o, uint32_t idx)
 {
 	uint64_t head =
 		atomic_load_explicit(&o->free_head, memory_order_relaxed);
@@ -84,13 +84,13 @@ static void slot_push(struct pn_ctx *o, uint32_t idx)
 
 /* Give back a reserved slot that was never used (any thread). The PID
  * names the shard (placement may have chosen another than @o). */
-void pn__slot_unreserve(struct pn_ctx *o, pn_pid pid)
+void pn__slot_unreserve(struct pn_shard *o, pn_pid pid)
 {
 	slot_push(o->rt->shard[pn_pid_shard(pid)], pn_pid_slot(pid));
 }
 
 /* Free an actor's slot with a new generation (owner only). */
-static void slot_free(struct pn_ctx *s, uint32_t idx)
+static void slot_free(struct pn_shard *s, uint32_t idx)
 {
 	struct pn__slot *sl = &s->slots[idx];
 	uint32_t g = atomic_load_explicit(&sl->gen, memory_order_relaxed);
@@ -107,7 +107,7 @@ static void slot_free(struct pn_ctx *s, uint32_t idx)
 }
 
 /* slot_free() for migrate.c: a moved-away actor stopped (owner only). */
-void pn__slot_release(struct pn_ctx *s, uint32_t idx)
+void pn__slot_release(struct pn_shard *s, uint32_t idx)
 {
 	slot_free(s, idx);
 }
@@ -117,7 +117,7 @@ void pn__slot_release(struct pn_ctx *s, uint32_t idx)
  * spawn is on its way, or the actor exists but its STARTED has not been
  * dispatched (see actor_activate()).
  */
-static bool slot_reserved(struct pn_ctx *s, pn_pid pid)
+static bool slot_reserved(struct pn_shard *s, pn_pid pid)
 {
 	uint32_t idx = pn_pid_slot(pid);
 
@@ -128,7 +128,7 @@ static bool slot_reserved(struct pn_ctx *s, pn_pid pid)
 		       pn_pid_gen(pid);
 }
 
-struct pn__actor *pn__lookup(struct pn_ctx *s, pn_pid pid)
+struct pn__actor *pn__lookup(struct pn_shard *s, pn_pid pid)
 {
 	uint32_t idx = pn_pid_slot(pid);
 	struct pn__actor *a;
@@ -144,7 +144,7 @@ struct pn__actor *pn__lookup(struct pn_ctx *s, pn_pid pid)
 /* --- sending system messages ---------------------------------------------- */
 
 /* Runtime messages bypass the overflow budget: they must not be lost. */
-static void sys_send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
+static void sys_send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 		     const void *data, size_t len)
 {
 	s->sys_send = true;
@@ -154,7 +154,7 @@ static void sys_send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
 	s->sys_send = false;
 }
 
-static void send_down(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid who,
+static void send_down(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid who,
 		      int reason, int detail)
 {
 	struct pn_down d = {.pid = who, .reason = reason, .detail = detail};
@@ -162,7 +162,7 @@ static void send_down(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid who,
 	sys_send(s, to, type, who, &d, sizeof(d));
 }
 
-void pn__dead_letter(struct pn_ctx *s, const struct pn_msg *m)
+void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m)
 {
 	PN__STAT_ADD(s, PN__ST_DEAD, 1);
 	pn__met_event(&s->met, PN__FL_DEAD, m->to, m->type, 0);
@@ -173,7 +173,7 @@ void pn__dead_letter(struct pn_ctx *s, const struct pn_msg *m)
 }
 
 /* Hold @m (taken from a queue) until its PID's actor starts. */
-static void early_push(struct pn_ctx *s, const struct pn_msg *m)
+static void early_push(struct pn_shard *s, const struct pn_msg *m)
 {
 	struct pn_msg *e = pn__fifo_slot(&s->early, s->arena);
 
@@ -186,7 +186,7 @@ static void early_push(struct pn_ctx *s, const struct pn_msg *m)
 }
 
 /* Take the oldest early message out (the caller owns the copy). */
-static struct pn_msg early_pop(struct pn_ctx *s)
+static struct pn_msg early_pop(struct pn_shard *s)
 {
 	struct pn_msg m = *pn__fifo_peek(&s->early);
 
@@ -197,7 +197,7 @@ static struct pn_msg early_pop(struct pn_ctx *s)
 
 /* Queue @m on the local queue: a new message from the runtime (@moved
  * false: STARTED, a timer) or one already counted (@moved). */
-void pn__local_push(struct pn_ctx *s, const struct pn_msg *m, bool moved)
+void pn__local_push(struct pn_shard *s, const struct pn_msg *m, bool moved)
 {
 	struct pn_msg *slot = pn__fifo_slot(&s->local, s->arena);
 
@@ -212,7 +212,7 @@ void pn__local_push(struct pn_ctx *s, const struct pn_msg *m, bool moved)
 }
 
 /* Move the early messages for @pid behind its STARTED, in order. */
-static void early_release(struct pn_ctx *s, pn_pid pid)
+static void early_release(struct pn_shard *s, pn_pid pid)
 {
 	uint32_t n = pn__fifo_len(&s->early);
 
@@ -231,7 +231,7 @@ static void early_release(struct pn_ctx *s, pn_pid pid)
  * anything that arrives later can reach it directly. Replies among them
  * were accepted when they arrived: they go straight to the handler.
  */
-static void early_replay(struct pn_ctx *s, pn_pid pid)
+static void early_replay(struct pn_shard *s, pn_pid pid)
 {
 	uint32_t n = pn__fifo_len(&s->early);
 
@@ -250,7 +250,7 @@ static void early_replay(struct pn_ctx *s, pn_pid pid)
 /* --- lifecycle
  * ---------------------------------------------------------------- */
 
-static void list_del(struct pn_ctx *s, struct pn__actor *a)
+static void list_del(struct pn_shard *s, struct pn__actor *a)
 {
 	if (a->prev)
 		a->prev->next = a->next;
@@ -261,7 +261,7 @@ static void list_del(struct pn_ctx *s, struct pn__actor *a)
 }
 
 /* Unlink @a and free what it owns but its slot (migrate.c: it moves). */
-void pn__actor_release(struct pn_ctx *s, struct pn__actor *a)
+void pn__actor_release(struct pn_shard *s, struct pn__actor *a)
 {
 	if (s->beacon_last == a) /* its memory may hold the next actor */
 		s->beacon_last = NULL;
@@ -274,7 +274,7 @@ void pn__actor_release(struct pn_ctx *s, struct pn__actor *a)
 }
 
 /* Put @a on the shard's list of live actors. */
-void pn__actor_link(struct pn_ctx *s, struct pn__actor *a)
+void pn__actor_link(struct pn_shard *s, struct pn__actor *a)
 {
 	a->prev = NULL;
 	a->next = s->actors;
@@ -284,7 +284,7 @@ void pn__actor_link(struct pn_ctx *s, struct pn__actor *a)
 	PN__STAT_ADD(s, PN__ST_ACTORS, 1);
 }
 
-static void actor_free(struct pn_ctx *s, struct pn__actor *a)
+static void actor_free(struct pn_shard *s, struct pn__actor *a)
 {
 	pn_pid pid = a->pid;
 
@@ -297,7 +297,8 @@ static void actor_free(struct pn_ctx *s, struct pn__actor *a)
 }
 
 /* Probes and the flight recorder for a stop (failures get their own). */
-static void stop_observed(struct pn_ctx *s, pn_pid pid, int reason, int detail)
+static void stop_observed(struct pn_shard *s, pn_pid pid, int reason,
+			  int detail)
 {
 	PN_PROBE4(stop, s->id, pid, reason, detail);
 	if (reason != PN_REASON_NORMAL && reason != PN_REASON_SHUTDOWN)
@@ -306,7 +307,7 @@ static void stop_observed(struct pn_ctx *s, pn_pid pid, int reason, int detail)
 		      (uint64_t)(uint32_t)reason << 32 | (uint32_t)detail);
 }
 
-void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
+void pn__actor_stop(struct pn_shard *s, struct pn__actor *a, int reason,
 		    int detail)
 {
 	struct pn__actor *saved = s->cur;
@@ -327,10 +328,10 @@ void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
 		int32_t r = reason;
 
 		memcpy(m.data, &r, sizeof(r));
-		a->b->handle(s, a->state, &m);
+		a->b->handle(pn__ctx(s), a->state, &m);
 	}
 	if (a->b->cleanup && !(a->flags & PN__A_NOCLEANUP))
-		a->b->cleanup(s, a->state, reason);
+		a->b->cleanup(pn__ctx(s), a->state, reason);
 	s->cur = saved == a ? NULL : saved;
 	pn__beacon_leave(s, s->cur, outer);
 	for (uint32_t i = 0; i < a->monitors.n; i++)
@@ -348,7 +349,7 @@ void pn__actor_stop(struct pn_ctx *s, struct pn__actor *a, int reason,
 		early_release(s, pid); /* they become dead letters */
 }
 
-static int actor_init(struct pn_ctx *s, struct pn__actor *a, pn_pid parent,
+static int actor_init(struct pn_shard *s, struct pn__actor *a, pn_pid parent,
 		      unsigned flags, const void *arg, size_t arg_len)
 {
 	struct pn__actor *saved = s->cur;
@@ -365,7 +366,7 @@ static int actor_init(struct pn_ctx *s, struct pn__actor *a, pn_pid parent,
 		uint32_t outer = pn__beacon_enter(s, a, PN__MSG_SPAWN);
 
 		s->cur = a;
-		rc = a->b->init(s, a->state, arg, arg_len);
+		rc = a->b->init(pn__ctx(s), a->state, arg, arg_len);
 		s->cur = saved;
 		pn__beacon_leave(s, saved, outer);
 	}
@@ -382,7 +383,7 @@ static int actor_init(struct pn_ctx *s, struct pn__actor *a, pn_pid parent,
  * early queue, and actor_activate() hands it over after STARTED. So
  * STARTED is first whatever the route, and per-sender order holds.
  */
-static int actor_start(struct pn_ctx *s, pn_pid pid,
+static int actor_start(struct pn_shard *s, pn_pid pid,
 		       const struct pn_behaviour *b, unsigned flags,
 		       uint32_t depth, pn_pid parent, const void *arg,
 		       size_t arg_len)
@@ -437,7 +438,7 @@ static int actor_start(struct pn_ctx *s, pn_pid pid,
  * was stopped before this (shutdown), its PID is no longer reserved and
  * STARTED is dropped.
  */
-static void actor_activate(struct pn_ctx *s, const struct pn_msg *m)
+static void actor_activate(struct pn_shard *s, const struct pn_msg *m)
 {
 	struct pn_msg st = {.type = PN_MSG_STARTED};
 	struct pn__actor *a;
@@ -515,6 +516,8 @@ int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
 int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 	     const struct pn_spawn_opts *opts, pn_pid *pid)
 {
+	struct pn_shard *s = pn__shard(ctx);
+
 	static const struct pn_spawn_opts none = {.shard = PN_SHARD_ANY};
 	const struct pn_spawn_opts *o = opts ? opts : &none;
 	unsigned char buf[sizeof(struct spawn_hdr) + PN_SPAWN_ARG_MAX];
@@ -524,49 +527,49 @@ int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 	unsigned target;
 	int err;
 
-	PN__CTX_CHECK(ctx, "pn_spawn");
+	PN__CTX_CHECK(s, "pn_spawn");
 	if (!pid)
 		return pn__error(-EINVAL, "pn_spawn: pid is NULL");
-	parent = ctx->cur;
+	parent = s->cur;
 	self = parent ? parent->pid : PN_PID_NONE;
 	depth = parent ? parent->depth + 1 : 0;
-	target = pn__spawn_target(ctx->rt, o->shard, ctx->id);
+	target = pn__spawn_target(s->rt, o->shard, s->id);
 
 	if ((o->flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK)) && !parent)
 		return pn__error(-EINVAL, "spawn: MONITOR/LINK need a parent");
 	/* Once shutdown has begun nothing new may appear (a spawn racing
 	 * the close is stopped by the stop stage like any actor). */
-	if (pn__rt_closing(ctx->rt))
+	if (pn__rt_closing(s->rt))
 		return pn__error(-ESHUTDOWN, "spawn: the runtime is shutting "
 					     "down");
-	if ((err = pn__spawn_prepare(ctx->rt, b, o, target, pid)) < 0)
+	if ((err = pn__spawn_prepare(s->rt, b, o, target, pid)) < 0)
 		return err;
 	target = pn_pid_shard(*pid);
 	if ((o->flags & PN_SPAWN_LINK) &&
-	    (err = pn__pids_add(&parent->links, ctx->arena, *pid)) < 0) {
-		pn__slot_unreserve(ctx->rt->shard[target], *pid);
+	    (err = pn__pids_add(&parent->links, s->arena, *pid)) < 0) {
+		pn__slot_unreserve(s->rt->shard[target], *pid);
 		return err;
 	}
-	if (target == ctx->id) {
-		err = actor_start(ctx, *pid, b, o->flags, depth, self, o->arg,
+	if (target == s->id) {
+		err = actor_start(s, *pid, b, o->flags, depth, self, o->arg,
 				  o->arg_len);
 		if (err < 0)
-			pn__slot_unreserve(ctx, *pid);
+			pn__slot_unreserve(s, *pid);
 		return err;
 	}
-	ctx->sys_send = true;
-	err = pn__send(ctx, *pid, PN__MSG_SPAWN, self, 0, buf,
+	s->sys_send = true;
+	err = pn__send(s, *pid, PN__MSG_SPAWN, self, 0, buf,
 		       pn__spawn_payload(buf, b, o, depth));
-	ctx->sys_send = false;
+	s->sys_send = false;
 	if (err < 0)
-		pn__slot_unreserve(ctx->rt->shard[target], *pid);
+		pn__slot_unreserve(s->rt->shard[target], *pid);
 	return err;
 }
 
 /* --- after a handler -------------------------------------------------------
  */
 
-void pn__after_handle(struct pn_ctx *s, struct pn__actor *a, int rc)
+void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc)
 {
 	unsigned p = a->pending;
 
@@ -586,7 +589,7 @@ void pn__after_handle(struct pn_ctx *s, struct pn__actor *a, int rc)
 }
 
 /* See core_int.h: a handler run from inside another (EXIT delivery, guests). */
-void pn__run_nested(struct pn_ctx *s, struct pn__actor *a,
+void pn__run_nested(struct pn_shard *s, struct pn__actor *a,
 		    const struct pn_msg *m)
 {
 	struct pn__actor *saved = s->cur;
@@ -594,7 +597,7 @@ void pn__run_nested(struct pn_ctx *s, struct pn__actor *a,
 	int rc;
 
 	s->cur = a;
-	rc = a->b->handle(s, a->state, m);
+	rc = a->b->handle(pn__ctx(s), a->state, m);
 	if (rc != 0 || a->pending)
 		pn__after_handle(s, a, rc);
 	s->cur = saved;
@@ -603,7 +606,7 @@ void pn__run_nested(struct pn_ctx *s, struct pn__actor *a,
 
 /* --- the runtime's own messages ------------------------------------------ */
 
-static void on_exit_signal(struct pn_ctx *s, struct pn__actor *a,
+static void on_exit_signal(struct pn_shard *s, struct pn__actor *a,
 			   const struct pn_msg *m)
 {
 	struct pn_down d;
@@ -629,7 +632,7 @@ static void on_exit_signal(struct pn_ctx *s, struct pn__actor *a,
 }
 
 /* An internal message for an actor that is gone. */
-static void sys_to_dead(struct pn_ctx *s, const struct pn_msg *m)
+static void sys_to_dead(struct pn_shard *s, const struct pn_msg *m)
 {
 	if (m->type == PN__MSG_MONITOR)
 		send_down(s, m->from, PN_MSG_DOWN, m->to, PN_REASON_NOPROC, 0);
@@ -639,7 +642,7 @@ static void sys_to_dead(struct pn_ctx *s, const struct pn_msg *m)
 	/* STOP, KILL, DEMONITOR, UNLINK, EXITSIG to the dead: nothing. */
 }
 
-static void sys_spawn(struct pn_ctx *s, struct pn_msg *m)
+static void sys_spawn(struct pn_shard *s, struct pn_msg *m)
 {
 	const unsigned char *p = pn_msg_data(m);
 	struct spawn_hdr h;
@@ -661,7 +664,7 @@ static void sys_spawn(struct pn_ctx *s, struct pn_msg *m)
 	}
 }
 
-static void sys_dispatch(struct pn_ctx *s, struct pn_msg *m,
+static void sys_dispatch(struct pn_shard *s, struct pn_msg *m,
 			 struct pn__actor *a)
 {
 	switch (m->type) {
@@ -700,7 +703,7 @@ static void sys_dispatch(struct pn_ctx *s, struct pn_msg *m,
 }
 
 /* Internal messages and replies (the rare branch of pn__dispatch()). */
-void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m)
+void pn__dispatch_sys(struct pn_shard *s, struct pn_msg *m)
 {
 	struct pn__actor *a;
 
@@ -737,7 +740,7 @@ void pn__dispatch_sys(struct pn_ctx *s, struct pn_msg *m)
 }
 
 /* A message whose destination is not a live actor here. */
-void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m)
+void pn__dispatch_miss(struct pn_shard *s, struct pn_msg *m)
 {
 	/* Migration (guests were tried by pn__deliver()): forwarding and
 	 * bouncing. */
@@ -753,7 +756,7 @@ void pn__dispatch_miss(struct pn_ctx *s, struct pn_msg *m)
 
 /* --- the public lifecycle calls ------------------------------------------- */
 
-static int to_other(struct pn_ctx *ctx, pn_pid pid, uint32_t type)
+static int to_other(struct pn_shard *ctx, pn_pid pid, uint32_t type)
 {
 	PN__CTX_CHECK(ctx, "pn_monitor/pn_link");
 	if (!ctx->cur)
@@ -767,80 +770,94 @@ static int to_other(struct pn_ctx *ctx, pn_pid pid, uint32_t type)
 
 int pn_stop(struct pn_ctx *ctx, pn_pid pid)
 {
-	PN__CTX_CHECK(ctx, "pn_stop");
-	if (ctx->cur && pid == ctx->cur->pid) {
-		ctx->cur->pending |= PN__P_STOP;
+	struct pn_shard *s = pn__shard(ctx);
+
+	PN__CTX_CHECK(s, "pn_stop");
+	if (s->cur && pid == s->cur->pid) {
+		s->cur->pending |= PN__P_STOP;
 		return 0;
 	}
-	return to_other(ctx, pid, PN__MSG_STOP);
+	return to_other(s, pid, PN__MSG_STOP);
 }
 
 int pn_kill(struct pn_ctx *ctx, pn_pid pid)
 {
-	PN__CTX_CHECK(ctx, "pn_kill");
-	if (ctx->cur && pid == ctx->cur->pid) {
-		ctx->cur->pending |= PN__P_KILL;
+	struct pn_shard *s = pn__shard(ctx);
+
+	PN__CTX_CHECK(s, "pn_kill");
+	if (s->cur && pid == s->cur->pid) {
+		s->cur->pending |= PN__P_KILL;
 		return 0;
 	}
-	return to_other(ctx, pid, PN__MSG_KILL);
+	return to_other(s, pid, PN__MSG_KILL);
 }
 
 void pn_fail(struct pn_ctx *ctx, int detail)
 {
-	if (!ctx || ctx != pn__self_shard || !ctx->cur)
+	struct pn_shard *s = pn__shard(ctx);
+
+	if (!s || s != pn__self_shard || !s->cur)
 		return; /* not in a handler: nothing to fail */
-	ctx->cur->pending |= PN__P_FAIL;
-	ctx->cur->detail = detail;
+	s->cur->pending |= PN__P_FAIL;
+	s->cur->detail = detail;
 }
 
 int pn_monitor(struct pn_ctx *ctx, pn_pid pid)
 {
-	return to_other(ctx, pid, PN__MSG_MONITOR);
+	struct pn_shard *s = pn__shard(ctx);
+
+	return to_other(s, pid, PN__MSG_MONITOR);
 }
 
 int pn_demonitor(struct pn_ctx *ctx, pn_pid pid)
 {
-	return to_other(ctx, pid, PN__MSG_DEMONITOR);
+	struct pn_shard *s = pn__shard(ctx);
+
+	return to_other(s, pid, PN__MSG_DEMONITOR);
 }
 
 int pn_link(struct pn_ctx *ctx, pn_pid pid)
 {
-	int err = to_other(ctx, pid, PN__MSG_LINK);
+	struct pn_shard *s = pn__shard(ctx);
+	int err = to_other(s, pid, PN__MSG_LINK);
 
 	if (err < 0)
 		return err;
-	return pn__pids_add(&ctx->cur->links, ctx->arena, pid);
+	return pn__pids_add(&s->cur->links, s->arena, pid);
 }
 
 int pn_unlink(struct pn_ctx *ctx, pn_pid pid)
 {
-	int err = to_other(ctx, pid, PN__MSG_UNLINK);
+	struct pn_shard *s = pn__shard(ctx);
+	int err = to_other(s, pid, PN__MSG_UNLINK);
 
 	if (err == 0)
-		pn__pids_del(&ctx->cur->links, pid);
+		pn__pids_del(&s->cur->links, pid);
 	return err;
 }
 
 void pn_trap_exit(struct pn_ctx *ctx, bool on)
 {
-	if (!ctx || ctx != pn__self_shard || !ctx->cur)
+	struct pn_shard *s = pn__shard(ctx);
+
+	if (!s || s != pn__self_shard || !s->cur)
 		return;
 	if (on)
-		ctx->cur->flags |= PN__A_TRAP;
+		s->cur->flags |= PN__A_TRAP;
 	else
-		ctx->cur->flags &= (uint16_t)~PN__A_TRAP;
+		s->cur->flags &= (uint16_t)~PN__A_TRAP;
 }
 
 /* --- shutdown helpers
  * --------------------------------------------------------- */
 
-void pn__actors_shutdown_notify(struct pn_ctx *s)
+void pn__actors_shutdown_notify(struct pn_shard *s)
 {
 	for (struct pn__actor *a = s->actors; a; a = a->next)
 		sys_send(s, a->pid, PN_MSG_SHUTDOWN, PN_PID_NONE, NULL, 0);
 }
 
-uint32_t pn__actors_max_depth(struct pn_ctx *s)
+uint32_t pn__actors_max_depth(struct pn_shard *s)
 {
 	uint32_t d = 0;
 
@@ -851,7 +868,7 @@ uint32_t pn__actors_max_depth(struct pn_ctx *s)
 }
 
 /* Stop every actor at @depth or deeper; returns how many. */
-unsigned pn__actors_stop_depth(struct pn_ctx *s, uint32_t depth)
+unsigned pn__actors_stop_depth(struct pn_shard *s, uint32_t depth)
 {
 	struct pn__actor *a = s->actors, *next;
 	unsigned n = 0;
@@ -867,7 +884,7 @@ unsigned pn__actors_stop_depth(struct pn_ctx *s, uint32_t depth)
 }
 
 /* Free whatever actors are left, without running their code. */
-void pn__actors_fini(struct pn_ctx *s)
+void pn__actors_fini(struct pn_shard *s)
 {
 	while (s->actors)
 		actor_free(s, s->actors);

@@ -42,13 +42,13 @@ struct pn__reqs {
 	uint64_t seq; /* the last ref's counter */
 };
 
-int pn__reqs_create(struct pn_ctx *s)
+int pn__reqs_create(struct pn_shard *s)
 {
 	s->reqs = pn_arena_zalloc(s->arena, sizeof(*s->reqs));
 	return s->reqs ? 0 : pn__error(-ENOMEM, "no memory for requests");
 }
 
-void pn__reqs_destroy(struct pn_ctx *s)
+void pn__reqs_destroy(struct pn_shard *s)
 {
 	if (!s->reqs)
 		return;
@@ -63,7 +63,7 @@ static uint32_t req_home(const struct pn__reqs *q, uint64_t ref)
 }
 
 /* The entry @ref names, if it is still outstanding. */
-static struct req *req_find(struct pn_ctx *s, uint64_t ref)
+static struct req *req_find(struct pn_shard *s, uint64_t ref)
 {
 	struct pn__reqs *q = s->reqs;
 	uint32_t i;
@@ -87,7 +87,7 @@ static void req_place(struct pn__reqs *q, const struct req *r)
 	q->n++;
 }
 
-static int req_grow(struct pn_ctx *s)
+static int req_grow(struct pn_shard *s)
 {
 	struct pn__reqs *q = s->reqs;
 	uint32_t cap = q->cap ? q->cap * 2 : 64, old = q->cap;
@@ -109,7 +109,7 @@ static int req_grow(struct pn_ctx *s)
 	return 0;
 }
 
-static int req_add(struct pn_ctx *s, const struct req *r)
+static int req_add(struct pn_shard *s, const struct req *r)
 {
 	int err;
 
@@ -120,7 +120,7 @@ static int req_add(struct pn_ctx *s, const struct req *r)
 }
 
 /* Free entry @r: backward-shift deletion keeps every probe chain whole. */
-static void req_free(struct pn_ctx *s, struct req *r)
+static void req_free(struct pn_shard *s, struct req *r)
 {
 	struct pn__reqs *q = s->reqs;
 	uint32_t i = (uint32_t)(r - q->v), j = i, mask = q->cap - 1;
@@ -143,7 +143,7 @@ static void req_free(struct pn_ctx *s, struct req *r)
 	q->n--;
 }
 
-static uint64_t ref_new(struct pn_ctx *s)
+static uint64_t ref_new(struct pn_shard *s)
 {
 	uint64_t seq = (++s->reqs->seq) & REF_SEQ_MASK;
 
@@ -155,28 +155,29 @@ static uint64_t ref_new(struct pn_ctx *s)
 int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	       size_t len, uint64_t timeout_ns, uint64_t *ref)
 {
+	struct pn_shard *s = pn__shard(ctx);
 	struct pn_msg tmo = {.type = PN_MSG_TIMEOUT};
 	uint64_t now;
 	struct req r;
 	int err;
 
-	PN__CTX_CHECK(ctx, "pn_request");
+	PN__CTX_CHECK(s, "pn_request");
 	now = pn_now_ns();
-	if (!ctx->cur || timeout_ns == 0 || type >= PN_MSG_SYS)
+	if (!s->cur || timeout_ns == 0 || type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "pn_request: needs a handler, a "
 					  "timeout and an application type");
-	r = (struct req){.ref = ref_new(ctx), .owner = ctx->cur->pid};
+	r = (struct req){.ref = ref_new(s), .owner = s->cur->pid};
 	r.due = pn_deadline_ns(now, timeout_ns);
 	tmo.to = r.owner; /* from: none, as for every timer */
 	tmo.ref = r.ref;
-	err = pn__timers_arm(ctx->timers, now, timeout_ns, 0, &tmo, &r.timer);
-	if (err == 0 && (err = req_add(ctx, &r)) < 0)
-		pn__timers_cancel(ctx->timers, r.timer);
+	err = pn__timers_arm(s->timers, now, timeout_ns, 0, &tmo, &r.timer);
+	if (err == 0 && (err = req_add(s, &r)) < 0)
+		pn__timers_cancel(s->timers, r.timer);
 	if (err == 0) {
-		err = pn__send(ctx, to, type, r.owner, r.ref, data, len);
+		err = pn__send(s, to, type, r.owner, r.ref, data, len);
 		if (err < 0) {
-			pn__timers_cancel(ctx->timers, r.timer);
-			req_free(ctx, req_find(ctx, r.ref));
+			pn__timers_cancel(s->timers, r.timer);
+			req_free(s, req_find(s, r.ref));
 		}
 	}
 	if (err < 0)
@@ -189,19 +190,20 @@ int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 int pn_reply(struct pn_ctx *ctx, const struct pn_msg *req, uint32_t type,
 	     const void *data, size_t len)
 {
-	PN__CTX_CHECK(ctx, "pn_reply");
+	struct pn_shard *s = pn__shard(ctx);
+
+	PN__CTX_CHECK(s, "pn_reply");
 	if (!req || !req->ref || (req->ref & PN__REF_REPLY) || !req->from)
 		return pn__error(-EINVAL, "pn_reply: not a request");
 	if (type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "pn_reply: type %#x is reserved",
 				 type);
-	return pn__send(ctx, req->from, type,
-			ctx->cur ? ctx->cur->pid : PN_PID_NONE,
+	return pn__send(s, req->from, type, s->cur ? s->cur->pid : PN_PID_NONE,
 			req->ref | PN__REF_REPLY, data, len);
 }
 
 /* A reply arrived: true if its request is still outstanding. */
-bool pn__reply_accept(struct pn_ctx *s, const struct pn_msg *m)
+bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m)
 {
 	struct req *r = req_find(s, m->ref);
 
@@ -214,7 +216,7 @@ bool pn__reply_accept(struct pn_ctx *s, const struct pn_msg *m)
 
 /* --- requests that move with their actor -------------------------------- */
 
-uint32_t pn__reqs_count(struct pn_ctx *s, pn_pid owner)
+uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner)
 {
 	struct pn__reqs *q = s->reqs;
 	uint32_t n = 0;
@@ -226,7 +228,7 @@ uint32_t pn__reqs_count(struct pn_ctx *s, pn_pid owner)
 
 /* Take @owner's @n outstanding requests out of this shard: their refs and
  * the time left before their timeouts into @out[2n]. */
-void pn__reqs_take(struct pn_ctx *s, pn_pid owner, uint64_t *out, uint32_t n)
+void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n)
 {
 	struct pn__reqs *q = s->reqs;
 	uint64_t now = pn_now_ns();
@@ -248,7 +250,8 @@ void pn__reqs_take(struct pn_ctx *s, pn_pid owner, uint64_t *out, uint32_t n)
 }
 
 /* The other half: re-arm @n requests of @owner here (see _take). */
-int pn__reqs_put(struct pn_ctx *s, pn_pid owner, const uint64_t *in, uint32_t n)
+int pn__reqs_put(struct pn_shard *s, pn_pid owner, const uint64_t *in,
+		 uint32_t n)
 {
 	uint64_t now = pn_now_ns();
 	int err = 0;
@@ -310,7 +313,7 @@ static void atm_free(struct pn__actor *a, struct atm *e)
 	a->tm->armed--;
 }
 
-static int atm_grow(struct pn_ctx *s, struct pn__actor *a)
+static int atm_grow(struct pn_shard *s, struct pn__actor *a)
 {
 	struct pn__atimers *t = a->tm;
 	uint32_t cap;
@@ -334,7 +337,7 @@ static int atm_grow(struct pn_ctx *s, struct pn__actor *a)
 }
 
 /* Arm entry @e of @a on this shard's wheel, due in @delay. */
-static int atm_arm(struct pn_ctx *s, struct pn__actor *a, struct atm *e,
+static int atm_arm(struct pn_shard *s, struct pn__actor *a, struct atm *e,
 		   uint64_t now, uint64_t delay)
 {
 	struct pn_msg m = {.type = e->type, .len = e->len, .to = a->pid};
@@ -347,7 +350,7 @@ static int atm_arm(struct pn_ctx *s, struct pn__actor *a, struct atm *e,
 }
 
 /* A new entry for @a (its handle is @e's index and new generation). */
-static struct atm *atm_new(struct pn_ctx *s, struct pn__actor *a)
+static struct atm *atm_new(struct pn_shard *s, struct pn__actor *a)
 {
 	struct atm *e;
 
@@ -361,7 +364,7 @@ static struct atm *atm_new(struct pn_ctx *s, struct pn__actor *a)
 }
 
 /* Cancel every timer of @a and free its table (it stops). */
-void pn__atimers_fini(struct pn_ctx *s, struct pn__actor *a)
+void pn__atimers_fini(struct pn_shard *s, struct pn__actor *a)
 {
 	struct pn__atimers *t = a->tm;
 
@@ -381,7 +384,7 @@ uint32_t pn__atimers_count(const struct pn__actor *a)
 }
 
 /* Cancel @a's timers here and describe them in @out[armed] (a move). */
-void pn__atimers_take(struct pn_ctx *s, struct pn__actor *a,
+void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
 		      struct pn__atm_wire *out)
 {
 	uint64_t now = pn_now_ns();
@@ -409,7 +412,7 @@ void pn__atimers_take(struct pn_ctx *s, struct pn__actor *a,
 }
 
 /* Re-arm @n timers of @a here, under the same handles. */
-int pn__atimers_put(struct pn_ctx *s, struct pn__actor *a,
+int pn__atimers_put(struct pn_shard *s, struct pn__actor *a,
 		    const struct pn__atm_wire *in, uint32_t n)
 {
 	uint64_t now = pn_now_ns();
@@ -452,7 +455,7 @@ size_t pn__atimers_wire_size(void)
 /* --- firing ------------------------------------------------------------- */
 
 /* Queue timer message @m for its owner, which lives on this shard. */
-static void timer_deliver(struct pn_ctx *s, const struct pn_msg *m)
+static void timer_deliver(struct pn_shard *s, const struct pn_msg *m)
 {
 	if (pn_pid_shard(m->to) != s->id) {
 		/* A guest: like any message to it, through the send path
@@ -470,7 +473,7 @@ static void timer_deliver(struct pn_ctx *s, const struct pn_msg *m)
 }
 
 /* Whether @pid still names a live (or starting) actor here. */
-static bool owner_here(struct pn_ctx *s, pn_pid pid)
+static bool owner_here(struct pn_shard *s, pn_pid pid)
 {
 	if (pn_pid_shard(pid) != s->id)
 		return pn__lookup(s, pid) != NULL;
@@ -486,7 +489,7 @@ static bool owner_here(struct pn_ctx *s, pn_pid pid)
  */
 void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id)
 {
-	struct pn_ctx *s = arg;
+	struct pn_shard *s = arg;
 	struct pn_msg out = *m;
 
 	if (m->type == PN_MSG_TIMEOUT) {
@@ -514,7 +517,7 @@ void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id)
 	timer_deliver(s, &out);
 }
 
-static int timer_arm(struct pn_ctx *ctx, uint64_t delay, uint64_t period,
+static int timer_arm(struct pn_shard *ctx, uint64_t delay, uint64_t period,
 		     uint32_t type, const void *data, size_t len, uint64_t *id)
 {
 	struct pn__actor *a;
@@ -552,27 +555,32 @@ static int timer_arm(struct pn_ctx *ctx, uint64_t delay, uint64_t period,
 int pn_send_after(struct pn_ctx *ctx, uint64_t delay_ns, uint32_t type,
 		  const void *data, size_t len, uint64_t *id)
 {
-	return timer_arm(ctx, delay_ns, 0, type, data, len, id);
+	struct pn_shard *s = pn__shard(ctx);
+
+	return timer_arm(s, delay_ns, 0, type, data, len, id);
 }
 
 int pn_send_every(struct pn_ctx *ctx, uint64_t period_ns, uint32_t type,
 		  const void *data, size_t len, uint64_t *id)
 {
+	struct pn_shard *s = pn__shard(ctx);
+
 	if (period_ns == 0)
 		return pn__error(-EINVAL, "pn_send_every: period 0");
-	return timer_arm(ctx, period_ns, period_ns, type, data, len, id);
+	return timer_arm(s, period_ns, period_ns, type, data, len, id);
 }
 
 int pn_timer_cancel(struct pn_ctx *ctx, uint64_t id)
 {
+	struct pn_shard *s = pn__shard(ctx);
 	struct atm *e;
 
-	PN__CTX_CHECK(ctx, "pn_timer_cancel");
-	e = ctx->cur ? atm_find(ctx->cur, id) : NULL;
+	PN__CTX_CHECK(s, "pn_timer_cancel");
+	e = s->cur ? atm_find(s->cur, id) : NULL;
 	if (!e)
 		return pn__error(-ENOENT, "timer %#llx: not armed",
 				 (unsigned long long)id);
-	pn__timers_cancel(ctx->timers, e->tid);
-	atm_free(ctx->cur, e);
+	pn__timers_cancel(s->timers, e->tid);
+	atm_free(s->cur, e);
 	return 0;
 }

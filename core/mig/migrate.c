@@ -86,7 +86,7 @@ struct pn__fwd {
 	struct pn_msg move; /* draining: the MOVE, owning the packed P */
 };
 
-static struct pn__mig *mig_get(struct pn_ctx *s)
+static struct pn__mig *mig_get(struct pn_shard *s)
 {
 	if (!s->mig && !(s->mig = pn_arena_zalloc(s->arena, sizeof(*s->mig))))
 		pn_panic("no memory for migration state");
@@ -116,7 +116,7 @@ static void g_place(struct pn__mig *g, const struct pn__guest *e)
 	g->n++;
 }
 
-static struct pn__guest *g_add(struct pn_ctx *s, pn_pid pid)
+static struct pn__guest *g_add(struct pn_shard *s, pn_pid pid)
 {
 	struct pn__mig *g = mig_get(s);
 	struct pn__guest *old = g->g, e = {.pid = pid};
@@ -138,7 +138,7 @@ static struct pn__guest *g_add(struct pn_ctx *s, pn_pid pid)
 }
 
 /* Backward-shift deletion (as request.c's table). */
-static void g_del(struct pn_ctx *s, struct pn__guest *e)
+static void g_del(struct pn_shard *s, struct pn__guest *e)
 {
 	struct pn__mig *g = s->mig;
 	uint32_t mask = g->cap - 1, i = (uint32_t)(e - g->g), j = i;
@@ -162,7 +162,7 @@ static void g_del(struct pn_ctx *s, struct pn__guest *e)
 
 /* Put a copy of @m on the way to shard @dst: the runtime's own traffic,
  * exempt from the overflow budget (it must not be lost). */
-void pn__mig_post(struct pn_ctx *s, unsigned dst, const struct pn_msg *m)
+void pn__mig_post(struct pn_shard *s, unsigned dst, const struct pn_msg *m)
 {
 	struct pn_msg *slot;
 
@@ -176,7 +176,7 @@ void pn__mig_post(struct pn_ctx *s, unsigned dst, const struct pn_msg *m)
 	pn__msg_commit(s, dst);
 }
 
-static void ctl(struct pn_ctx *s, unsigned dst, uint32_t type, pn_pid pid)
+static void ctl(struct pn_shard *s, unsigned dst, uint32_t type, pn_pid pid)
 {
 	struct pn_msg m = {.type = type, .to = pid, .from = pid};
 
@@ -185,7 +185,7 @@ static void ctl(struct pn_ctx *s, unsigned dst, uint32_t type, pn_pid pid)
 
 /* Put @m in side queue @f: a message already accepted (@moved: taken from
  * a queue) or a new control message. */
-static void side_put(struct pn_ctx *s, struct pn__fifo *f,
+static void side_put(struct pn_shard *s, struct pn__fifo *f,
 		     const struct pn_msg *m, bool moved)
 {
 	struct pn_msg *slot = pn__fifo_slot(f, s->arena);
@@ -200,21 +200,21 @@ static void side_put(struct pn_ctx *s, struct pn__fifo *f,
 }
 
 /* Hold @m, taken from a queue, in side queue @f. */
-static void fifo_put(struct pn_ctx *s, struct pn__fifo *f,
+static void fifo_put(struct pn_shard *s, struct pn__fifo *f,
 		     const struct pn_msg *m)
 {
 	side_put(s, f, m, true);
 }
 
 /* Post @m, a message already accepted, on to shard @dst. */
-static void repost(struct pn_ctx *s, unsigned dst, const struct pn_msg *m)
+static void repost(struct pn_shard *s, unsigned dst, const struct pn_msg *m)
 {
 	pn__mig_post(s, dst, m);
 	pn__acct_moved(s);
 }
 
 /* Post every message of side queue @f to @dst, in order, and empty it. */
-static void fifo_post(struct pn_ctx *s, struct pn__fifo *f, unsigned dst)
+static void fifo_post(struct pn_shard *s, struct pn__fifo *f, unsigned dst)
 {
 	struct pn_msg *m;
 
@@ -226,7 +226,7 @@ static void fifo_post(struct pn_ctx *s, struct pn__fifo *f, unsigned dst)
 }
 
 /* Send @m back to its home, marked: it reached a former location. */
-static void bounce(struct pn_ctx *s, struct pn_msg *m)
+static void bounce(struct pn_shard *s, struct pn_msg *m)
 {
 	struct pn_msg b = *m;
 
@@ -236,7 +236,7 @@ static void bounce(struct pn_ctx *s, struct pn_msg *m)
 }
 
 struct bounce_arg {
-	struct pn_ctx *s;
+	struct pn_shard *s;
 	pn_pid pid;
 };
 
@@ -254,7 +254,7 @@ static bool bounce_one(struct pn_msg *m, void *arg)
 
 /* Bounce what this shard's local queue still holds for @pid, in order,
  * leaving a NOP in its place. Not while a local message is dispatched. */
-static void bounce_local(struct pn_ctx *s, pn_pid pid)
+static void bounce_local(struct pn_shard *s, pn_pid pid)
 {
 	struct bounce_arg b = {s, pid};
 
@@ -262,7 +262,8 @@ static void bounce_local(struct pn_ctx *s, pn_pid pid)
 }
 
 /* Hold @m (taken from a queue) in the side queue *@q, made on first use. */
-static void hold(struct pn_ctx *s, struct pn__fifo **q, const struct pn_msg *m)
+static void hold(struct pn_shard *s, struct pn__fifo **q,
+		 const struct pn_msg *m)
 {
 	if (!*q && !(*q = pn_arena_zalloc(s->arena, sizeof(**q))))
 		pn_panic("no memory to hold messages for a moving actor");
@@ -270,7 +271,7 @@ static void hold(struct pn_ctx *s, struct pn__fifo **q, const struct pn_msg *m)
 }
 
 /* Free the side queue *@q (empty, or its messages already dealt with). */
-static void side_free(struct pn_ctx *s, struct pn__fifo **q)
+static void side_free(struct pn_shard *s, struct pn__fifo **q)
 {
 	if (!*q)
 		return;
@@ -280,7 +281,7 @@ static void side_free(struct pn_ctx *s, struct pn__fifo **q)
 }
 
 /* Dead-letter every message of the side queue *@q and free it. */
-static void side_drop(struct pn_ctx *s, struct pn__fifo **q)
+static void side_drop(struct pn_shard *s, struct pn__fifo **q)
 {
 	struct pn_msg *m;
 
@@ -294,7 +295,7 @@ static void side_drop(struct pn_ctx *s, struct pn__fifo **q)
 
 /* --- delivering to a guest ---------------------------------------------- */
 
-static inline void guest_deliver(struct pn_ctx *s, struct pn__actor *a,
+static inline void guest_deliver(struct pn_shard *s, struct pn__actor *a,
 				 struct pn_msg *m)
 {
 	if (!s->cur) { /* the common case, as pn__deliver() */
@@ -307,7 +308,7 @@ static inline void guest_deliver(struct pn_ctx *s, struct pn__actor *a,
 }
 
 /* PN_MSG_MIGRATED to @a: now (@now, it just arrived) or queued. */
-static void migrated(struct pn_ctx *s, struct pn__actor *a, int status,
+static void migrated(struct pn_shard *s, struct pn__actor *a, int status,
 		     unsigned from, unsigned to, bool now)
 {
 	struct pn_migrated d = {.status = status, .from = from, .to = to};
@@ -346,7 +347,7 @@ static void migrated(struct pn_ctx *s, struct pn__actor *a, int status,
 
 /* Post @m to shard @d at once if nothing waits for room there, else
  * behind what waits. @moved: a message already accepted (a forward). */
-static void fwd_send(struct pn_ctx *s, unsigned d, const struct pn_msg *m,
+static void fwd_send(struct pn_shard *s, unsigned d, const struct pn_msg *m,
 		     bool moved)
 {
 	struct pn__out *o = &s->out[d];
@@ -368,7 +369,7 @@ static void fwd_send(struct pn_ctx *s, unsigned d, const struct pn_msg *m,
 }
 
 /* Forward every message of side queue @f to @d, in order, and empty it. */
-static void fifo_forward(struct pn_ctx *s, struct pn__fifo *f, unsigned d)
+static void fifo_forward(struct pn_shard *s, struct pn__fifo *f, unsigned d)
 {
 	struct pn_msg *m;
 
@@ -384,7 +385,7 @@ static void fifo_forward(struct pn_ctx *s, struct pn__fifo *f, unsigned d)
  * loop turn (shard.c) while any holds something. A NOP (a message taken
  * back) is dropped here. Returns how many went.
  */
-unsigned pn__mig_pump(struct pn_ctx *s)
+unsigned pn__mig_pump(struct pn_shard *s)
 {
 	unsigned n = 0;
 
@@ -413,7 +414,7 @@ unsigned pn__mig_pump(struct pn_ctx *s)
 }
 
 /* Parking: whether a ring a forward queue waits on has room again. */
-bool pn__mig_pump_room(struct pn_ctx *s)
+bool pn__mig_pump_room(struct pn_shard *s)
 {
 	for (unsigned d = 0; s->mig && s->mig->npump && d < s->nshards; d++)
 		if (pn__fifo_len(&s->out[d].fwdq) &&
@@ -425,7 +426,7 @@ bool pn__mig_pump_room(struct pn_ctx *s)
 
 /* Parking: ask the consumers of those rings to wake us when they have
  * room (shard.c's room handshake; release: see room_arm() there). */
-void pn__mig_pump_arm(struct pn_ctx *s)
+void pn__mig_pump_arm(struct pn_shard *s)
 {
 	for (unsigned d = 0; s->mig && s->mig->npump && d < s->nshards; d++)
 		if (pn__fifo_len(&s->out[d].fwdq))
@@ -435,7 +436,7 @@ void pn__mig_pump_arm(struct pn_ctx *s)
 }
 
 struct take_back {
-	struct pn_ctx *s;
+	struct pn_shard *s;
 	struct pn__fwd *f;
 };
 
@@ -465,7 +466,7 @@ static bool take_back_one(struct pn_msg *m, void *arg)
 
 /* On MOVE: what still waits here to go to P's old location has not left:
  * take it back, in order, to follow the stragglers (which are older). */
-static void take_back(struct pn_ctx *s, struct pn__fwd *f)
+static void take_back(struct pn_shard *s, struct pn__fwd *f)
 {
 	struct take_back t = {s, f};
 
@@ -473,7 +474,7 @@ static void take_back(struct pn_ctx *s, struct pn__fwd *f)
 		pn__fifo_each(&s->out[f->loc].fwdq, take_back_one, &t);
 }
 
-static struct pn__fwd *fwd_of(struct pn_ctx *s, pn_pid pid)
+static struct pn__fwd *fwd_of(struct pn_shard *s, pn_pid pid)
 {
 	uint32_t idx = pn_pid_slot(pid);
 	struct pn__actor *a;
@@ -487,14 +488,14 @@ static struct pn__fwd *fwd_of(struct pn_ctx *s, pn_pid pid)
 /* Publish where this shard's actor @pid lives (pn_where()). Relaxed: the
  * value is a hint that may be stale the moment it is read; nothing else
  * is published through it. */
-static void where_set(struct pn_ctx *s, pn_pid pid, unsigned loc)
+static void where_set(struct pn_shard *s, pn_pid pid, unsigned loc)
 {
 	atomic_store_explicit(&s->where[pn_pid_slot(pid)],
 			      loc == s->id ? 0 : (uint16_t)(loc + 1),
 			      memory_order_relaxed);
 }
 
-static void fwd_new(struct pn_ctx *s, pn_pid pid, unsigned loc)
+static void fwd_new(struct pn_shard *s, pn_pid pid, unsigned loc)
 {
 	struct pn__mig *g = mig_get(s);
 	struct pn__fwd *f =
@@ -514,7 +515,7 @@ static void fwd_new(struct pn_ctx *s, pn_pid pid, unsigned loc)
 	where_set(s, pid, loc);
 }
 
-static void fwd_free(struct pn_ctx *s, struct pn__fwd *f)
+static void fwd_free(struct pn_shard *s, struct pn__fwd *f)
 {
 	where_set(s, f->pid, s->id); /* home, or gone */
 	if (f->prev)
@@ -532,7 +533,7 @@ static void fwd_free(struct pn_ctx *s, struct pn__fwd *f)
 }
 
 /* A message for P at its home while P is away (forward queues: above). */
-static void fwd_take(struct pn_ctx *s, struct pn__fwd *f, struct pn_msg *m)
+static void fwd_take(struct pn_shard *s, struct pn__fwd *f, struct pn_msg *m)
 {
 	if (m->len & PN__LEN_BOUNCED) {
 		pn_verify(f->draining); /* bounces come between MOVE, FLUSHED */
@@ -546,7 +547,7 @@ static void fwd_take(struct pn_ctx *s, struct pn__fwd *f, struct pn_msg *m)
 }
 
 /* Run every message of @q through dispatch, in order, and free @q. */
-static void replay(struct pn_ctx *s, struct pn__fifo *q)
+static void replay(struct pn_shard *s, struct pn__fifo *q)
 {
 	struct pn_msg *p;
 
@@ -562,7 +563,7 @@ static void replay(struct pn_ctx *s, struct pn__fifo *q)
 
 /* FLUSHED (and the fence) with U == H: P comes home; then the stragglers,
  * what was taken back, then what came meanwhile. */
-static void come_home(struct pn_ctx *s, struct pn__fwd *f)
+static void come_home(struct pn_shard *s, struct pn__fwd *f)
 {
 	struct pn__fifo strag = f->strag, back = f->back, held = f->held;
 	struct pn_msg move = f->move;
@@ -595,7 +596,7 @@ static bool fenced(uint64_t mask, unsigned d)
 	return (mask >> (d & 63)) & 1;
 }
 
-static uint32_t fence_count(const struct pn_ctx *s, uint64_t mask)
+static uint32_t fence_count(const struct pn_shard *s, uint64_t mask)
 {
 	uint32_t n = 0;
 
@@ -606,7 +607,7 @@ static uint32_t fence_count(const struct pn_ctx *s, uint64_t mask)
 
 /* FENCE(@pid, @gen) to each shard of @mask (this one: its local queue);
  * each answers ACK to @dest. */
-static void fence_post(struct pn_ctx *s, pn_pid pid, uint32_t gen,
+static void fence_post(struct pn_shard *s, pn_pid pid, uint32_t gen,
 		       unsigned dest, uint64_t mask)
 {
 	struct pn_msg m = {.type = PN__MSG_MIG_FENCE,
@@ -625,7 +626,7 @@ static bool sent_by(struct pn_msg *m, void *pid)
 }
 
 /* Whether a guest's held queue here still holds a message from @pid. */
-static bool held_from(struct pn_ctx *s, pn_pid pid)
+static bool held_from(struct pn_shard *s, pn_pid pid)
 {
 	for (uint32_t i = 0; s->mig && i < s->mig->cap; i++) {
 		struct pn__guest *e = &s->mig->g[i];
@@ -638,7 +639,7 @@ static bool held_from(struct pn_ctx *s, pn_pid pid)
 
 /* @pid left this shard for @dest: fence now, or once its held sends here
  * have been released (fences_retry()). */
-static void fence_start(struct pn_ctx *s, pn_pid pid, uint32_t gen,
+static void fence_start(struct pn_shard *s, pn_pid pid, uint32_t gen,
 			unsigned dest, uint64_t mask)
 {
 	struct pn__mig *g = mig_get(s);
@@ -666,7 +667,7 @@ static void fence_start(struct pn_ctx *s, pn_pid pid, uint32_t gen,
 }
 
 /* A held queue was released or dropped: post the fences it blocked. */
-static void fences_retry(struct pn_ctx *s)
+static void fences_retry(struct pn_shard *s)
 {
 	struct pn__mig *g = s->mig;
 
@@ -684,7 +685,7 @@ static void fences_retry(struct pn_ctx *s)
 
 /* A FENCE passed this shard: everything its sender sent here before it
  * is sequenced; tell the mover's destination, behind what we sent it. */
-static void on_fence(struct pn_ctx *s, const struct pn_msg *m)
+static void on_fence(struct pn_shard *s, const struct pn_msg *m)
 {
 	struct pn_msg ack = {.type = PN__MSG_MIG_ACK,
 			     .to = m->to,
@@ -695,7 +696,7 @@ static void on_fence(struct pn_ctx *s, const struct pn_msg *m)
 }
 
 /* P's fence is complete here: MIGRATED, then what waited, in order. */
-static void fence_done(struct pn_ctx *s, struct pn__guest *e)
+static void fence_done(struct pn_shard *s, struct pn__guest *e)
 {
 	struct pn__fifo *fq = e->fq;
 	struct pn__actor *a = e->a;
@@ -711,7 +712,7 @@ static void fence_done(struct pn_ctx *s, struct pn__guest *e)
 }
 
 /* Whether @pid's fence is now complete here, and act on it. */
-static void fence_try(struct pn_ctx *s, pn_pid pid)
+static void fence_try(struct pn_shard *s, pn_pid pid)
 {
 	struct pn__guest *e = g_find(s, pid);
 
@@ -726,7 +727,7 @@ static void fence_try(struct pn_ctx *s, pn_pid pid)
 		fence_done(s, e);
 }
 
-static void on_ack(struct pn_ctx *s, const struct pn_msg *m)
+static void on_ack(struct pn_shard *s, const struct pn_msg *m)
 {
 	uint32_t gen = (uint32_t)m->ref;
 	struct pn__guest *e;
@@ -751,7 +752,7 @@ static void on_ack(struct pn_ctx *s, const struct pn_msg *m)
 
 /* --- the protocol ------------------------------------------------------- */
 
-static void on_install(struct pn_ctx *s, struct pn_msg *m)
+static void on_install(struct pn_shard *s, struct pn_msg *m)
 {
 	unsigned from, dest;
 	uint32_t gen, need;
@@ -778,7 +779,7 @@ static void on_install(struct pn_ctx *s, struct pn_msg *m)
 		fence_try(s, m->to);
 }
 
-static void on_move(struct pn_ctx *s, struct pn_msg *m)
+static void on_move(struct pn_shard *s, struct pn_msg *m)
 {
 	struct pn__fwd *f = fwd_of(s, m->to);
 
@@ -794,7 +795,7 @@ static void on_move(struct pn_ctx *s, struct pn_msg *m)
 	ctl(s, f->loc, PN__MSG_MIG_FLUSH, f->pid);
 }
 
-static void on_flush(struct pn_ctx *s, const struct pn_msg *m)
+static void on_flush(struct pn_shard *s, const struct pn_msg *m)
 {
 	struct pn__guest *e = g_find(s, m->to);
 
@@ -807,7 +808,7 @@ static void on_flush(struct pn_ctx *s, const struct pn_msg *m)
 	ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_FLUSHED, m->to);
 }
 
-static void on_flushed(struct pn_ctx *s, const struct pn_msg *m)
+static void on_flushed(struct pn_shard *s, const struct pn_msg *m)
 {
 	struct pn__fwd *f = fwd_of(s, m->to);
 	struct pn_msg inst;
@@ -833,7 +834,7 @@ static void on_flushed(struct pn_ctx *s, const struct pn_msg *m)
 	where_set(s, f->pid, f->loc);
 }
 
-static void on_gone(struct pn_ctx *s, const struct pn_msg *m)
+static void on_gone(struct pn_shard *s, const struct pn_msg *m)
 {
 	struct pn__fwd *f = fwd_of(s, m->to);
 
@@ -848,7 +849,7 @@ static void on_gone(struct pn_ctx *s, const struct pn_msg *m)
  * has moved since); if it leaves or stops meanwhile, the rest goes to its
  * home, as guest_leave() does.
  */
-static void held_deliver(struct pn_ctx *s, pn_pid pid, struct pn__fifo *held)
+static void held_deliver(struct pn_shard *s, pn_pid pid, struct pn__fifo *held)
 {
 	struct pn_msg *p;
 
@@ -867,7 +868,7 @@ static void held_deliver(struct pn_ctx *s, pn_pid pid, struct pn__fifo *held)
 	side_free(s, &held);
 }
 
-static void on_direct(struct pn_ctx *s, const struct pn_msg *m)
+static void on_direct(struct pn_shard *s, const struct pn_msg *m)
 {
 	struct pn__guest *e = g_find(s, m->to);
 	struct pn__fifo *held;
@@ -888,7 +889,7 @@ static void on_direct(struct pn_ctx *s, const struct pn_msg *m)
 	fences_retry(s);
 }
 
-static void proto(struct pn_ctx *s, struct pn_msg *m)
+static void proto(struct pn_shard *s, struct pn_msg *m)
 {
 	struct pn__fwd *f;
 
@@ -933,7 +934,7 @@ static void proto(struct pn_ctx *s, struct pn_msg *m)
 }
 
 /* A message P's forwarder or a bounce entry takes: true if taken. */
-static bool route(struct pn_ctx *s, struct pn_msg *m)
+static bool route(struct pn_shard *s, struct pn_msg *m)
 {
 	struct pn__guest *e;
 	struct pn__fwd *f;
@@ -958,7 +959,7 @@ static bool route(struct pn_ctx *s, struct pn_msg *m)
 }
 
 /* From pn__dispatch_sys(): protocol messages, forwarding, bouncing. */
-bool pn__mig_sys(struct pn_ctx *s, struct pn_msg *m)
+bool pn__mig_sys(struct pn_shard *s, struct pn_msg *m)
 {
 	if (pn__mig_proto(m->type)) {
 		proto(s, m);
@@ -969,13 +970,13 @@ bool pn__mig_sys(struct pn_ctx *s, struct pn_msg *m)
 
 /* From pn__dispatch_miss() (pn__deliver() has tried the guests):
  * forwarding and bouncing. */
-bool pn__mig_miss(struct pn_ctx *s, struct pn_msg *m)
+bool pn__mig_miss(struct pn_shard *s, struct pn_msg *m)
 {
 	return route(s, m);
 }
 
 /* pn__send() on a shard with guests: where a message for @to goes. */
-unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held)
+unsigned pn__mig_dst(struct pn_shard *s, pn_pid to, struct pn__fifo **held)
 {
 	struct pn__guest *e = g_find(s, to);
 
@@ -992,7 +993,7 @@ unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held)
 
 /* A guest stopped here (actor_free): what waited for it is dead letters;
  * an entry still waiting for fence ACKs stays to count them. */
-void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid)
+void pn__mig_guest_del(struct pn_shard *s, pn_pid pid)
 {
 	struct pn__guest *e = g_find(s, pid);
 
@@ -1011,7 +1012,7 @@ void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid)
 	fences_retry(s);
 }
 
-void pn__mig_gone(struct pn_ctx *s, pn_pid pid)
+void pn__mig_gone(struct pn_shard *s, pn_pid pid)
 {
 	ctl(s, pn_pid_shard(pid), PN__MSG_MIG_GONE, pid);
 }
@@ -1019,7 +1020,7 @@ void pn__mig_gone(struct pn_ctx *s, pn_pid pid)
 /* --- leaving -------------------------------------------------------------- */
 
 /* P left this guest shard: keep a bounce entry; held messages go home. */
-static void guest_leave(struct pn_ctx *s, pn_pid pid)
+static void guest_leave(struct pn_shard *s, pn_pid pid)
 {
 	struct pn__guest *e = g_find(s, pid);
 	struct pn__fifo *held = e->held;
@@ -1036,7 +1037,7 @@ static void guest_leave(struct pn_ctx *s, pn_pid pid)
 }
 
 /* Move @a to a->mig_to now (its handler has returned). */
-void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a)
+void pn__mig_leave(struct pn_shard *s, struct pn__actor *a)
 {
 	unsigned dest = a->mig_to, home = pn_pid_shard(a->pid);
 	struct pn_msg m = {.to = a->pid, .from = a->pid};
@@ -1070,7 +1071,7 @@ void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a)
 }
 
 /* PN__MSG_MIG_REQ reached @a where it lives. */
-void pn__mig_request(struct pn_ctx *s, struct pn__actor *a,
+void pn__mig_request(struct pn_shard *s, struct pn__actor *a,
 		     const struct pn_msg *m)
 {
 	uint32_t to = (uint32_t)pn_msg_u64(m);
@@ -1084,8 +1085,8 @@ void pn__mig_request(struct pn_ctx *s, struct pn__actor *a,
 /* Call @fn on every side queue migration keeps on this shard: the
  * forwarders' stragglers and held messages, the guests' held sends
  * (shutdown's join empties them). */
-void pn__mig_side_queues(struct pn_ctx *s,
-			 void (*fn)(struct pn_ctx *s, struct pn__fifo *f,
+void pn__mig_side_queues(struct pn_shard *s,
+			 void (*fn)(struct pn_shard *s, struct pn__fifo *f,
 				    void *arg),
 			 void *arg)
 {
@@ -1109,7 +1110,7 @@ void pn__mig_side_queues(struct pn_ctx *s,
 }
 
 /* Free the forwarders and the guest table (the shard is being freed). */
-void pn__mig_fini(struct pn_ctx *s)
+void pn__mig_fini(struct pn_shard *s)
 {
 	if (!s->mig)
 		return;
@@ -1137,7 +1138,7 @@ int pn__where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard)
 {
 	unsigned home = pn_pid_shard(pid);
 	uint32_t idx = pn_pid_slot(pid);
-	const struct pn_ctx *s;
+	const struct pn_shard *s;
 	uint16_t w;
 
 	if (pid == PN_PID_NONE || home >= rt->nshards ||

@@ -43,7 +43,7 @@ static inline bool pn__mig_proto(uint32_t type)
  * the general way (a guest still held, a full ring or chunk). Inline: on
  * a shard hosting guests, sends to them are as common as any other.
  */
-static inline struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to,
+static inline struct pn_msg *pn__mig_send_slot(struct pn_shard *s, pn_pid to,
 					       unsigned *dst)
 {
 	struct pn__guest *e = pn__mig_gfind(s, to);
@@ -59,7 +59,7 @@ static inline struct pn_msg *pn__mig_send_slot(struct pn_ctx *s, pn_pid to,
 
 /* Whether @pid, one of this shard's own, lives elsewhere now (its slot
  * holds a forwarder). Owner only. */
-static inline bool pn__mig_is_away(const struct pn_ctx *s, pn_pid pid)
+static inline bool pn__mig_is_away(const struct pn_shard *s, pn_pid pid)
 {
 	uint32_t idx = pn_pid_slot(pid);
 	const struct pn__actor *a =
@@ -69,57 +69,57 @@ static inline bool pn__mig_is_away(const struct pn_ctx *s, pn_pid pid)
 }
 
 /* migrate.c */
-bool pn__mig_sys(struct pn_ctx *s, struct pn_msg *m);
-bool pn__mig_miss(struct pn_ctx *s, struct pn_msg *m);
-void pn__mig_guest_del(struct pn_ctx *s, pn_pid pid);
-void pn__mig_gone(struct pn_ctx *s, pn_pid pid);
-void pn__mig_leave(struct pn_ctx *s, struct pn__actor *a);
-void pn__mig_request(struct pn_ctx *s, struct pn__actor *a,
+bool pn__mig_sys(struct pn_shard *s, struct pn_msg *m);
+bool pn__mig_miss(struct pn_shard *s, struct pn_msg *m);
+void pn__mig_guest_del(struct pn_shard *s, pn_pid pid);
+void pn__mig_gone(struct pn_shard *s, pn_pid pid);
+void pn__mig_leave(struct pn_shard *s, struct pn__actor *a);
+void pn__mig_request(struct pn_shard *s, struct pn__actor *a,
 		     const struct pn_msg *m);
-unsigned pn__mig_dst(struct pn_ctx *s, pn_pid to, struct pn__fifo **held);
-void pn__mig_fini(struct pn_ctx *s);
-unsigned pn__mig_pump(struct pn_ctx *s);
-bool pn__mig_pump_room(struct pn_ctx *s);
-void pn__mig_pump_arm(struct pn_ctx *s);
-void pn__mig_side_queues(struct pn_ctx *s,
-			 void (*fn)(struct pn_ctx *s, struct pn__fifo *f,
+unsigned pn__mig_dst(struct pn_shard *s, pn_pid to, struct pn__fifo **held);
+void pn__mig_fini(struct pn_shard *s);
+unsigned pn__mig_pump(struct pn_shard *s);
+bool pn__mig_pump_room(struct pn_shard *s);
+void pn__mig_pump_arm(struct pn_shard *s);
+void pn__mig_side_queues(struct pn_shard *s,
+			 void (*fn)(struct pn_shard *s, struct pn__fifo *f,
 				    void *arg),
 			 void *arg);
-void pn__mig_post(struct pn_ctx *s, unsigned dst, const struct pn_msg *m);
+void pn__mig_post(struct pn_shard *s, unsigned dst, const struct pn_msg *m);
 int pn__mig_check(struct pn_runtime *rt, unsigned home, unsigned to);
 int pn__where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard);
 
 /* pack.c: the INSTALL/MOVE payload */
 void pn__mig_fence_of(const struct pn_msg *m, uint32_t *gen, uint32_t *n);
-int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,
+int pn__mig_pack(struct pn_shard *s, struct pn__actor *a, unsigned dest,
 		 uint32_t nfence, struct pn_msg *m);
-struct pn__actor *pn__mig_unpack(struct pn_ctx *s, const struct pn_msg *m,
+struct pn__actor *pn__mig_unpack(struct pn_shard *s, const struct pn_msg *m,
 				 int *err, unsigned *from, unsigned *dest);
 size_t pn__mig_pack_bound(const struct pn_behaviour *b);
 
 /* actor.c */
-void pn__actor_release(struct pn_ctx *s, struct pn__actor *a);
-void pn__actor_link(struct pn_ctx *s, struct pn__actor *a);
-void pn__slot_release(struct pn_ctx *s, uint32_t idx);
+void pn__actor_release(struct pn_shard *s, struct pn__actor *a);
+void pn__actor_link(struct pn_shard *s, struct pn__actor *a);
+void pn__slot_release(struct pn_shard *s, uint32_t idx);
 
 /* request.c: what moves with an actor */
 struct pn__atm_wire;
-uint32_t pn__reqs_count(struct pn_ctx *s, pn_pid owner);
-void pn__reqs_take(struct pn_ctx *s, pn_pid owner, uint64_t *out, uint32_t n);
-int pn__reqs_put(struct pn_ctx *s, pn_pid owner, const uint64_t *in,
+uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner);
+void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n);
+int pn__reqs_put(struct pn_shard *s, pn_pid owner, const uint64_t *in,
 		 uint32_t n);
-void pn__atimers_fini(struct pn_ctx *s, struct pn__actor *a);
+void pn__atimers_fini(struct pn_shard *s, struct pn__actor *a);
 uint32_t pn__atimers_count(const struct pn__actor *a);
-void pn__atimers_take(struct pn_ctx *s, struct pn__actor *a,
+void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
 		      struct pn__atm_wire *out);
-int pn__atimers_put(struct pn_ctx *s, struct pn__actor *a,
+int pn__atimers_put(struct pn_shard *s, struct pn__actor *a,
 		    const struct pn__atm_wire *in, uint32_t n);
 size_t pn__atimers_wire_size(void);
 
 /* traffic.c */
 int pn__traffic_init(struct pn_runtime *rt);
 void pn__traffic_fini(struct pn_runtime *rt);
-void pn__traffic_note(struct pn_ctx *s, unsigned dst, uint32_t n,
+void pn__traffic_note(struct pn_shard *s, unsigned dst, uint32_t n,
 		      const struct pn_msg *last);
 enum {
 	PN__TR_MOVES,
@@ -128,7 +128,7 @@ enum {
 	PN__TR_BOUNCED,
 	PN__TR_NCOUNT
 };
-void pn__traffic_count(struct pn_ctx *s, unsigned which);
+void pn__traffic_count(struct pn_shard *s, unsigned which);
 unsigned pn__traffic_collect(const struct pn_runtime *rt,
 			     struct pn_traffic_pair *v);
 unsigned pn__traffic_max_pairs(const struct pn_runtime *rt);

@@ -44,7 +44,7 @@ size_t pn__mig_pack_bound(const struct pn_behaviour *b)
 }
 
 /* Write the state at @p (at most @size bytes); its length or < 0. */
-static long pack_state(struct pn_ctx *s, struct pn__actor *a, void *p,
+static long pack_state(struct pn_shard *s, struct pn__actor *a, void *p,
 		       size_t size)
 {
 	struct pn__actor *saved = s->cur;
@@ -56,7 +56,7 @@ static long pack_state(struct pn_ctx *s, struct pn__actor *a, void *p,
 		return (long)size;
 	}
 	s->cur = a; /* pack may call pn_self() */
-	n = a->b->pack(s, a->state, p, size);
+	n = a->b->pack(pn__ctx(s), a->state, p, size);
 	s->cur = saved;
 	if (n < 0)
 		return pn__error((int)n, "migrate: %s's pack failed",
@@ -75,7 +75,7 @@ static long pack_state(struct pn_ctx *s, struct pn__actor *a, void *p,
  * timers here are cancelled and its requests taken out of this shard's
  * table: they travel in the payload.
  */
-int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,
+int pn__mig_pack(struct pn_shard *s, struct pn__actor *a, unsigned dest,
 		 uint32_t nfence, struct pn_msg *m)
 {
 	struct mig_hdr h = {.b = a->b, .pid = a->pid, .depth = a->depth};
@@ -123,7 +123,7 @@ int pn__mig_pack(struct pn_ctx *s, struct pn__actor *a, unsigned dest,
 	return 0;
 }
 
-static void pids_load(struct pn_ctx *s, struct pn__pids *set,
+static void pids_load(struct pn_shard *s, struct pn__pids *set,
 		      const unsigned char *p, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
@@ -141,7 +141,7 @@ static void pids_load(struct pn_ctx *s, struct pn__pids *set,
  * exists; the caller stops it). The caller puts it in its slot or guest
  * table. The payload stays the caller's.
  */
-struct pn__actor *pn__mig_unpack(struct pn_ctx *s, const struct pn_msg *m,
+struct pn__actor *pn__mig_unpack(struct pn_shard *s, const struct pn_msg *m,
 				 int *err, unsigned *from, unsigned *dest)
 {
 	const unsigned char *p = m->ptr;
@@ -176,7 +176,7 @@ struct pn__actor *pn__mig_unpack(struct pn_ctx *s, const struct pn_msg *m,
 		struct pn__actor *saved = s->cur;
 
 		s->cur = a;
-		*err = h.b->unpack(s, a->state, p, h.state_len);
+		*err = h.b->unpack(pn__ctx(s), a->state, p, h.state_len);
 		s->cur = saved;
 		*err = *err < 0 ? *err : 0;
 	} else if (h.state_len) {
@@ -209,15 +209,16 @@ int pn__mig_check(struct pn_runtime *rt, unsigned home, unsigned to)
 
 int pn_migrate(struct pn_ctx *ctx, unsigned shard)
 {
+	struct pn_shard *s = pn__shard(ctx);
 	struct pn__actor *a;
 	int err;
 
-	PN__CTX_CHECK(ctx, "pn_migrate");
-	a = ctx->cur;
+	PN__CTX_CHECK(s, "pn_migrate");
+	a = s->cur;
 	if (!a || (a->flags & PN__A_DYING))
 		return pn__error(-EINVAL, "pn_migrate: not in a handler");
-	if (pn_pid_shard(a->pid) == ctx->id &&
-	    ctx->slots[pn_pid_slot(a->pid)].actor != a)
+	if (pn_pid_shard(a->pid) == s->id &&
+	    s->slots[pn_pid_slot(a->pid)].actor != a)
 		return pn__error(-EINVAL, "pn_migrate: in init (an actor "
 					  "moves once it has started)");
 	if (a->pending & PN__P_MIGRATE)
@@ -225,12 +226,12 @@ int pn_migrate(struct pn_ctx *ctx, unsigned shard)
 				 "pn_migrate: a move to shard %u is "
 				 "already asked for",
 				 a->mig_to);
-	if ((err = pn__mig_check(ctx->rt, pn_pid_shard(a->pid), shard)) < 0)
+	if ((err = pn__mig_check(s->rt, pn_pid_shard(a->pid), shard)) < 0)
 		return err;
 	if (pn__mig_pack_bound(a->b) > PN_MSG_MAX)
 		return pn__error(-EMSGSIZE, "pn_migrate: state of %zu bytes",
 				 pn__mig_pack_bound(a->b));
-	if (shard == ctx->id)
+	if (shard == s->id)
 		return 0;
 	a->pending |= PN__P_MIGRATE;
 	a->mig_to = shard;
@@ -239,23 +240,24 @@ int pn_migrate(struct pn_ctx *ctx, unsigned shard)
 
 int pn_migrate_pid(struct pn_ctx *ctx, pn_pid pid, unsigned shard)
 {
+	struct pn_shard *s = pn__shard(ctx);
 	uint64_t to = shard;
 	int err;
 
-	PN__CTX_CHECK(ctx, "pn_migrate_pid");
-	if (!ctx->cur)
+	PN__CTX_CHECK(s, "pn_migrate_pid");
+	if (!s->cur)
 		return pn__error(-EINVAL, "pn_migrate_pid: not in a handler");
-	if (pid == ctx->cur->pid)
-		return pn_migrate(ctx, shard);
-	if (pid == PN_PID_NONE || pn_pid_shard(pid) >= ctx->nshards)
+	if (pid == s->cur->pid)
+		return pn_migrate(pn__ctx(s), shard);
+	if (pid == PN_PID_NONE || pn_pid_shard(pid) >= s->nshards)
 		return pn__error(-EINVAL, "pn_migrate_pid: invalid pid %#llx",
 				 (unsigned long long)pid);
-	if ((err = pn__mig_check(ctx->rt, pn_pid_shard(pid), shard)) < 0)
+	if ((err = pn__mig_check(s->rt, pn_pid_shard(pid), shard)) < 0)
 		return err;
-	ctx->sys_send = true;
-	err = pn__send(ctx, pid, PN__MSG_MIG_REQ, ctx->cur->pid, 0, &to,
+	s->sys_send = true;
+	err = pn__send(s, pid, PN__MSG_MIG_REQ, s->cur->pid, 0, &to,
 		       sizeof(to));
-	ctx->sys_send = false;
+	s->sys_send = false;
 	return err;
 }
 

@@ -169,7 +169,8 @@ static void rebal_free(struct rebal *r)
 static int rebal_init(struct pn_ctx *ctx, void *state, const void *arg,
 		      size_t len)
 {
-	struct pn_runtime *rt = ctx->rt;
+	struct pn_shard *s = pn__shard(ctx);
+	struct pn_runtime *rt = s->rt;
 	struct rebal *r = state;
 	unsigned n = rt->nshards;
 
@@ -185,11 +186,11 @@ static int rebal_init(struct pn_ctx *ctx, void *state, const void *arg,
 	}
 	pn_traffic_shards(rt, r->last, n);
 	pn__traffic_reset(rt);
-	return pn_send_every(ctx, rt->cfg.rebalance_ns, MSG_TICK, NULL, 0,
-			     &r->timer);
+	return pn_send_every(pn__ctx(s), rt->cfg.rebalance_ns, MSG_TICK, NULL,
+			     0, &r->timer);
 }
 
-static void rebal_run(struct pn_ctx *ctx, struct rebal *r)
+static void rebal_run(struct pn_shard *ctx, struct rebal *r)
 {
 	struct pn_runtime *rt = ctx->rt;
 	unsigned n = rt->nshards, a = rt->napp;
@@ -214,25 +215,28 @@ static void rebal_run(struct pn_ctx *ctx, struct rebal *r)
 	for (unsigned i = 0; i < a; i++)
 		r->actors[i] = stat_of(rt, i, PN__ST_ACTORS);
 	v.npairs = pn__traffic_collect(rt, r->pairs);
-	rt->cfg.rebalance(ctx, &v, rt->cfg.rebalance_arg);
+	rt->cfg.rebalance(pn__ctx(ctx), &v, rt->cfg.rebalance_arg);
 	pn__traffic_reset(rt);
 }
 
 static int rebal_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 {
+	struct pn_shard *s = pn__shard(ctx);
 	struct rebal *r = state;
 
 	if (m->type == MSG_TICK)
-		rebal_run(ctx, r);
+		rebal_run(s, r);
 	else if (m->type == PN_MSG_SHUTDOWN) /* timers tick on here: the */
-		pn_timer_cancel(ctx,
+		pn_timer_cancel(pn__ctx(s),
 				r->timer); /* drain stage waits for quiet */
 	return 0;
 }
 
 static void rebal_cleanup(struct pn_ctx *ctx, void *state, int reason)
 {
-	(void)ctx;
+	struct pn_shard *s = pn__shard(ctx);
+
+	(void)s;
 	(void)reason;
 	rebal_free(state);
 }
@@ -290,10 +294,12 @@ static unsigned shard_of(const struct pn_runtime *rt, pn_pid pid)
 void pn_rebalance_colocate(struct pn_ctx *ctx, const struct pn_traffic_view *v,
 			   void *arg)
 {
+	struct pn_shard *s = pn__shard(ctx);
+
 	static _Thread_local pn_pid used[2 * MAX_DECISIONS];
 	static _Thread_local pn_pid prev[2 * MAX_DECISIONS];
 	static _Thread_local unsigned nprev;
-	const struct pn_runtime *rt = pn_ctx_runtime(ctx);
+	const struct pn_runtime *rt = pn_ctx_runtime(pn__ctx(s));
 	uint64_t load[PN_MAX_SHARDS], total = 0, fair;
 	unsigned nused = 0;
 
@@ -314,7 +320,7 @@ void pn_rebalance_colocate(struct pn_ctx *ctx, const struct pn_traffic_view *v,
 		dst = load[sx] <= load[sy] ? sx : sy;
 		mover = dst == sx ? p->to : p->from;
 		if (load[dst] >= v->cap || load[dst] >= fair ||
-		    pn_migrate_pid(ctx, mover, dst) < 0)
+		    pn_migrate_pid(pn__ctx(s), mover, dst) < 0)
 			continue;
 		load[dst]++;
 		load[dst == sx ? sy : sx]--;

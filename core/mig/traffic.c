@@ -46,7 +46,7 @@ static void add(_Atomic uint64_t *v, uint64_t n)
 			      memory_order_relaxed);
 }
 
-void pn__traffic_count(struct pn_ctx *s, unsigned which)
+void pn__traffic_count(struct pn_shard *s, unsigned which)
 {
 	add(&s->tr->cnt[which], 1);
 }
@@ -93,7 +93,7 @@ static void pair_note(struct pn__traffic *t, pn_pid from, pn_pid to)
  * Forwarded and bounced messages (migrate.c) and the runtime's own are
  * counted but not sampled: their sender is not here.
  */
-void pn__traffic_note(struct pn_ctx *s, unsigned dst, uint32_t n,
+void pn__traffic_note(struct pn_shard *s, unsigned dst, uint32_t n,
 		      const struct pn_msg *last)
 {
 	struct pn__traffic *t = s->tr;

@@ -134,7 +134,7 @@ static void format_ev(struct line *l, const struct ev *e, uint64_t now)
  * Call @put with the last events of @s, oldest first, one line each
  * (async-signal-safe if @put is: the crash handler's use).
  */
-static void walk(const struct pn_ctx *s, unsigned last,
+static void walk(const struct pn_shard *s, unsigned last,
 		 void (*put)(void *arg, const char *line), void *arg)
 {
 	const struct pn__mshard *sh = s->met.sh;
@@ -166,7 +166,7 @@ static void crash_put(void *arg, const char *line)
 	((struct crash_arg *)arg)->put(line);
 }
 
-void pn__flight_crash(const struct pn_ctx *s, void (*put)(const char *line))
+void pn__flight_crash(const struct pn_shard *s, void (*put)(const char *line))
 {
 	struct crash_arg a = {.put = put};
 
@@ -189,7 +189,7 @@ static void text_put(void *arg, const char *line)
 }
 
 /* The last @last events of @s as text lines into @buf; returns length. */
-int pn__flight_text(const struct pn_ctx *s, unsigned last, char *buf,
+int pn__flight_text(const struct pn_shard *s, unsigned last, char *buf,
 		    size_t size)
 {
 	struct text t = {.buf = buf, .size = size};

@@ -41,7 +41,7 @@ struct pn__mrt {
 /* --- set-up ----------------------------------------------------------------
  */
 
-static int shard_create(struct pn_runtime *rt, struct pn_ctx *s)
+static int shard_create(struct pn_runtime *rt, struct pn_shard *s)
 {
 	struct pn__met *mt = &s->met;
 	struct pn__mshard *sh = aligned_alloc(
@@ -216,7 +216,7 @@ static struct pn__aent *aent_get(struct pn__mshard *sh,
 }
 
 /* A stamped message: dispatch it as usual, timed, and account it. */
-void pn__met_dispatch(struct pn_ctx *s, struct pn_msg *m)
+void pn__met_dispatch(struct pn_shard *s, struct pn_msg *m)
 {
 	struct pn__actor *a = pn__lookup(s, m->to);
 	struct pn__mshard *sh = s->met.sh;
@@ -246,7 +246,7 @@ void pn__met_dispatch(struct pn_ctx *s, struct pn_msg *m)
 	pn__flight_rec(&s->met, t0 + run, PN__FL_SAMPLE, to, type, run);
 }
 
-void pn__met_collect(struct pn_ctx *s)
+void pn__met_collect(struct pn_shard *s)
 {
 	struct pn__mrt *r = s->rt->met;
 	uint64_t v[PN__EXT_MAX];
@@ -255,7 +255,7 @@ void pn__met_collect(struct pn_ctx *s)
 		const struct pn_metrics_source *src = &r->src[i];
 
 		memset(v, 0, src->n * sizeof(v[0]));
-		src->collect(s, src->arg, v);
+		src->collect(pn__ctx(s), src->arg, v);
 		for (unsigned j = 0; j < src->n; j++)
 			atomic_store_explicit(&s->met.sh->ext[r->base[i] + j],
 					      v[j], memory_order_relaxed);
@@ -267,7 +267,7 @@ void pn__met_collect(struct pn_ctx *s)
  * the last state change to the current state, so a shard that stays busy
  * or spinning still shows it, and refresh the registered sources.
  */
-void pn__met_tick(struct pn_ctx *s, uint64_t now)
+void pn__met_tick(struct pn_shard *s, uint64_t now)
 {
 	struct pn__met *mt = &s->met;
 	struct pn__mshard *sh = mt->sh;

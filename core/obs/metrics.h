@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * core/'s observability internals, beside core_int.h (which includes this
- * before struct pn_ctx): the per-shard metric state, the hooks the loop and
+ * before struct pn_shard): the per-shard metric state, the hooks the loop and
  * the send path call, the sampled-dispatch stamp, and the flight recorder.
  *
  * Cost model. Every hook here is per batch, per loop-state change or per
@@ -14,7 +14,7 @@
  * to unstamped messages. Built with PN_NO_METRICS, every hook is empty and
  * the stamp bit is never set.
  *
- * Who writes what: struct pn__met lives in struct pn_ctx and is owner
+ * Who writes what: struct pn__met lives in struct pn_shard and is owner
  * only; struct pn__mshard holds what other threads read, written only by
  * its shard with relaxed stores (no read-modify-write), read with relaxed
  * loads (each counter is atomic on its own; a snapshot is not a cut).
@@ -33,7 +33,7 @@
 #define PN__METRICS 1
 #endif
 
-struct pn_ctx;
+struct pn_shard;
 
 /* msg->ref bit of a message stamped for sampling (see above). */
 #define PN__REF_STAMP (1ull << 62)
@@ -109,7 +109,7 @@ struct pn__mshard {
 
 enum { PN__MS_BUSY, PN__MS_SPIN };
 
-/* Owner-only metric state, embedded in struct pn_ctx. */
+/* Owner-only metric state, embedded in struct pn_shard. */
 struct pn__met {
 	uint32_t send_cd; /* sends until the next stamped one */
 	uint32_t sample;  /* stamp 1 in @sample sends; 0: never */
@@ -138,18 +138,18 @@ void pn__metrics_destroy(struct pn_runtime *rt);
 /* Cold: 1 in metrics_sample sends; kept out of the send fast path. */
 __attribute__((cold, noinline)) void
 pn__met_stamp(struct pn__met *mt, struct pn_msg *m, size_t len);
-__attribute__((cold, noinline)) void pn__met_dispatch(struct pn_ctx *s,
+__attribute__((cold, noinline)) void pn__met_dispatch(struct pn_shard *s,
 						      struct pn_msg *m);
 void pn__met_hwm(struct pn__met *mt, unsigned src, uint32_t occ);
-void pn__met_tick(struct pn_ctx *s, uint64_t now);
-void pn__met_collect(struct pn_ctx *s);
+void pn__met_tick(struct pn_shard *s, uint64_t now);
+void pn__met_collect(struct pn_shard *s);
 uint32_t pn__metrics_sample(const struct pn_metrics *m);
 /* flight.c */
 void pn__flight_rec(struct pn__met *mt, uint64_t ts, int kind, pn_pid pid,
 		    uint32_t type, uint64_t arg); /* ts 0: now */
-int pn__flight_text(const struct pn_ctx *s, unsigned last, char *buf,
+int pn__flight_text(const struct pn_shard *s, unsigned last, char *buf,
 		    size_t size);
-void pn__flight_crash(const struct pn_ctx *s, void (*put)(const char *line));
+void pn__flight_crash(const struct pn_shard *s, void (*put)(const char *line));
 
 /* Owner-only counter bump on a shared atomic (no RMW; see core_int.h). */
 static inline void pn__met_add(_Atomic uint64_t *c, uint64_t n)

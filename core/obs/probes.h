@@ -40,9 +40,9 @@
 #define PN__PROBES_ON		 0
 #endif
 
-/* For the migration code, on shard @s (a struct pn_ctx *): actor @pid
+/* For the migration code, on shard @s (a struct pn_shard *): actor @pid
  * moved from shard @from to shard @to. The probe and a flight-recorder
- * event (a macro: struct pn_ctx is complete where it is used). */
+ * event (a macro: struct pn_shard is complete where it is used). */
 #define PN_PROBE_MIGRATE(s, pid, from, to)                                     \
 	do {                                                                   \
 		PN_PROBE3(migrate, pid, from, to);                             \

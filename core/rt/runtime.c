@@ -143,7 +143,7 @@ static int runtime_alloc(struct pn_runtime *rt)
 	memset(rt->producers, 0,
 	       (rt->cfg.max_producers + 1) * sizeof(*rt->producers));
 	for (unsigned i = 0; i < rt->nshards; i++) {
-		struct pn_ctx *s = aligned_alloc(PN_CACHELINE, sizeof(*s));
+		struct pn_shard *s = aligned_alloc(PN_CACHELINE, sizeof(*s));
 
 		if (!s)
 			return pn__error(-ENOMEM, "out of memory");
@@ -386,7 +386,7 @@ int pn_runtime_wait(struct pn_runtime *rt, uint64_t timeout_ns, int *code)
 	return err ? pn__error(-ETIMEDOUT, "pn_runtime_wait timed out") : 0;
 }
 
-static uint64_t st_get(const struct pn_ctx *s, unsigned i)
+static uint64_t st_get(const struct pn_shard *s, unsigned i)
 {
 	/* Relaxed: owner-written counters; a snapshot orders nothing. */
 	return atomic_load_explicit(&s->stats.v[i], memory_order_relaxed);
@@ -401,7 +401,7 @@ static uint64_t sub0(uint64_t a, uint64_t b)
 int pn_runtime_stats(const struct pn_runtime *rt, unsigned shard,
 		     struct pn_shard_stats *out)
 {
-	const struct pn_ctx *s;
+	const struct pn_shard *s;
 	uint64_t moved;
 
 	if (!out || shard >= rt->nshards)
@@ -449,7 +449,7 @@ int pn_runtime_totals(const struct pn_runtime *rt,
 	 * counters: a message moved on one shard may end on another, so the
 	 * per-shard figures only add up in sum. */
 	for (unsigned i = 0; i < rt->nshards; i++) {
-		const struct pn_ctx *s = rt->shard[i];
+		const struct pn_shard *s = rt->shard[i];
 
 		in += st_get(s, PN__ST_SENT_LOCAL) +
 		      st_get(s, PN__ST_SENT_REMOTE) + st_get(s, PN__ST_SIDE_IN);
@@ -482,51 +482,67 @@ int pn_poller_register(struct pn_runtime *rt, const struct pn_poller *p)
 
 pn_pid pn_self(const struct pn_ctx *ctx)
 {
-	return ctx->cur ? ctx->cur->pid : PN_PID_NONE;
+	const struct pn_shard *s = pn__shard_c(ctx);
+
+	return s->cur ? s->cur->pid : PN_PID_NONE;
 }
 
 unsigned pn_shard(const struct pn_ctx *ctx)
 {
-	return ctx->id;
+	const struct pn_shard *s = pn__shard_c(ctx);
+
+	return s->id;
 }
 
 struct pn_runtime *pn_ctx_runtime(const struct pn_ctx *ctx)
 {
-	return ctx->rt;
+	const struct pn_shard *s = pn__shard_c(ctx);
+
+	return s->rt;
 }
 
 uint64_t pn_ctx_now_ns(const struct pn_ctx *ctx)
 {
-	(void)ctx;
+	const struct pn_shard *s = pn__shard_c(ctx);
+
+	(void)s;
 	return pn_now_ns();
 }
 
 struct io_uring *pn_ctx_ring(struct pn_ctx *ctx)
 {
-	return &ctx->ring;
+	struct pn_shard *s = pn__shard(ctx);
+
+	return &s->ring;
 }
 
 void pn_ctx_set_poller_data(struct pn_ctx *ctx, void *data)
 {
-	ctx->poller_data = data;
+	struct pn_shard *s = pn__shard(ctx);
+
+	s->poller_data = data;
 }
 
 void *pn_ctx_poller_data(const struct pn_ctx *ctx)
 {
-	return ctx->poller_data;
+	const struct pn_shard *s = pn__shard_c(ctx);
+
+	return s->poller_data;
 }
 
 int pn_ctx_deliver(struct pn_ctx *ctx, pn_pid to, uint32_t type,
 		   const void *data, size_t len)
 {
-	PN__CTX_CHECK(ctx, "pn_ctx_deliver");
+	struct pn_shard *s = pn__shard(ctx);
+
+	PN__CTX_CHECK(s, "pn_ctx_deliver");
 	if (type >= PN_MSG_SYS &&
 	    (type < PN_MSG_IO || type > PN_MSG_IO + 0xfff))
 		return pn__error(-EINVAL,
 				 "pn_ctx_deliver: type %#x is neither "
 				 "an application nor an io type",
 				 type);
-	return pn__send(ctx, to, type, PN_PID_NONE, 0, data, len);
+	return pn__send(s, to, type, PN_PID_NONE, 0, data, len);
 }
 
 const char *pn_reason_name(int reason)

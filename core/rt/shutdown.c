@@ -76,7 +76,7 @@ static void report_line(struct pn_shutdown_report *r, const char *fmt, ...)
 /* --- the shard's side ----------------------------------------------------
  */
 
-static void ack(struct pn_ctx *s, int word)
+static void ack(struct pn_shard *s, int word)
 {
 	struct pn_runtime *rt = s->rt;
 
@@ -91,7 +91,7 @@ static void ack(struct pn_ctx *s, int word)
 }
 
 /* A drain wave: stop the timers (once), report the hops so far. */
-static void drain_report(struct pn_ctx *s)
+static void drain_report(struct pn_shard *s)
 {
 	uint64_t sent, done;
 
@@ -112,7 +112,7 @@ static void drain_report(struct pn_ctx *s)
 
 /* Act on stage word @word at a turn boundary; true when the shard's loop
  * must end. */
-bool pn__shard_stage(struct pn_ctx *s, int word)
+bool pn__shard_stage(struct pn_shard *s, int word)
 {
 	struct pn_runtime *rt = s->rt;
 	unsigned stage = ((unsigned)word >> 16) - 1;
@@ -135,7 +135,7 @@ bool pn__shard_stage(struct pn_ctx *s, int word)
 		break;
 	case PN_STAGE_IO:
 		if (rt->has_poller && rt->poller.shutdown)
-			rt->poller.shutdown(s, rt->poller.arg);
+			rt->poller.shutdown(pn__ctx(s), rt->poller.arg);
 		break;
 	default:
 		break;
@@ -174,7 +174,7 @@ static uint64_t pending(struct pn_runtime *rt, int word, const bool *gone,
 
 	*n = *waiting = 0;
 	for (unsigned i = 0; i < rt->nshards; i++) {
-		struct pn_ctx *s = rt->shard[i];
+		struct pn_shard *s = rt->shard[i];
 
 		if (atomic_load_explicit(&s->beacon.stage_done,
 					 memory_order_acquire) != word) {
@@ -318,7 +318,7 @@ static int stage_stop(struct pn_runtime *rt, uint64_t until, bool *gone,
 
 /* A message no handler will see: a dead letter (the runtime's internal
  * ones are counted but not shown to the hook; a NOP is nothing). */
-static void sweep_one(struct pn_ctx *s, struct pn_msg *m, uint64_t *count)
+static void sweep_one(struct pn_shard *s, struct pn_msg *m, uint64_t *count)
 {
 	m->len &= ~PN__LEN_BOUNCED;
 	if (m->type == PN__MSG_MIG_NOP)
@@ -335,7 +335,7 @@ static void sweep_one(struct pn_ctx *s, struct pn_msg *m, uint64_t *count)
 
 /* Empty @f: the local queue or an overflow queue (@side false: each
  * leaves as a dispatch would count it) or a side queue. */
-static void sweep_fifo(struct pn_ctx *s, struct pn__fifo *f, bool side,
+static void sweep_fifo(struct pn_shard *s, struct pn__fifo *f, bool side,
 		       uint64_t *count)
 {
 	struct pn_msg *p;
@@ -352,13 +352,13 @@ static void sweep_fifo(struct pn_ctx *s, struct pn__fifo *f, bool side,
 	}
 }
 
-static void sweep_side(struct pn_ctx *s, struct pn__fifo *f, void *count)
+static void sweep_side(struct pn_shard *s, struct pn__fifo *f, void *count)
 {
 	sweep_fifo(s, f, true, count);
 }
 
 /* Every inbound ring of @s (its thread has exited: we are its consumer). */
-static void sweep_rings(struct pn_ctx *s, uint64_t *count)
+static void sweep_rings(struct pn_shard *s, uint64_t *count)
 {
 	for (unsigned src = 0; src < s->nsources; src++) {
 		struct pn_ring *r =
@@ -382,7 +382,7 @@ static void sweep_rings(struct pn_ctx *s, uint64_t *count)
 }
 
 /* Dead-letter what joined shard @s left, by place, into @r. */
-static void sweep_shard(struct pn_ctx *s, struct pn_shutdown_report *r)
+static void sweep_shard(struct pn_shard *s, struct pn_shutdown_report *r)
 {
 	uint64_t held = 0;
 
@@ -404,7 +404,7 @@ static void sweep_shard(struct pn_ctx *s, struct pn_shutdown_report *r)
 static void join_thread(struct pn_runtime *rt, unsigned i, uint64_t until,
 			struct pn_shutdown_report *r, uint64_t *mask)
 {
-	struct pn_ctx *s = rt->shard[i];
+	struct pn_shard *s = rt->shard[i];
 	uint64_t left = until > pn_now_ns() ? until - pn_now_ns() : 0;
 	struct timespec now_rt, ts;
 	const struct pn_behaviour *b;

@@ -33,7 +33,7 @@
 #define PN__PUBLISH_EVERY 32
 
 /* A budgeted send refused: -EAGAIN, counted, with the reason. */
-static struct pn_msg *eagain(struct pn_ctx *s, unsigned dst)
+static struct pn_msg *eagain(struct pn_shard *s, unsigned dst)
 {
 	PN__STAT_ADD(s, PN__ST_EAGAIN, 1);
 	pn__met_event(&s->met, PN__FL_EAGAIN, 0, 0, s->overflow_bytes);
@@ -50,7 +50,7 @@ static struct pn_msg *eagain(struct pn_ctx *s, unsigned dst)
 	return NULL;
 }
 
-static struct pn_msg *overflow_slot(struct pn_ctx *s, struct pn__out *o,
+static struct pn_msg *overflow_slot(struct pn_shard *s, struct pn__out *o,
 				    uint64_t cost)
 {
 	struct pn_msg *m;
@@ -74,7 +74,7 @@ static struct pn_msg *overflow_slot(struct pn_ctx *s, struct pn__out *o,
  * full, or older messages already waiting) the overflow queue. NULL with
  * pn_last_error() set: -EAGAIN over budget, -ENOMEM.
  */
-struct pn_msg *pn__msg_slot(struct pn_ctx *s, unsigned dst, uint32_t len)
+struct pn_msg *pn__msg_slot(struct pn_shard *s, unsigned dst, uint32_t len)
 {
 	struct pn__out *o;
 	struct pn_msg *m;
@@ -100,7 +100,7 @@ struct pn_msg *pn__msg_slot(struct pn_ctx *s, unsigned dst, uint32_t len)
 	return overflow_slot(s, o, pn__msg_cost(len));
 }
 
-static void mark_dirty(struct pn_ctx *s, unsigned dst)
+static void mark_dirty(struct pn_shard *s, unsigned dst)
 {
 	struct pn__out *o = &s->out[dst];
 
@@ -111,7 +111,7 @@ static void mark_dirty(struct pn_ctx *s, unsigned dst)
 }
 
 /* Publish one outbound ring and ring the destination's doorbell. */
-static void publish(struct pn_ctx *s, unsigned dst)
+static void publish(struct pn_shard *s, unsigned dst)
 {
 	struct pn_ring *r = s->out[dst].ring;
 
@@ -123,7 +123,7 @@ static void publish(struct pn_ctx *s, unsigned dst)
 	pn__source_publish(s->rt, s->rt->shard[dst], s->id, s);
 }
 
-void pn__msg_commit(struct pn_ctx *s, unsigned dst)
+void pn__msg_commit(struct pn_shard *s, unsigned dst)
 {
 	struct pn__out *o;
 
@@ -151,7 +151,7 @@ void pn__msg_commit(struct pn_ctx *s, unsigned dst)
 	s->n_sent_remote++;
 }
 
-int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
+int pn__send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 	     uint64_t ref, const void *data, size_t len)
 {
 	unsigned dst = pn_pid_shard(to);
@@ -230,7 +230,7 @@ int pn__send(struct pn_ctx *s, pn_pid to, uint32_t type, pn_pid from,
  * goes the general way (pn__send).
  */
 static inline __attribute__((always_inline)) int
-send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
+send_fast(struct pn_shard *s, pn_pid to, uint32_t type, const void *data,
 	  size_t len)
 {
 	struct pn__actor *cur = s->cur;
@@ -279,7 +279,9 @@ send_fast(struct pn_ctx *s, pn_pid to, uint32_t type, const void *data,
 int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	    size_t len)
 {
-	PN__CTX_CHECK(ctx, "pn_send");
+	struct pn_shard *s = pn__shard(ctx);
+
+	PN__CTX_CHECK(s, "pn_send");
 	if (PN_UNLIKELY(type >= PN_MSG_SYS))
 		return pn__error(-EINVAL,
 				 "message type %#x is reserved for "
@@ -288,22 +290,24 @@ int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	if (PN_UNLIKELY(!data && len))
 		return pn__error(-EINVAL, "pn_send: %zu-byte payload at NULL",
 				 len);
-	return send_fast(ctx, to, type, data, len);
+	return send_fast(s, to, type, data, len);
 }
 
 int pn_send_u64(struct pn_ctx *ctx, pn_pid to, uint32_t type, uint64_t v)
 {
-	PN__CTX_CHECK(ctx, "pn_send_u64");
+	struct pn_shard *s = pn__shard(ctx);
+
+	PN__CTX_CHECK(s, "pn_send_u64");
 	if (PN_UNLIKELY(type >= PN_MSG_SYS))
 		return pn__error(-EINVAL,
 				 "message type %#x is reserved for "
 				 "the runtime",
 				 type);
-	return send_fast(ctx, to, type, &v, sizeof(v));
+	return send_fast(s, to, type, &v, sizeof(v));
 }
 
 /* Publish every ring written since the last flush; send queued wakes. */
-void pn__flush(struct pn_ctx *s)
+void pn__flush(struct pn_shard *s)
 {
 	for (unsigned i = 0; i < s->ndirty; i++) {
 		unsigned dst = s->dirty[i];
@@ -324,12 +328,12 @@ void pn__flush(struct pn_ctx *s)
  * the target's eventfd instead: a claimed wake-up is never dropped (a
  * duplicate, should the SQE still go out later, is harmless).
  */
-void pn__flush_wakes(struct pn_ctx *s)
+void pn__flush_wakes(struct pn_shard *s)
 {
 	bool queued = false;
 
 	for (unsigned i = 0; i < s->nwake; i++) {
-		struct pn_ctx *dst = s->rt->shard[s->wake[i]];
+		struct pn_shard *dst = s->rt->shard[s->wake[i]];
 		struct io_uring_sqe *sqe = pn__sqe(s);
 
 		if (!sqe) {
@@ -353,7 +357,7 @@ void pn__flush_wakes(struct pn_ctx *s)
 }
 
 /* Move what fits from one overflow queue into its ring, in order. */
-static unsigned overflow_move(struct pn_ctx *s, unsigned dst)
+static unsigned overflow_move(struct pn_shard *s, unsigned dst)
 {
 	struct pn__out *o = &s->out[dst];
 	struct pn_msg *m, *slot;
@@ -374,7 +378,7 @@ static unsigned overflow_move(struct pn_ctx *s, unsigned dst)
 
 /* Whether budgeted sends from here would pass again: our overflow under
  * half its budget and no destination congested. */
-static bool writable(const struct pn_ctx *s)
+static bool writable(const struct pn_shard *s)
 {
 	if (s->overflow_bytes > s->rt->cfg.overflow_bytes / 2)
 		return false;
@@ -384,7 +388,7 @@ static bool writable(const struct pn_ctx *s)
 	return true;
 }
 
-static void notify_writable(struct pn_ctx *s)
+static void notify_writable(struct pn_shard *s)
 {
 	for (uint32_t i = 0; i < s->writable.n; i++)
 		pn__send(s, s->writable.v[i], PN_MSG_WRITABLE, PN_PID_NONE, 0,
@@ -394,7 +398,7 @@ static void notify_writable(struct pn_ctx *s)
 
 /* Tell every other shard we are no longer congested (exempt sends):
  * senders waiting for PN_MSG_WRITABLE because of us get it. */
-static void flow_tell_clear(struct pn_ctx *s)
+static void flow_tell_clear(struct pn_shard *s)
 {
 	struct pn_msg m = {.type = PN__MSG_FLOW, .ref = s->id};
 	bool saved = s->sys_send;
@@ -418,7 +422,7 @@ static void flow_tell_clear(struct pn_ctx *s)
  * budget, clear again under half of it (hysteresis, so that a shard at
  * its limit does not flood the others with news). Every turn with
  * either non-empty (shard.c). */
-void pn__flow_update(struct pn_ctx *s)
+void pn__flow_update(struct pn_shard *s)
 {
 	uint64_t budget = s->rt->cfg.overflow_bytes;
 	uint64_t held = s->overflow_bytes + s->side_bytes;
@@ -441,7 +445,7 @@ void pn__flow_update(struct pn_ctx *s)
 }
 
 /* PN__MSG_FLOW: a destination is no longer congested. */
-void pn__flow_msg(struct pn_ctx *s, const struct pn_msg *m)
+void pn__flow_msg(struct pn_shard *s, const struct pn_msg *m)
 {
 	(void)m;
 	if (s->writable.n && writable(s))
@@ -449,7 +453,7 @@ void pn__flow_msg(struct pn_ctx *s, const struct pn_msg *m)
 }
 
 /* Called each loop iteration while any overflow queue is non-empty. */
-unsigned pn__overflow_drain(struct pn_ctx *s)
+unsigned pn__overflow_drain(struct pn_shard *s)
 {
 	unsigned n = 0;
 	bool left = false;
@@ -469,14 +473,16 @@ unsigned pn__overflow_drain(struct pn_ctx *s)
 
 int pn_notify_writable(struct pn_ctx *ctx)
 {
-	PN__CTX_CHECK(ctx, "pn_notify_writable");
-	if (!ctx->cur)
+	struct pn_shard *s = pn__shard(ctx);
+
+	PN__CTX_CHECK(s, "pn_notify_writable");
+	if (!s->cur)
 		return pn__error(-EINVAL, "pn_notify_writable outside a "
 					  "handler");
-	if (writable(ctx))
-		return pn__send(ctx, ctx->cur->pid, PN_MSG_WRITABLE,
-				PN_PID_NONE, 0, NULL, 0);
-	return pn__pids_add(&ctx->writable, ctx->arena, ctx->cur->pid);
+	if (writable(s))
+		return pn__send(s, s->cur->pid, PN_MSG_WRITABLE, PN_PID_NONE, 0,
+				NULL, 0);
+	return pn__pids_add(&s->writable, s->arena, s->cur->pid);
 }
 
 /* --- large payloads --------------------------------------------------------
@@ -524,7 +530,7 @@ void pn__buf_free_malloc(void *data)
 		free((struct bufhdr *)data - 1);
 }
 
-void *pn__buf_alloc(struct pn_ctx *s, size_t len)
+void *pn__buf_alloc(struct pn_shard *s, size_t len)
 {
 	int c = class_of(len);
 	struct bufhdr *h;
@@ -544,7 +550,7 @@ void *pn__buf_alloc(struct pn_ctx *s, size_t len)
 	return h + 1;
 }
 
-void pn__buf_free(struct pn_ctx *s, void *data)
+void pn__buf_free(struct pn_shard *s, void *data)
 {
 	struct bufhdr *h = (struct bufhdr *)data - 1;
 
@@ -560,7 +566,7 @@ void pn__buf_free(struct pn_ctx *s, void *data)
 }
 
 /* Hand batched frees back to their home shards (end of a loop turn). */
-void pn__buf_flush_remote(struct pn_ctx *s)
+void pn__buf_flush_remote(struct pn_shard *s)
 {
 	if (!s->remote_frees)
 		return;

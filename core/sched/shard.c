@@ -49,9 +49,9 @@
 /* The longest park while the eventfd read could not be armed. */
 #define UNARMED_PARK_NS 1000000ull
 
-_Thread_local struct pn_ctx *pn__self_shard;
+_Thread_local struct pn_shard *pn__self_shard;
 
-int pn__ctx_error(const struct pn_ctx *ctx, const char *what)
+int pn__ctx_error(const struct pn_shard *ctx, const char *what)
 {
 	if (!ctx)
 		return pn__error(-EINVAL, "%s: ctx is NULL", what);
@@ -76,7 +76,7 @@ void pn__heavy_barrier(struct pn_runtime *rt)
  * If @dst is parked, claim its wake-up and send it: queued on @waker (a
  * shard), sent from here at once when @waker is NULL (an external thread).
  */
-static void wake_claim(struct pn_ctx *dst, struct pn_ctx *waker)
+static void wake_claim(struct pn_shard *dst, struct pn_shard *waker)
 {
 	/* Relaxed load then exchange: the exchange alone decides which waker
 	 * sends the one wake-up (RMWs on one location are totally ordered);
@@ -106,8 +106,8 @@ static void wake_claim(struct pn_ctx *dst, struct pn_ctx *waker)
  * ring the doorbell and, if @dst is parked, claim and send the wake-up.
  * @waker is the publishing shard, or NULL for an external producer.
  */
-void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
-			unsigned source, struct pn_ctx *waker)
+void pn__source_publish(struct pn_runtime *rt, struct pn_shard *dst,
+			unsigned source, struct pn_shard *waker)
 {
 	_Atomic uint64_t *w = &dst->bell[source >> 6];
 	uint64_t bit = 1ull << (source & 63);
@@ -135,7 +135,8 @@ void pn__source_publish(struct pn_runtime *rt, struct pn_ctx *dst,
  * must not be hoisted above the head store by the compiler; the CPU is
  * covered by the producer's heavy barrier (fenced: by our fence).
  */
-static inline void room_check(struct pn_ctx *s, struct pn_ring *r, unsigned src)
+static inline void room_check(struct pn_shard *s, struct pn_ring *r,
+			      unsigned src)
 {
 	uint32_t w;
 
@@ -152,7 +153,7 @@ static inline void room_check(struct pn_ctx *s, struct pn_ring *r, unsigned src)
 }
 
 /* Wake @dst through its eventfd (external threads; shutdown). */
-void pn__wake_external(struct pn_ctx *dst)
+void pn__wake_external(struct pn_shard *dst)
 {
 	uint64_t one = 1;
 
@@ -165,7 +166,7 @@ void pn__wake_external(struct pn_ctx *dst)
  * full. NULL when even that fails (io_uring_submit() refused, e.g. -EBUSY
  * with completions to reap first): the caller falls back, never panics.
  */
-struct io_uring_sqe *pn__sqe(struct pn_ctx *s)
+struct io_uring_sqe *pn__sqe(struct pn_shard *s)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
 
@@ -181,7 +182,7 @@ struct io_uring_sqe *pn__sqe(struct pn_ctx *s)
  * whenever the shard may park. Without an SQE it stays unarmed and the
  * next park is bounded (park()) until a later turn arms it.
  */
-static void arm_efd(struct pn_ctx *s)
+static void arm_efd(struct pn_shard *s)
 {
 	struct io_uring_sqe *sqe = pn__sqe(s);
 
@@ -195,7 +196,7 @@ static void arm_efd(struct pn_ctx *s)
 /* --- the loop ---------------------------------------------------------------
  */
 
-static unsigned drain_ring(struct pn_ctx *s, struct pn_ring *r, unsigned src,
+static unsigned drain_ring(struct pn_shard *s, struct pn_ring *r, unsigned src,
 			   bool *more)
 {
 	uint64_t ext_bytes = 0;
@@ -225,7 +226,7 @@ static unsigned drain_ring(struct pn_ctx *s, struct pn_ring *r, unsigned src,
 	return n;
 }
 
-static struct pn_ring *in_ring(struct pn_ctx *s, unsigned src)
+static struct pn_ring *in_ring(struct pn_shard *s, unsigned src)
 {
 	/* Acquire: pairs with the release that installs a producer's ring
 	 * (pn_producer_create); shard rings are installed before start. */
@@ -233,7 +234,7 @@ static struct pn_ring *in_ring(struct pn_ctx *s, unsigned src)
 }
 
 /* Rebuild the compact list of live inbound rings when producers came. */
-static void poll_refresh(struct pn_ctx *s)
+static void poll_refresh(struct pn_shard *s)
 {
 	/* Acquire: pairs with the release in pn_producer_create(). */
 	uint32_t gen =
@@ -252,7 +253,7 @@ static void poll_refresh(struct pn_ctx *s)
 }
 
 /* Drain every live ring, doorbell or not (busy-poll, periodic sweep). */
-static unsigned sweep_all(struct pn_ctx *s, unsigned nwords)
+static unsigned sweep_all(struct pn_shard *s, unsigned nwords)
 {
 	unsigned work = 0;
 
@@ -282,7 +283,7 @@ static unsigned sweep_all(struct pn_ctx *s, unsigned nwords)
  * loads instead of after a whole loop turn. Bounded, so that io, timers
  * and shutdown are still looked at every ~64 rounds.
  */
-static void poll_tight(struct pn_ctx *s)
+static void poll_tight(struct pn_shard *s)
 {
 	for (unsigned k = 0; k < 64; k++) {
 		for (unsigned i = 0; i < s->npoll; i++)
@@ -292,7 +293,7 @@ static void poll_tight(struct pn_ctx *s)
 	}
 }
 
-static unsigned drain_inbound(struct pn_ctx *s)
+static unsigned drain_inbound(struct pn_shard *s)
 {
 	unsigned nwords = (s->nsources + 63) / 64, work = 0;
 
@@ -326,7 +327,7 @@ static unsigned drain_inbound(struct pn_ctx *s)
 }
 
 /* Run the local queue: up to 4 batches, including what it sends itself. */
-static unsigned run_local(struct pn_ctx *s)
+static unsigned run_local(struct pn_shard *s)
 {
 	unsigned n = 0, max = s->batch * 4;
 	struct pn_msg *m;
@@ -341,7 +342,7 @@ static unsigned run_local(struct pn_ctx *s)
 	return n;
 }
 
-static unsigned reap(struct pn_ctx *s)
+static unsigned reap(struct pn_shard *s)
 {
 	struct pn_runtime *rt = s->rt;
 	struct io_uring_cqe *cqe;
@@ -354,7 +355,7 @@ static unsigned reap(struct pn_ctx *s)
 	{
 		n++;
 		if (cqe->user_data & PN_CQE_POLLER) {
-			rt->poller.complete(s, rt->poller.arg, cqe);
+			rt->poller.complete(pn__ctx(s), rt->poller.arg, cqe);
 			work++;
 		} else if (cqe->user_data == PN__CQE_EFD) {
 			s->efd_armed = false;
@@ -379,7 +380,7 @@ static unsigned reap(struct pn_ctx *s)
 
 /* An overflow queue whose ring has room again (the shard is its
  * producer: pn_ring_slot() reloads the consumer's head when full). */
-static bool overflow_room(struct pn_ctx *s)
+static bool overflow_room(struct pn_shard *s)
 {
 	for (unsigned d = 0; d < s->nshards; d++)
 		if (pn__fifo_len(&s->out[d].overflow) &&
@@ -391,7 +392,7 @@ static bool overflow_room(struct pn_ctx *s)
 /* Before parking with overflow waiting: ask each full ring's consumer to
  * wake us when it frees room (room_check()). Release: orders parked = 1
  * before the tag for the consumer's acquire exchange. */
-static void room_arm(struct pn_ctx *s)
+static void room_arm(struct pn_shard *s)
 {
 	for (unsigned d = 0; d < s->nshards; d++)
 		if (pn__fifo_len(&s->out[d].overflow))
@@ -400,7 +401,7 @@ static void room_arm(struct pn_ctx *s)
 					      memory_order_release);
 }
 
-static bool has_input(struct pn_ctx *s)
+static bool has_input(struct pn_shard *s)
 {
 	unsigned nwords = (s->nsources + 63) / 64;
 
@@ -427,7 +428,7 @@ static bool has_input(struct pn_ctx *s)
 	       s->stage_seen;
 }
 
-static void park(struct pn_ctx *s)
+static void park(struct pn_shard *s)
 {
 	struct __kernel_timespec ts, *tsp = NULL;
 	struct io_uring_cqe *cqe;
@@ -473,7 +474,7 @@ static void park(struct pn_ctx *s)
 
 /* Relaxed stores of the hot message counters (owner-written, read
  * anywhere; after the join the controller calls it for a swept shard). */
-void pn__shard_publish(struct pn_ctx *s)
+void pn__shard_publish(struct pn_shard *s)
 {
 	atomic_store_explicit(&s->stats.v[PN__ST_DISPATCHED], s->n_dispatched,
 			      memory_order_relaxed);
@@ -483,7 +484,7 @@ void pn__shard_publish(struct pn_ctx *s)
 			      memory_order_relaxed);
 }
 
-static void stats_publish(struct pn_ctx *s)
+static void stats_publish(struct pn_shard *s)
 {
 	atomic_store_explicit(&s->beacon.beat, s->iter, memory_order_relaxed);
 	pn__shard_publish(s);
@@ -499,7 +500,7 @@ static void stats_publish(struct pn_ctx *s)
  * The clock read also ends the spin for the metrics (when metrics are
  * compiled in, busy-polling shards read it too, to time their spin).
  */
-static bool spin(struct pn_ctx *s, uint64_t idle_since)
+static bool spin(struct pn_shard *s, uint64_t idle_since)
 {
 	uint64_t now;
 
@@ -518,7 +519,7 @@ static bool spin(struct pn_ctx *s, uint64_t idle_since)
 	return true;
 }
 
-void pn__shard_loop(struct pn_ctx *s)
+void pn__shard_loop(struct pn_shard *s)
 {
 	struct pn_runtime *rt = s->rt;
 	uint64_t idle_since = 0;

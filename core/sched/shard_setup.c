@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int ring_create(struct pn_ctx *s, struct pn_ring **out)
+static int ring_create(struct pn_shard *s, struct pn_ring **out)
 {
 	uint32_t n = s->rt->cfg.ring_slots;
 	struct pn_ring *r;
@@ -33,7 +33,7 @@ static int ring_create(struct pn_ctx *s, struct pn_ring **out)
 	return 0;
 }
 
-static void *zalloc(struct pn_ctx *s, size_t n, int *err)
+static void *zalloc(struct pn_shard *s, size_t n, int *err)
 {
 	void *p = pn_arena_alloc_aligned(s->arena, n ? n : 1, PN_CACHELINE);
 
@@ -48,7 +48,7 @@ static void *zalloc(struct pn_ctx *s, size_t n, int *err)
 /* A zero-filled table of max_slots entries of @size bytes, touched
  * lazily (pages appear as slots are first used); NULL, with the error
  * set, when the address space is not there. */
-static void *lazy_map(struct pn_ctx *s, size_t size, const char *what)
+static void *lazy_map(struct pn_shard *s, size_t size, const char *what)
 {
 	void *p =
 		mmap(NULL, (size_t)s->max_slots * size, PROT_READ | PROT_WRITE,
@@ -61,7 +61,7 @@ static void *lazy_map(struct pn_ctx *s, size_t size, const char *what)
 	return NULL;
 }
 
-static int tables_create(struct pn_ctx *s)
+static int tables_create(struct pn_shard *s)
 {
 	unsigned nw = (s->nsources + 63) / 64;
 	int err = 0;
@@ -92,7 +92,7 @@ static int tables_create(struct pn_ctx *s)
 	return 0;
 }
 
-static int uring_create(struct pn_ctx *s)
+static int uring_create(struct pn_shard *s)
 {
 	static const unsigned tries[] = {
 		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
@@ -120,7 +120,7 @@ static int uring_create(struct pn_ctx *s)
 	return 0;
 }
 
-int pn__shard_setup(struct pn_ctx *s)
+int pn__shard_setup(struct pn_shard *s)
 {
 	struct pn_runtime *rt = s->rt;
 	int err;
@@ -150,7 +150,7 @@ int pn__shard_setup(struct pn_ctx *s)
 
 void *pn__shard_main(void *arg)
 {
-	struct pn_ctx *s = arg;
+	struct pn_shard *s = arg;
 	struct pn_runtime *rt = s->rt;
 	int err = pn__shard_setup(s), go;
 
@@ -169,7 +169,7 @@ void *pn__shard_main(void *arg)
 		pn__self_shard = s;
 		pn__crash_thread_init(s); /* alternate stack, fatal signals */
 		if (rt->has_poller && rt->poller.attach)
-			rt->poller.attach(s, rt->poller.arg);
+			rt->poller.attach(pn__ctx(s), rt->poller.arg);
 		if (s->id == rt->napp)
 			pn__watchdog_start(s);
 		pn__shard_loop(s);
@@ -180,7 +180,7 @@ void *pn__shard_main(void *arg)
 }
 
 /* Free everything the shard owns. Its thread has exited (or never ran). */
-void pn__shard_free(struct pn_ctx *s)
+void pn__shard_free(struct pn_shard *s)
 {
 	if (s->ring_ok)
 		io_uring_queue_exit(&s->ring);
@@ -211,7 +211,7 @@ void pn__shard_free(struct pn_ctx *s)
 		munmap(s->where, (size_t)s->max_slots * sizeof(*s->where));
 }
 
-void pn__shard_free_tables(struct pn_ctx *s)
+void pn__shard_free_tables(struct pn_shard *s)
 {
 	uint32_t n = s->rt->cfg.ring_slots;
 	unsigned nw = (s->nsources + 63) / 64;

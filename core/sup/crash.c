@@ -45,7 +45,7 @@ static struct sigaction previous[NFATAL]; /* written once, before use */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static atomic_flag reporting = ATOMIC_FLAG_INIT; /* one report a process */
 
-static __thread struct pn_ctx *crash_shard;
+static __thread struct pn_shard *crash_shard;
 static __thread void *alt_stack;
 static __thread size_t alt_size;
 
@@ -131,7 +131,7 @@ static void put_type(struct out *o, uint32_t type)
 		put(o, " (init)");
 }
 
-static void report(struct pn_ctx *s, int sig, const siginfo_t *si)
+static void report(struct pn_shard *s, int sig, const siginfo_t *si)
 {
 	void *frames[NFRAMES];
 	struct out o = {.n = 0};
@@ -195,7 +195,7 @@ static int fatal_index(int sig)
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
-	struct pn_ctx *s = crash_shard;
+	struct pn_shard *s = crash_shard;
 	int i = fatal_index(sig);
 	struct sigaction *prev;
 
@@ -237,7 +237,7 @@ static void install(void)
 }
 
 /* At a shard thread's start: its alternate stack, and the handler. */
-void pn__crash_thread_init(struct pn_ctx *s)
+void pn__crash_thread_init(struct pn_shard *s)
 {
 	stack_t ss = {.ss_flags = 0};
 	size_t size = SIGSTKSZ > ALT_STACK ? SIGSTKSZ : ALT_STACK;

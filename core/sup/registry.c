@@ -261,14 +261,15 @@ int pn_name_unregister(struct pn_runtime *rt, const char *name)
 int pn_name_send(struct pn_ctx *ctx, const char *name, uint32_t type,
 		 const void *data, size_t len)
 {
+	struct pn_shard *sh = pn__shard(ctx);
 	pn_pid pid;
 
-	PN__CTX_CHECK(ctx, "pn_name_send");
-	pid = pn_name_lookup(ctx->rt, name);
+	PN__CTX_CHECK(sh, "pn_name_send");
+	pid = pn_name_lookup(sh->rt, name);
 	if (pid == PN_PID_NONE)
 		return pn__error(-ESRCH, "no actor is registered as \"%s\"",
 				 name ? name : "(null)");
-	return pn_send(ctx, pid, type, data, len);
+	return pn_send(pn__ctx(sh), pid, type, data, len);
 }
 
 int pn__registry_init(struct pn_runtime *rt)

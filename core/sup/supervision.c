@@ -343,7 +343,8 @@ int pn_supervisor_start(struct pn_runtime *rt, const struct pn_sup_spec *spec,
  * dispatch): stop with STOPPING and cleanup (PN_REASON_SHUTDOWN) while the
  * deadline in the payload holds; after it, kill without cleanup.
  */
-void pn__stop_by(struct pn_ctx *s, struct pn__actor *a, const struct pn_msg *m)
+void pn__stop_by(struct pn_shard *s, struct pn__actor *a,
+		 const struct pn_msg *m)
 {
 	if (pn_now_ns() <= pn_msg_u64(m)) {
 		pn__actor_stop(s, a, PN_REASON_SHUTDOWN, 0);

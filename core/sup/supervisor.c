@@ -115,8 +115,8 @@ static const char *child_bname(const struct child *c)
 }
 
 /* A runtime message from this supervisor (not refused by the budget). */
-static void sup_send(struct pn_ctx *ctx, pn_pid from, pn_pid to, uint32_t type,
-		     const void *data, size_t len)
+static void sup_send(struct pn_shard *ctx, pn_pid from, pn_pid to,
+		     uint32_t type, const void *data, size_t len)
 {
 	bool saved = ctx->sys_send;
 	int err;
@@ -129,7 +129,7 @@ static void sup_send(struct pn_ctx *ctx, pn_pid from, pn_pid to, uint32_t type,
 			 pn_last_error());
 }
 
-static void stop_by(struct pn_ctx *ctx, struct pn__sup *s, pn_pid to,
+static void stop_by(struct pn_shard *ctx, struct pn__sup *s, pn_pid to,
 		    uint64_t deadline)
 {
 	sup_send(ctx, s->self, to, PN__MSG_STOP_BY, &deadline,
@@ -138,7 +138,7 @@ static void stop_by(struct pn_ctx *ctx, struct pn__sup *s, pn_pid to,
 
 /* Arm timer @kind for child @i in @delay_ns (the supervisor's own type:
  * pn_send_after() takes application types only). */
-static void arm(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
+static void arm(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 		unsigned kind, uint64_t delay_ns)
 {
 	struct timer_msg t = {.idx = i, .epoch = s->c[i].epoch, .kind = kind};
@@ -158,14 +158,14 @@ static uint64_t stall_limit(const struct pn_runtime *rt)
 }
 
 /* Where child @c runs (PN_SHARD_SUPERVISOR resolved). */
-static unsigned child_shard(const struct pn_ctx *ctx, const struct child *c)
+static unsigned child_shard(const struct pn_shard *ctx, const struct child *c)
 {
 	if (c->pid)
 		return pn_pid_shard(c->pid);
 	return c->shard >= 0 ? (unsigned)c->shard : ctx->rt->napp;
 }
 
-static void event(struct pn_ctx *ctx, struct pn__sup *s, int kind,
+static void event(struct pn_shard *ctx, struct pn__sup *s, int kind,
 		  const struct child *c, int reason, int detail,
 		  const char *what)
 {
@@ -245,7 +245,7 @@ static void group_mark(struct pn_runtime *rt, struct child *c)
 }
 
 /* Stop every child (reverse order), then finish as @mode says. */
-static void stop_all(struct pn_ctx *ctx, struct pn__sup *s, int mode)
+static void stop_all(struct pn_shard *ctx, struct pn__sup *s, int mode)
 {
 	s->mode = mode;
 	for (unsigned j = 0; j < s->n; j++) {
@@ -261,7 +261,7 @@ static void stop_all(struct pn_ctx *ctx, struct pn__sup *s, int mode)
 }
 
 static void __attribute__((format(printf, 3, 4)))
-escalate(struct pn_ctx *ctx, struct pn__sup *s, const char *fmt, ...)
+escalate(struct pn_shard *ctx, struct pn__sup *s, const char *fmt, ...)
 {
 	char what[sizeof(s->why) + 64];
 	va_list ap;
@@ -277,7 +277,7 @@ escalate(struct pn_ctx *ctx, struct pn__sup *s, const char *fmt, ...)
 static const char *const strategy_name[] = {"one_for_one", "one_for_all",
 					    "rest_for_one"};
 
-static void restart(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
+static void restart(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 		    int reason, int detail)
 {
 	struct child *c = &s->c[i];
@@ -298,8 +298,8 @@ static void restart(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
 
 /* Child @c did not start while its tree was starting: give up (OTP's
  * start_link fails), unless the runtime is shutting down anyway. */
-static void start_failed(struct pn_ctx *ctx, struct pn__sup *s, struct child *c,
-			 int reason, int detail, bool closing)
+static void start_failed(struct pn_shard *ctx, struct pn__sup *s,
+			 struct child *c, int reason, int detail, bool closing)
 {
 	char what[160];
 
@@ -318,7 +318,7 @@ static void start_failed(struct pn_ctx *ctx, struct pn__sup *s, struct child *c,
 }
 
 /* An instance of child @i ended without being asked to. */
-static void child_gone(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
+static void child_gone(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 		       int reason, int detail)
 {
 	struct child *c = &s->c[i];
@@ -374,7 +374,7 @@ static void child_gone(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
 
 /* --- starting and stopping one child --------------------------------- */
 
-static void start_child(struct pn_ctx *ctx, struct pn__sup *s, unsigned i)
+static void start_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 {
 	struct child *c = &s->c[i];
 	const struct pn_child_spec *sp = c->spec;
@@ -394,7 +394,7 @@ static void start_child(struct pn_ctx *ctx, struct pn__sup *s, unsigned i)
 	}
 	set_state(ctx->rt, c, C_STARTING);
 	c->t0 = pn_now_ns();
-	err = pn_spawn(ctx, sp->sup ? &sup_b : sp->b, &o, &pid);
+	err = pn_spawn(pn__ctx(ctx), sp->sup ? &sup_b : sp->b, &o, &pid);
 	if (err == 0 && sp->name) {
 		err = pn__name_claim(ctx->rt, sp->name, c->named, pid);
 		if (err < 0) /* not ours to start: stop it unseen */
@@ -413,7 +413,7 @@ static void start_child(struct pn_ctx *ctx, struct pn__sup *s, unsigned i)
 		    s->spec->start_ns ? s->spec->start_ns : START_DEFAULT_NS);
 }
 
-static void stop_child(struct pn_ctx *ctx, struct pn__sup *s, unsigned i)
+static void stop_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 {
 	struct child *c = &s->c[i];
 	uint64_t now = pn_now_ns();
@@ -432,7 +432,7 @@ static void stop_child(struct pn_ctx *ctx, struct pn__sup *s, unsigned i)
 }
 
 /* A stop we asked for is complete. */
-static void stopped(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
+static void stopped(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 		    const struct pn_down *d)
 {
 	struct child *c = &s->c[i];
@@ -450,7 +450,7 @@ static void stopped(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
 	c->pid = PN_PID_NONE;
 }
 
-static void left_behind(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
+static void left_behind(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 			const struct pn__running *run, uint64_t ns)
 {
 	struct child *c = &s->c[i];
@@ -477,7 +477,7 @@ static void left_behind(struct pn_ctx *ctx, struct pn__sup *s, unsigned i,
 	c->pid = PN_PID_NONE;
 }
 
-static void on_timer(struct pn_ctx *ctx, struct pn__sup *s,
+static void on_timer(struct pn_shard *ctx, struct pn__sup *s,
 		     const struct pn_msg *m)
 {
 	struct timer_msg t;
@@ -513,7 +513,7 @@ static void on_timer(struct pn_ctx *ctx, struct pn__sup *s,
 	}
 }
 
-static void on_exit_msg(struct pn_ctx *ctx, struct pn__sup *s,
+static void on_exit_msg(struct pn_shard *ctx, struct pn__sup *s,
 			const struct pn_msg *m)
 {
 	struct pn_down d;
@@ -539,7 +539,7 @@ static void on_exit_msg(struct pn_ctx *ctx, struct pn__sup *s,
 	/* An instance we already gave up on, or a stranger: nothing. */
 }
 
-static void on_up(struct pn_ctx *ctx, struct pn__sup *s, pn_pid pid)
+static void on_up(struct pn_shard *ctx, struct pn__sup *s, pn_pid pid)
 {
 	for (unsigned i = 0; i < s->n; i++)
 		if (s->c[i].pid == pid && s->c[i].st == C_STARTING) {
@@ -549,7 +549,7 @@ static void on_up(struct pn_ctx *ctx, struct pn__sup *s, pn_pid pid)
 }
 
 /* The whole tree is up. */
-static void tree_up(struct pn_ctx *ctx, struct pn__sup *s)
+static void tree_up(struct pn_shard *ctx, struct pn__sup *s)
 {
 	s->mode = M_RUN;
 	s->up = true;
@@ -559,7 +559,7 @@ static void tree_up(struct pn_ctx *ctx, struct pn__sup *s)
 		sup_send(ctx, s->self, s->parent, PN__MSG_SUP_UP, NULL, 0);
 }
 
-static void finish_escalate(struct pn_ctx *ctx, struct pn__sup *s)
+static void finish_escalate(struct pn_shard *ctx, struct pn__sup *s)
 {
 	char msg[sizeof(s->why) + 64];
 
@@ -584,11 +584,11 @@ static void finish_escalate(struct pn_ctx *ctx, struct pn__sup *s)
 		if (!pn__ticket_done(ctx->rt, &s->ticket, -ECHILD, msg))
 			pn_runtime_notify(ctx->rt, PN_NOTIFY_ROOT_FAILED);
 	}
-	pn_fail(ctx, -ECHILD);
+	pn_fail(pn__ctx(ctx), -ECHILD);
 }
 
 /* Carry on with whatever comes next (see the top of the file). */
-static void step(struct pn_ctx *ctx, struct pn__sup *s)
+static void step(struct pn_shard *ctx, struct pn__sup *s)
 {
 	for (;;) {
 		int next = -1;
@@ -615,7 +615,7 @@ static void step(struct pn_ctx *ctx, struct pn__sup *s)
 		}
 		if (s->mode == M_SHUTDOWN) {
 			s->mode = M_DONE;
-			pn_stop(ctx, s->self);
+			pn_stop(pn__ctx(ctx), s->self);
 			return;
 		}
 		for (unsigned i = 0; i < s->n && next < 0; i++)
@@ -635,24 +635,25 @@ static void step(struct pn_ctx *ctx, struct pn__sup *s)
 
 static int sup_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 {
+	struct pn_shard *sh = pn__shard(ctx);
 	struct pn__sup *s = state;
 	switch (m->type) {
 	case PN_MSG_STARTED:
 		s->parent = m->from; /* PN_PID_NONE for a root */
 		break;
 	case PN_MSG_EXIT:
-		on_exit_msg(ctx, s, m);
+		on_exit_msg(sh, s, m);
 		break;
 	case PN__MSG_CHILD_UP:
 	case PN__MSG_SUP_UP:
-		on_up(ctx, s, m->from);
+		on_up(sh, s, m->from);
 		break;
 	case PN__MSG_SUP_TIMER:
-		on_timer(ctx, s, m);
+		on_timer(sh, s, m);
 		break;
 	case PN__MSG_SUP_STOP:
 		if (s->mode == M_START || s->mode == M_RUN)
-			stop_all(ctx, s, M_SHUTDOWN);
+			stop_all(sh, s, M_SHUTDOWN);
 		break;
 	case PN_MSG_SHUTDOWN:
 		s->closing = true; /* no more restarts */
@@ -660,15 +661,16 @@ static int sup_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 	default:
 		return 0; /* STOPPING (cleanup follows), strangers */
 	}
-	step(ctx, s);
+	step(sh, s);
 	return 0;
 }
 
 static int sup_init(struct pn_ctx *ctx, void *state, const void *arg,
 		    size_t len)
 {
+	struct pn_shard *sh = pn__shard(ctx);
 	struct pn__sup *s = state;
-	struct pn__sup_rt *r = ctx->rt->sup;
+	struct pn__sup_rt *r = sh->rt->sup;
 	struct sup_arg a;
 
 	if (len != sizeof(a))
@@ -677,16 +679,16 @@ static int sup_init(struct pn_ctx *ctx, void *state, const void *arg,
 	s->spec = a.spec;
 	s->ticket = a.ticket;
 	s->root = a.root;
-	s->self = pn_self(ctx);
+	s->self = pn_self(pn__ctx(sh));
 	s->n = s->spec->nchildren;
 	if (s->root) {
 		s->next_root = r->roots;
 		r->roots = s;
 	}
-	if (s->n && !(s->c = pn_arena_zalloc(ctx->arena, s->n * sizeof(*s->c))))
+	if (s->n && !(s->c = pn_arena_zalloc(sh->arena, s->n * sizeof(*s->c))))
 		return -ENOMEM;
 	if (s->spec->intensity &&
-	    !(s->hist = pn_arena_zalloc(ctx->arena,
+	    !(s->hist = pn_arena_zalloc(sh->arena,
 					s->spec->intensity * sizeof(*s->hist))))
 		return -ENOMEM;
 	for (unsigned i = 0; i < s->n; i++) {
@@ -697,19 +699,20 @@ static int sup_init(struct pn_ctx *ctx, void *state, const void *arg,
 		c->st = C_WANT;
 		c->shard = sp->sup ? PN_SHARD_SUPERVISOR : sp->shard;
 		if (c->shard == PN_SHARD_ANY)
-			c->shard = (int)(r->rr++ % ctx->rt->napp);
+			c->shard = (int)(r->rr++ % sh->rt->napp);
 		c->shutdown_ns = sp->shutdown_ns ? sp->shutdown_ns
 				 : sp->sup	 ? PN_SHUTDOWN_INFINITY
 						 : SHUTDOWN_DEFAULT_NS;
 	}
-	pn_trap_exit(ctx, true);
+	pn_trap_exit(pn__ctx(sh), true);
 	return 0;
 }
 
 static void sup_cleanup(struct pn_ctx *ctx, void *state, int reason)
 {
+	struct pn_shard *sh = pn__shard(ctx);
 	struct pn__sup *s = state;
-	struct pn__sup_rt *r = ctx->rt->sup;
+	struct pn__sup_rt *r = sh->rt->sup;
 	char msg[sizeof(s->why) + 96];
 
 	if (s->root) {
@@ -731,21 +734,21 @@ static void sup_cleanup(struct pn_ctx *ctx, void *state, int reason)
 		 "tree was up%s%s",
 		 s->spec ? sup_name(s) : "?", pn_reason_name(reason),
 		 s->why[0] ? ": " : "", s->why);
-	pn__ticket_done(ctx->rt, &s->ticket,
+	pn__ticket_done(sh->rt, &s->ticket,
 			reason == PN_REASON_SHUTDOWN || s->closing ||
-					pn__rt_closing(ctx->rt)
+					pn__rt_closing(sh->rt)
 				? -ESHUTDOWN
 				: -ECHILD,
 			msg);
 	for (unsigned i = 0; s->c && i < s->n; i++)
 		if (s->c[i].named && s->c[i].st != C_RUN &&
 		    s->c[i].st != C_STARTING)
-			pn__name_drop(ctx->rt, s->c[i].spec->name,
+			pn__name_drop(sh->rt, s->c[i].spec->name,
 				      s->c[i].named);
 	if (s->c)
-		pn_arena_free(ctx->arena, s->c, s->n * sizeof(*s->c));
+		pn_arena_free(sh->arena, s->c, s->n * sizeof(*s->c));
 	if (s->hist)
-		pn_arena_free(ctx->arena, s->hist,
+		pn_arena_free(sh->arena, s->hist,
 			      s->spec->intensity * sizeof(*s->hist));
 }
 
@@ -775,7 +778,7 @@ int pn__sup_spawn_root(struct pn_runtime *rt, const struct pn_sup_spec *spec,
 
 /* The stop stage's first word, on every shard: the supervisor shard asks
  * each root supervisor to stop its tree. */
-void pn__sup_shutdown_begin(struct pn_ctx *s)
+void pn__sup_shutdown_begin(struct pn_shard *s)
 {
 	struct pn__sup_rt *r = s->rt->sup;
 	unsigned n = 0;

@@ -42,7 +42,7 @@ struct wd {
 uint64_t pn__stall_ns(struct pn_runtime *rt, unsigned shard, uint64_t now,
 		      struct pn__running *what)
 {
-	struct pn_ctx *s = rt->shard[shard];
+	struct pn_shard *s = rt->shard[shard];
 	struct pn__stall *st = &rt->sup->stall[shard];
 	/* Acquire: pairs with the release store of seq in pn__beacon_set(),
 	 * so the fields read below are at least those of dispatch seq. */
@@ -71,7 +71,7 @@ uint64_t pn__stall_ns(struct pn_runtime *rt, unsigned shard, uint64_t now,
 	return seq ? now - st->since : 0;
 }
 
-static void report(struct pn_ctx *ctx, unsigned i, struct pn__stall *st,
+static void report(struct pn_shard *ctx, unsigned i, struct pn__stall *st,
 		   uint64_t ns, int kind)
 {
 	struct pn_runtime *rt = ctx->rt;
@@ -112,7 +112,7 @@ static void report(struct pn_ctx *ctx, unsigned i, struct pn__stall *st,
 			i, ev.flight);
 }
 
-static void abort_shard(struct pn_ctx *ctx, unsigned i)
+static void abort_shard(struct pn_shard *ctx, unsigned i)
 {
 	struct pn_runtime *rt = ctx->rt;
 
@@ -126,7 +126,7 @@ static void abort_shard(struct pn_ctx *ctx, unsigned i)
 		abort();
 }
 
-static void tick(struct pn_ctx *ctx, struct wd *w)
+static void tick(struct pn_shard *ctx, struct wd *w)
 {
 	struct pn_runtime *rt = ctx->rt;
 	uint64_t now = pn_now_ns();
@@ -158,13 +158,14 @@ static void tick(struct pn_ctx *ctx, struct wd *w)
 
 static int wd_init(struct pn_ctx *ctx, void *state, const void *arg, size_t len)
 {
+	struct pn_shard *sh = pn__shard(ctx);
 	struct wd *w = state;
 	uint64_t period, id;
-	struct pn_msg m = {.type = PN__MSG_WD_TICK, .to = pn_self(ctx)};
+	struct pn_msg m = {.type = PN__MSG_WD_TICK, .to = pn_self(pn__ctx(sh))};
 
 	(void)arg;
 	(void)len;
-	w->limit = ctx->rt->cfg.watchdog_ns;
+	w->limit = sh->rt->cfg.watchdog_ns;
 	/* Eight looks per limit: a stall is seen at most limit/8 late. Not
 	 * more often than every 10 ms: the shutdown's drain stage needs
 	 * quiet moments, and this timer keeps firing through it. */
@@ -172,14 +173,15 @@ static int wd_init(struct pn_ctx *ctx, void *state, const void *arg, size_t len)
 	if (period < 10000000)
 		period = 10000000;
 	/* pn_send_every() takes application types only: arm directly. */
-	return pn__timers_arm(ctx->timers, pn_now_ns(), period, period, &m,
-			      &id);
+	return pn__timers_arm(sh->timers, pn_now_ns(), period, period, &m, &id);
 }
 
 static int wd_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 {
+	struct pn_shard *s = pn__shard(ctx);
+
 	if (m->type == PN__MSG_WD_TICK)
-		tick(ctx, state);
+		tick(s, state);
 	return 0;
 }
 
@@ -191,7 +193,7 @@ static const struct pn_behaviour wd_b = {
 };
 
 /* On the supervisor shard, before its loop starts. */
-void pn__watchdog_start(struct pn_ctx *s)
+void pn__watchdog_start(struct pn_shard *s)
 {
 	struct pn_spawn_opts o = {.shard = PN_SHARD_SUPERVISOR};
 	pn_pid pid;
@@ -199,7 +201,7 @@ void pn__watchdog_start(struct pn_ctx *s)
 
 	if (!s->rt->cfg.watchdog_ns)
 		return;
-	err = pn_spawn(s, &wd_b, &o, &pid);
+	err = pn_spawn(pn__ctx(s), &wd_b, &o, &pid);
 	if (err < 0 && err != -ESHUTDOWN) /* shut down before it started */
 		fprintf(stderr, "pinion: cannot start the watchdog: %s\n",
 			pn_last_error());

@@ -86,7 +86,7 @@ static const struct pn_behaviour sender_b = {.name = "room.sender",
  * shard's published statistics. */
 static bool parked_with_overflow(struct pn_runtime *rt, unsigned i)
 {
-	struct pn_ctx *s = rt->shard[i];
+	struct pn_shard *s = rt->shard[i];
 	struct pn_shard_stats st;
 
 	if (!atomic_load_explicit(&s->parked, memory_order_relaxed))

@@ -121,7 +121,7 @@ void su_stats_print(struct pn_runtime *rt)
 void su_dump_rings(struct pn_runtime *rt)
 {
 	for (unsigned i = 0; i < rt->nshards; i++) {
-		struct pn_ctx *s = rt->shard[i];
+		struct pn_shard *s = rt->shard[i];
 		unsigned nw = (s->nsources + 63) / 64;
 
 		fprintf(stderr, "  shard %u%s: parked=%u bell=", i,
