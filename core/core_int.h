@@ -79,6 +79,7 @@ enum {
 	PN__P_STOP = 0x1,    /* pn_stop(self) */
 	PN__P_FAIL = 0x2,    /* pn_fail() */
 	PN__P_KILL = 0x4,    /* pn_kill(self) */
+	PN__P_ACTOR = 0x7,   /* the actor layer's; higher bits: features' */
 	PN__P_MIGRATE = 0x8, /* pn_migrate(): move to mig_to (migrate.c) */
 };
 
@@ -213,10 +214,13 @@ struct pn_shard {
 	bool busy_poll;	   /* never parks: no doorbell, no wake-up */
 	uint64_t spin_ns;  /* spin this long before parking */
 	uint32_t batch;
-	/* Guests here that local senders reach directly (migrate.c): while
-	 * not 0, cross-shard sends take the general path, which looks them
-	 * up. Owner only. */
-	uint32_t nguests;
+	/* A feature that redirects this shard's cross-shard sends (an
+	 * actor homed elsewhere lives here): while set, sends ask it where
+	 * they go. Owner only. */
+	const struct pn__route *route;
+	/* Bit i: feature i (rt->feat[i]) wants its loop hooks called
+	 * (feature.c). Owner only. */
+	uint32_t turn_want;
 	struct pn_runtime *rt;
 	struct pn__actor *cur; /* running actor (NULL outside handlers) */
 	struct pn__slot *slots;
@@ -370,6 +374,103 @@ struct pn__waitq { /* pn_runtime_wait/notify: a growable FIFO of codes */
 	unsigned head, tail, cap; /* cap: a power of two, or 0 */
 };
 
+/*
+ * Features. The scheduler (sched/) and the actor layer under it call what
+ * is built on them only through what a feature registers here: rt/ lists
+ * the features (rt/runtime.c) and the base iterates over them, so that no
+ * file below a feature names it. Every hook is optional (NULL: none).
+ * Hooks marked "loop" run on the shard's thread; the others on the
+ * controlling thread unless they say otherwise.
+ */
+struct pn__msg_range {
+	uint32_t lo, hi; /* internal message types [lo, hi) */
+	/* Consume @m on its shard (and free a large payload). */
+	void (*handle)(struct pn_shard *s, struct pn_msg *m);
+};
+
+/* A side queue of a feature: @fn visits each (shutdown's join sweep). */
+typedef void (*pn__side_fn)(struct pn_shard *s, struct pn__fifo *f, void *arg);
+
+struct pn__feature {
+	const char *name;
+	/* Runtime: defaults into a config; after the shards are allocated;
+	 * once they run; before the shards are freed; after. */
+	void (*config_init)(struct pn_config *c);
+	int (*create)(struct pn_runtime *rt);
+	int (*start)(struct pn_runtime *rt);
+	void (*destroy)(struct pn_runtime *rt);
+	void (*free)(struct pn_runtime *rt);
+	/* Shard: set-up on its thread before start; entering and leaving
+	 * its loop (loop); its memory freed (after its thread exited). */
+	int (*shard_setup)(struct pn_shard *s);
+	void (*shard_enter)(struct pn_shard *s);
+	void (*shard_leave)(struct pn_shard *s);
+	void (*shard_free)(struct pn_shard *s);
+	/* The loop, while the shard's turn_want has this feature's bit:
+	 * work each turn (returns how much), whether it has work now (a
+	 * shard about to park), and arming its wake-ups before the park's
+	 * barrier (loop). */
+	unsigned (*turn)(struct pn_shard *s);
+	bool (*ready)(struct pn_shard *s);
+	void (*park)(struct pn_shard *s);
+	/* Messages: internal types it handles; a message for no actor
+	 * here (true: taken; features registered later are asked first). */
+	const struct pn__msg_range *ranges;
+	unsigned nranges;
+	bool (*miss)(struct pn_shard *s, struct pn_msg *m);
+	/* Shutdown: a stage begins on the shard (loop; @depth: the stop
+	 * stage's word); its side queues for the join sweep; the gate
+	 * closed (wake the external callers it keeps waiting). */
+	void (*stage)(struct pn_shard *s, int stage, unsigned depth);
+	void (*side_queues)(struct pn_shard *s, pn__side_fn fn, void *arg);
+	void (*close)(struct pn_runtime *rt);
+	/* Actors the slot table does not hold (loop): find one here by
+	 * PID; take a slow-path message (an internal type or a reply)
+	 * before anyone else does (true: taken); an actor homed elsewhere
+	 * stopped here. */
+	struct pn__actor *(*find)(struct pn_shard *s, pn_pid pid);
+	bool (*divert)(struct pn_shard *s, struct pn_msg *m);
+	void (*guest_gone)(struct pn_shard *s, pn_pid pid);
+	/* The shard publishes @n messages to shard @dst's ring, @last the
+	 * newest (loop; once per published batch, never per message). */
+	void (*publish)(struct pn_shard *s, unsigned dst, uint32_t n,
+			const struct pn_msg *last);
+};
+
+/* How a feature redirects sends (struct pn_shard's route; loop). */
+struct pn__route {
+	/* The fast path's slot for an inline message to @to, whose home
+	 * *@dst is another shard (*@dst updated to where it goes); NULL:
+	 * take the general path. */
+	struct pn_msg *(*slot)(struct pn_shard *s, pn_pid to, unsigned *dst);
+	/* The general path: where a message to @to (home elsewhere) goes;
+	 * *@held set: hold it in that side queue instead. */
+	unsigned (*dst)(struct pn_shard *s, pn_pid to, struct pn__fifo **held);
+};
+
+/*
+ * Services: what exactly one feature provides and the base calls on its
+ * paths (set by that feature's create hook; NULL: nobody provides it).
+ */
+struct pn__services {
+	/* After a handler returned non-zero or left pending bits (loop). */
+	void (*after)(struct pn_shard *s, struct pn__actor *a, int rc);
+	/* A reply (ref carries PN__REF_REPLY): deliver or dead-letter it. */
+	void (*reply)(struct pn_shard *s, struct pn_msg *m);
+	/* A message stamped for sampling (ref == PN__REF_STAMP). */
+	void (*sampled)(struct pn_shard *s, struct pn_msg *m);
+	/* A timer of the shard's wheel fired (its message, its id). */
+	void (*timer)(void *arg, const struct pn_msg *m, uint64_t id);
+	/* Pending bits above the actor layer's (PN__P_FEATURE): acted on
+	 * last, after the handler returned; @a may be gone after it. */
+	void (*pending)(struct pn_shard *s, struct pn__actor *a, unsigned p);
+	/* Where a spawn with a placement policy goes (any thread). */
+	int (*place)(struct pn_runtime *rt, const struct pn_spawn_opts *o,
+		     unsigned fallback, unsigned *shard);
+};
+
+#define PN__FEAT_MAX 8
+
 struct pn_runtime {
 	struct pn_config cfg;
 	struct pn_topology *topo;
@@ -406,8 +507,14 @@ struct pn_runtime {
 	 * shards rebuild their poll lists (acquire). */
 	_Atomic uint32_t prod_gen;
 	bool running, shut_down, budget_ok;
-	bool drain_failed;	 /* shutdown's drain stage did not balance */
-	unsigned nthreads;	 /* shard threads created */
+	bool drain_failed; /* shutdown's drain stage did not balance */
+	unsigned nthreads; /* shard threads created */
+	/* The features (rt/runtime.c), and their message ranges sorted. */
+	const struct pn__feature *const *feat;
+	unsigned nfeat;
+	struct pn__services svc;
+	struct pn__msg_range *range;
+	unsigned nrange;
 	struct pn__sup_rt *sup;	 /* supervision (supervisor.c) */
 	struct pn__mrt *met;	 /* metrics (metrics.c) */
 	struct pn__place *place; /* placement, rebalancer (placement.c) */
@@ -464,6 +571,39 @@ int pn__ctx_error(const struct pn_shard *ctx, const char *what);
 		if (PN_UNLIKELY(!(ctx) || (ctx) != pn__self_shard))            \
 			return pn__ctx_error(ctx, what);                       \
 	} while (0)
+
+/* feature.c */
+int pn__features_create(struct pn_runtime *rt,
+			const struct pn__feature *const *feat, unsigned n);
+int pn__features_start(struct pn_runtime *rt);
+void pn__features_destroy(struct pn_runtime *rt, bool late);
+int pn__features_shard_setup(struct pn_shard *s);
+void pn__features_shard_enter(struct pn_shard *s);
+void pn__features_shard_leave(struct pn_shard *s);
+void pn__features_shard_free(struct pn_shard *s);
+void pn__features_stage(struct pn_shard *s, int stage, unsigned depth);
+void pn__features_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg);
+void pn__features_close(struct pn_runtime *rt);
+unsigned pn__features_turn(struct pn_shard *s);
+bool pn__features_ready(struct pn_shard *s);
+void pn__features_park(struct pn_shard *s);
+bool pn__features_miss(struct pn_shard *s, struct pn_msg *m);
+bool pn__features_msg(struct pn_shard *s, struct pn_msg *m);
+struct pn__actor *pn__features_find(struct pn_shard *s, pn_pid pid);
+bool pn__features_divert(struct pn_shard *s, struct pn_msg *m);
+void pn__features_guest_gone(struct pn_shard *s, pn_pid pid);
+void pn__features_publish(struct pn_shard *s, unsigned dst, uint32_t n,
+			  const struct pn_msg *last);
+
+/* The bit of feature @f in turn_want (it must be registered). */
+static inline uint32_t pn__feature_bit(const struct pn_runtime *rt,
+				       const struct pn__feature *f)
+{
+	for (unsigned i = 0; i < rt->nfeat; i++)
+		if (rt->feat[i] == f)
+			return 1u << i;
+	return 0;
+}
 
 /* fifo.c */
 int pn__fifo_grow(struct pn__fifo *f, struct pn_arena *a);
@@ -594,8 +734,9 @@ void pn__buf_free(struct pn_shard *s, void *data);
 void pn__buf_flush_remote(struct pn_shard *s);
 
 /* actor.c */
-void pn__dispatch_sys(struct pn_shard *s, struct pn_msg *m);
+void pn__dispatch_slow(struct pn_shard *s, struct pn_msg *m);
 void pn__dispatch_miss(struct pn_shard *s, struct pn_msg *m);
+struct pn__actor *pn__actor_target(struct pn_shard *s, struct pn_msg *m);
 void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc);
 void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m);
 void pn__local_push(struct pn_shard *s, const struct pn_msg *m, bool moved);
@@ -620,6 +761,8 @@ void pn__actors_fini(struct pn_shard *s);
 int pn__reqs_create(struct pn_shard *s);
 void pn__reqs_destroy(struct pn_shard *s);
 bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m);
+void pn__reply_msg(struct pn_shard *s, struct pn_msg *m);
+extern const struct pn__feature pn__actor_feature;
 void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id);
 
 /* === supervision: supervisor.c, supervision.c, registry.c, watchdog.c,
@@ -746,6 +889,7 @@ bool pn__ticket_done(struct pn_runtime *rt, struct pn__ticket **t, int err,
 void pn__event(struct pn_runtime *rt, struct pn_event *ev, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *pn__type_name(uint32_t type, char *buf, size_t size);
+extern const struct pn__feature pn__sup_feature;
 /* supervisor.c */
 int pn__sup_spawn_root(struct pn_runtime *rt, const struct pn_sup_spec *spec,
 		       struct pn__ticket *t, pn_pid *pid);
@@ -785,7 +929,7 @@ pn__run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
 	rc = a->b->handle(pn__ctx(s), a->state, m);
 	PN_PROBE4(dispatch_end, s->id, m->to, m->type, rc);
 	if (PN_UNLIKELY(rc != 0 || a->pending))
-		pn__after_handle(s, a, rc);
+		s->rt->svc.after(s, a, rc);
 	s->cur = NULL;
 	if (PN_UNLIKELY(m->len > PN_MSG_INLINE))
 		pn__buf_free(s, m->ptr);
@@ -823,6 +967,8 @@ struct pn__mig {
 	uint32_t cap, n;
 	struct pn__fwd *fwds;	 /* forwarders in this shard's slots */
 	uint32_t npump;		 /* destinations with a non-empty fwdq */
+	uint32_t nguests;	 /* guests here that sends reach directly */
+	uint32_t bit;		 /* the feature's bit in turn_want */
 	struct pn__fence *defer; /* [ndefer] fences not yet sent */
 	uint32_t ndefer, cdefer;
 };
@@ -867,12 +1013,11 @@ pn__deliver(struct pn_shard *s, struct pn_msg *m)
 	struct pn__actor *a = idx < s->max_slots ? s->slots[idx].actor : NULL;
 
 	if (PN_UNLIKELY(!a || a->pid != m->to)) {
-		/* Not a local actor: a guest hosted here (migrate.c), or
-		 * something for the slow path. */
-		if (!s->nguests || !(a = pn__mig_guest_hot(s, m->to))) {
-			pn__dispatch_miss(s, m);
-			return;
-		}
+		/* Not an actor of the slot table: the features' (an actor
+		 * that lives here away from home, one not started yet), or
+		 * a dead letter. */
+		pn__dispatch_miss(s, m);
+		return;
 	}
 	pn__run(s, a, m);
 }
@@ -886,10 +1031,11 @@ static inline void pn__dispatch(struct pn_shard *s, struct pn_msg *m)
 		PN__METRICS ? PN__REF_STAMP | PN__REF_REPLY : PN__REF_REPLY;
 
 	if (PN_UNLIKELY(m->type >= PN__MSG_INTERNAL || (m->ref & slow))) {
-		if (PN__METRICS && m->ref == PN__REF_STAMP)
-			pn__met_dispatch(s, m);
+		if (PN__METRICS && m->ref == PN__REF_STAMP &&
+		    s->rt->svc.sampled)
+			s->rt->svc.sampled(s, m);
 		else
-			pn__dispatch_sys(s, m);
+			pn__dispatch_slow(s, m);
 	} else {
 		pn__deliver(s, m);
 	}

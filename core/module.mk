@@ -7,6 +7,7 @@ PUB_HEADERS += core/pn_core.h core/base/pn_msg.h core/base/pn_ring.h
 LIB_SRCS    += core/base/containers.c core/base/timers.c
 # sched: shards and their loop, sends, producers, the budget, park/wake.
 LIB_SRCS    += core/sched/budget.c core/sched/send.c core/sched/shard.c \
+	       core/sched/feature.c core/sched/dispatch.c \
 	       core/sched/shard_setup.c core/sched/producer.c
 # actor: lifecycle, monitors and links, request/reply and timers.
 LIB_SRCS    += core/actor/actor.c core/actor/request.c

@@ -128,19 +128,6 @@ static bool slot_reserved(struct pn_shard *s, pn_pid pid)
 		       pn_pid_gen(pid);
 }
 
-struct pn__actor *pn__lookup(struct pn_shard *s, pn_pid pid)
-{
-	uint32_t idx = pn_pid_slot(pid);
-	struct pn__actor *a;
-
-	if (pn_pid_shard(pid) != s->id)
-		return pn__mig_guest_hot(s, pid);
-	if (idx >= s->max_slots)
-		return NULL;
-	a = s->slots[idx].actor;
-	return a && a->pid == pid ? a : NULL;
-}
-
 /* --- sending system messages ---------------------------------------------- */
 
 /* Runtime messages bypass the overflow budget: they must not be lost. */
@@ -160,16 +147,6 @@ static void send_down(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid who,
 	struct pn_down d = {.pid = who, .reason = reason, .detail = detail};
 
 	sys_send(s, to, type, who, &d, sizeof(d));
-}
-
-void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m)
-{
-	PN__STAT_ADD(s, PN__ST_DEAD, 1);
-	pn__met_event(&s->met, PN__FL_DEAD, m->to, m->type, 0);
-	if (s->rt->cfg.dead_letter)
-		s->rt->cfg.dead_letter(s->rt->cfg.dead_letter_arg, s->id, m);
-	if (m->len > PN_MSG_INLINE)
-		pn__buf_free(s, m->ptr);
 }
 
 /* Hold @m (taken from a queue) until its PID's actor starts. */
@@ -241,7 +218,7 @@ static void early_replay(struct pn_shard *s, pn_pid pid)
 		if (m.to != pid)
 			early_push(s, &m);
 		else if (m.type >= PN__MSG_INTERNAL)
-			pn__dispatch_sys(s, &m);
+			pn__dispatch_slow(s, &m);
 		else
 			pn__deliver(s, &m);
 	}
@@ -284,7 +261,9 @@ void pn__actor_link(struct pn_shard *s, struct pn__actor *a)
 	PN__STAT_ADD(s, PN__ST_ACTORS, 1);
 }
 
-static void actor_free(struct pn_shard *s, struct pn__actor *a)
+/* Free @a; a guest (homed elsewhere) that @stopped is reported to the
+ * features (when the shard is torn down, they free their own state). */
+static void actor_free(struct pn_shard *s, struct pn__actor *a, bool stopped)
 {
 	pn_pid pid = a->pid;
 
@@ -292,8 +271,8 @@ static void actor_free(struct pn_shard *s, struct pn__actor *a)
 	pn__actor_release(s, a);
 	if (pn_pid_shard(pid) == s->id)
 		slot_free(s, pn_pid_slot(pid));
-	else
-		pn__mig_guest_del(s, pid); /* a guest (migrate.c) */
+	else if (stopped)
+		pn__features_guest_gone(s, pid);
 }
 
 /* Probes and the flight recorder for a stop (failures get their own). */
@@ -340,9 +319,7 @@ void pn__actor_stop(struct pn_shard *s, struct pn__actor *a, int reason,
 	for (uint32_t i = 0; i < a->links.n; i++)
 		send_down(s, a->links.v[i], PN__MSG_EXITSIG, a->pid, reason,
 			  detail);
-	actor_free(s, a);
-	if (guest) /* its home frees the slot */
-		pn__mig_gone(s, pid);
+	actor_free(s, a, true);
 	PN__STAT_ADD(s, PN__ST_STOPPED, 1);
 	stop_observed(s, pid, reason, detail);
 	if (!started)
@@ -508,8 +485,15 @@ int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
 		return err;
 	/* A placement (placement.c) overrides @target; the PID names the
 	 * shard chosen, which is what callers route by. */
-	if (o->placement && (err = pn__place(rt, o, target, &target)) < 0)
-		return err;
+	if (o->placement) {
+		if (!rt->svc.place)
+			return pn__error(-EINVAL,
+					 "spawn: placement %d: no "
+					 "placement policies here",
+					 o->placement);
+		if ((err = rt->svc.place(rt, o, target, &target)) < 0)
+			return err;
+	}
 	return pn__slot_reserve(rt->shard[target], pid);
 }
 
@@ -584,8 +568,8 @@ void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc)
 		pn__actor_stop(s, a, PN_REASON_KILLED, 0);
 	else if (rc == PN_STOP || (p & PN__P_STOP))
 		pn__actor_stop(s, a, PN_REASON_NORMAL, 0);
-	else if (p & PN__P_MIGRATE) /* last: @a is gone from here after it */
-		pn__mig_leave(s, a);
+	else if ((p & ~PN__P_ACTOR) && s->rt->svc.pending)
+		s->rt->svc.pending(s, a, p & ~PN__P_ACTOR); /* last */
 }
 
 /* See core_int.h: a handler run from inside another (EXIT delivery, guests). */
@@ -674,9 +658,6 @@ static void sys_dispatch(struct pn_shard *s, struct pn_msg *m,
 	case PN__MSG_KILL:
 		pn__actor_stop(s, a, PN_REASON_KILLED, 0);
 		break;
-	case PN__MSG_STOP_BY: /* from a supervisor (supervision.c) */
-		pn__stop_by(s, a, m);
-		break;
 	case PN__MSG_MONITOR:
 		if (pn__pids_add(&a->monitors, s->arena, m->from) < 0)
 			pn_panic("no memory to add a monitor");
@@ -694,64 +675,62 @@ static void sys_dispatch(struct pn_shard *s, struct pn_msg *m,
 	case PN__MSG_EXITSIG:
 		on_exit_signal(s, a, m);
 		break;
-	case PN__MSG_MIG_REQ: /* pn_migrate_pid() (migrate.c) */
-		pn__mig_request(s, a, m);
-		break;
 	default:
 		pn_panic("unknown runtime message %#x", m->type);
 	}
 }
 
-/* Internal messages and replies (the rare branch of pn__dispatch()). */
-void pn__dispatch_sys(struct pn_shard *s, struct pn_msg *m)
+/*
+ * The actor a runtime message is for, or NULL when there is none here: a
+ * PID reserved for an actor not started yet keeps the message (early),
+ * one that is gone handles it as sent to the dead. With NULL the message
+ * is consumed (its payload too). For the features' messages to actors as
+ * well (a supervisor's stop, a move request).
+ */
+struct pn__actor *pn__actor_target(struct pn_shard *s, struct pn_msg *m)
+{
+	struct pn__actor *a = pn__lookup(s, m->to);
+
+	if (a)
+		return a;
+	if (slot_reserved(s, m->to)) {
+		early_push(s, m); /* the early queue owns the payload now */
+		return NULL;
+	}
+	sys_to_dead(s, m);
+	if (m->len > PN_MSG_INLINE)
+		pn__buf_free(s, m->ptr);
+	return NULL;
+}
+
+/* The actor layer's internal messages (its range, PN__MSG_SPAWN on). */
+static void actor_msg(struct pn_shard *s, struct pn_msg *m)
 {
 	struct pn__actor *a;
 
-	if (m->type == PN__MSG_FLOW) { /* congestion news (send.c) */
-		pn__flow_msg(s, m);
-		return;
-	}
-	/* Migration: its protocol, and messages for an actor that moved
-	 * away (forwarded by its home, bounced by a former location). */
-	if ((s->mig || pn__mig_proto(m->type)) && pn__mig_sys(s, m))
-		return;
-	if (m->ref & PN__REF_REPLY) {
-		if (!pn__reply_accept(s, m)) {
-			/* A late reply: nobody will handle it. */
-			PN__STAT_ADD(s, PN__ST_LATE, 1);
-			pn__dead_letter(s, m);
-			return;
-		}
-		pn__deliver(s, m);
-		return;
-	}
-	if (m->type == PN__MSG_SPAWN) {
+	if (m->type == PN__MSG_SPAWN)
 		sys_spawn(s, m);
-	} else if ((a = pn__lookup(s, m->to)) != NULL) {
+	else if ((a = pn__actor_target(s, m)) != NULL)
 		sys_dispatch(s, m, a);
-	} else if (slot_reserved(s, m->to)) {
-		early_push(s, m);
-		return; /* the early queue owns the payload now */
-	} else {
-		sys_to_dead(s, m);
-	}
+	else
+		return;
 	if (m->len > PN_MSG_INLINE)
 		pn__buf_free(s, m->ptr);
 }
 
-/* A message whose destination is not a live actor here. */
-void pn__dispatch_miss(struct pn_shard *s, struct pn_msg *m)
+/* A message for no actor in the slot table: STARTED of a spawn, or early
+ * for a reserved PID. */
+static bool actor_miss(struct pn_shard *s, struct pn_msg *m)
 {
-	/* Migration (guests were tried by pn__deliver()): forwarding and
-	 * bouncing. */
-	if (s->mig && pn__mig_miss(s, m))
-		return;
-	if (m->type == PN_MSG_STARTED) /* only the runtime sends it */
+	if (m->type == PN_MSG_STARTED) { /* only the runtime sends it */
 		actor_activate(s, m);
-	else if (slot_reserved(s, m->to))
+		return true;
+	}
+	if (slot_reserved(s, m->to)) {
 		early_push(s, m);
-	else
-		pn__dead_letter(s, m);
+		return true;
+	}
+	return false;
 }
 
 /* --- the public lifecycle calls ------------------------------------------- */
@@ -887,6 +866,56 @@ unsigned pn__actors_stop_depth(struct pn_shard *s, uint32_t depth)
 void pn__actors_fini(struct pn_shard *s)
 {
 	while (s->actors)
-		actor_free(s, s->actors);
-	pn__mig_fini(s);
+		actor_free(s, s->actors, false);
 }
+
+/* --- the actor layer as a feature of the scheduler ---------------------- */
+
+static int actor_create(struct pn_runtime *rt)
+{
+	rt->svc.after = pn__after_handle;
+	rt->svc.reply = pn__reply_msg;
+	rt->svc.timer = pn__timer_fire;
+	return 0;
+}
+
+static void actor_shard_free(struct pn_shard *s)
+{
+	pn__actors_fini(s);
+	pn__reqs_destroy(s);
+}
+
+/* Shutdown on this shard: SHUTDOWN to every actor; the deepest actor for
+ * the stop stage (published with the drain's acknowledgement); stop the
+ * actors at the stop stage's depth (PN__SUP_STOP_DEPTH: not ours). */
+static void actor_stage(struct pn_shard *s, int stage, unsigned depth)
+{
+	if (stage == PN_STAGE_NOTIFY)
+		pn__actors_shutdown_notify(s);
+	else if (stage == PN_STAGE_DRAIN)
+		atomic_store_explicit(&s->beacon.depth, pn__actors_max_depth(s),
+				      memory_order_relaxed);
+	else if (stage == PN_STAGE_STOP && depth != PN__SUP_STOP_DEPTH)
+		pn__actors_stop_depth(s, depth);
+}
+
+static void actor_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg)
+{
+	fn(s, &s->early, arg);
+}
+
+static const struct pn__msg_range actor_ranges[] = {
+	{PN__MSG_SPAWN, PN__MSG_EXITSIG + 1, actor_msg},
+};
+
+const struct pn__feature pn__actor_feature = {
+	.name = "actor",
+	.create = actor_create,
+	.shard_setup = pn__reqs_create,
+	.shard_free = actor_shard_free,
+	.ranges = actor_ranges,
+	.nranges = sizeof(actor_ranges) / sizeof(actor_ranges[0]),
+	.miss = actor_miss,
+	.stage = actor_stage,
+	.side_queues = actor_side_queues,
+};

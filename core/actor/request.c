@@ -214,6 +214,18 @@ bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m)
 	return true;
 }
 
+/* The reply service (core_int.h): a reply goes to its requester's handler
+ * while its request is outstanding; a late one is a dead letter. */
+void pn__reply_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	if (!pn__reply_accept(s, m)) {
+		PN__STAT_ADD(s, PN__ST_LATE, 1);
+		pn__dead_letter(s, m);
+		return;
+	}
+	pn__deliver(s, m);
+}
+
 /* --- requests that move with their actor -------------------------------- */
 
 uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner)

@@ -88,9 +88,35 @@ struct pn__fwd {
 
 static struct pn__mig *mig_get(struct pn_shard *s)
 {
-	if (!s->mig && !(s->mig = pn_arena_zalloc(s->arena, sizeof(*s->mig))))
-		pn_panic("no memory for migration state");
+	if (!s->mig) {
+		if (!(s->mig = pn_arena_zalloc(s->arena, sizeof(*s->mig))))
+			pn_panic("no memory for migration state");
+		s->mig->bit = pn__feature_bit(s->rt, &pn__mig_feature);
+	}
 	return s->mig;
+}
+
+static const struct pn__route mig_route;
+
+/* A guest more (+1) or less (-1) lives here: while any does, the shard's
+ * sends ask us where they go. */
+static void guests_add(struct pn_shard *s, int n)
+{
+	s->mig->nguests += (uint32_t)n;
+	s->route = s->mig->nguests ? &mig_route : NULL;
+}
+
+/* A forward queue became non-empty (+1) or empty (-1): while any holds
+ * something, the loop pumps them (the feature's turn hooks). */
+static void pump_add(struct pn_shard *s, int n)
+{
+	struct pn__mig *g = mig_get(s);
+
+	g->npump += (uint32_t)n;
+	if (g->npump)
+		s->turn_want |= g->bit;
+	else
+		s->turn_want &= ~g->bit;
 }
 
 /* A fence a mover could not post yet: P's sends sit in a held queue. */
@@ -364,7 +390,7 @@ static void fwd_send(struct pn_shard *s, unsigned d, const struct pn_msg *m,
 		return;
 	}
 	if (!pn__fifo_len(&o->fwdq))
-		mig_get(s)->npump++;
+		pump_add(s, 1);
 	side_put(s, &o->fwdq, m, moved);
 }
 
@@ -408,7 +434,7 @@ unsigned pn__mig_pump(struct pn_shard *s)
 			pn__fifo_pop(&o->fwdq, s->arena);
 		}
 		if (!pn__fifo_len(&o->fwdq))
-			s->mig->npump--;
+			pump_add(s, -1);
 	}
 	return n;
 }
@@ -770,7 +796,7 @@ static void on_install(struct pn_shard *s, struct pn_msg *m)
 	e->gen = gen;
 	e->need = need;
 	e->from = (uint16_t)from;
-	s->nguests++;
+	guests_add(s, 1);
 	pn__traffic_count(s, PN__TR_INSTALLS);
 	ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_MARK, m->to);
 	if (err < 0)
@@ -958,23 +984,6 @@ static bool route(struct pn_shard *s, struct pn_msg *m)
 	return false;
 }
 
-/* From pn__dispatch_sys(): protocol messages, forwarding, bouncing. */
-bool pn__mig_sys(struct pn_shard *s, struct pn_msg *m)
-{
-	if (pn__mig_proto(m->type)) {
-		proto(s, m);
-		return true;
-	}
-	return s->mig && route(s, m);
-}
-
-/* From pn__dispatch_miss() (pn__deliver() has tried the guests):
- * forwarding and bouncing. */
-bool pn__mig_miss(struct pn_shard *s, struct pn_msg *m)
-{
-	return route(s, m);
-}
-
 /* pn__send() on a shard with guests: where a message for @to goes. */
 unsigned pn__mig_dst(struct pn_shard *s, pn_pid to, struct pn__fifo **held)
 {
@@ -1002,7 +1011,7 @@ void pn__mig_guest_del(struct pn_shard *s, pn_pid pid)
 	side_drop(s, &e->held);
 	side_drop(s, &e->fq);
 	if (e->mode != PN__G_BOUNCE)
-		s->nguests--;
+		guests_add(s, -1);
 	if (e->mode == PN__G_FENCE && e->acks < e->need) {
 		e->dead = true;
 		e->a = NULL;
@@ -1028,7 +1037,7 @@ static void guest_leave(struct pn_shard *s, pn_pid pid)
 	e->a = NULL;
 	e->held = NULL;
 	e->mode = PN__G_BOUNCE;
-	s->nguests--;
+	guests_add(s, -1);
 	if (held) {
 		fifo_post(s, held, pn_pid_shard(pid));
 		side_free(s, &held);
@@ -1168,3 +1177,94 @@ int pn_where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard)
 				 (unsigned long long)pid);
 	return 0;
 }
+
+/* --- migration as a feature of the scheduler ------------------------------ */
+
+static const struct pn__route mig_route = {
+	.slot = pn__mig_send_slot,
+	.dst = pn__mig_dst,
+};
+
+/* A message for no actor of the slot table: a guest living here (run it
+ * at once, as the fast path would), or one to forward or bounce. */
+static bool mig_miss(struct pn_shard *s, struct pn_msg *m)
+{
+	struct pn__actor *a;
+
+	if (!s->mig)
+		return false;
+	if (s->mig->nguests && (a = pn__mig_guest_hot(s, m->to)) != NULL) {
+		pn__run(s, a, m);
+		return true;
+	}
+	return route(s, m);
+}
+
+/* The slow path's first look: runtime messages and replies for an actor
+ * that moved away are forwarded (protocol messages are not: their range
+ * takes them). */
+static bool mig_divert(struct pn_shard *s, struct pn_msg *m)
+{
+	return s->mig && !pn__mig_proto(m->type) && route(s, m);
+}
+
+static void mig_req_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	struct pn__actor *a = pn__actor_target(s, m);
+
+	if (a)
+		pn__mig_request(s, a, m);
+}
+
+static void mig_proto_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	proto(s, m);
+}
+
+static void mig_guest_gone(struct pn_shard *s, pn_pid pid)
+{
+	pn__mig_guest_del(s, pid);
+	pn__mig_gone(s, pid); /* its home frees the slot */
+}
+
+static struct pn__actor *mig_find(struct pn_shard *s, pn_pid pid)
+{
+	return pn__mig_guest_hot(s, pid);
+}
+
+static void mig_pending(struct pn_shard *s, struct pn__actor *a, unsigned p)
+{
+	if (p & PN__P_MIGRATE) /* @a is gone from here after it */
+		pn__mig_leave(s, a);
+}
+
+static int mig_create(struct pn_runtime *rt)
+{
+	rt->svc.pending = mig_pending;
+	rt->svc.place = pn__place;
+	return pn__place_init(rt);
+}
+
+static const struct pn__msg_range mig_ranges[] = {
+	{PN__MSG_MIG_REQ, PN__MSG_MIG_REQ + 1, mig_req_msg},
+	{PN__MSG_MIG_REQ + 1, PN__MSG_MIG_END, mig_proto_msg},
+};
+
+const struct pn__feature pn__mig_feature = {
+	.name = "migration",
+	.create = mig_create,
+	.start = pn__place_start,
+	.destroy = pn__place_fini,
+	.shard_free = pn__mig_fini,
+	.turn = pn__mig_pump,
+	.ready = pn__mig_pump_room,
+	.park = pn__mig_pump_arm,
+	.ranges = mig_ranges,
+	.nranges = sizeof(mig_ranges) / sizeof(mig_ranges[0]),
+	.miss = mig_miss,
+	.side_queues = pn__mig_side_queues,
+	.find = mig_find,
+	.divert = mig_divert,
+	.guest_gone = mig_guest_gone,
+	.publish = pn__traffic_note,
+};

@@ -57,20 +57,8 @@ static inline struct pn_msg *pn__mig_send_slot(struct pn_shard *s, pn_pid to,
 	return &f->tail->m[f->tidx];
 }
 
-/* Whether @pid, one of this shard's own, lives elsewhere now (its slot
- * holds a forwarder). Owner only. */
-static inline bool pn__mig_is_away(const struct pn_shard *s, pn_pid pid)
-{
-	uint32_t idx = pn_pid_slot(pid);
-	const struct pn__actor *a =
-		idx < s->max_slots ? s->slots[idx].actor : NULL;
-
-	return a && (a->flags & PN__A_FWD);
-}
-
 /* migrate.c */
-bool pn__mig_sys(struct pn_shard *s, struct pn_msg *m);
-bool pn__mig_miss(struct pn_shard *s, struct pn_msg *m);
+extern const struct pn__feature pn__mig_feature;
 void pn__mig_guest_del(struct pn_shard *s, pn_pid pid);
 void pn__mig_gone(struct pn_shard *s, pn_pid pid);
 void pn__mig_leave(struct pn_shard *s, struct pn__actor *a);

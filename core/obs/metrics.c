@@ -544,3 +544,18 @@ uint32_t pn__metrics_sample(const struct pn_metrics *m)
 {
 	return m->sample;
 }
+
+/* --- observability as a feature of the scheduler ---------------------------
+ */
+
+static int obs_create(struct pn_runtime *rt)
+{
+	rt->svc.sampled = pn__met_dispatch;
+	return pn__metrics_create(rt);
+}
+
+const struct pn__feature pn__obs_feature = {
+	.name = "observability",
+	.create = obs_create,
+	.destroy = pn__metrics_destroy,
+};

@@ -133,6 +133,7 @@ uint64_t pn__hist_rank(const uint64_t *count, unsigned n, unsigned sub,
 		       uint64_t total, double p);
 void pn__hist_set_sum(struct pn_hist *h, uint64_t sum);
 /* metrics.c */
+extern const struct pn__feature pn__obs_feature;
 int pn__metrics_create(struct pn_runtime *rt);
 void pn__metrics_destroy(struct pn_runtime *rt);
 /* Cold: 1 in metrics_sample sends; kept out of the send fast path. */

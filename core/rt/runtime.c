@@ -16,6 +16,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/*
+ * The features built on the scheduler, in the order they are created and
+ * started (and destroyed in reverse). The one place that names them: the
+ * layers below call them only through what they register here.
+ */
+static const struct pn__feature *const features[] = {
+	&pn__actor_feature,
+	&pn__obs_feature,
+	&pn__sup_feature,
+	&pn__mig_feature,
+};
+#define NFEATURES (sizeof(features) / sizeof(features[0]))
+
 void pn_config_init(struct pn_config *c)
 {
 	*c = (struct pn_config){0};
@@ -37,7 +50,9 @@ void pn_config_init(struct pn_config *c)
 	c->stage_ns[PN_STAGE_STOP] = 1000000000ull;
 	c->stage_ns[PN_STAGE_IO] = 500000000ull;
 	c->stage_ns[PN_STAGE_JOIN] = 1000000000ull;
-	pn__supervision_config_init(c); /* watchdog, registry, crash */
+	for (unsigned i = 0; i < NFEATURES; i++)
+		if (features[i]->config_init)
+			features[i]->config_init(c);
 }
 
 /* Parse an unsigned environment variable in [lo, hi] with the strict
@@ -210,9 +225,7 @@ int pn_runtime_create(const struct pn_config *c, struct pn_runtime **out)
 	    (err = pn_topology_load(&rt->topo)) < 0 ||
 	    (err = pn_plan_create(rt->topo, &rt->cfg.plan, &rt->plan)) < 0 ||
 	    (err = runtime_alloc(rt)) < 0 ||
-	    (err = pn__metrics_create(rt)) < 0 ||
-	    (err = pn__supervision_init(rt)) < 0 ||
-	    (err = pn__place_init(rt)) < 0 ||
+	    (err = pn__features_create(rt, features, NFEATURES)) < 0 ||
 	    (err = pn__budget_init(&rt->budget, rt->cfg.inject_bytes)) < 0)
 		goto fail;
 	rt->budget_ok = true;
@@ -299,9 +312,7 @@ int pn_runtime_start(struct pn_runtime *rt)
 	rt->running = true;
 	/* External calls get in from here on (the gate, producer.c). */
 	atomic_store_explicit(&rt->phase, PN__RT_RUNNING, memory_order_release);
-	if ((err = pn__place_start(rt)) < 0) /* the rebalancer */
-		return err;
-	return 0;
+	return pn__features_start(rt);
 }
 
 unsigned pn_runtime_nshards(const struct pn_runtime *rt)
@@ -603,8 +614,7 @@ void pn_runtime_destroy(struct pn_runtime *rt)
 	if (runtime_keep(rt))
 		return;
 	pn__producers_free(rt);
-	pn__place_fini(rt); /* reads the shards: before they go */
-	pn__metrics_destroy(rt);
+	pn__features_destroy(rt, false); /* they may read the shards */
 	for (unsigned i = 0; rt->shard && i < rt->nshards; i++) {
 		if (!rt->shard[i])
 			continue;
@@ -624,6 +634,6 @@ void pn_runtime_destroy(struct pn_runtime *rt)
 	pthread_cond_destroy(&rt->waitq.cv);
 	pthread_mutex_destroy(&rt->prod_mu);
 	pthread_mutex_destroy(&rt->own_mu);
-	pn__supervision_fini(rt);
+	pn__features_destroy(rt, true);
 	free(rt);
 }

@@ -100,8 +100,6 @@ static void drain_report(struct pn_shard *s)
 	 * shard: its supervisors bound each child's stop in the stop stage
 	 * with timers (the drain allows for them, see the file comment). */
 	s->timers_frozen = s->id != s->rt->napp;
-	atomic_store_explicit(&s->beacon.depth, pn__actors_max_depth(s),
-			      memory_order_relaxed);
 	pn__shard_hops(s, &sent, &done);
 	/* Relaxed: the ack's release publishes them. */
 	atomic_store_explicit(&s->beacon.drain_sent, sent,
@@ -120,18 +118,10 @@ bool pn__shard_stage(struct pn_shard *s, int word)
 
 	if (word < 0)
 		return false;
+	pn__features_stage(s, (int)stage, depth);
 	switch (stage) {
-	case PN_STAGE_NOTIFY:
-		pn__actors_shutdown_notify(s);
-		break;
 	case PN_STAGE_DRAIN:
 		drain_report(s);
-		break;
-	case PN_STAGE_STOP:
-		if (depth == PN__SUP_STOP_DEPTH) /* supervised trees first */
-			pn__sup_shutdown_begin(s);
-		else
-			pn__actors_stop_depth(s, depth);
 		break;
 	case PN_STAGE_IO:
 		if (rt->has_poller && rt->poller.shutdown)
@@ -394,8 +384,7 @@ static void sweep_shard(struct pn_shard *s, struct pn_shutdown_report *r)
 	s->overflowing = false;
 	atomic_store_explicit(&s->stats.v[PN__ST_OVERFLOW_BYTES], 0,
 			      memory_order_relaxed);
-	sweep_fifo(s, &s->early, true, &held);
-	pn__mig_side_queues(s, sweep_side, &held);
+	pn__features_side_queues(s, sweep_side, &held);
 	r->dead_held += held;
 	pn__buf_flush_remote(s);
 	pn__shard_publish(s);

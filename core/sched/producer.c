@@ -201,7 +201,7 @@ unsigned pn__gate_close(struct pn_runtime *rt, uint64_t until)
 	pthread_mutex_lock(&rt->waitq.mu);
 	pthread_cond_broadcast(&rt->waitq.cv);
 	pthread_mutex_unlock(&rt->waitq.mu);
-	pn__supervision_wake(rt);
+	pn__features_close(rt); /* what the features keep waiting */
 	/* Let the woken leave first (their marks are visible: each passed a
 	 * barrier or a lock since it set it). */
 	gate_wait(rt, until);

@@ -24,13 +24,24 @@
  * actor at home would (its shard would drain its rings more slowly). No
  * shard ever stops draining a ring for it, so it cannot deadlock.
  */
-#include "migrate.h"
+#include "core_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
 /* Publish a ring once this many slots are committed, even mid-batch. */
 #define PN__PUBLISH_EVERY 32
+
+/* Whether @pid, one of this shard's own, has a stand-in in its slot (a
+ * feature's, such as the forwarder of an actor living elsewhere now). */
+static bool slot_standin(const struct pn_shard *s, pn_pid pid)
+{
+	uint32_t idx = pn_pid_slot(pid);
+	const struct pn__actor *a =
+		idx < s->max_slots ? s->slots[idx].actor : NULL;
+
+	return a && (a->flags & PN__A_FWD);
+}
 
 /* A budgeted send refused: -EAGAIN, counted, with the reason. */
 static struct pn_msg *eagain(struct pn_shard *s, unsigned dst)
@@ -115,9 +126,9 @@ static void publish(struct pn_shard *s, unsigned dst)
 {
 	struct pn_ring *r = s->out[dst].ring;
 
-	/* The traffic view: per batch, never per message (traffic.c). */
-	pn__traffic_note(s, dst, pn_ring_unpublished(r),
-			 &r->pslot[(r->ptail - 1) & r->pmask]);
+	/* The features that watch traffic: per batch, never per message. */
+	pn__features_publish(s, dst, pn_ring_unpublished(r),
+			     &r->pslot[(r->ptail - 1) & r->pmask]);
 	pn__met_sent(&s->met, dst, pn_ring_unpublished(s->out[dst].ring));
 	pn_ring_publish(s->out[dst].ring);
 	pn__source_publish(s->rt, s->rt->shard[dst], s->id, s);
@@ -165,13 +176,14 @@ int pn__send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 	if (PN_UNLIKELY(!data && len))
 		return pn__error(-EINVAL, "send: %zu-byte payload at NULL",
 				 len);
-	/* An actor that moved here: straight to it (migrate.c). */
-	if (PN_UNLIKELY(s->nguests) && dst != s->id)
-		dst = pn__mig_dst(s, to, &held);
-	/* Congested: sends to our own moved-away actors would only add to
-	 * the forwarding that congests us. */
+	/* A feature redirects sends from here (an actor that lives here
+	 * away from home: straight to it). */
+	if (PN_UNLIKELY(s->route != NULL) && dst != s->id)
+		dst = s->route->dst(s, to, &held);
+	/* Congested: sends to our own actors that live elsewhere now would
+	 * only add to the forwarding that congests us. */
 	if (PN_UNLIKELY(s->congested) && dst == s->id && !held &&
-	    !s->sys_send && pn__mig_is_away(s, to)) {
+	    !s->sys_send && slot_standin(s, to)) {
 		eagain(s, dst);
 		return s->slot_err;
 	}
@@ -248,9 +260,9 @@ send_fast(struct pn_shard *s, pn_pid to, uint32_t type, const void *data,
 		} else if (PN_LIKELY(dst < s->nshards &&
 				     !pn__fifo_len(&s->out[dst].overflow) &&
 				     !pn__out_congested(&s->out[dst]))) {
-			m = PN_LIKELY(!s->nguests)
+			m = PN_LIKELY(!s->route)
 				    ? pn_ring_slot(s->out[dst].ring)
-				    : pn__mig_send_slot(s, to, &dst);
+				    : s->route->slot(s, to, &dst);
 		}
 	}
 	if (PN_UNLIKELY(!m))

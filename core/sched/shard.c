@@ -36,7 +36,7 @@
  * deployment pays a few L1 loads per turn instead of two cache-line
  * transfers per message).
  */
-#include "migrate.h"
+#include "core_int.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -406,7 +406,7 @@ static bool has_input(struct pn_shard *s)
 	unsigned nwords = (s->nsources + 63) / 64;
 
 	if (pn__fifo_len(&s->local) || (s->overflowing && overflow_room(s)) ||
-	    pn__mig_pump_room(s))
+	    (s->turn_want && pn__features_ready(s)))
 		return true;
 	for (unsigned w = 0; w < nwords; w++)
 		if (s->more[w])
@@ -445,7 +445,8 @@ static void park(struct pn_shard *s)
 	atomic_store_explicit(&s->parked, 1, memory_order_relaxed);
 	if (s->overflowing)
 		room_arm(s);
-	pn__mig_pump_arm(s);
+	if (s->turn_want)
+		pn__features_park(s);
 	pn__heavy_barrier(s->rt);
 	if (has_input(s)) {
 		atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);
@@ -540,8 +541,8 @@ void pn__shard_loop(struct pn_shard *s)
 		stats_publish(s);
 		work = drain_inbound(s);
 		work += run_local(s);
-		if (PN_UNLIKELY(s->mig && s->mig->npump))
-			work += pn__mig_pump(s); /* forwards waiting for room */
+		if (PN_UNLIKELY(s->turn_want))
+			work += pn__features_turn(s);
 		if (s->overflowing)
 			work += pn__overflow_drain(s);
 		else if (PN_UNLIKELY(s->congested || s->side_bytes))
@@ -554,7 +555,7 @@ void pn__shard_loop(struct pn_shard *s)
 			io_uring_submit(&s->ring);
 		if (pn__timers_armed(s->timers) && !s->timers_frozen)
 			work += pn__timers_advance(s->timers, pn_now_ns(),
-						   pn__timer_fire, s);
+						   s->rt->svc.timer, s);
 		if (work) {
 			if (idle)
 				pn__met_busy(&s->met);

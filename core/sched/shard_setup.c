@@ -143,7 +143,7 @@ int pn__shard_setup(struct pn_shard *s)
 				&s->timers);
 	if (err < 0)
 		return err;
-	if ((err = pn__reqs_create(s)) < 0)
+	if ((err = pn__features_shard_setup(s)) < 0)
 		return err;
 	return uring_create(s);
 }
@@ -167,14 +167,12 @@ void *pn__shard_main(void *arg)
 	pthread_mutex_unlock(&rt->ctl_mu);
 	if (go > 0) {
 		pn__self_shard = s;
-		pn__crash_thread_init(s); /* alternate stack, fatal signals */
+		pn__features_shard_enter(s);
 		if (rt->has_poller && rt->poller.attach)
 			rt->poller.attach(pn__ctx(s), rt->poller.arg);
-		if (s->id == rt->napp)
-			pn__watchdog_start(s);
 		pn__shard_loop(s);
+		pn__features_shard_leave(s);
 		pn__self_shard = NULL;
-		pn__crash_thread_fini();
 	}
 	return NULL;
 }
@@ -187,7 +185,7 @@ void pn__shard_free(struct pn_shard *s)
 	if (s->efd > 0)
 		close(s->efd);
 	if (s->arena) {
-		pn__actors_fini(s);
+		pn__features_shard_free(s);
 		pn__fifo_fini(&s->local, s->arena);
 		pn__fifo_fini(&s->early, s->arena);
 		pn__pids_fini(&s->writable, s->arena);
@@ -197,7 +195,6 @@ void pn__shard_free(struct pn_shard *s)
 		}
 		/* Batches of remote frees are dropped, not flushed: their
 		 * pools are being destroyed with all their chunks. */
-		pn__reqs_destroy(s);
 		pn__timers_destroy(s->timers);
 		for (unsigned c = 0; c < PN__NCLASSES; c++)
 			pn_pool_destroy(s->buf_pool[c]);

@@ -401,3 +401,50 @@ int pn__sup_shutdown_wait(struct pn_runtime *rt, uint64_t until, bool skip,
 	}
 	return left || lines ? -ETIMEDOUT : 0;
 }
+
+/* --- supervision as a feature of the scheduler --------------------------- */
+
+static void sup_shard_enter(struct pn_shard *s)
+{
+	pn__crash_thread_init(s); /* alternate stack, fatal signals */
+	if (s->id == s->rt->napp)
+		pn__watchdog_start(s);
+}
+
+static void sup_shard_leave(struct pn_shard *s)
+{
+	(void)s;
+	pn__crash_thread_fini();
+}
+
+/* The stop stage's first word: supervised trees stop first, in order. */
+static void sup_stage(struct pn_shard *s, int stage, unsigned depth)
+{
+	if (stage == PN_STAGE_STOP && depth == PN__SUP_STOP_DEPTH)
+		pn__sup_shutdown_begin(s);
+}
+
+static void stop_by_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	struct pn__actor *a = pn__actor_target(s, m);
+
+	if (a)
+		pn__stop_by(s, a, m);
+}
+
+static const struct pn__msg_range sup_ranges[] = {
+	{PN__MSG_STOP_BY, PN__MSG_STOP_BY + 1, stop_by_msg},
+};
+
+const struct pn__feature pn__sup_feature = {
+	.name = "supervision",
+	.config_init = pn__supervision_config_init,
+	.create = pn__supervision_init,
+	.free = pn__supervision_fini,
+	.shard_enter = sup_shard_enter,
+	.shard_leave = sup_shard_leave,
+	.ranges = sup_ranges,
+	.nranges = sizeof(sup_ranges) / sizeof(sup_ranges[0]),
+	.stage = sup_stage,
+	.close = pn__supervision_wake,
+};
