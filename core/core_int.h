@@ -13,7 +13,7 @@
 #define PN_CORE_INT_H
 
 #include "budget.h"
-#include "metrics.h"
+#include "meter.h"
 #include "pn_alloc.h"
 #include "pn_core.h"
 #include "pn_ring.h"
@@ -435,6 +435,8 @@ struct pn__feature {
 	 * newest (loop; once per published batch, never per message). */
 	void (*publish)(struct pn_shard *s, unsigned dst, uint32_t n,
 			const struct pn_msg *last);
+	/* Every 1024 loop turns, and before a long sleep (loop). */
+	void (*tick)(struct pn_shard *s);
 };
 
 /* How a feature redirects sends (struct pn_shard's route; loop). */
@@ -457,8 +459,6 @@ struct pn__services {
 	void (*after)(struct pn_shard *s, struct pn__actor *a, int rc);
 	/* A reply (ref carries PN__REF_REPLY): deliver or dead-letter it. */
 	void (*reply)(struct pn_shard *s, struct pn_msg *m);
-	/* A message stamped for sampling (ref == PN__REF_STAMP). */
-	void (*sampled)(struct pn_shard *s, struct pn_msg *m);
 	/* A timer of the shard's wheel fired (its message, its id). */
 	void (*timer)(void *arg, const struct pn_msg *m, uint64_t id);
 	/* Pending bits above the actor layer's (PN__P_FEATURE): acted on
@@ -594,6 +594,7 @@ bool pn__features_divert(struct pn_shard *s, struct pn_msg *m);
 void pn__features_guest_gone(struct pn_shard *s, pn_pid pid);
 void pn__features_publish(struct pn_shard *s, unsigned dst, uint32_t n,
 			  const struct pn_msg *last);
+void pn__features_tick(struct pn_shard *s);
 
 /* The bit of feature @f in turn_want (it must be registered). */
 static inline uint32_t pn__feature_bit(const struct pn_runtime *rt,
@@ -716,6 +717,12 @@ uint64_t pn__producers_sent(const struct pn_runtime *rt);
 void pn__futex_wake(_Atomic uint32_t *w);
 int pn__runtime_send_sys(struct pn_runtime *rt, pn_pid to, uint32_t type,
 			 const void *data, size_t len, uint64_t timeout_ns);
+int pn__producer_call(struct pn_producer *p, const char *what,
+		      int (*fn)(struct pn_producer *p, void *arg), void *arg);
+int pn__own_call(struct pn_runtime *rt, const char *what,
+		 int (*fn)(struct pn_producer *p, void *arg), void *arg);
+int pn__inject_sys(struct pn_producer *p, pn_pid to, uint32_t type,
+		   const void *data, size_t len, uint64_t timeout_ns);
 
 /* send.c */
 struct pn_msg *pn__msg_slot(struct pn_shard *s, unsigned dst, uint32_t bytes);
@@ -1031,9 +1038,8 @@ static inline void pn__dispatch(struct pn_shard *s, struct pn_msg *m)
 		PN__METRICS ? PN__REF_STAMP | PN__REF_REPLY : PN__REF_REPLY;
 
 	if (PN_UNLIKELY(m->type >= PN__MSG_INTERNAL || (m->ref & slow))) {
-		if (PN__METRICS && m->ref == PN__REF_STAMP &&
-		    s->rt->svc.sampled)
-			s->rt->svc.sampled(s, m);
+		if (PN__METRICS && m->ref == PN__REF_STAMP)
+			pn__met_dispatch(s, m);
 		else
 			pn__dispatch_slow(s, m);
 	} else {

@@ -3,22 +3,24 @@
 # (scripts/check-deps.sh enforces it; README "Architecture").
 CORE_SUBS   := base sched actor sup mig obs rt
 PUB_HEADERS += core/pn_core.h core/base/pn_msg.h core/base/pn_ring.h
-# base: messages, the SPSC ring, FIFOs and PID sets, the timer wheel.
-LIB_SRCS    += core/base/containers.c core/base/timers.c
-# sched: shards and their loop, sends, producers, the budget, park/wake.
+# base: messages, the SPSC ring, FIFOs and PID sets, the timer wheel,
+# histograms, probes.
+LIB_SRCS    += core/base/containers.c core/base/timers.c core/base/hist.c
+# sched: shards and their loop, sends, dispatch, producers, the budget,
+# park/wake, the features' registry, the shard's meter and flight recorder.
 LIB_SRCS    += core/sched/budget.c core/sched/send.c core/sched/shard.c \
-	       core/sched/feature.c core/sched/dispatch.c \
-	       core/sched/shard_setup.c core/sched/producer.c
+	       core/sched/shard_setup.c core/sched/producer.c \
+	       core/sched/feature.c core/sched/dispatch.c core/sched/meter.c \
+	       core/sched/flight.c core/sched/ctx.c core/sched/stage.c
 # actor: lifecycle, monitors and links, request/reply and timers.
 LIB_SRCS    += core/actor/actor.c core/actor/request.c
 # sup: supervisors, the name registry, the watchdog, crash reports.
 LIB_SRCS    += core/sup/supervisor.c core/sup/supervision.c \
 	       core/sup/registry.c core/sup/watchdog.c core/sup/crash.c
-# obs: metrics, histograms, the flight recorder, probes.
+# obs: metric snapshots, JSON and Prometheus text, counter sources.
 # PN_METRICS=0 compiles every metric update out (-DPN_NO_METRICS);
 # PN_PROBES=0 the USDT probes (-DPN_NO_PROBES).
-LIB_SRCS    += core/obs/metrics.c core/obs/metrics_out.c core/obs/hist.c \
-	       core/obs/flight.c
+LIB_SRCS    += core/obs/metrics.c core/obs/metrics_out.c
 ifeq ($(PN_METRICS),0)
 override CFLAGS += -DPN_NO_METRICS
 endif

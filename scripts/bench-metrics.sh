@@ -35,7 +35,7 @@ make --no-print-directory MODE=release BUILD=$offdir PN_METRICS=0 \
 # would prove nothing).
 hooks() { # hooks BUILD: metric-hook references and probe notes, hot path
 	local r=0 p=0 o
-	for o in send shard actor; do
+	for o in sched/send sched/shard actor/actor; do
 		r=$((r + $(nm "$1/obj/core/$o.o" | grep -c ' U pn__\(met_\|flight_\)')))
 		p=$((p + $(readelf -n "$1/obj/core/$o.o" | grep -c stapsdt)))
 	done

@@ -497,6 +497,69 @@ int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
 	return pn__slot_reserve(rt->shard[target], pid);
 }
 
+/* --- spawns from outside (through a producer) ----------------------------- */
+
+struct outside_spawn {
+	const struct pn_behaviour *b;
+	struct pn_spawn_opts o;
+	pn_pid *pid;
+	bool own; /* the runtime's own producer: round-robin over shards */
+};
+
+/* Reserve the PID on the target shard, then send it the spawn through
+ * @p (inside the gate); the reservation goes if the send fails. */
+static int outside_spawn(struct pn_producer *p, void *arg)
+{
+	struct outside_spawn *a = arg;
+	struct pn_runtime *rt = p->rt;
+	unsigned char buf[PN__SPAWN_HDR + PN_SPAWN_ARG_MAX];
+	unsigned target = pn__spawn_target(rt, a->o.shard,
+					   a->own ? rt->rr++ % rt->napp
+						  : p->index % rt->napp);
+	int err;
+
+	if (a->o.flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK))
+		return pn__error(-EINVAL, "spawn from outside: no MONITOR or "
+					  "LINK (there is no parent actor)");
+	if ((err = pn__spawn_prepare(rt, a->b, &a->o, target, a->pid)) < 0)
+		return err;
+	err = pn__inject_sys(p, *a->pid, PN__MSG_SPAWN, buf,
+			     pn__spawn_payload(buf, a->b, &a->o, 0),
+			     1000000000ull);
+	if (err < 0)
+		pn__slot_unreserve(rt->shard[target], *a->pid);
+	return err;
+}
+
+int pn_producer_spawn(struct pn_producer *p, const struct pn_behaviour *b,
+		      const struct pn_spawn_opts *opts, pn_pid *pid)
+{
+	struct outside_spawn a = {
+		.b = b,
+		.o = opts ? *opts
+			  : (struct pn_spawn_opts){.shard = PN_SHARD_ANY},
+		.pid = pid};
+
+	if (!p || !pid)
+		return pn__error(-EINVAL, "pn_producer_spawn: NULL argument");
+	return pn__producer_call(p, "spawn", outside_spawn, &a);
+}
+
+int pn_runtime_spawn(struct pn_runtime *rt, const struct pn_behaviour *b,
+		     const struct pn_spawn_opts *opts, pn_pid *pid)
+{
+	struct outside_spawn a = {
+		.b = b,
+		.o = opts ? *opts
+			  : (struct pn_spawn_opts){.shard = PN_SHARD_ANY},
+		.pid = pid,
+		.own = true};
+
+	if (!pid)
+		return pn__error(-EINVAL, "pn_runtime_spawn: pid is NULL");
+	return pn__own_call(rt, "pn_runtime_spawn", outside_spawn, &a);
+}
+
 int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 	     const struct pn_spawn_opts *opts, pn_pid *pid)
 {

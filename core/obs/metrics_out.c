@@ -11,7 +11,7 @@
  * powers of two of nanoseconds, which are exact bucket edges of the
  * log-linear histograms, so the cumulative counts are exact.
  */
-#include "core_int.h"
+#include "obs_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -239,3 +239,10 @@ void pn__features_publish(struct pn_shard *s, unsigned dst, uint32_t n,
 		if (s->rt->feat[i]->publish)
 			s->rt->feat[i]->publish(s, dst, n, last);
 }
+
+void pn__features_tick(struct pn_shard *s)
+{
+	for (unsigned i = 0; i < s->rt->nfeat; i++)
+		if (s->rt->feat[i]->tick)
+			s->rt->feat[i]->tick(s);
+}

@@ -504,41 +504,26 @@ int pn_inject(struct pn_producer *p, pn_pid to, uint32_t type, const void *data,
 	return inject_gated(p, to, type, data, len, timeout_ns, true);
 }
 
-static int producer_spawn(struct pn_producer *p, const struct pn_behaviour *b,
-			  const struct pn_spawn_opts *o, unsigned target,
-			  pn_pid *pid)
+/* Run @fn on producer @p inside the gate (the actor layer's spawns from
+ * outside go this way). */
+int pn__producer_call(struct pn_producer *p, const char *what,
+		      int (*fn)(struct pn_producer *p, void *arg), void *arg)
 {
-	unsigned char buf[PN__SPAWN_HDR + PN_SPAWN_ARG_MAX];
 	int err;
 
-	if (o->flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK))
-		return pn__error(-EINVAL, "spawn from outside: no MONITOR or "
-					  "LINK (there is no parent actor)");
-	if ((err = pn__spawn_prepare(p->rt, b, o, target, pid)) < 0)
+	if ((err = pn__gate_enter(p->rt, &p->busy, false, false, what)))
 		return err;
-	err = inject(p, *pid, PN__MSG_SPAWN, buf,
-		     pn__spawn_payload(buf, b, o, 0), 1000000000ull, true);
-	if (err < 0)
-		pn__slot_unreserve(p->rt->shard[target], *pid);
+	err = fn(p, arg);
+	pn__gate_leave(p->rt, &p->busy, false);
 	return err;
 }
 
-int pn_producer_spawn(struct pn_producer *p, const struct pn_behaviour *b,
-		      const struct pn_spawn_opts *opts, pn_pid *pid)
+/* inject() for the runtime's own types, blocking up to @timeout_ns; from
+ * inside pn__producer_call() or pn__own_call(). */
+int pn__inject_sys(struct pn_producer *p, pn_pid to, uint32_t type,
+		   const void *data, size_t len, uint64_t timeout_ns)
 {
-	struct pn_spawn_opts o =
-		opts ? *opts : (struct pn_spawn_opts){.shard = PN_SHARD_ANY};
-	unsigned target;
-	int err;
-
-	if (!p || !pid)
-		return pn__error(-EINVAL, "pn_producer_spawn: NULL argument");
-	if ((err = pn__gate_enter(p->rt, &p->busy, false, false, "spawn")))
-		return err;
-	target = pn__spawn_target(p->rt, o.shard, p->index % p->rt->napp);
-	err = producer_spawn(p, b, &o, target, pid);
-	pn__gate_leave(p->rt, &p->busy, false);
-	return err;
+	return inject(p, to, type, data, len, timeout_ns, true);
 }
 
 /* --- the runtime's own producer ------------------------------------------ */
@@ -548,8 +533,8 @@ int pn_producer_spawn(struct pn_producer *p, const struct pn_behaviour *b,
  * own_mu, so that a caller waiting for the mutex counts as inside too),
  * serialised by own_mu, the producer set up on first use.
  */
-static int with_own(struct pn_runtime *rt, const char *what,
-		    int (*fn)(struct pn_producer *p, void *arg), void *arg)
+int pn__own_call(struct pn_runtime *rt, const char *what,
+		 int (*fn)(struct pn_producer *p, void *arg), void *arg)
 {
 	int err;
 
@@ -594,7 +579,7 @@ int pn_runtime_send(struct pn_runtime *rt, pn_pid to, uint32_t type,
 
 	if (type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "message type %#x is reserved", type);
-	return with_own(rt, "pn_runtime_send", own_send, &a);
+	return pn__own_call(rt, "pn_runtime_send", own_send, &a);
 }
 
 /* pn_runtime_send() for the runtime's own message types (migrate.c's
@@ -604,36 +589,7 @@ int pn__runtime_send_sys(struct pn_runtime *rt, pn_pid to, uint32_t type,
 {
 	struct own_send a = {to, type, data, len, timeout_ns};
 
-	return with_own(rt, "pn_runtime_migrate", own_send, &a);
-}
-
-struct own_spawn {
-	const struct pn_behaviour *b;
-	struct pn_spawn_opts o;
-	pn_pid *pid;
-};
-
-static int own_spawn(struct pn_producer *p, void *arg)
-{
-	struct own_spawn *a = arg;
-	struct pn_runtime *rt = p->rt;
-	unsigned target = pn__spawn_target(rt, a->o.shard, rt->rr++ % rt->napp);
-
-	return producer_spawn(p, a->b, &a->o, target, a->pid);
-}
-
-int pn_runtime_spawn(struct pn_runtime *rt, const struct pn_behaviour *b,
-		     const struct pn_spawn_opts *opts, pn_pid *pid)
-{
-	struct own_spawn a = {
-		.b = b,
-		.o = opts ? *opts
-			  : (struct pn_spawn_opts){.shard = PN_SHARD_ANY},
-		.pid = pid};
-
-	if (!pid)
-		return pn__error(-EINVAL, "pn_runtime_spawn: pid is NULL");
-	return with_own(rt, "pn_runtime_spawn", own_spawn, &a);
+	return pn__own_call(rt, "pn_runtime_migrate", own_send, &a);
 }
 
 /* Messages every producer has published (pn_runtime_totals, the drain).

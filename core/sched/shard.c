@@ -458,7 +458,7 @@ static void park(struct pn_shard *s)
 		tsp = &ts;
 	}
 	if (PN__METRICS)
-		pn__met_collect(s); /* io's counters, before a long sleep */
+		pn__features_tick(s); /* fresh counters, before a long sleep */
 	pn__met_event(&s->met, PN__FL_PARK, 0, 0, tsp ? wait : 0);
 	PN_PROBE2(park, s->id, tsp ? wait : 0);
 	io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, tsp, NULL);

@@ -132,10 +132,9 @@ uint64_t pn__hist_low(unsigned i, unsigned sub, uint64_t *width);
 uint64_t pn__hist_rank(const uint64_t *count, unsigned n, unsigned sub,
 		       uint64_t total, double p);
 void pn__hist_set_sum(struct pn_hist *h, uint64_t sum);
-/* metrics.c */
-extern const struct pn__feature pn__obs_feature;
-int pn__metrics_create(struct pn_runtime *rt);
-void pn__metrics_destroy(struct pn_runtime *rt);
+/* meter.c */
+int pn__meter_create(struct pn_runtime *rt);
+void pn__meter_destroy(struct pn_runtime *rt);
 /* Cold: 1 in metrics_sample sends; kept out of the send fast path. */
 __attribute__((cold, noinline)) void
 pn__met_stamp(struct pn__met *mt, struct pn_msg *m, size_t len);
@@ -143,8 +142,6 @@ __attribute__((cold, noinline)) void pn__met_dispatch(struct pn_shard *s,
 						      struct pn_msg *m);
 void pn__met_hwm(struct pn__met *mt, unsigned src, uint32_t occ);
 void pn__met_tick(struct pn_shard *s, uint64_t now);
-void pn__met_collect(struct pn_shard *s);
-uint32_t pn__metrics_sample(const struct pn_metrics *m);
 /* flight.c */
 void pn__flight_rec(struct pn__met *mt, uint64_t ts, int kind, pn_pid pid,
 		    uint32_t type, uint64_t arg); /* ts 0: now */
