@@ -6,7 +6,7 @@
  * generation), monitors and links, the runtime's internal messages, early
  * messages for PIDs whose spawn is still on its way, and dead letters.
  */
-#include "migrate.h"
+#include "actor_int.h"
 
 #include <errno.h>
 
@@ -950,7 +950,7 @@ static void actor_shard_free(struct pn_shard *s)
 
 /* Shutdown on this shard: SHUTDOWN to every actor; the deepest actor for
  * the stop stage (published with the drain's acknowledgement); stop the
- * actors at the stop stage's depth (PN__SUP_STOP_DEPTH: not ours). */
+ * actors at the stop stage's depth (PN__STOP_FEATURES: not ours). */
 static void actor_stage(struct pn_shard *s, int stage, unsigned depth)
 {
 	if (stage == PN_STAGE_NOTIFY)
@@ -958,7 +958,7 @@ static void actor_stage(struct pn_shard *s, int stage, unsigned depth)
 	else if (stage == PN_STAGE_DRAIN)
 		atomic_store_explicit(&s->beacon.depth, pn__actors_max_depth(s),
 				      memory_order_relaxed);
-	else if (stage == PN_STAGE_STOP && depth != PN__SUP_STOP_DEPTH)
+	else if (stage == PN_STAGE_STOP && depth != PN__STOP_FEATURES)
 		pn__actors_stop_depth(s, depth);
 }
 

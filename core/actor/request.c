@@ -22,7 +22,7 @@
  * one of its timers fires, because its timers are cancelled when it stops
  * or leaves.
  */
-#include "migrate.h"
+#include "actor_int.h"
 
 #include <errno.h>
 

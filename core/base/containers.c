@@ -5,7 +5,7 @@
  * (monitors, links, writable waiters). Both take memory from the owning
  * shard's arena, grow only when they must, and keep what they grew.
  */
-#include "core_int.h"
+#include "base_int.h"
 
 #include <errno.h>
 

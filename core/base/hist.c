@@ -12,7 +12,7 @@
  * The benchmarks use S = 7 (< 0.8% error, 58 KiB); metrics snapshots use
  * S = 2 (25%), which is what the shards can afford to keep per actor.
  */
-#include "core_int.h"
+#include "base_int.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -67,7 +67,7 @@
  * messages for its fence. The home keeps a forwarder per moved-away actor
  * until the actor stops (GONE) or comes back.
  */
-#include "migrate.h"
+#include "mig_int.h"
 
 #include <errno.h>
 

@@ -11,7 +11,7 @@
  * as they are, or what the behaviour's pack wrote. Behaviour pointers are
  * valid on every shard (one process), so the header carries b itself.
  */
-#include "migrate.h"
+#include "mig_int.h"
 
 #include <errno.h>
 #include <sched.h>

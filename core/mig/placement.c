@@ -8,7 +8,7 @@
  * with it, then starts a new sample window. The shipped policy,
  * pn_rebalance_colocate(), moves chatty pairs onto one shard.
  */
-#include "migrate.h"
+#include "mig_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
  * is not recorded until the table is reset, which the rebalancer asks for
  * after each run (a request flag the owner acts on at its next sample).
  */
-#include "migrate.h"
+#include "mig_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
 #ifndef PN_OBS_INT_H
 #define PN_OBS_INT_H
 
-#include "core_int.h"
+#include "actor_int.h"
 
 extern const struct pn__feature pn__obs_feature;
 

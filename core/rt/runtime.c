@@ -6,8 +6,7 @@
  * inbound ones), pn_runtime_wait/notify, statistics, accessors, destroy.
  * Shutdown is in shutdown.c.
  */
-#include "migrate.h"
-#include "obs_int.h"
+#include "rt_int.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -39,7 +39,7 @@
  * they left in their queues (work sent during the stop and io stages) and
  * dead-letters it, counted by where it waited: nothing is freed uncounted.
  */
-#include "migrate.h"
+#include "rt_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -202,7 +202,7 @@ static int stage_drain(struct pn_runtime *rt, uint64_t until, bool *gone,
 static int stage_stop(struct pn_runtime *rt, uint64_t until, bool *gone,
 		      struct pn_shutdown_report *r, uint64_t *mask)
 {
-	int sword = WORD(PN_STAGE_STOP, PN__SUP_STOP_DEPTH);
+	int sword = WORD(PN_STAGE_STOP, PN__STOP_FEATURES);
 	uint32_t depth = 0;
 	int err = 0;
 	bool skip;

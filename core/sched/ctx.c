@@ -6,7 +6,7 @@
  * the runtime's message totals, and pn_runtime_wait()/notify(), the queue
  * of codes actors hand to threads outside.
  */
-#include "core_int.h"
+#include "sched_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * the feature whose range holds it; a miss is offered to every feature
  * (the last registered first) before it becomes a dead letter.
  */
-#include "core_int.h"
+#include "sched_int.h"
 
 void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m)
 {

@@ -10,7 +10,7 @@
  * feature, sorted once at creation, searched on the slow path (a message
  * type at or above PN__MSG_INTERNAL).
  */
-#include "core_int.h"
+#include "sched_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -245,4 +245,13 @@ void pn__features_tick(struct pn_shard *s)
 	for (unsigned i = 0; i < s->rt->nfeat; i++)
 		if (s->rt->feat[i]->tick)
 			s->rt->feat[i]->tick(s);
+}
+
+uint32_t pn__feature_bit(const struct pn_runtime *rt,
+			 const struct pn__feature *f)
+{
+	for (unsigned i = 0; i < rt->nfeat; i++)
+		if (rt->feat[i] == f)
+			return 1u << i;
+	return 0;
 }

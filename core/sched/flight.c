@@ -18,7 +18,7 @@
  * plain moves. Every word is atomic, so a torn read is detected rather
  * than undefined.
  */
-#include "core_int.h"
+#include "sched_int.h"
 
 #include <stdio.h>
 

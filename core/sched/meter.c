@@ -21,7 +21,7 @@
  * ThreadSanitizer does not support); counters in an entry are
  * owner-written relaxed atomics, like every other counter here.
  */
-#include "core_int.h"
+#include "sched_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

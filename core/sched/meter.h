@@ -22,8 +22,7 @@
 #ifndef PN_METRICS_H
 #define PN_METRICS_H
 
-#include "pn_core.h"
-#include "probes.h"
+#include "flight.h"
 
 #include <stdatomic.h>
 
@@ -59,26 +58,6 @@ struct pn__aent {
 	_Atomic uint64_t name[3];
 	_Atomic uint64_t samples, handler_ns, queue_ns;
 	struct pn__ahist handler, queue;
-};
-
-/* Flight recorder: the last PN__FLIGHT_N events of a shard. */
-#define PN__FLIGHT_N 256
-enum pn__fl_kind {
-	PN__FL_PARK = 1, /* arg: how long it may sleep (ns, 0: no limit) */
-	PN__FL_UNPARK,	 /* arg: slept ns */
-	PN__FL_WAKE,	 /* arg: the shard it woke */
-	PN__FL_SPAWN,	 /* pid; arg: spawn depth */
-	PN__FL_STOP,	 /* pid; arg: reason << 32 | (uint32_t)detail */
-	PN__FL_DEAD,	 /* pid: the addressee; type */
-	PN__FL_EAGAIN,	 /* arg: overflow bytes */
-	PN__FL_SAMPLE,	 /* pid, type; arg: handler ns */
-	PN__FL_MIGRATE,	 /* pid; arg: from << 32 | to */
-	PN__FL_KINDS
-};
-struct pn__fl_ev {
-	_Atomic uint64_t seq; /* event number + 1; 0: never written */
-	_Atomic uint64_t ts, pid, arg;
-	_Atomic uint64_t kt; /* kind << 32 | message type */
 };
 
 /* Registered per-shard counter sources (pn_metrics_source_register). */
@@ -123,15 +102,6 @@ struct pn__met {
 	struct pn__mshard *sh;
 };
 
-/* hist.c: bucket index and lowest value (width) for S = @sub */
-unsigned pn__hist_index(uint64_t v, unsigned sub);
-uint64_t pn__hist_low(unsigned i, unsigned sub, uint64_t *width);
-/* The upper edge of the bucket holding the @p-th percentile of @total
- * values counted in @count[@n] (pn_hist_percentile's walk, before its
- * clamp to the recorded extremes; @total > 0, @p < 100). */
-uint64_t pn__hist_rank(const uint64_t *count, unsigned n, unsigned sub,
-		       uint64_t total, double p);
-void pn__hist_set_sum(struct pn_hist *h, uint64_t sum);
 /* meter.c */
 int pn__meter_create(struct pn_runtime *rt);
 void pn__meter_destroy(struct pn_runtime *rt);
@@ -142,13 +112,6 @@ __attribute__((cold, noinline)) void pn__met_dispatch(struct pn_shard *s,
 						      struct pn_msg *m);
 void pn__met_hwm(struct pn__met *mt, unsigned src, uint32_t occ);
 void pn__met_tick(struct pn_shard *s, uint64_t now);
-/* flight.c */
-void pn__flight_rec(struct pn__met *mt, uint64_t ts, int kind, pn_pid pid,
-		    uint32_t type, uint64_t arg); /* ts 0: now */
-int pn__flight_text(const struct pn_shard *s, unsigned last, char *buf,
-		    size_t size);
-void pn__flight_crash(const struct pn_shard *s, void (*put)(const char *line));
-
 /* Owner-only counter bump on a shared atomic (no RMW; see core_int.h). */
 static inline void pn__met_add(_Atomic uint64_t *c, uint64_t n)
 {

@@ -38,7 +38,7 @@
  * pn_runtime_wait() and pn_supervisor_start() through their condition
  * variables. Each of those waits rechecks the phase after waking.
  */
-#include "migrate.h"
+#include "sched_int.h"
 
 #include <errno.h>
 #include <limits.h>

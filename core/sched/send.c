@@ -24,7 +24,7 @@
  * actor at home would (its shard would drain its rings more slowly). No
  * shard ever stops draining a ring for it, so it cannot deadlock.
  */
-#include "core_int.h"
+#include "sched_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

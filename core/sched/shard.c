@@ -36,7 +36,7 @@
  * deployment pays a few L1 loads per turn instead of two cache-line
  * transfers per message).
  */
-#include "core_int.h"
+#include "sched_int.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>

@@ -5,7 +5,7 @@
  * io_uring, which SINGLE_ISSUER ties to this thread), the start barrier
  * with the runtime, and freeing it all once the thread has been joined.
  */
-#include "core_int.h"
+#include "sched_int.h"
 
 #include <errno.h>
 #include <stdio.h>

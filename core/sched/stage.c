@@ -5,7 +5,7 @@
  * lets every feature act on it, and acknowledges. A drain wave publishes
  * the shard's message hops sent and done with its acknowledgement.
  */
-#include "core_int.h"
+#include "sched_int.h"
 
 static void ack(struct pn_shard *s, int word)
 {

@@ -26,7 +26,7 @@
  *   <up to 32 lines: flight.c>
  *   pinion: end of crash report
  */
-#include "core_int.h"
+#include "sup_int.h"
 
 #include <execinfo.h>
 #include <pthread.h>

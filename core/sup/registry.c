@@ -20,7 +20,7 @@
  * -EEXIST at once), and a reader-writer lock (readers would write a shared
  * line on every lookup).
  */
-#include "core_int.h"
+#include "sup_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * supervisor and the watchdog report through. The tree logic itself is in
  * supervisor.c, the watchdog in watchdog.c.
  */
-#include "core_int.h"
+#include "sup_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -420,7 +420,7 @@ static void sup_shard_leave(struct pn_shard *s)
 /* The stop stage's first word: supervised trees stop first, in order. */
 static void sup_stage(struct pn_shard *s, int stage, unsigned depth)
 {
-	if (stage == PN_STAGE_STOP && depth == PN__SUP_STOP_DEPTH)
+	if (stage == PN_STAGE_STOP && depth == PN__STOP_FEATURES)
 		pn__sup_shutdown_begin(s);
 }
 

@@ -36,7 +36,7 @@
  * tree in order and notifies PN_NOTIFY_ROOT_FAILED to pn_runtime_wait(),
  * whose caller then shuts the runtime down.
  */
-#include "core_int.h"
+#include "sup_int.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -23,7 +23,7 @@
  * counts; PN_WATCHDOG_ABORT then sends SIGABRT to the stuck shard's
  * thread, whose crash report (crash.c) shows where the handler loops.
  */
-#include "core_int.h"
+#include "sup_int.h"
 
 #include <errno.h>
 #include <signal.h>

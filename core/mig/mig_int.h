@@ -1,14 +1,82 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Migration, placement and the traffic view: what core/'s files share
- * about them. The mechanism is in migrate.c's opening comment; packing an
- * actor is in pack.c, placement and the rebalancer in placement.c, the
- * traffic view in traffic.c.
+ * mig/'s internal header: migration, placement and the traffic view, and
+ * the feature they register. The mechanism is in migrate.c's opening
+ * comment; packing an actor is in pack.c, placement and the rebalancer in
+ * placement.c, the traffic view in traffic.c.
  */
-#ifndef PN_CORE_MIGRATE_H
-#define PN_CORE_MIGRATE_H
+#ifndef PN_MIG_INT_H
+#define PN_MIG_INT_H
 
-#include "core_int.h"
+#include "actor_int.h"
+
+/* The pending bit of pn_migrate() (a feature's bit, above PN__P_ACTOR):
+ * move to a->mig_to once the handler returns. */
+#define PN__P_MIGRATE 0x8
+
+/* The guest table (migrate.c): an open-addressing hash PID -> entry,
+ * owner only. Here so that the hot lookups (delivery below, sends in
+ * migrate.h) inline. */
+enum { PN__G_PENDING = 1, PN__G_DIRECT, PN__G_BOUNCE, PN__G_FENCE };
+
+struct pn__guest {
+	pn_pid pid;	       /* 0: empty */
+	struct pn__actor *a;   /* the actor; NULL: a bounce or early acks */
+	struct pn__fifo *held; /* PENDING, FENCE: our sends to it, in order */
+	/* FENCE (migrate.c, "The mover's own messages"): what reached it
+	 * before its fence completed, in order; the acks so far, how many
+	 * it needs (known once its INSTALL came) and their generation. */
+	struct pn__fifo *fq;
+	uint32_t acks, need, gen;
+	uint16_t mode;
+	uint16_t from; /* FENCE: the shard it left (for PN_MSG_MIGRATED) */
+	bool dead;     /* stopped while fencing: late acks are only counted */
+};
+
+struct pn__fwd;
+struct pn__fence; /* a mover's fence waiting for held messages (migrate.c) */
+struct pn__mig {
+	struct pn__guest *g; /* [cap], a power of two, at most half full */
+	uint32_t cap, n;
+	struct pn__fwd *fwds;	 /* forwarders in this shard's slots */
+	uint32_t npump;		 /* destinations with a non-empty fwdq */
+	uint32_t nguests;	 /* guests here that sends reach directly */
+	uint32_t bit;		 /* the feature's bit in turn_want */
+	struct pn__fence *defer; /* [ndefer] fences not yet sent */
+	uint32_t ndefer, cdefer;
+};
+
+/* Slot and shard bits: distinct for live actors of one home, cheap. */
+static inline uint32_t pn__mig_ghome(const struct pn__mig *g, pn_pid pid)
+{
+	uint32_t h = (uint32_t)(pid >> 32);
+
+	return (h ^ (h >> 13)) & (g->cap - 1);
+}
+
+static inline struct pn__guest *pn__mig_gfind(struct pn_shard *s, pn_pid pid)
+{
+	struct pn__mig *g = s->mig;
+
+	if (!g || !g->n)
+		return NULL;
+	for (uint32_t i = pn__mig_ghome(g, pid); g->g[i].pid;
+	     i = (i + 1) & (g->cap - 1))
+		if (g->g[i].pid == pid)
+			return &g->g[i];
+	return NULL;
+}
+
+/* A guest living here that messages go to directly, or NULL. */
+static inline struct pn__actor *pn__mig_guest_hot(struct pn_shard *s,
+						  pn_pid pid)
+{
+	struct pn__guest *e = pn__mig_gfind(s, pid);
+
+	return e && (e->mode == PN__G_DIRECT || e->mode == PN__G_PENDING)
+		       ? e->a
+		       : NULL;
+}
 
 /* Internal messages of the move protocol (migrate.c). All are addressed
  * to the moving actor's PID; REQ is for the actor, the others for the
@@ -85,25 +153,6 @@ struct pn__actor *pn__mig_unpack(struct pn_shard *s, const struct pn_msg *m,
 				 int *err, unsigned *from, unsigned *dest);
 size_t pn__mig_pack_bound(const struct pn_behaviour *b);
 
-/* actor.c */
-void pn__actor_release(struct pn_shard *s, struct pn__actor *a);
-void pn__actor_link(struct pn_shard *s, struct pn__actor *a);
-void pn__slot_release(struct pn_shard *s, uint32_t idx);
-
-/* request.c: what moves with an actor */
-struct pn__atm_wire;
-uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner);
-void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n);
-int pn__reqs_put(struct pn_shard *s, pn_pid owner, const uint64_t *in,
-		 uint32_t n);
-void pn__atimers_fini(struct pn_shard *s, struct pn__actor *a);
-uint32_t pn__atimers_count(const struct pn__actor *a);
-void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
-		      struct pn__atm_wire *out);
-int pn__atimers_put(struct pn_shard *s, struct pn__actor *a,
-		    const struct pn__atm_wire *in, uint32_t n);
-size_t pn__atimers_wire_size(void);
-
 /* traffic.c */
 int pn__traffic_init(struct pn_runtime *rt);
 void pn__traffic_fini(struct pn_runtime *rt);
@@ -129,4 +178,4 @@ int pn__place_start(struct pn_runtime *rt);
 int pn__place(struct pn_runtime *rt, const struct pn_spawn_opts *o,
 	      unsigned here, unsigned *target);
 
-#endif /* PN_CORE_MIGRATE_H */
+#endif /* PN_MIG_INT_H */

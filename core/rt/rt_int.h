@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rt/'s internal header: the top of core/, which sees every sub-module:
+ * runtime create, start and destroy (runtime.c, which lists the features)
+ * and the controller's side of staged shutdown (shutdown.c).
+ */
+#ifndef PN_RT_INT_H
+#define PN_RT_INT_H
+
+#include "mig_int.h"
+#include "obs_int.h"
+#include "sup_int.h"
+
+#endif /* PN_RT_INT_H */

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sup/'s internal header: supervisors, the name registry, the watchdog and
+ * crash reports, and the feature they register.
+ */
+#ifndef PN_SUP_INT_H
+#define PN_SUP_INT_H
+
+#include "actor_int.h"
+
+/* Delivered to supervisor and watchdog handlers: system types below
+ * PN__MSG_INTERNAL, which applications cannot send (PN__MSG_SUP + 1 is the
+ * actor layer's PN__MSG_CHILD_UP). */
+#define PN__MSG_SUP	  (PN_MSG_SYS + 0x2000)
+#define PN__MSG_SUP_UP	  (PN__MSG_SUP + 2) /* a child supervisor's tree is up */
+#define PN__MSG_SUP_STOP  (PN__MSG_SUP + 3) /* stop your tree, then yourself */
+#define PN__MSG_SUP_TIMER (PN__MSG_SUP + 4) /* a supervisor's own timer */
+#define PN__MSG_WD_TICK	  (PN__MSG_SUP + 5) /* the watchdog's period */
+/* Stop with PN_REASON_SHUTDOWN, or kill without cleanup once the deadline
+ * in its payload (u64 ns) has passed. Handled by pn__stop_by(). */
+#define PN__MSG_STOP_BY (PN__MSG_INTERNAL + 0x40)
+
+/* A name registry entry: the PID (0: empty) and the name, zero-padded. */
+#define PN__NAME_WORDS (PN_NAME_MAX / 8)
+struct pn__name {
+	_Atomic uint64_t pid;
+	_Atomic uint64_t w[PN__NAME_WORDS];
+};
+
+/* What the watchdog last saw of a shard. Supervisor shard only. */
+struct pn__running {
+	pn_pid actor;
+	uint32_t type;
+	const struct pn_behaviour *b;
+};
+struct pn__stall {
+	uint64_t beat, seq, since;
+	bool reported;		/* the watchdog reported this stall */
+	struct pn__running run; /* what it reported */
+};
+
+struct pn__sup; /* supervisor.c: one supervisor's state */
+
+struct pn__sup_rt {
+	/* registry.c: readers anywhere; writers hold reg_mu and make gen odd
+	 * while they write (a seqlock over the whole table). */
+	pthread_mutex_t reg_mu;
+	_Atomic uint32_t reg_gen;
+	uint32_t reg_mask, reg_count;
+	struct pn__name *reg;
+	/* supervisor.c: mu/cv for pn_supervisor_start and the stop stage */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned trees_left;	 /* under mu: roots still stopping */
+	char text[640];		 /* under mu: lines for the shutdown report */
+	struct pn__sup *roots;	 /* supervisor shard only */
+	unsigned rr;		 /* supervisor shard only: PN_SHARD_ANY */
+	struct pn__stall *stall; /* [nshards], supervisor shard only */
+	/* Owner-written (supervisor shard) counters: stats order. */
+	_Atomic uint64_t n[6];
+};
+
+/* pn_supervisor_start()'s rendezvous with its root (refs under sup->mu). */
+struct pn__ticket {
+	int refs, err;
+	bool done;
+	char msg[256];
+};
+
+/* supervision.c: the runtime's side */
+int pn__supervision_init(struct pn_runtime *rt);
+void pn__supervision_fini(struct pn_runtime *rt);
+void pn__supervision_wake(struct pn_runtime *rt);
+void pn__supervision_config_init(struct pn_config *c);
+void pn__stop_by(struct pn_shard *s, struct pn__actor *a,
+		 const struct pn_msg *m);
+int pn__sup_shutdown_wait(struct pn_runtime *rt, uint64_t until, bool skip,
+			  char *text, size_t size);
+bool pn__ticket_done(struct pn_runtime *rt, struct pn__ticket **t, int err,
+		     const char *msg);
+void pn__event(struct pn_runtime *rt, struct pn_event *ev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *pn__type_name(uint32_t type, char *buf, size_t size);
+extern const struct pn__feature pn__sup_feature;
+/* supervisor.c */
+int pn__sup_spawn_root(struct pn_runtime *rt, const struct pn_sup_spec *spec,
+		       struct pn__ticket *t, pn_pid *pid);
+void pn__sup_shutdown_begin(struct pn_shard *s);
+/* registry.c */
+int pn__registry_init(struct pn_runtime *rt);
+void pn__registry_fini(struct pn_runtime *rt);
+int pn__name_claim(struct pn_runtime *rt, const char *name, pn_pid old,
+		   pn_pid pid);
+void pn__name_drop(struct pn_runtime *rt, const char *name, pn_pid pid);
+/* watchdog.c */
+void pn__watchdog_start(struct pn_shard *s);
+uint64_t pn__stall_ns(struct pn_runtime *rt, unsigned shard, uint64_t now,
+		      struct pn__running *what);
+/* crash.c */
+void pn__crash_thread_init(struct pn_shard *s);
+void pn__crash_thread_fini(void);
+
+#endif /* PN_SUP_INT_H */
