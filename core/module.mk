@@ -11,9 +11,10 @@ LIB_SRCS    += core/base/containers.c core/base/timers.c core/base/hist.c
 LIB_SRCS    += core/sched/budget.c core/sched/send.c core/sched/shard.c \
 	       core/sched/shard_setup.c core/sched/producer.c \
 	       core/sched/feature.c core/sched/dispatch.c core/sched/meter.c \
-	       core/sched/flight.c core/sched/ctx.c core/sched/stage.c
+	       core/sched/flight.c core/sched/ctx.c core/sched/stage.c \
+	       core/sched/slots.c
 # actor: lifecycle, monitors and links, request/reply and timers.
-LIB_SRCS    += core/actor/actor.c core/actor/request.c
+LIB_SRCS    += core/actor/actor.c core/actor/spawn.c core/actor/request.c
 # sup: supervisors, the name registry, the watchdog, crash reports.
 LIB_SRCS    += core/sup/supervisor.c core/sup/supervision.c \
 	       core/sup/registry.c core/sup/watchdog.c core/sup/crash.c
@@ -28,7 +29,8 @@ ifeq ($(PN_PROBES),0)
 override CFLAGS += -DPN_NO_PROBES
 endif
 # mig: migration, placement, the traffic view and the rebalancer.
-LIB_SRCS    += core/mig/migrate.c core/mig/pack.c core/mig/traffic.c \
+LIB_SRCS    += core/mig/migrate.c core/mig/queues.c core/mig/fence.c \
+	       core/mig/pack.c core/mig/traffic.c \
 	       core/mig/placement.c
 # rt: runtime create, start, shutdown, destroy.
 LIB_SRCS    += core/rt/runtime.c core/rt/shutdown.c

@@ -1,138 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * Actors: the slot table (a lock-free free stack, so any thread can reserve
- * a PID on any shard), spawning, the stop sequence (STOPPING, cleanup,
- * DOWN to monitors, exit signals to links, slot freed with a new
- * generation), monitors and links, the runtime's internal messages, early
- * messages for PIDs whose spawn is still on its way, and dead letters.
+ * Actors: the stop sequence (STOPPING, cleanup, DOWN to monitors, exit
+ * signals to links, slot freed with a new generation), monitors and links,
+ * the actor layer's internal messages, early messages for PIDs whose spawn
+ * is still on its way, what happens after a handler, and the feature the
+ * actor layer registers. Spawning is in spawn.c.
  */
 #include "actor_int.h"
 
 #include <errno.h>
 
-struct spawn_hdr {
-	const struct pn_behaviour *b;
-	uint32_t flags;
-	uint32_t depth;
-};
-
-/* --- slots ------------------------------------------------------------------
- */
-
-/*
- * Reserve a slot on @o from any thread. The free stack's head packs a tag
- * (bumped by every push and pop, so a head that was popped and pushed back
- * meanwhile does not compare equal: no ABA) with the slot index + 1.
- */
-int pn__slot_reserve(struct pn_shard *o, pn_pid *pid)
-{
-	/* Acquire: pairs with the release of the push in slot_free(), so
-	 * the popped slot's gen and next are those its freeing wrote. */
-	uint64_t head =
-		atomic_load_explicit(&o->free_head, memory_order_acquire);
-	uint32_t f;
-
-	while ((uint32_t)head) {
-		uint32_t idx = (uint32_t)head - 1;
-		uint32_t next = atomic_load_explicit(&o->slots[idx].next,
-						     memory_order_relaxed);
-		uint64_t nh = (((head >> 32) + 1) << 32) | next;
-
-		if (atomic_compare_exchange_weak_explicit(
-			    &o->free_head, &head, nh, memory_order_acquire,
-			    memory_order_acquire)) {
-			*pid = pn_pid_make(
-				o->id, idx,
-				atomic_load_explicit(&o->slots[idx].gen,
-						     memory_order_relaxed));
-			return 0;
-		}
-	}
-	f = atomic_load_explicit(&o->fresh, memory_order_relaxed);
-	do {
-		if (f >= o->max_slots)
-			return pn__error(-ENOSPC,
-					 "shard %u has no free actor "
-					 "slot (max_actors=%u)",
-					 o->id, o->max_slots);
-	} while (!atomic_compare_exchange_weak_explicit(&o->fresh, &f, f + 1,
-							memory_order_relaxed,
-							memory_order_relaxed));
-	/* Relaxed: the PID reaches anyone only through a message (release/
-	 * acquire through a ring), which orders this store before it. */
-	atomic_store_explicit(&o->slots[f].gen, 1, memory_order_relaxed);
-	*pid = pn_pid_make(o->id, f, 1);
-	return 0;
-}
-
-/* Push slot @idx on @o's free stack (any thread). */
-static void slot_push(struct pn_shard *o, uint32_t idx)
-{
-	uint64_t head =
-		atomic_load_explicit(&o->free_head, memory_order_relaxed);
-	uint64_t nh;
-
-	do {
-		atomic_store_explicit(&o->slots[idx].next, (uint32_t)head,
-				      memory_order_relaxed);
-		nh = (((head >> 32) + 1) << 32) | (idx + 1);
-		/* Release: pairs with the acquire in pn__slot_reserve(). */
-	} while (!atomic_compare_exchange_weak_explicit(
-		&o->free_head, &head, nh, memory_order_release,
-		memory_order_relaxed));
-}
-
-/* Give back a reserved slot that was never used (any thread). The PID
- * names the shard (placement may have chosen another than @o). */
-void pn__slot_unreserve(struct pn_shard *o, pn_pid pid)
-{
-	slot_push(o->rt->shard[pn_pid_shard(pid)], pn_pid_slot(pid));
-}
-
-/* Free an actor's slot with a new generation (owner only). */
-static void slot_free(struct pn_shard *s, uint32_t idx)
-{
-	struct pn__slot *sl = &s->slots[idx];
-	uint32_t g = atomic_load_explicit(&sl->gen, memory_order_relaxed);
-
-	sl->actor = NULL;
-	if (g == UINT32_MAX) {
-		/* Retired: its next PID could alias an old one. Generation 0
-		 * is never handed out, so no PID names the slot any more. */
-		atomic_store_explicit(&sl->gen, 0, memory_order_relaxed);
-		return;
-	}
-	atomic_store_explicit(&sl->gen, g + 1, memory_order_relaxed);
-	slot_push(s, idx);
-}
-
-/* slot_free() for migrate.c: a moved-away actor stopped (owner only). */
-void pn__slot_release(struct pn_shard *s, uint32_t idx)
-{
-	slot_free(s, idx);
-}
-
-/*
- * A PID whose slot is reserved but whose actor has not started yet: its
- * spawn is on its way, or the actor exists but its STARTED has not been
- * dispatched (see actor_activate()).
- */
-static bool slot_reserved(struct pn_shard *s, pn_pid pid)
-{
-	uint32_t idx = pn_pid_slot(pid);
-
-	return pn_pid_shard(pid) == s->id && pn_pid_gen(pid) != 0 &&
-	       idx < atomic_load_explicit(&s->fresh, memory_order_relaxed) &&
-	       !s->slots[idx].actor &&
-	       atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed) ==
-		       pn_pid_gen(pid);
-}
-
 /* --- sending system messages ---------------------------------------------- */
 
 /* Runtime messages bypass the overflow budget: they must not be lost. */
-static void sys_send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
-		     const void *data, size_t len)
+void pn__actor_sys_send(struct pn_shard *s, pn_pid to, uint32_t type,
+			pn_pid from, const void *data, size_t len)
 {
 	s->sys_send = true;
 	if (pn__send(s, to, type, from, 0, data, len) < 0)
@@ -141,16 +23,16 @@ static void sys_send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 	s->sys_send = false;
 }
 
-static void send_down(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid who,
-		      int reason, int detail)
+void pn__send_down(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid who,
+		   int reason, int detail)
 {
 	struct pn_down d = {.pid = who, .reason = reason, .detail = detail};
 
-	sys_send(s, to, type, who, &d, sizeof(d));
+	pn__actor_sys_send(s, to, type, who, &d, sizeof(d));
 }
 
 /* Hold @m (taken from a queue) until its PID's actor starts. */
-static void early_push(struct pn_shard *s, const struct pn_msg *m)
+void pn__early_push(struct pn_shard *s, const struct pn_msg *m)
 {
 	struct pn_msg *e = pn__fifo_slot(&s->early, s->arena);
 
@@ -189,7 +71,7 @@ void pn__local_push(struct pn_shard *s, const struct pn_msg *m, bool moved)
 }
 
 /* Move the early messages for @pid behind its STARTED, in order. */
-static void early_release(struct pn_shard *s, pn_pid pid)
+void pn__early_release(struct pn_shard *s, pn_pid pid)
 {
 	uint32_t n = pn__fifo_len(&s->early);
 
@@ -199,7 +81,7 @@ static void early_release(struct pn_shard *s, pn_pid pid)
 		if (m.to == pid)
 			pn__local_push(s, &m, true);
 		else
-			early_push(s, &m);
+			pn__early_push(s, &m);
 	}
 }
 
@@ -208,7 +90,7 @@ static void early_release(struct pn_shard *s, pn_pid pid)
  * anything that arrives later can reach it directly. Replies among them
  * were accepted when they arrived: they go straight to the handler.
  */
-static void early_replay(struct pn_shard *s, pn_pid pid)
+void pn__early_replay(struct pn_shard *s, pn_pid pid)
 {
 	uint32_t n = pn__fifo_len(&s->early);
 
@@ -216,7 +98,7 @@ static void early_replay(struct pn_shard *s, pn_pid pid)
 		struct pn_msg m = early_pop(s);
 
 		if (m.to != pid)
-			early_push(s, &m);
+			pn__early_push(s, &m);
 		else if (m.type >= PN__MSG_INTERNAL)
 			pn__dispatch_slow(s, &m);
 		else
@@ -270,7 +152,7 @@ static void actor_free(struct pn_shard *s, struct pn__actor *a, bool stopped)
 	pn__atimers_fini(s, a);
 	pn__actor_release(s, a);
 	if (pn_pid_shard(pid) == s->id)
-		slot_free(s, pn_pid_slot(pid));
+		pn__slot_free(s, pn_pid_slot(pid));
 	else if (stopped)
 		pn__features_guest_gone(s, pid);
 }
@@ -314,303 +196,16 @@ void pn__actor_stop(struct pn_shard *s, struct pn__actor *a, int reason,
 	s->cur = saved == a ? NULL : saved;
 	pn__beacon_leave(s, s->cur, outer);
 	for (uint32_t i = 0; i < a->monitors.n; i++)
-		send_down(s, a->monitors.v[i], PN_MSG_DOWN, a->pid, reason,
-			  detail);
+		pn__send_down(s, a->monitors.v[i], PN_MSG_DOWN, a->pid, reason,
+			      detail);
 	for (uint32_t i = 0; i < a->links.n; i++)
-		send_down(s, a->links.v[i], PN__MSG_EXITSIG, a->pid, reason,
-			  detail);
+		pn__send_down(s, a->links.v[i], PN__MSG_EXITSIG, a->pid, reason,
+			      detail);
 	actor_free(s, a, true);
 	PN__STAT_ADD(s, PN__ST_STOPPED, 1);
 	stop_observed(s, pid, reason, detail);
 	if (!started)
-		early_release(s, pid); /* they become dead letters */
-}
-
-static int actor_init(struct pn_shard *s, struct pn__actor *a, pn_pid parent,
-		      unsigned flags, const void *arg, size_t arg_len)
-{
-	struct pn__actor *saved = s->cur;
-	int rc = 0;
-
-	if (flags & PN_SPAWN_TRAP)
-		a->flags |= PN__A_TRAP;
-	if (((flags & PN_SPAWN_MONITOR) &&
-	     pn__pids_add(&a->monitors, s->arena, parent) < 0) ||
-	    ((flags & PN_SPAWN_LINK) &&
-	     pn__pids_add(&a->links, s->arena, parent) < 0))
-		return -ENOMEM;
-	if (a->b->init) {
-		uint32_t outer = pn__beacon_enter(s, a, PN__MSG_SPAWN);
-
-		s->cur = a;
-		rc = a->b->init(pn__ctx(s), a->state, arg, arg_len);
-		s->cur = saved;
-		pn__beacon_leave(s, saved, outer);
-	}
-	return rc;
-}
-
-/*
- * Bring reserved PID @pid to life on this shard. Returns 0 or -ENOMEM.
- *
- * The actor stays out of the slot table (its PID still counts as reserved)
- * until its STARTED is dispatched from the local queue: whatever reaches
- * the PID before that - messages its init sent itself, messages in the
- * same ring batch as the SPAWN, messages from other shards - waits in the
- * early queue, and actor_activate() hands it over after STARTED. So
- * STARTED is first whatever the route, and per-sender order holds.
- */
-static int actor_start(struct pn_shard *s, pn_pid pid,
-		       const struct pn_behaviour *b, unsigned flags,
-		       uint32_t depth, pn_pid parent, const void *arg,
-		       size_t arg_len)
-{
-	struct pn__actor *a = pn_pool_alloc(s->actor_pool);
-	struct pn_msg st;
-	int rc;
-
-	if (!a)
-		return pn__error(-ENOMEM, "no memory for an actor");
-	*a = (struct pn__actor){.b = b, .pid = pid, .depth = depth};
-	if (b->state_size &&
-	    !(a->state = pn_arena_zalloc(s->arena, b->state_size))) {
-		pn_pool_free(s->actor_pool, a);
-		return pn__error(-ENOMEM, "no memory for actor state");
-	}
-	a->next = s->actors;
-	if (s->actors)
-		s->actors->prev = a;
-	s->actors = a;
-	PN__STAT_ADD(s, PN__ST_ACTORS, 1);
-	PN__STAT_ADD(s, PN__ST_SPAWNED, 1);
-	PN_PROBE3(spawn, s->id, pid, b->name ? b->name : "");
-	pn__met_event(&s->met, PN__FL_SPAWN, pid, 0, depth);
-	rc = actor_init(s, a, parent, flags, arg, arg_len);
-	if (rc < 0 || (a->pending & (PN__P_FAIL | PN__P_KILL))) {
-		unsigned p = a->pending;
-
-		a->pending = 0;
-		pn__actor_stop(s, a,
-			       rc < 0 || (p & PN__P_FAIL) ? PN_REASON_INIT
-							  : PN_REASON_KILLED,
-			       rc < 0 ? rc : a->detail);
-		return 0;
-	}
-	/* pn_stop(self) in init stays pending: STARTED comes first, then
-	 * the stop takes effect after its handler (STOPPING follows it). */
-	a->pending &= PN__P_STOP;
-	/* len 0: the actor pointer rides in data[] for actor_activate(). */
-	st = (struct pn_msg){.type = PN_MSG_STARTED, .to = pid, .from = parent};
-	memcpy(st.data, &a, sizeof(a));
-	pn__local_push(s, &st, false);
-	if ((flags & PN__SPAWN_ACK) && parent) /* supervisor.c: in order */
-		sys_send(s, parent, PN__MSG_CHILD_UP, pid, NULL, 0);
-	return 0;
-}
-
-/*
- * The STARTED that actor_start() queued is being dispatched (it missed the
- * slot table, which is why we are here): make the actor visible, give it
- * STARTED, then its early messages. Not nested in a handler. If the actor
- * was stopped before this (shutdown), its PID is no longer reserved and
- * STARTED is dropped.
- */
-static void actor_activate(struct pn_shard *s, const struct pn_msg *m)
-{
-	struct pn_msg st = {.type = PN_MSG_STARTED};
-	struct pn__actor *a;
-
-	if (!slot_reserved(s, m->to))
-		return;
-	st.to = m->to;
-	st.from = m->from;
-	memcpy(&a, m->data, sizeof(a));
-	pn_verify(a->pid == m->to);
-	s->slots[pn_pid_slot(m->to)].actor = a;
-	pn__deliver(s, &st);
-	early_replay(s, m->to);
-}
-
-static int spawn_check(const struct pn_runtime *rt,
-		       const struct pn_behaviour *b,
-		       const struct pn_spawn_opts *o)
-{
-	if (!b || !b->handle)
-		return pn__error(-EINVAL, "spawn: behaviour without a handler");
-	if (o->shard != PN_SHARD_ANY && o->shard != PN_SHARD_SUPERVISOR &&
-	    (o->shard < 0 || (unsigned)o->shard >= rt->napp))
-		return pn__error(-EINVAL, "spawn: no shard %d (%u shards)",
-				 o->shard, rt->napp);
-	if (o->arg_len > PN_SPAWN_ARG_MAX || (o->arg_len && !o->arg))
-		return pn__error(-EINVAL,
-				 "spawn: argument of %zu bytes "
-				 "(at most %u)",
-				 o->arg_len, PN_SPAWN_ARG_MAX);
-	if (o->flags &
-	    ~(PN_SPAWN_MONITOR | PN_SPAWN_LINK | PN_SPAWN_TRAP | PN__SPAWN_ACK))
-		return pn__error(-EINVAL, "spawn: unknown flags %#x", o->flags);
-	return 0;
-}
-
-/* The SPAWN message's payload: header then argument; returns its size. */
-size_t pn__spawn_payload(unsigned char *buf, const struct pn_behaviour *b,
-			 const struct pn_spawn_opts *o, uint32_t depth)
-{
-	struct spawn_hdr h = {.b = b, .flags = o->flags, .depth = depth};
-
-	memcpy(buf, &h, sizeof(h));
-	if (o->arg_len)
-		memcpy(buf + sizeof(h), o->arg, o->arg_len);
-	return sizeof(h) + o->arg_len;
-}
-
-/* The shard index a spawn goes to; PN_SHARD_ANY means @any. */
-unsigned pn__spawn_target(const struct pn_runtime *rt, int shard, unsigned any)
-{
-	if (shard == PN_SHARD_ANY)
-		return any;
-	if (shard == PN_SHARD_SUPERVISOR)
-		return rt->napp;
-	/* Out of range: spawn_check() refuses it before it is used. */
-	return shard >= 0 && (unsigned)shard < rt->napp ? (unsigned)shard : 0;
-}
-
-int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
-		      const struct pn_spawn_opts *o, unsigned target,
-		      pn_pid *pid)
-{
-	int err = spawn_check(rt, b, o);
-
-	if (err < 0)
-		return err;
-	/* A placement (placement.c) overrides @target; the PID names the
-	 * shard chosen, which is what callers route by. */
-	if (o->placement) {
-		if (!rt->svc.place)
-			return pn__error(-EINVAL,
-					 "spawn: placement %d: no "
-					 "placement policies here",
-					 o->placement);
-		if ((err = rt->svc.place(rt, o, target, &target)) < 0)
-			return err;
-	}
-	return pn__slot_reserve(rt->shard[target], pid);
-}
-
-/* --- spawns from outside (through a producer) ----------------------------- */
-
-struct outside_spawn {
-	const struct pn_behaviour *b;
-	struct pn_spawn_opts o;
-	pn_pid *pid;
-	bool own; /* the runtime's own producer: round-robin over shards */
-};
-
-/* Reserve the PID on the target shard, then send it the spawn through
- * @p (inside the gate); the reservation goes if the send fails. */
-static int outside_spawn(struct pn_producer *p, void *arg)
-{
-	struct outside_spawn *a = arg;
-	struct pn_runtime *rt = p->rt;
-	unsigned char buf[PN__SPAWN_HDR + PN_SPAWN_ARG_MAX];
-	unsigned target = pn__spawn_target(rt, a->o.shard,
-					   a->own ? rt->rr++ % rt->napp
-						  : p->index % rt->napp);
-	int err;
-
-	if (a->o.flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK))
-		return pn__error(-EINVAL, "spawn from outside: no MONITOR or "
-					  "LINK (there is no parent actor)");
-	if ((err = pn__spawn_prepare(rt, a->b, &a->o, target, a->pid)) < 0)
-		return err;
-	err = pn__inject_sys(p, *a->pid, PN__MSG_SPAWN, buf,
-			     pn__spawn_payload(buf, a->b, &a->o, 0),
-			     1000000000ull);
-	if (err < 0)
-		pn__slot_unreserve(rt->shard[target], *a->pid);
-	return err;
-}
-
-int pn_producer_spawn(struct pn_producer *p, const struct pn_behaviour *b,
-		      const struct pn_spawn_opts *opts, pn_pid *pid)
-{
-	struct outside_spawn a = {
-		.b = b,
-		.o = opts ? *opts
-			  : (struct pn_spawn_opts){.shard = PN_SHARD_ANY},
-		.pid = pid};
-
-	if (!p || !pid)
-		return pn__error(-EINVAL, "pn_producer_spawn: NULL argument");
-	return pn__producer_call(p, "spawn", outside_spawn, &a);
-}
-
-int pn_runtime_spawn(struct pn_runtime *rt, const struct pn_behaviour *b,
-		     const struct pn_spawn_opts *opts, pn_pid *pid)
-{
-	struct outside_spawn a = {
-		.b = b,
-		.o = opts ? *opts
-			  : (struct pn_spawn_opts){.shard = PN_SHARD_ANY},
-		.pid = pid,
-		.own = true};
-
-	if (!pid)
-		return pn__error(-EINVAL, "pn_runtime_spawn: pid is NULL");
-	return pn__own_call(rt, "pn_runtime_spawn", outside_spawn, &a);
-}
-
-int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
-	     const struct pn_spawn_opts *opts, pn_pid *pid)
-{
-	struct pn_shard *s = pn__shard(ctx);
-
-	static const struct pn_spawn_opts none = {.shard = PN_SHARD_ANY};
-	const struct pn_spawn_opts *o = opts ? opts : &none;
-	unsigned char buf[sizeof(struct spawn_hdr) + PN_SPAWN_ARG_MAX];
-	struct pn__actor *parent;
-	pn_pid self;
-	uint32_t depth;
-	unsigned target;
-	int err;
-
-	PN__CTX_CHECK(s, "pn_spawn");
-	if (!pid)
-		return pn__error(-EINVAL, "pn_spawn: pid is NULL");
-	parent = s->cur;
-	self = parent ? parent->pid : PN_PID_NONE;
-	depth = parent ? parent->depth + 1 : 0;
-	target = pn__spawn_target(s->rt, o->shard, s->id);
-
-	if ((o->flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK)) && !parent)
-		return pn__error(-EINVAL, "spawn: MONITOR/LINK need a parent");
-	/* Once shutdown has begun nothing new may appear (a spawn racing
-	 * the close is stopped by the stop stage like any actor). */
-	if (pn__rt_closing(s->rt))
-		return pn__error(-ESHUTDOWN, "spawn: the runtime is shutting "
-					     "down");
-	if ((err = pn__spawn_prepare(s->rt, b, o, target, pid)) < 0)
-		return err;
-	target = pn_pid_shard(*pid);
-	if ((o->flags & PN_SPAWN_LINK) &&
-	    (err = pn__pids_add(&parent->links, s->arena, *pid)) < 0) {
-		pn__slot_unreserve(s->rt->shard[target], *pid);
-		return err;
-	}
-	if (target == s->id) {
-		err = actor_start(s, *pid, b, o->flags, depth, self, o->arg,
-				  o->arg_len);
-		if (err < 0)
-			pn__slot_unreserve(s, *pid);
-		return err;
-	}
-	s->sys_send = true;
-	err = pn__send(s, *pid, PN__MSG_SPAWN, self, 0, buf,
-		       pn__spawn_payload(buf, b, o, depth));
-	s->sys_send = false;
-	if (err < 0)
-		pn__slot_unreserve(s->rt->shard[target], *pid);
-	return err;
+		pn__early_release(s, pid); /* they become dead letters */
 }
 
 /* --- after a handler -------------------------------------------------------
@@ -682,33 +277,12 @@ static void on_exit_signal(struct pn_shard *s, struct pn__actor *a,
 static void sys_to_dead(struct pn_shard *s, const struct pn_msg *m)
 {
 	if (m->type == PN__MSG_MONITOR)
-		send_down(s, m->from, PN_MSG_DOWN, m->to, PN_REASON_NOPROC, 0);
+		pn__send_down(s, m->from, PN_MSG_DOWN, m->to, PN_REASON_NOPROC,
+			      0);
 	else if (m->type == PN__MSG_LINK)
-		send_down(s, m->from, PN__MSG_EXITSIG, m->to, PN_REASON_NOPROC,
-			  0);
+		pn__send_down(s, m->from, PN__MSG_EXITSIG, m->to,
+			      PN_REASON_NOPROC, 0);
 	/* STOP, KILL, DEMONITOR, UNLINK, EXITSIG to the dead: nothing. */
-}
-
-static void sys_spawn(struct pn_shard *s, struct pn_msg *m)
-{
-	const unsigned char *p = pn_msg_data(m);
-	struct spawn_hdr h;
-	int err;
-
-	memcpy(&h, p, sizeof(h));
-	pn_verify(slot_reserved(s, m->to));
-	err = actor_start(s, m->to, h.b, h.flags, h.depth, m->from,
-			  p + sizeof(h), m->len - sizeof(h));
-	if (err < 0) {
-		/* Report it as a failed init to whoever asked to know. */
-		if (h.flags & (PN_SPAWN_MONITOR | PN_SPAWN_LINK))
-			send_down(s, m->from,
-				  h.flags & PN_SPAWN_MONITOR ? PN_MSG_DOWN
-							     : PN__MSG_EXITSIG,
-				  m->to, PN_REASON_INIT, err);
-		slot_free(s, pn_pid_slot(m->to));
-		early_release(s, m->to); /* they become dead letters */
-	}
 }
 
 static void sys_dispatch(struct pn_shard *s, struct pn_msg *m,
@@ -756,8 +330,8 @@ struct pn__actor *pn__actor_target(struct pn_shard *s, struct pn_msg *m)
 
 	if (a)
 		return a;
-	if (slot_reserved(s, m->to)) {
-		early_push(s, m); /* the early queue owns the payload now */
+	if (pn__slot_reserved(s, m->to)) {
+		pn__early_push(s, m); /* the early queue owns the payload now */
 		return NULL;
 	}
 	sys_to_dead(s, m);
@@ -772,7 +346,7 @@ static void actor_msg(struct pn_shard *s, struct pn_msg *m)
 	struct pn__actor *a;
 
 	if (m->type == PN__MSG_SPAWN)
-		sys_spawn(s, m);
+		pn__sys_spawn(s, m);
 	else if ((a = pn__actor_target(s, m)) != NULL)
 		sys_dispatch(s, m, a);
 	else
@@ -786,11 +360,11 @@ static void actor_msg(struct pn_shard *s, struct pn_msg *m)
 static bool actor_miss(struct pn_shard *s, struct pn_msg *m)
 {
 	if (m->type == PN_MSG_STARTED) { /* only the runtime sends it */
-		actor_activate(s, m);
+		pn__actor_activate(s, m);
 		return true;
 	}
-	if (slot_reserved(s, m->to)) {
-		early_push(s, m);
+	if (pn__slot_reserved(s, m->to)) {
+		pn__early_push(s, m);
 		return true;
 	}
 	return false;
@@ -806,7 +380,7 @@ static int to_other(struct pn_shard *ctx, pn_pid pid, uint32_t type)
 	if (pid == PN_PID_NONE || pn_pid_shard(pid) >= ctx->nshards)
 		return pn__error(-EINVAL, "invalid pid %#llx",
 				 (unsigned long long)pid);
-	sys_send(ctx, pid, type, ctx->cur->pid, NULL, 0);
+	pn__actor_sys_send(ctx, pid, type, ctx->cur->pid, NULL, 0);
 	return 0;
 }
 
@@ -896,7 +470,8 @@ void pn_trap_exit(struct pn_ctx *ctx, bool on)
 void pn__actors_shutdown_notify(struct pn_shard *s)
 {
 	for (struct pn__actor *a = s->actors; a; a = a->next)
-		sys_send(s, a->pid, PN_MSG_SHUTDOWN, PN_PID_NONE, NULL, 0);
+		pn__actor_sys_send(s, a->pid, PN_MSG_SHUTDOWN, PN_PID_NONE,
+				   NULL, 0);
 }
 
 uint32_t pn__actors_max_depth(struct pn_shard *s)

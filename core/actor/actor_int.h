@@ -27,8 +27,6 @@
 /* actor.c */
 struct pn__actor *pn__actor_target(struct pn_shard *s, struct pn_msg *m);
 void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc);
-int pn__slot_reserve(struct pn_shard *owner, pn_pid *pid);
-void pn__slot_unreserve(struct pn_shard *owner, pn_pid pid);
 unsigned pn__spawn_target(const struct pn_runtime *rt, int shard, unsigned any);
 int pn__spawn_prepare(struct pn_runtime *rt, const struct pn_behaviour *b,
 		      const struct pn_spawn_opts *o, unsigned target,
@@ -54,7 +52,6 @@ void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id);
 /* actor.c: what moves with a migrating actor (mig/) */
 void pn__actor_release(struct pn_shard *s, struct pn__actor *a);
 void pn__actor_link(struct pn_shard *s, struct pn__actor *a);
-void pn__slot_release(struct pn_shard *s, uint32_t idx);
 
 /* request.c: what moves with an actor */
 struct pn__atm_wire;
@@ -69,6 +66,17 @@ void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
 int pn__atimers_put(struct pn_shard *s, struct pn__actor *a,
 		    const struct pn__atm_wire *in, uint32_t n);
 size_t pn__atimers_wire_size(void);
+
+/* actor.c, spawn.c: between the two */
+void pn__actor_sys_send(struct pn_shard *s, pn_pid to, uint32_t type,
+			pn_pid from, const void *data, size_t len);
+void pn__send_down(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid who,
+		   int reason, int detail);
+void pn__early_push(struct pn_shard *s, const struct pn_msg *m);
+void pn__early_release(struct pn_shard *s, pn_pid pid);
+void pn__early_replay(struct pn_shard *s, pn_pid pid);
+void pn__actor_activate(struct pn_shard *s, const struct pn_msg *m);
+void pn__sys_spawn(struct pn_shard *s, struct pn_msg *m);
 
 /* Run @a's handler on @m from inside another actor's handler or the stop
  * sequence: the running actor and the beacon are restored after, and @m's

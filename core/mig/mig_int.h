@@ -8,75 +8,11 @@
 #ifndef PN_MIG_INT_H
 #define PN_MIG_INT_H
 
-#include "actor_int.h"
+#include "queues.h"
 
 /* The pending bit of pn_migrate() (a feature's bit, above PN__P_ACTOR):
  * move to a->mig_to once the handler returns. */
 #define PN__P_MIGRATE 0x8
-
-/* The guest table (migrate.c): an open-addressing hash PID -> entry,
- * owner only. Here so that the hot lookups (delivery below, sends in
- * migrate.h) inline. */
-enum { PN__G_PENDING = 1, PN__G_DIRECT, PN__G_BOUNCE, PN__G_FENCE };
-
-struct pn__guest {
-	pn_pid pid;	       /* 0: empty */
-	struct pn__actor *a;   /* the actor; NULL: a bounce or early acks */
-	struct pn__fifo *held; /* PENDING, FENCE: our sends to it, in order */
-	/* FENCE (migrate.c, "The mover's own messages"): what reached it
-	 * before its fence completed, in order; the acks so far, how many
-	 * it needs (known once its INSTALL came) and their generation. */
-	struct pn__fifo *fq;
-	uint32_t acks, need, gen;
-	uint16_t mode;
-	uint16_t from; /* FENCE: the shard it left (for PN_MSG_MIGRATED) */
-	bool dead;     /* stopped while fencing: late acks are only counted */
-};
-
-struct pn__fwd;
-struct pn__fence; /* a mover's fence waiting for held messages (migrate.c) */
-struct pn__mig {
-	struct pn__guest *g; /* [cap], a power of two, at most half full */
-	uint32_t cap, n;
-	struct pn__fwd *fwds;	 /* forwarders in this shard's slots */
-	uint32_t npump;		 /* destinations with a non-empty fwdq */
-	uint32_t nguests;	 /* guests here that sends reach directly */
-	uint32_t bit;		 /* the feature's bit in turn_want */
-	struct pn__fence *defer; /* [ndefer] fences not yet sent */
-	uint32_t ndefer, cdefer;
-};
-
-/* Slot and shard bits: distinct for live actors of one home, cheap. */
-static inline uint32_t pn__mig_ghome(const struct pn__mig *g, pn_pid pid)
-{
-	uint32_t h = (uint32_t)(pid >> 32);
-
-	return (h ^ (h >> 13)) & (g->cap - 1);
-}
-
-static inline struct pn__guest *pn__mig_gfind(struct pn_shard *s, pn_pid pid)
-{
-	struct pn__mig *g = s->mig;
-
-	if (!g || !g->n)
-		return NULL;
-	for (uint32_t i = pn__mig_ghome(g, pid); g->g[i].pid;
-	     i = (i + 1) & (g->cap - 1))
-		if (g->g[i].pid == pid)
-			return &g->g[i];
-	return NULL;
-}
-
-/* A guest living here that messages go to directly, or NULL. */
-static inline struct pn__actor *pn__mig_guest_hot(struct pn_shard *s,
-						  pn_pid pid)
-{
-	struct pn__guest *e = pn__mig_gfind(s, pid);
-
-	return e && (e->mode == PN__G_DIRECT || e->mode == PN__G_PENDING)
-		       ? e->a
-		       : NULL;
-}
 
 /* Internal messages of the move protocol (migrate.c). All are addressed
  * to the moving actor's PID; REQ is for the actor, the others for the

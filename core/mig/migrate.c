@@ -71,254 +71,6 @@
 
 #include <errno.h>
 
-struct pn__fwd {
-	struct pn__actor a; /* first: the slot points here */
-	pn_pid pid;
-	unsigned loc;	       /* where P is (INSTALL went there) */
-	unsigned dest;	       /* draining: where it goes next */
-	bool draining;	       /* between MOVE and FLUSHED */
-	bool flushed;	       /* draining home: FLUSHED came, acks may not */
-	uint32_t acks, need;   /* draining home: P's fence ACKs, how many */
-	struct pn__fifo strag; /* draining: bounced messages */
-	struct pn__fifo back;  /* draining: taken back from fwdq[loc] */
-	struct pn__fifo held;  /* draining: new messages */
-	struct pn__fwd *prev, *next;
-	struct pn_msg move; /* draining: the MOVE, owning the packed P */
-};
-
-static struct pn__mig *mig_get(struct pn_shard *s)
-{
-	if (!s->mig) {
-		if (!(s->mig = pn_arena_zalloc(s->arena, sizeof(*s->mig))))
-			pn_panic("no memory for migration state");
-		s->mig->bit = pn__feature_bit(s->rt, &pn__mig_feature);
-	}
-	return s->mig;
-}
-
-static const struct pn__route mig_route;
-
-/* A guest more (+1) or less (-1) lives here: while any does, the shard's
- * sends ask us where they go. */
-static void guests_add(struct pn_shard *s, int n)
-{
-	s->mig->nguests += (uint32_t)n;
-	s->route = s->mig->nguests ? &mig_route : NULL;
-}
-
-/* A forward queue became non-empty (+1) or empty (-1): while any holds
- * something, the loop pumps them (the feature's turn hooks). */
-static void pump_add(struct pn_shard *s, int n)
-{
-	struct pn__mig *g = mig_get(s);
-
-	g->npump += (uint32_t)n;
-	if (g->npump)
-		s->turn_want |= g->bit;
-	else
-		s->turn_want &= ~g->bit;
-}
-
-/* A fence a mover could not post yet: P's sends sit in a held queue. */
-struct pn__fence {
-	pn_pid pid;
-	uint32_t gen;
-	uint32_t dest;
-	uint64_t mask; /* the shards to fence (sent_to) */
-};
-
-/* --- the guest table ---------------------------------------------------- */
-
-#define g_home pn__mig_ghome
-#define g_find pn__mig_gfind
-
-static void g_place(struct pn__mig *g, const struct pn__guest *e)
-{
-	uint32_t i = g_home(g, e->pid);
-
-	while (g->g[i].pid)
-		i = (i + 1) & (g->cap - 1);
-	g->g[i] = *e;
-	g->n++;
-}
-
-static struct pn__guest *g_add(struct pn_shard *s, pn_pid pid)
-{
-	struct pn__mig *g = mig_get(s);
-	struct pn__guest *old = g->g, e = {.pid = pid};
-	uint32_t cap = g->cap;
-
-	if ((g->n + 1) * 2 > g->cap) {
-		g->cap = cap ? cap * 2 : 16;
-		g->g = pn_arena_zalloc(s->arena, g->cap * sizeof(*g->g));
-		if (!g->g)
-			pn_panic("no memory for the guest table");
-		g->n = 0;
-		for (uint32_t i = 0; i < cap; i++)
-			if (old[i].pid)
-				g_place(g, &old[i]);
-		pn_arena_free(s->arena, old, cap * sizeof(*old));
-	}
-	g_place(g, &e);
-	return g_find(s, pid);
-}
-
-/* Backward-shift deletion (as request.c's table). */
-static void g_del(struct pn_shard *s, struct pn__guest *e)
-{
-	struct pn__mig *g = s->mig;
-	uint32_t mask = g->cap - 1, i = (uint32_t)(e - g->g), j = i;
-
-	for (;;) {
-		j = (j + 1) & mask;
-		if (!g->g[j].pid)
-			break;
-		uint32_t h = g_home(g, g->g[j].pid);
-
-		if (((j - h) & mask) >= ((j - i) & mask)) {
-			g->g[i] = g->g[j];
-			i = j;
-		}
-	}
-	g->g[i] = (struct pn__guest){0};
-	g->n--;
-}
-
-/* --- sending ------------------------------------------------------------- */
-
-/* Put a copy of @m on the way to shard @dst: the runtime's own traffic,
- * exempt from the overflow budget (it must not be lost). */
-void pn__mig_post(struct pn_shard *s, unsigned dst, const struct pn_msg *m)
-{
-	struct pn_msg *slot;
-
-	s->sys_send = true;
-	slot = pn__msg_slot(s, dst, m->len & ~PN__LEN_BOUNCED);
-	s->sys_send = false;
-	if (!slot)
-		pn_panic("migration: cannot send %#x: %s", m->type,
-			 pn_last_error());
-	*slot = *m;
-	pn__msg_commit(s, dst);
-}
-
-static void ctl(struct pn_shard *s, unsigned dst, uint32_t type, pn_pid pid)
-{
-	struct pn_msg m = {.type = type, .to = pid, .from = pid};
-
-	pn__mig_post(s, dst, &m);
-}
-
-/* Put @m in side queue @f: a message already accepted (@moved: taken from
- * a queue) or a new control message. */
-static void side_put(struct pn_shard *s, struct pn__fifo *f,
-		     const struct pn_msg *m, bool moved)
-{
-	struct pn_msg *slot = pn__fifo_slot(f, s->arena);
-
-	if (!slot)
-		pn_panic("no memory to hold a message of a moving actor");
-	*slot = *m;
-	pn__fifo_commit(f);
-	pn__acct_side_in(s, m);
-	if (moved)
-		pn__acct_moved(s);
-}
-
-/* Hold @m, taken from a queue, in side queue @f. */
-static void fifo_put(struct pn_shard *s, struct pn__fifo *f,
-		     const struct pn_msg *m)
-{
-	side_put(s, f, m, true);
-}
-
-/* Post @m, a message already accepted, on to shard @dst. */
-static void repost(struct pn_shard *s, unsigned dst, const struct pn_msg *m)
-{
-	pn__mig_post(s, dst, m);
-	pn__acct_moved(s);
-}
-
-/* Post every message of side queue @f to @dst, in order, and empty it. */
-static void fifo_post(struct pn_shard *s, struct pn__fifo *f, unsigned dst)
-{
-	struct pn_msg *m;
-
-	while ((m = pn__fifo_peek(f)) != NULL) {
-		repost(s, dst, m);
-		pn__acct_side_out(s, m);
-		pn__fifo_pop(f, s->arena);
-	}
-}
-
-/* Send @m back to its home, marked: it reached a former location. */
-static void bounce(struct pn_shard *s, struct pn_msg *m)
-{
-	struct pn_msg b = *m;
-
-	b.len |= PN__LEN_BOUNCED;
-	repost(s, pn_pid_shard(m->to), &b);
-	pn__traffic_count(s, PN__TR_BOUNCED);
-}
-
-struct bounce_arg {
-	struct pn_shard *s;
-	pn_pid pid;
-};
-
-static bool bounce_one(struct pn_msg *m, void *arg)
-{
-	const struct bounce_arg *b = arg;
-
-	if (m->to == b->pid && m->type != PN__MSG_MIG_NOP) {
-		bounce(b->s, m);
-		m->type = PN__MSG_MIG_NOP;
-		m->len = 0; /* the bounced copy owns the payload */
-	}
-	return false;
-}
-
-/* Bounce what this shard's local queue still holds for @pid, in order,
- * leaving a NOP in its place. Not while a local message is dispatched. */
-static void bounce_local(struct pn_shard *s, pn_pid pid)
-{
-	struct bounce_arg b = {s, pid};
-
-	pn__fifo_each(&s->local, bounce_one, &b);
-}
-
-/* Hold @m (taken from a queue) in the side queue *@q, made on first use. */
-static void hold(struct pn_shard *s, struct pn__fifo **q,
-		 const struct pn_msg *m)
-{
-	if (!*q && !(*q = pn_arena_zalloc(s->arena, sizeof(**q))))
-		pn_panic("no memory to hold messages for a moving actor");
-	fifo_put(s, *q, m);
-}
-
-/* Free the side queue *@q (empty, or its messages already dealt with). */
-static void side_free(struct pn_shard *s, struct pn__fifo **q)
-{
-	if (!*q)
-		return;
-	pn__fifo_fini(*q, s->arena);
-	pn_arena_free(s->arena, *q, sizeof(**q));
-	*q = NULL;
-}
-
-/* Dead-letter every message of the side queue *@q and free it. */
-static void side_drop(struct pn_shard *s, struct pn__fifo **q)
-{
-	struct pn_msg *m;
-
-	while (*q && (m = pn__fifo_peek(*q)) != NULL) {
-		pn__acct_side_out(s, m);
-		pn__dead_letter(s, m);
-		pn__fifo_pop(*q, s->arena);
-	}
-	side_free(s, q);
-}
-
 /* --- delivering to a guest ---------------------------------------------- */
 
 static inline void guest_deliver(struct pn_shard *s, struct pn__actor *a,
@@ -334,8 +86,8 @@ static inline void guest_deliver(struct pn_shard *s, struct pn__actor *a,
 }
 
 /* PN_MSG_MIGRATED to @a: now (@now, it just arrived) or queued. */
-static void migrated(struct pn_shard *s, struct pn__actor *a, int status,
-		     unsigned from, unsigned to, bool now)
+void pn__mig_migrated(struct pn_shard *s, struct pn__actor *a, int status,
+		      unsigned from, unsigned to, bool now)
 {
 	struct pn_migrated d = {.status = status, .from = from, .to = to};
 	struct pn_msg m = {.type = PN_MSG_MIGRATED,
@@ -359,108 +111,6 @@ static void migrated(struct pn_shard *s, struct pn__actor *a, int status,
 
 /* --- the home's forwarders ---------------------------------------------- */
 
-/* --- forward queues --------------------------------------------------------
- *
- * A home sends a moved actor's messages on only when the ring to its
- * location has room and nothing waits in overflow there; until then they
- * wait, in order, in that destination's forward queue, here. So when the
- * actor moves on, what is already at the old location is at most a ring's
- * worth (that is all the move bounces), and the rest is taken back from
- * the queue without crossing a shard (take_back()). The control messages
- * that promise "everything before me has been forwarded" (DIRECT, a
- * fence's ACK) go through the same queue, behind what they promise.
- */
-
-/* Post @m to shard @d at once if nothing waits for room there, else
- * behind what waits. @moved: a message already accepted (a forward). */
-static void fwd_send(struct pn_shard *s, unsigned d, const struct pn_msg *m,
-		     bool moved)
-{
-	struct pn__out *o = &s->out[d];
-
-	if (d == s->id ||
-	    (!pn__fifo_len(&o->fwdq) && !pn__fifo_len(&o->overflow) &&
-	     pn_ring_slot(o->ring))) {
-		if (moved) {
-			repost(s, d, m);
-			pn__traffic_count(s, PN__TR_FORWARDED);
-		} else {
-			pn__mig_post(s, d, m);
-		}
-		return;
-	}
-	if (!pn__fifo_len(&o->fwdq))
-		pump_add(s, 1);
-	side_put(s, &o->fwdq, m, moved);
-}
-
-/* Forward every message of side queue @f to @d, in order, and empty it. */
-static void fifo_forward(struct pn_shard *s, struct pn__fifo *f, unsigned d)
-{
-	struct pn_msg *m;
-
-	while ((m = pn__fifo_peek(f)) != NULL) {
-		pn__acct_side_out(s, m);
-		fwd_send(s, d, m, true);
-		pn__fifo_pop(f, s->arena);
-	}
-}
-
-/*
- * Send on what the forward queues hold while their rings have room; each
- * loop turn (shard.c) while any holds something. A NOP (a message taken
- * back) is dropped here. Returns how many went.
- */
-unsigned pn__mig_pump(struct pn_shard *s)
-{
-	unsigned n = 0;
-
-	for (unsigned d = 0; d < s->nshards && s->mig->npump; d++) {
-		struct pn__out *o = &s->out[d];
-		struct pn_msg *m;
-
-		if (!pn__fifo_len(&o->fwdq))
-			continue;
-		while ((m = pn__fifo_peek(&o->fwdq)) != NULL &&
-		       !pn__fifo_len(&o->overflow) && pn_ring_slot(o->ring)) {
-			pn__acct_side_out(s, m);
-			if (m->type != PN__MSG_MIG_NOP) {
-				repost(s, d, m);
-				/* A copy across shards (migration stats). */
-				if (!pn__mig_proto(m->type))
-					pn__traffic_count(s, PN__TR_FORWARDED);
-				n++;
-			}
-			pn__fifo_pop(&o->fwdq, s->arena);
-		}
-		if (!pn__fifo_len(&o->fwdq))
-			pump_add(s, -1);
-	}
-	return n;
-}
-
-/* Parking: whether a ring a forward queue waits on has room again. */
-bool pn__mig_pump_room(struct pn_shard *s)
-{
-	for (unsigned d = 0; s->mig && s->mig->npump && d < s->nshards; d++)
-		if (pn__fifo_len(&s->out[d].fwdq) &&
-		    !pn__fifo_len(&s->out[d].overflow) &&
-		    pn_ring_slot(s->out[d].ring))
-			return true;
-	return false;
-}
-
-/* Parking: ask the consumers of those rings to wake us when they have
- * room (shard.c's room handshake; release: see room_arm() there). */
-void pn__mig_pump_arm(struct pn_shard *s)
-{
-	for (unsigned d = 0; s->mig && s->mig->npump && d < s->nshards; d++)
-		if (pn__fifo_len(&s->out[d].fwdq))
-			atomic_store_explicit(&s->out[d].ring->waiter,
-					      PN__ROOM_SHARD,
-					      memory_order_release);
-}
-
 struct take_back {
 	struct pn_shard *s;
 	struct pn__fwd *f;
@@ -482,7 +132,7 @@ static bool take_back_one(struct pn_msg *m, void *arg)
 	}
 	if (pn__mig_proto(m->type))
 		return false;
-	fifo_put(t->s, &t->f->back, m);
+	pn__mig_fifo_put(t->s, &t->f->back, m);
 	/* A NOP stays in its place, without the payload's bytes. */
 	t->s->side_bytes -= pn__msg_cost(m->len) - pn__msg_cost(0);
 	m->type = PN__MSG_MIG_NOP;
@@ -492,7 +142,7 @@ static bool take_back_one(struct pn_msg *m, void *arg)
 
 /* On MOVE: what still waits here to go to P's old location has not left:
  * take it back, in order, to follow the stragglers (which are older). */
-static void take_back(struct pn_shard *s, struct pn__fwd *f)
+void pn__mig_take_back(struct pn_shard *s, struct pn__fwd *f)
 {
 	struct take_back t = {s, f};
 
@@ -500,7 +150,7 @@ static void take_back(struct pn_shard *s, struct pn__fwd *f)
 		pn__fifo_each(&s->out[f->loc].fwdq, take_back_one, &t);
 }
 
-static struct pn__fwd *fwd_of(struct pn_shard *s, pn_pid pid)
+struct pn__fwd *pn__mig_fwd_of(struct pn_shard *s, pn_pid pid)
 {
 	uint32_t idx = pn_pid_slot(pid);
 	struct pn__actor *a;
@@ -523,7 +173,7 @@ static void where_set(struct pn_shard *s, pn_pid pid, unsigned loc)
 
 static void fwd_new(struct pn_shard *s, pn_pid pid, unsigned loc)
 {
-	struct pn__mig *g = mig_get(s);
+	struct pn__mig *g = pn__mig_get(s);
 	struct pn__fwd *f =
 		pn_arena_alloc_aligned(s->arena, sizeof(*f), PN_CACHELINE);
 
@@ -564,16 +214,16 @@ static void fwd_take(struct pn_shard *s, struct pn__fwd *f, struct pn_msg *m)
 	if (m->len & PN__LEN_BOUNCED) {
 		pn_verify(f->draining); /* bounces come between MOVE, FLUSHED */
 		m->len &= ~PN__LEN_BOUNCED;
-		fifo_put(s, &f->strag, m);
+		pn__mig_fifo_put(s, &f->strag, m);
 	} else if (f->draining) {
-		fifo_put(s, &f->held, m);
+		pn__mig_fifo_put(s, &f->held, m);
 	} else {
-		fwd_send(s, f->loc, m, true);
+		pn__mig_fwd_send(s, f->loc, m, true);
 	}
 }
 
 /* Run every message of @q through dispatch, in order, and free @q. */
-static void replay(struct pn_shard *s, struct pn__fifo *q)
+void pn__mig_replay(struct pn_shard *s, struct pn__fifo *q)
 {
 	struct pn_msg *p;
 
@@ -589,7 +239,7 @@ static void replay(struct pn_shard *s, struct pn__fifo *q)
 
 /* FLUSHED (and the fence) with U == H: P comes home; then the stragglers,
  * what was taken back, then what came meanwhile. */
-static void come_home(struct pn_shard *s, struct pn__fwd *f)
+void pn__mig_come_home(struct pn_shard *s, struct pn__fwd *f)
 {
 	struct pn__fifo strag = f->strag, back = f->back, held = f->held;
 	struct pn_msg move = f->move;
@@ -607,173 +257,10 @@ static void come_home(struct pn_shard *s, struct pn__fwd *f)
 	if (err < 0)
 		pn__actor_stop(s, a, PN_REASON_FAILED, err);
 	else
-		migrated(s, a, 0, from, s->id, true);
-	replay(s, &strag);
-	replay(s, &back);
-	replay(s, &held);
-}
-
-/* --- fences: the mover's own messages ------------------------------------ */
-
-/* The shards a FENCE goes to: those whose rings (or, for this one, the
- * local queue) the mover's sends took since it arrived (sent_to). */
-static bool fenced(uint64_t mask, unsigned d)
-{
-	return (mask >> (d & 63)) & 1;
-}
-
-static uint32_t fence_count(const struct pn_shard *s, uint64_t mask)
-{
-	uint32_t n = 0;
-
-	for (unsigned d = 0; d < s->nshards; d++)
-		n += fenced(mask, d);
-	return n;
-}
-
-/* FENCE(@pid, @gen) to each shard of @mask (this one: its local queue);
- * each answers ACK to @dest. */
-static void fence_post(struct pn_shard *s, pn_pid pid, uint32_t gen,
-		       unsigned dest, uint64_t mask)
-{
-	struct pn_msg m = {.type = PN__MSG_MIG_FENCE,
-			   .to = pid,
-			   .from = pid,
-			   .ref = (uint64_t)gen << 32 | dest};
-
-	for (unsigned d = 0; d < s->nshards; d++)
-		if (fenced(mask, d))
-			pn__mig_post(s, d, &m);
-}
-
-static bool sent_by(struct pn_msg *m, void *pid)
-{
-	return m->from == *(const pn_pid *)pid;
-}
-
-/* Whether a guest's held queue here still holds a message from @pid. */
-static bool held_from(struct pn_shard *s, pn_pid pid)
-{
-	for (uint32_t i = 0; s->mig && i < s->mig->cap; i++) {
-		struct pn__guest *e = &s->mig->g[i];
-
-		if (e->pid && e->held && pn__fifo_each(e->held, sent_by, &pid))
-			return true;
-	}
-	return false;
-}
-
-/* @pid left this shard for @dest: fence now, or once its held sends here
- * have been released (fences_retry()). */
-static void fence_start(struct pn_shard *s, pn_pid pid, uint32_t gen,
-			unsigned dest, uint64_t mask)
-{
-	struct pn__mig *g = mig_get(s);
-
-	if (!mask)
-		return; /* it sent nothing from here: nothing to order */
-	if (!held_from(s, pid)) {
-		fence_post(s, pid, gen, dest, mask);
-		return;
-	}
-	if (g->ndefer == g->cdefer) {
-		uint32_t cap = g->cdefer ? g->cdefer * 2 : 4;
-		struct pn__fence *v =
-			pn_arena_zalloc(s->arena, cap * sizeof(*v));
-
-		if (!v)
-			pn_panic("no memory for a mover's fence");
-		if (g->ndefer)
-			memcpy(v, g->defer, g->ndefer * sizeof(*v));
-		pn_arena_free(s->arena, g->defer, g->cdefer * sizeof(*v));
-		g->defer = v;
-		g->cdefer = cap;
-	}
-	g->defer[g->ndefer++] = (struct pn__fence){pid, gen, dest, mask};
-}
-
-/* A held queue was released or dropped: post the fences it blocked. */
-static void fences_retry(struct pn_shard *s)
-{
-	struct pn__mig *g = s->mig;
-
-	for (uint32_t i = 0; g && i < g->ndefer;) {
-		struct pn__fence f = g->defer[i];
-
-		if (held_from(s, f.pid)) {
-			i++;
-			continue;
-		}
-		g->defer[i] = g->defer[--g->ndefer];
-		fence_post(s, f.pid, f.gen, f.dest, f.mask);
-	}
-}
-
-/* A FENCE passed this shard: everything its sender sent here before it
- * is sequenced; tell the mover's destination, behind what we sent it. */
-static void on_fence(struct pn_shard *s, const struct pn_msg *m)
-{
-	struct pn_msg ack = {.type = PN__MSG_MIG_ACK,
-			     .to = m->to,
-			     .from = m->to,
-			     .ref = m->ref >> 32};
-
-	fwd_send(s, (unsigned)(m->ref & 0xffffffffu), &ack, false);
-}
-
-/* P's fence is complete here: MIGRATED, then what waited, in order. */
-static void fence_done(struct pn_shard *s, struct pn__guest *e)
-{
-	struct pn__fifo *fq = e->fq;
-	struct pn__actor *a = e->a;
-	unsigned from = e->from;
-
-	e->fq = NULL;
-	e->mode = PN__G_PENDING;
-	migrated(s, a, 0, from, s->id, true);
-	if (fq) { /* each through dispatch: P may have moved or stopped */
-		replay(s, fq);
-		pn_arena_free(s->arena, fq, sizeof(*fq));
-	}
-}
-
-/* Whether @pid's fence is now complete here, and act on it. */
-static void fence_try(struct pn_shard *s, pn_pid pid)
-{
-	struct pn__guest *e = g_find(s, pid);
-
-	/* Before its INSTALL (no actor, not dead) the count is unknown. */
-	if (!e || e->mode != PN__G_FENCE || (!e->a && !e->dead) ||
-	    e->acks < e->need)
-		return;
-	pn_verify(e->acks == e->need);
-	if (e->dead)
-		g_del(s, e); /* stopped meanwhile: nothing more to wait for */
-	else
-		fence_done(s, e);
-}
-
-static void on_ack(struct pn_shard *s, const struct pn_msg *m)
-{
-	uint32_t gen = (uint32_t)m->ref;
-	struct pn__guest *e;
-	struct pn__fwd *f;
-
-	if (pn_pid_shard(m->to) == s->id) { /* P comes home (come_home) */
-		f = fwd_of(s, m->to);
-		pn_verify(f != NULL);
-		if (++f->acks == f->need && f->flushed)
-			come_home(s, f);
-		return;
-	}
-	if (!(e = g_find(s, m->to))) { /* before the INSTALL */
-		e = g_add(s, m->to);
-		e->mode = PN__G_FENCE;
-		e->gen = gen;
-	}
-	pn_verify(e->mode == PN__G_FENCE && e->gen == gen);
-	e->acks++;
-	fence_try(s, m->to);
+		pn__mig_migrated(s, a, 0, from, s->id, true);
+	pn__mig_replay(s, &strag);
+	pn__mig_replay(s, &back);
+	pn__mig_replay(s, &held);
 }
 
 /* --- the protocol ------------------------------------------------------- */
@@ -784,30 +271,30 @@ static void on_install(struct pn_shard *s, struct pn_msg *m)
 	uint32_t gen, need;
 	int err = 0;
 	struct pn__actor *a = pn__mig_unpack(s, m, &err, &from, &dest);
-	struct pn__guest *e = g_find(s, m->to);
+	struct pn__guest *e = pn__mig_gfind(s, m->to);
 
 	pn__mig_fence_of(m, &gen, &need);
 	pn__buf_free(s, m->ptr);
 	if (!e)
-		e = g_add(s, m->to);
+		e = pn__mig_g_add(s, m->to);
 	pn_verify(!e->a && (!e->acks || e->gen == gen));
 	e->a = a;
 	e->mode = PN__G_FENCE; /* until its fence is complete */
 	e->gen = gen;
 	e->need = need;
 	e->from = (uint16_t)from;
-	guests_add(s, 1);
+	pn__mig_guests_add(s, 1);
 	pn__traffic_count(s, PN__TR_INSTALLS);
-	ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_MARK, m->to);
+	pn__mig_ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_MARK, m->to);
 	if (err < 0)
 		pn__actor_stop(s, a, PN_REASON_FAILED, err);
 	else
-		fence_try(s, m->to);
+		pn__mig_fence_try(s, m->to);
 }
 
 static void on_move(struct pn_shard *s, struct pn_msg *m)
 {
-	struct pn__fwd *f = fwd_of(s, m->to);
+	struct pn__fwd *f = pn__mig_fwd_of(s, m->to);
 
 	uint32_t gen;
 
@@ -817,33 +304,33 @@ static void on_move(struct pn_shard *s, struct pn_msg *m)
 	f->dest = (unsigned)m->ref;
 	f->move = *m;
 	pn__mig_fence_of(m, &gen, &f->need); /* counted here if P comes home */
-	take_back(s, f);
-	ctl(s, f->loc, PN__MSG_MIG_FLUSH, f->pid);
+	pn__mig_take_back(s, f);
+	pn__mig_ctl(s, f->loc, PN__MSG_MIG_FLUSH, f->pid);
 }
 
 static void on_flush(struct pn_shard *s, const struct pn_msg *m)
 {
-	struct pn__guest *e = g_find(s, m->to);
+	struct pn__guest *e = pn__mig_gfind(s, m->to);
 
 	pn_verify(e && e->mode == PN__G_BOUNCE);
-	g_del(s, e);
+	pn__mig_g_del(s, e);
 	/* Still queued here for P (our actors' direct sends, timers): after
 	 * the bounces, before FLUSHED. No local message is being dispatched:
 	 * FLUSH comes from a ring. */
-	bounce_local(s, m->to);
-	ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_FLUSHED, m->to);
+	pn__mig_bounce_local(s, m->to);
+	pn__mig_ctl(s, pn_pid_shard(m->to), PN__MSG_MIG_FLUSHED, m->to);
 }
 
 static void on_flushed(struct pn_shard *s, const struct pn_msg *m)
 {
-	struct pn__fwd *f = fwd_of(s, m->to);
+	struct pn__fwd *f = pn__mig_fwd_of(s, m->to);
 	struct pn_msg inst;
 
 	pn_verify(f && f->draining);
 	if (f->dest == s->id) { /* home again once its fence is in too */
 		f->flushed = true;
 		if (f->acks == f->need)
-			come_home(s, f);
+			pn__mig_come_home(s, f);
 		return;
 	}
 	inst = f->move;
@@ -853,16 +340,16 @@ static void on_flushed(struct pn_shard *s, const struct pn_msg *m)
 	pn__mig_post(s, f->dest, &inst);
 	/* Then everything for P, in order, as the ring to U has room: the
 	 * stragglers, what was taken back, what came while draining. */
-	fifo_forward(s, &f->strag, f->dest);
-	fifo_forward(s, &f->back, f->dest);
-	fifo_forward(s, &f->held, f->dest);
+	pn__mig_fifo_forward(s, &f->strag, f->dest);
+	pn__mig_fifo_forward(s, &f->back, f->dest);
+	pn__mig_fifo_forward(s, &f->held, f->dest);
 	f->loc = f->dest;
 	where_set(s, f->pid, f->loc);
 }
 
 static void on_gone(struct pn_shard *s, const struct pn_msg *m)
 {
-	struct pn__fwd *f = fwd_of(s, m->to);
+	struct pn__fwd *f = pn__mig_fwd_of(s, m->to);
 
 	pn_verify(f && !f->draining);
 	fwd_free(s, f);
@@ -885,24 +372,24 @@ static void held_deliver(struct pn_shard *s, pn_pid pid, struct pn__fifo *held)
 
 		pn__fifo_pop(held, s->arena);
 		pn__acct_side_out(s, &m);
-		e = g_find(s, pid);
+		e = pn__mig_gfind(s, pid);
 		if (e && e->mode == PN__G_DIRECT && e->a)
 			pn__dispatch(s, &m);
 		else
-			repost(s, pn_pid_shard(pid), &m);
+			pn__mig_repost(s, pn_pid_shard(pid), &m);
 	}
-	side_free(s, &held);
+	pn__mig_side_free(s, &held);
 }
 
 static void on_direct(struct pn_shard *s, const struct pn_msg *m)
 {
-	struct pn__guest *e = g_find(s, m->to);
+	struct pn__guest *e = pn__mig_gfind(s, m->to);
 	struct pn__fifo *held;
 
 	if (!e || !e->a || e->dead)
 		return; /* it left meanwhile: its held messages went home */
 	if (e->mode == PN__G_FENCE) { /* in its order, after what it holds */
-		hold(s, &e->fq, m);
+		pn__mig_hold(s, &e->fq, m);
 		return;
 	}
 	if (e->mode != PN__G_PENDING)
@@ -912,7 +399,7 @@ static void on_direct(struct pn_shard *s, const struct pn_msg *m)
 	e->mode = PN__G_DIRECT;
 	if (held)
 		held_deliver(s, m->to, held);
-	fences_retry(s);
+	pn__mig_fences_retry(s);
 }
 
 static void proto(struct pn_shard *s, struct pn_msg *m)
@@ -936,23 +423,23 @@ static void proto(struct pn_shard *s, struct pn_msg *m)
 		on_gone(s, m);
 		break;
 	case PN__MSG_MIG_MARK:
-		if ((f = fwd_of(s, m->to)) != NULL && !f->draining) {
+		if ((f = pn__mig_fwd_of(s, m->to)) != NULL && !f->draining) {
 			struct pn_msg d = {.type = PN__MSG_MIG_DIRECT,
 					   .to = f->pid,
 					   .from = f->pid};
 
 			/* Behind everything forwarded to it before. */
-			fwd_send(s, f->loc, &d, false);
+			pn__mig_fwd_send(s, f->loc, &d, false);
 		}
 		break;
 	case PN__MSG_MIG_DIRECT:
 		on_direct(s, m);
 		break;
 	case PN__MSG_MIG_FENCE:
-		on_fence(s, m);
+		pn__mig_on_fence(s, m);
 		break;
 	case PN__MSG_MIG_ACK:
-		on_ack(s, m);
+		pn__mig_on_ack(s, m);
 		break;
 	default: /* PN__MSG_MIG_NOP */
 		break;
@@ -966,19 +453,19 @@ static bool route(struct pn_shard *s, struct pn_msg *m)
 	struct pn__fwd *f;
 
 	if (pn_pid_shard(m->to) == s->id) {
-		if (!(f = fwd_of(s, m->to)))
+		if (!(f = pn__mig_fwd_of(s, m->to)))
 			return false;
 		fwd_take(s, f, m);
 		return true;
 	}
-	if (!(e = g_find(s, m->to)) || e->dead)
+	if (!(e = pn__mig_gfind(s, m->to)) || e->dead)
 		return false;
 	if (e->mode == PN__G_BOUNCE) {
-		bounce(s, m);
+		pn__mig_bounce(s, m);
 		return true;
 	}
 	if (e->mode == PN__G_FENCE) { /* it does not run yet */
-		hold(s, &e->fq, m);
+		pn__mig_hold(s, &e->fq, m);
 		return true;
 	}
 	return false;
@@ -987,7 +474,7 @@ static bool route(struct pn_shard *s, struct pn_msg *m)
 /* pn__send() on a shard with guests: where a message for @to goes. */
 unsigned pn__mig_dst(struct pn_shard *s, pn_pid to, struct pn__fifo **held)
 {
-	struct pn__guest *e = g_find(s, to);
+	struct pn__guest *e = pn__mig_gfind(s, to);
 
 	if (!e || e->mode == PN__G_BOUNCE || !e->a)
 		return pn_pid_shard(to);
@@ -1004,26 +491,26 @@ unsigned pn__mig_dst(struct pn_shard *s, pn_pid to, struct pn__fifo **held)
  * an entry still waiting for fence ACKs stays to count them. */
 void pn__mig_guest_del(struct pn_shard *s, pn_pid pid)
 {
-	struct pn__guest *e = g_find(s, pid);
+	struct pn__guest *e = pn__mig_gfind(s, pid);
 
 	if (!e)
 		return;
-	side_drop(s, &e->held);
-	side_drop(s, &e->fq);
+	pn__mig_side_drop(s, &e->held);
+	pn__mig_side_drop(s, &e->fq);
 	if (e->mode != PN__G_BOUNCE)
-		guests_add(s, -1);
+		pn__mig_guests_add(s, -1);
 	if (e->mode == PN__G_FENCE && e->acks < e->need) {
 		e->dead = true;
 		e->a = NULL;
 	} else {
-		g_del(s, e);
+		pn__mig_g_del(s, e);
 	}
-	fences_retry(s);
+	pn__mig_fences_retry(s);
 }
 
 void pn__mig_gone(struct pn_shard *s, pn_pid pid)
 {
-	ctl(s, pn_pid_shard(pid), PN__MSG_MIG_GONE, pid);
+	pn__mig_ctl(s, pn_pid_shard(pid), PN__MSG_MIG_GONE, pid);
 }
 
 /* --- leaving -------------------------------------------------------------- */
@@ -1031,17 +518,17 @@ void pn__mig_gone(struct pn_shard *s, pn_pid pid)
 /* P left this guest shard: keep a bounce entry; held messages go home. */
 static void guest_leave(struct pn_shard *s, pn_pid pid)
 {
-	struct pn__guest *e = g_find(s, pid);
+	struct pn__guest *e = pn__mig_gfind(s, pid);
 	struct pn__fifo *held = e->held;
 
 	e->a = NULL;
 	e->held = NULL;
 	e->mode = PN__G_BOUNCE;
-	guests_add(s, -1);
+	pn__mig_guests_add(s, -1);
 	if (held) {
-		fifo_post(s, held, pn_pid_shard(pid));
-		side_free(s, &held);
-		fences_retry(s);
+		pn__mig_fifo_post(s, held, pn_pid_shard(pid));
+		pn__mig_side_free(s, &held);
+		pn__mig_fences_retry(s);
 	}
 }
 
@@ -1057,10 +544,11 @@ void pn__mig_leave(struct pn_shard *s, struct pn__actor *a)
 
 	a->moves = gen; /* the payload carries this move's generation */
 	if (!err)
-		err = pn__mig_pack(s, a, dest, fence_count(s, mask), &m);
+		err = pn__mig_pack(s, a, dest, pn__mig_fence_count(s, mask),
+				   &m);
 	if (err < 0) {
 		a->moves = gen - 1;
-		migrated(s, a, err, s->id, dest, false);
+		pn__mig_migrated(s, a, err, s->id, dest, false);
 		return;
 	}
 	PN_PROBE3(migrate, pid, s->id, dest);
@@ -1075,7 +563,7 @@ void pn__mig_leave(struct pn_shard *s, struct pn__actor *a)
 		pn__mig_post(s, home, &m);
 		guest_leave(s, pid);
 	}
-	fence_start(s, pid, gen, dest, mask);
+	pn__mig_fence_start(s, pid, gen, dest, mask);
 	pn__traffic_count(s, PN__TR_MOVES);
 }
 
@@ -1130,8 +618,8 @@ void pn__mig_fini(struct pn_shard *s)
 		fwd_free(s, f);
 	}
 	for (uint32_t i = 0; i < s->mig->cap; i++) {
-		side_free(s, &s->mig->g[i].held);
-		side_free(s, &s->mig->g[i].fq);
+		pn__mig_side_free(s, &s->mig->g[i].held);
+		pn__mig_side_free(s, &s->mig->g[i].fq);
 	}
 	pn_arena_free(s->arena, s->mig->defer,
 		      s->mig->cdefer * sizeof(*s->mig->defer));
@@ -1140,47 +628,9 @@ void pn__mig_fini(struct pn_shard *s)
 	s->mig = NULL;
 }
 
-/* --- where an actor is -------------------------------------------------- */
-
-/* pn_where() without the error text (placement falls back quietly). */
-int pn__where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard)
-{
-	unsigned home = pn_pid_shard(pid);
-	uint32_t idx = pn_pid_slot(pid);
-	const struct pn_shard *s;
-	uint16_t w;
-
-	if (pid == PN_PID_NONE || home >= rt->nshards ||
-	    idx >= rt->shard[home]->max_slots || !pn_pid_gen(pid))
-		return -EINVAL;
-	s = rt->shard[home];
-	/* Relaxed, both: the answer is a snapshot that a stop or a move may
-	 * outdate at once, and orders nothing. The slot's generation moves
-	 * on when the actor is freed, so a stopped actor's PID is told. */
-	if (atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed) !=
-	    pn_pid_gen(pid))
-		return -ESRCH;
-	w = atomic_load_explicit(&s->where[idx], memory_order_relaxed);
-	*shard = w ? w - 1u : home;
-	return 0;
-}
-
-int pn_where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard)
-{
-	int err = pn__where(rt, pid, shard);
-
-	if (err == -EINVAL)
-		return pn__error(err, "pn_where: invalid pid %#llx",
-				 (unsigned long long)pid);
-	if (err == -ESRCH)
-		return pn__error(err, "pn_where: %#llx is not alive",
-				 (unsigned long long)pid);
-	return 0;
-}
-
 /* --- migration as a feature of the scheduler ------------------------------ */
 
-static const struct pn__route mig_route = {
+const struct pn__route pn__mig_route = {
 	.slot = pn__mig_send_slot,
 	.dst = pn__mig_dst,
 };

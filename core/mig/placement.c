@@ -330,3 +330,41 @@ void pn_rebalance_colocate(struct pn_ctx *ctx, const struct pn_traffic_view *v,
 	memcpy(prev, used, nused * sizeof(*used));
 	nprev = nused;
 }
+
+/* --- where an actor is -------------------------------------------------- */
+
+/* pn_where() without the error text (placement falls back quietly). */
+int pn__where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard)
+{
+	unsigned home = pn_pid_shard(pid);
+	uint32_t idx = pn_pid_slot(pid);
+	const struct pn_shard *s;
+	uint16_t w;
+
+	if (pid == PN_PID_NONE || home >= rt->nshards ||
+	    idx >= rt->shard[home]->max_slots || !pn_pid_gen(pid))
+		return -EINVAL;
+	s = rt->shard[home];
+	/* Relaxed, both: the answer is a snapshot that a stop or a move may
+	 * outdate at once, and orders nothing. The slot's generation moves
+	 * on when the actor is freed, so a stopped actor's PID is told. */
+	if (atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed) !=
+	    pn_pid_gen(pid))
+		return -ESRCH;
+	w = atomic_load_explicit(&s->where[idx], memory_order_relaxed);
+	*shard = w ? w - 1u : home;
+	return 0;
+}
+
+int pn_where(const struct pn_runtime *rt, pn_pid pid, unsigned *shard)
+{
+	int err = pn__where(rt, pid, shard);
+
+	if (err == -EINVAL)
+		return pn__error(err, "pn_where: invalid pid %#llx",
+				 (unsigned long long)pid);
+	if (err == -ESRCH)
+		return pn__error(err, "pn_where: %#llx is not alive",
+				 (unsigned long long)pid);
+	return 0;
+}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * core/'s observability internals, beside core_int.h (which includes this
- * before struct pn_shard): the per-shard metric state, the hooks the loop and
- * the send path call, the sampled-dispatch stamp, and the flight recorder.
+ * The shard's meter: what the scheduler measures of itself (obs/ reads and
+ * presents it): the per-shard metric state, the hooks the send path calls,
+ * the sampled-dispatch stamp. The loop's own hooks are in shard.c, the
+ * flight recorder in flight.h.
  *
  * Cost model. Every hook here is per batch, per loop-state change or per
  * sampled message, never per message, except pn__met_send(): one decrement
@@ -19,8 +20,8 @@
  * its shard with relaxed stores (no read-modify-write), read with relaxed
  * loads (each counter is atomic on its own; a snapshot is not a cut).
  */
-#ifndef PN_METRICS_H
-#define PN_METRICS_H
+#ifndef PN_SCHED_METER_H
+#define PN_SCHED_METER_H
 
 #include "flight.h"
 
@@ -130,97 +131,11 @@ static inline void pn__met_send(struct pn__met *mt, struct pn_msg *m,
 		pn__met_stamp(mt, m, len);
 }
 
-/* A ring drain of @src started at backlog @occ (slots published). */
-static inline void pn__met_backlog(struct pn__met *mt, unsigned src,
-				   uint32_t occ)
-{
-	if (PN__METRICS && PN_UNLIKELY(occ > mt->hwm[src]))
-		pn__met_hwm(mt, src, occ);
-}
-
 /* @n messages published to shard @dst's inbox ring. */
 static inline void pn__met_sent(struct pn__met *mt, unsigned dst, uint32_t n)
 {
 	if (PN__METRICS)
 		pn__met_add(&mt->sh->sent_to[dst], n);
-}
-
-/* @n messages handled from the local queue (per run, not per message). */
-static inline void pn__met_local(struct pn__met *mt, unsigned n)
-{
-	if (PN__METRICS)
-		mt->n_local += n;
-}
-
-static inline void pn__met_woken(struct pn__met *mt)
-{
-	if (PN__METRICS)
-		mt->wakes++;
-}
-
-/* Loop state changes. The loop reads the clock when it goes idle and on
- * every spin turn anyway; these only move time between the counters. */
-static inline void pn__met_idle(struct pn__met *mt, uint64_t now)
-{
-	if (!PN__METRICS)
-		return;
-	mt->busy_ns += now - mt->t_mark;
-	mt->t_mark = mt->t_seen = now;
-	mt->state = PN__MS_SPIN;
-	atomic_store_explicit(&mt->sh->v[PN__M_BUSY_NS], mt->busy_ns,
-			      memory_order_relaxed);
-}
-
-static inline void pn__met_spun(struct pn__met *mt, uint64_t now)
-{
-	if (PN__METRICS)
-		mt->t_seen = now;
-}
-
-/* Work found after spinning: the spin ended at the last clock read. */
-static inline void pn__met_busy(struct pn__met *mt)
-{
-	if (!PN__METRICS)
-		return;
-	mt->spin_ns += mt->t_seen - mt->t_mark;
-	mt->t_mark = mt->t_seen;
-	mt->state = PN__MS_BUSY;
-	atomic_store_explicit(&mt->sh->v[PN__M_SPIN_NS], mt->spin_ns,
-			      memory_order_relaxed);
-}
-
-/* About to park at @now (the spin is over), then back at @after. */
-static inline void pn__met_park(struct pn__met *mt, uint64_t now)
-{
-	if (!PN__METRICS)
-		return;
-	mt->spin_ns += now - mt->t_mark;
-	mt->t_mark = mt->t_seen = now;
-	mt->state = PN__MS_BUSY; /* unless it sleeps: pn__met_unpark() */
-	atomic_store_explicit(&mt->sh->v[PN__M_SPIN_NS], mt->spin_ns,
-			      memory_order_relaxed);
-}
-
-static inline void pn__met_unpark(struct pn__met *mt, uint64_t after)
-{
-	if (!PN__METRICS)
-		return;
-	mt->parked_ns += after - mt->t_mark;
-	pn__flight_rec(mt, after, PN__FL_UNPARK, 0, 0, after - mt->t_mark);
-	mt->t_mark = mt->t_seen = after;
-	atomic_store_explicit(&mt->sh->v[PN__M_PARKED_NS], mt->parked_ns,
-			      memory_order_relaxed);
-}
-
-/* Once per loop turn, with the other hot counters (plain stores). */
-static inline void pn__met_publish(struct pn__met *mt)
-{
-	if (!PN__METRICS)
-		return;
-	atomic_store_explicit(&mt->sh->v[PN__M_HANDLED_LOCAL], mt->n_local,
-			      memory_order_relaxed);
-	atomic_store_explicit(&mt->sh->v[PN__M_WAKES_RCVD], mt->wakes,
-			      memory_order_relaxed);
 }
 
 /* A rare event for the flight recorder (slow paths only). */
@@ -231,4 +146,4 @@ static inline void pn__met_event(struct pn__met *mt, int kind, pn_pid pid,
 		pn__flight_rec(mt, 0, kind, pid, type, arg);
 }
 
-#endif /* PN_METRICS_H */
+#endif /* PN_SCHED_METER_H */

@@ -10,6 +10,11 @@
 
 #include "dispatch.h"
 
+/* CQE user_data of the core's own operations (PN_CQE_POLLER clear). */
+#define PN__CQE_WAKE	  1ull /* a MSG_RING wake-up from another shard */
+#define PN__CQE_WAKE_SENT 2ull /* our MSG_RING (posted only on failure) */
+#define PN__CQE_EFD	  3ull /* the eventfd read external wakes land on */
+
 /* The scheduler's own internal message (the features' are in ranges). */
 #define PN__MSG_FLOW (PN__MSG_INTERNAL + 9) /* congestion (send.c) */
 
@@ -109,6 +114,13 @@ void *pn__buf_malloc(size_t len);
 void pn__buf_free_malloc(void *data);
 void pn__buf_free(struct pn_shard *s, void *data);
 void pn__buf_flush_remote(struct pn_shard *s);
+
+/* slots.c: the slot table */
+int pn__slot_reserve(struct pn_shard *owner, pn_pid *pid);
+void pn__slot_unreserve(struct pn_shard *owner, pn_pid pid);
+void pn__slot_free(struct pn_shard *s, uint32_t idx);
+void pn__slot_release(struct pn_shard *s, uint32_t idx);
+bool pn__slot_reserved(struct pn_shard *s, pn_pid pid);
 
 /* dispatch.c */
 void pn__local_push(struct pn_shard *s, const struct pn_msg *m, bool moved);

@@ -45,6 +45,94 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* --- the loop's meter hooks (sched/meter.h; empty with PN_NO_METRICS) --- */
+
+/* A ring drain of @src started at backlog @occ (slots published). */
+static inline void pn__met_backlog(struct pn__met *mt, unsigned src,
+				   uint32_t occ)
+{
+	if (PN__METRICS && PN_UNLIKELY(occ > mt->hwm[src]))
+		pn__met_hwm(mt, src, occ);
+}
+
+/* @n messages handled from the local queue (per run, not per message). */
+static inline void pn__met_local(struct pn__met *mt, unsigned n)
+{
+	if (PN__METRICS)
+		mt->n_local += n;
+}
+
+static inline void pn__met_woken(struct pn__met *mt)
+{
+	if (PN__METRICS)
+		mt->wakes++;
+}
+
+/* Loop state changes. The loop reads the clock when it goes idle and on
+ * every spin turn anyway; these only move time between the counters. */
+static inline void pn__met_idle(struct pn__met *mt, uint64_t now)
+{
+	if (!PN__METRICS)
+		return;
+	mt->busy_ns += now - mt->t_mark;
+	mt->t_mark = mt->t_seen = now;
+	mt->state = PN__MS_SPIN;
+	atomic_store_explicit(&mt->sh->v[PN__M_BUSY_NS], mt->busy_ns,
+			      memory_order_relaxed);
+}
+
+static inline void pn__met_spun(struct pn__met *mt, uint64_t now)
+{
+	if (PN__METRICS)
+		mt->t_seen = now;
+}
+
+/* Work found after spinning: the spin ended at the last clock read. */
+static inline void pn__met_busy(struct pn__met *mt)
+{
+	if (!PN__METRICS)
+		return;
+	mt->spin_ns += mt->t_seen - mt->t_mark;
+	mt->t_mark = mt->t_seen;
+	mt->state = PN__MS_BUSY;
+	atomic_store_explicit(&mt->sh->v[PN__M_SPIN_NS], mt->spin_ns,
+			      memory_order_relaxed);
+}
+
+/* About to park at @now (the spin is over), then back at @after. */
+static inline void pn__met_park(struct pn__met *mt, uint64_t now)
+{
+	if (!PN__METRICS)
+		return;
+	mt->spin_ns += now - mt->t_mark;
+	mt->t_mark = mt->t_seen = now;
+	mt->state = PN__MS_BUSY; /* unless it sleeps: pn__met_unpark() */
+	atomic_store_explicit(&mt->sh->v[PN__M_SPIN_NS], mt->spin_ns,
+			      memory_order_relaxed);
+}
+
+static inline void pn__met_unpark(struct pn__met *mt, uint64_t after)
+{
+	if (!PN__METRICS)
+		return;
+	mt->parked_ns += after - mt->t_mark;
+	pn__flight_rec(mt, after, PN__FL_UNPARK, 0, 0, after - mt->t_mark);
+	mt->t_mark = mt->t_seen = after;
+	atomic_store_explicit(&mt->sh->v[PN__M_PARKED_NS], mt->parked_ns,
+			      memory_order_relaxed);
+}
+
+/* Once per loop turn, with the other hot counters (plain stores). */
+static inline void pn__met_publish(struct pn__met *mt)
+{
+	if (!PN__METRICS)
+		return;
+	atomic_store_explicit(&mt->sh->v[PN__M_HANDLED_LOCAL], mt->n_local,
+			      memory_order_relaxed);
+	atomic_store_explicit(&mt->sh->v[PN__M_WAKES_RCVD], mt->wakes,
+			      memory_order_relaxed);
+}
+
 #define SWEEP_EVERY 64
 /* The longest park while the eventfd read could not be armed. */
 #define UNARMED_PARK_NS 1000000ull

@@ -18,11 +18,6 @@
 
 struct pn__route;
 
-/* CQE user_data of the core's own operations (PN_CQE_POLLER clear). */
-#define PN__CQE_WAKE	  1ull /* a MSG_RING wake-up from another shard */
-#define PN__CQE_WAKE_SENT 2ull /* our MSG_RING (posted only on failure) */
-#define PN__CQE_EFD	  3ull /* the eventfd read external wakes land on */
-
 #define PN__NCLASSES 6 /* large-payload pool size classes */
 enum { PN__SLOT_LOCAL, PN__SLOT_RING, PN__SLOT_OVERFLOW };
 
