@@ -101,9 +101,9 @@ int main(void)
 	if (n <= 0 || system("readelf --version >/dev/null 2>&1") != 0)
 		return 77;
 	self[n] = 0;
-	/* $(BUILD)/tests/core/test_probes -> $(BUILD)/libpinion.so.0 */
+	/* $(BUILD)/tests/core/obs/test_probes -> $(BUILD)/libpinion.so.0 */
 	snprintf(lib, sizeof(lib), "%s/libpinion.so.0",
-		 dirname(dirname(dirname(self))));
+		 dirname(dirname(dirname(dirname(self)))));
 	if (access(lib, R_OK) != 0) {
 		fprintf(stderr, "test_probes: no %s (make lib first)\n", lib);
 		return 1;
