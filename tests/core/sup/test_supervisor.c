@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Supervisor trees (core/supervisor.c). Children are "workers" that log
+ * Supervisor trees (core/sup/supervisor.c). Children are "workers" that log
  * their init and cleanup (with the reason) into one global log, in the
  * order they happen; the runtime's supervision events go to the same log
  * through pn_config.on_event. Each test compares what happened since a
