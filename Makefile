@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 #
 # Pinion's one non-recursive Makefile. Each module lists its sources in
-# <module>/module.mk; tests and benchmarks do the same in tests/*/module.mk
+# <module>/module.mk; tests and benchmarks do the same in .mk fragments
+# beside them (tests/<module>/*.mk, tests/core/<sub-module>/<sub-module>.mk)
 # and bench/module.mk. Builds go out of tree into build/$(MODE)/.
 #
 #   make [MODE=release|debug|asan|tsan]   libpinion.a, libpinion.so, tools
@@ -61,7 +62,7 @@ endif
 LIB_SRCS    :=	# sources of libpinion
 PUB_HEADERS :=	# installed as <pinion/...>
 TOOLS       :=	# programs; each lists <name>_SRCS, installed to BINDIR
-UNIT_TESTS  :=	# tests/<module>/test_<unit> (source: the same path + .c)
+UNIT_TESTS  :=	# tests/<module>/[<sub-module>/]test_<unit> (source: + .c)
 STRESS      :=	# tests/stress/stress_<what>
 TSAN_TESTS  :=	# the unit/stress tests that also run under tsan
 MODELS      :=	# tests/model/*.pml (see scripts/check-models.sh)
@@ -69,7 +70,7 @@ BENCH_PROGS :=	# bench programs; each lists <name>_SRCS
 
 include topology/module.mk alloc/module.mk core/module.mk io/module.mk
 PUB_HEADERS += include/pinion.h
-include $(wildcard tests/*/*.mk) bench/module.mk
+include $(wildcard tests/*/*.mk tests/*/*/*.mk) bench/module.mk
 
 DEPS_STAMP := build/.deps-ok
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

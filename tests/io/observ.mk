@@ -1,6 +1,6 @@
-# tests/io/: the metrics endpoint and pinion-top (issue 8), on the io
-# fixture; test_prom runs the pinion-top tool (plainly and in a detached
-# tmux session), so it waits for it.
+# tests/io/: the metrics endpoint and pinion-top, on the io fixture;
+# test_prom runs the pinion-top tool (plainly and in a detached tmux
+# session), so it waits for it.
 UNIT_TESTS += tests/io/test_prom
 TSAN_TESTS += tests/io/test_prom
 tests/io/test_prom_EXTRA := tests/io/harness.c

@@ -269,14 +269,18 @@ static void test_prom_top_tmux(void **state)
 		 "'%s -p %u -i 300'",
 		 sess, sess, top_bin, port);
 	assert_int_equal(system(cmd), 0);
-	/* Up to 5 s for the second screen (rates) to show. */
+	/* Up to 5 s for the second screen (rates) to show, whole:
+	 * pinion-top clears the pane and then prints line by line, so a
+	 * capture can catch a screen half drawn. */
 	for (int i = 0; i < 50; i++) {
 		usleep(100000);
 		snprintf(cmd, sizeof(cmd), "tmux -L %s capture-pane -p -t %s",
 			 sess, sess);
 		free(out);
 		out = run(cmd);
-		if (strstr(out, "test.sink") && !strstr(out, "totals (rates"))
+		if (strstr(out, "test.sink") &&
+		    strstr(out, "TOP ACTORS BY HANDLER TIME") &&
+		    !strstr(out, "totals (rates"))
 			break;
 	}
 	snprintf(cmd, sizeof(cmd), "tmux -L %s kill-server", sess);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shutdown's drain stage (core/shutdown.c: the file comment, stage_drain(),
+ * Shutdown's drain stage (core/rt/shutdown.c: the file comment, stage_drain(),
  * run_word(), wave_sum(), drain_report(), ack()): termination detection by
  * waves of the stage word and the message hops of core_int.h ("Message
  * accounting", pn__shard_hops()).

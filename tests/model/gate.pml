@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The gate of external calls and the release of blocked producers when it
- * closes: core/producer.c (the file comment, pn__gate_enter(),
+ * closes: core/sched/producer.c (the file comment, pn__gate_enter(),
  * pn__gate_leave(), gate_inside(), pn__gate_close(), wake_room_waiters(),
- * ring_wait(), inject(), inject_gated()) and core/budget.c
+ * ring_wait(), inject(), inject_gated()) and core/sched/budget.c
  * (pn__budget_try_acquire(), pn__budget_acquire(), budget_wait(),
  * pn__budget_release(), pn__budget_close(); budget.pml checks the
  * acquire/release wake-up on its own).

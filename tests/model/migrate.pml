@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Migration's bounce/drain handshake (core/migrate.c): the home shard H
+ * Migration's bounce/drain handshake (core/mig/migrate.c): the home shard H
  * sequences every message for actor P and forwards it to where P lives;
  * when P leaves a location, the home drains what it forwarded there before
  * it routes anything new to P's next location.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Forwarding within a budget (core/send.c, "Congestion": pn__flow_update(),
- * flow_tell_clear(), pn__flow_msg(); eagain() on a congested destination).
+ * Forwarding within a budget (core/sched/send.c, "Congestion":
+ * pn__flow_update(), flow_tell_clear(), pn__flow_msg(); eagain() on a congested
+ * destination).
  *
  * Modelled: a sender shard S, the home H of a moved actor P, and P's
  * location T. S sends K messages to P: each goes over the ring S -> H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A moving actor's own messages (core/migrate.c, "The mover's own
+ * A moving actor's own messages (core/mig/migrate.c, "The mover's own
  * messages"; fence_start(), fence_post(), fences_retry(), on_fence(),
  * on_ack(), fence_try(), fence_done(), on_direct(), held_deliver(),
  * guest_leave()).

@@ -26,6 +26,7 @@ MODELS += tests/model/gate_mutant_wakefirst.pml
 MODELS += tests/model/gate_mutant_nowake.pml
 MODELS += tests/model/gate_mutant_noclose.pml
 MODELS += tests/model/gate_mutant_nofence.pml
+MODELS += tests/model/migrate.pml tests/model/migrate_mutant_noflush.pml
 MODELS += tests/model/migrate_out.pml tests/model/migrate_out_held.pml
 MODELS += tests/model/migrate_out_leave.pml
 MODELS += tests/model/migrate_out_mutant_nofence.pml

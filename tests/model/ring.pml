@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SPSC ring of core/pn_ring.h: cached indices on both sides, batched
+ * The SPSC ring of core/base/pn_ring.h: cached indices on both sides, batched
  * publish of the tail and batched release of the head.
  *
  * Modelled: capacity 2 (mask 1); one producer pushing the sequence numbers

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Room in a full ring: the consumer-to-producer half of park/wake (the
- * shard.c file comment, "The same handshake runs the other way"). A shard
- * whose overflow waits for room parks instead of spinning, and the shard
- * that consumes the ring wakes it after publishing its head: park(),
- * room_arm(), has_input() / overflow_room(), room_check(), wake_claim() in
- * core/shard.c, overflow_move() / pn__overflow_drain() in core/send.c, and
- * struct pn_ring.waiter in core/pn_ring.h.
+ * Room in a full ring: the consumer-to-producer half of park/wake (the shard.c
+ * file comment, "The same handshake runs the other way"). A shard whose
+ * overflow waits for room parks instead of spinning, and the shard that
+ * consumes the ring wakes it after publishing its head: park(), room_arm(),
+ * has_input() / overflow_room(), room_check(), wake_claim() in
+ * core/sched/shard.c, overflow_move() / pn__overflow_drain() in
+ * core/sched/send.c, and struct pn_ring.waiter in core/base/pn_ring.h.
  *
  * Modelled: a producer shard P with K messages (sequence numbers 1..K) in
  * its overflow queue toward a consumer shard C, over a ring of capacity

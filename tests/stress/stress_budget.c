@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Stress for the byte budget (core/budget.c). Four threads: two producers
+ * Stress for the byte budget (core/sched/budget.c). Four threads: two producers
  * take random sizes (mostly blocking acquires, some try/zero-timeout ones)
  * and hand each admitted chunk to a shared queue, as an external producer
  * hands a message to a shard; two "shards" release chunks from the queue

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Room in a full ring, in both directions of the handshake (core/shard.c,
- * room_check(); core/producer.c, ring_wait()). White box: reads a shard's
+ * Room in a full ring, in both directions of the handshake (core/sched/shard.c,
+ * room_check(); core/sched/producer.c, ring_wait()). White box: reads a shard's
  * parked flag and overflow length from core_int.h.
  *
  *  1. A sender shard whose overflow waits for a stuck consumer parks

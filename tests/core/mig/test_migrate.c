@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Migration (core/migrate.c, core/pack.c): an actor moves between shards by
- * message and keeps its PID, its state, its monitors and links, its name,
- * its armed timers (same ids) and its outstanding requests; every error is
- * reported and leaves the actor running where it was.
+ * Migration (core/mig/migrate.c, core/mig/pack.c): an actor moves between
+ * shards by message and keeps its PID, its state, its monitors and links, its
+ * name, its armed timers (same ids) and its outstanding requests; every error
+ * is reported and leaves the actor running where it was.
  *
  * The actors here are driven by commands from the test thread (struct
  * cmd); each records what it saw in its struct rec (test-owned) and then

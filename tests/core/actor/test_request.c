@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Request/reply (core/request.c): the reply comes back with the request's
+ * Request/reply (core/actor/request.c): the reply comes back with the request's
  * correlation id, a timeout comes as PN_MSG_TIMEOUT with it, exactly one of
  * the two reaches the requester, a late reply is dropped and counted, many
  * requests can be outstanding, and every invalid request or reply is

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * USDT probes (core/probes.h): every probe of provider "pinion" is in
+ * USDT probes (core/obs/probes.h): every probe of provider "pinion" is in
  * libpinion.so as a stapsdt note, found with readelf -n (the way bpftrace
  * and perf find them). The migrate probe is required once the migration
  * code (pn__mig_*) is part of the library. Skips (77) without readelf or
@@ -101,9 +101,9 @@ int main(void)
 	if (n <= 0 || system("readelf --version >/dev/null 2>&1") != 0)
 		return 77;
 	self[n] = 0;
-	/* $(BUILD)/tests/core/test_probes -> $(BUILD)/libpinion.so.0 */
+	/* $(BUILD)/tests/core/obs/test_probes -> $(BUILD)/libpinion.so.0 */
 	snprintf(lib, sizeof(lib), "%s/libpinion.so.0",
-		 dirname(dirname(dirname(self))));
+		 dirname(dirname(dirname(dirname(self)))));
 	if (access(lib, R_OK) != 0) {
 		fprintf(stderr, "test_probes: no %s (make lib first)\n", lib);
 		return 1;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Shutdown's drain stage and its accounting (core/shutdown.c): work that
+ * Shutdown's drain stage and its accounting (core/rt/shutdown.c): work that
  * PN_MSG_SHUTDOWN handlers start is finished before any actor is stopped,
  * however long a handler runs or however often a shard parks meanwhile;
  * and after shutdown every message accepted was either handled or

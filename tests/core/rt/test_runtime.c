@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The runtime object (core/runtime.c): configuration defaults, the
+ * The runtime object (core/rt/runtime.c): configuration defaults, the
  * environment and every invalid setting; create, start, shutdown and
  * destroy in every order; a start that fails (no file descriptors left
  * for io_uring) leaving no thread behind; pn_runtime_wait/notify; the

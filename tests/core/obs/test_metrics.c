@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Metrics (issue 8): the histogram, per-shard counters and time shares,
+ * Metrics: the histogram, per-shard counters and time shares,
  * per-destination sends and ring high-water marks, sampled per-actor
  * statistics, registered counter sources, the snapshot taken while shards
  * run (also under TSan), its JSON and Prometheus forms, sampling turned

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * An actor's life and death (core/actor.c): pn_stop() of itself and of
+ * An actor's life and death (core/actor/actor.c): pn_stop() of itself and of
  * another (STOPPING, then cleanup, with the reason), a handler returning
  * PN_STOP or < 0, pn_fail(), pn_kill() (no STOPPING); monitors (DOWN with
  * the reason, NOPROC for the dead), pn_demonitor(); links (abnormal exits

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The watchdog (core/watchdog.c) and shutdown under supervision with a
+ * The watchdog (core/sup/watchdog.c) and shutdown under supervision with a
  * stuck child. A handler that loops is reported once per incident, with
  * its shard, actor, behaviour and message type, between the limit and a
  * bounded time after it; counted; and when it returns the end is

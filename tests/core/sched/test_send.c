@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Sending (core/send.c, the send side of core/producer.c and dead letters
- * in core/actor.c): inline and pooled and malloc'd payloads up to
- * PN_MSG_MAX, per-sender order within a shard, across shards and from
- * outside, dead letters for stale and unknown PIDs (counted, handed to the
- * dead-letter hook, never delivered to the slot's next actor), every
- * invalid send, and the overflow path behind a full ring: its byte budget,
- * -EAGAIN, PN_MSG_WRITABLE, and nothing lost or reordered on the way.
+ * Sending (core/sched/send.c, the send side of core/sched/producer.c and dead
+ * letters in core/actor/actor.c): inline and pooled and malloc'd payloads up to
+ * PN_MSG_MAX, per-sender order within a shard, across shards and from outside,
+ * dead letters for stale and unknown PIDs (counted, handed to the dead-letter
+ * hook, never delivered to the slot's next actor), every invalid send, and the
+ * overflow path behind a full ring: its byte budget, -EAGAIN, PN_MSG_WRITABLE,
+ * and nothing lost or reordered on the way.
  */
 #include "harness.h"
 

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * External producers (core/producer.c): creating them up to max_producers,
- * injecting (try and blocking) with every error, the byte budget seen end
- * to end (-EAGAIN, -ETIMEDOUT, -EMSGSIZE, and DESIGN.md lesson 3 through
- * the real runtime), a full ring, spawning through a producer, and what
+ * External producers (core/sched/producer.c): creating them up to
+ * max_producers, injecting (try and blocking) with every error, the byte budget
+ * seen end to end (-EAGAIN, -ETIMEDOUT, -EMSGSIZE, and DESIGN.md lesson 3
+ * through the real runtime), a full ring, spawning through a producer, and what
  * shutdown does to producers, including one waiting for budget.
  *
  * To hold bytes in the budget, a "gate" actor spins in its handler until
  * the test opens the gate, so its shard handles nothing else meanwhile
  * (only a test may do that). Waiting producer threads are observed through
- * the budget's waiter count (core/budget.h).
+ * the budget's waiter count (core/sched/budget.h).
  */
 #include "core_int.h"
 #include "harness.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Supervisor trees (core/supervisor.c). Children are "workers" that log
+ * Supervisor trees (core/sup/supervisor.c). Children are "workers" that log
  * their init and cleanup (with the reason) into one global log, in the
  * order they happen; the runtime's supervision events go to the same log
  * through pn_config.on_event. Each test compares what happened since a
@@ -320,72 +320,104 @@ static const struct pn_child_spec three[] = {WORKER(0, 0), WORKER(1, 1),
 static const struct pn_child_spec four[] = {WORKER(0, 0), WORKER(1, 1),
 					    WORKER(2, 0), WORKER(3, 1)};
 
-static void test_sup_one_for_one(void **state)
-{
-	static const struct pn_sup_spec spec = {.strategy = PN_ONE_FOR_ONE,
-						.intensity = 10,
-						.period_ns = 10 * H_SEC,
-						.children = three,
-						.nchildren = 3};
-	unsigned mark;
-	pn_pid p0;
-	int32_t d = -6;
+/*
+ * One row per strategy: the children, then failures one after another.
+ * For each failure, which child fails and how (W_FAIL returns @detail,
+ * W_PNFAIL calls pn_fail() with it), the children that must restart (a
+ * new PID; every other child keeps its own) and what the log must show.
+ * Each row checks its whole log since the start after every step, and
+ * that each failure made one restart decision.
+ */
+struct strategy_step {
+	int child;
+	uint32_t how;
+	int32_t detail;
+	unsigned restart; /* bit i: child i restarts */
+	const char *seq;
+};
 
-	(void)state;
-	start(&spec);
-	expect_seq(0, "I0 I1 I2");
-	p0 = pid_of(0);
+struct strategy_case {
+	const char *name;
+	struct pn_sup_spec spec;
+	const char *started;
+	unsigned nsteps;
+	struct strategy_step step[2];
+};
+
+#define STRATEGY(s, kids)                                                      \
+	{                                                                      \
+		.strategy = (s), .intensity = 10, .period_ns = 10 * H_SEC,     \
+		.children = (kids),                                            \
+		.nchildren = sizeof(kids) / sizeof(kids[0])                    \
+	}
+
+static const struct strategy_case strategy_cases[] = {
+	{"one_for_one",
+	 STRATEGY(PN_ONE_FOR_ONE, three),
+	 "I0 I1 I2",
+	 2,
+	 {{1, W_FAIL, -5, 1u << 1, "C1f R1 I1"},
+	  /* pn_fail() is a failure too. */
+	  {2, W_PNFAIL, -6, 1u << 2, "C2f R2 I2"}}},
+	{"one_for_all",
+	 STRATEGY(PN_ONE_FOR_ALL, three),
+	 "I0 I1 I2",
+	 2,
+	 {{1, W_FAIL, -5, 0x7, "C1f R1 C2s C0s I0 I1 I2"},
+	  {0, W_FAIL, -5, 0x7, "C0f R0 C2s C1s I0 I1 I2"}}},
+	{"rest_for_one",
+	 STRATEGY(PN_REST_FOR_ONE, four),
+	 "I0 I1 I2 I3",
+	 2,
+	 {{1, W_FAIL, -5, 0xe, "C1f R1 C3s C2s I1 I2 I3"},
+	  /* The last: nobody after it. */
+	  {3, W_FAIL, -5, 1u << 3, "C3f R3 I3"}}},
+};
+
+static void strategy_run(const struct strategy_case *sc)
+{
+	char want[256] = "";
+	pn_pid before[4];
+	unsigned mark, n = sc->spec.nchildren;
+
+	print_message("strategy %s\n", sc->name);
+	assert_true(n <= sizeof(before) / sizeof(before[0]));
+	setup(NULL); /* a fresh log */
+	start(&sc->spec);
+	expect_seq(0, sc->started);
 	mark = log_mark();
-	child_fail(1, -5);
-	expect_seq(mark, "C1f R1 I1");
-	/* pn_fail() is a failure too. */
-	h_send(pid_of(2), W_PNFAIL, &d, sizeof(d));
-	expect_seq(mark, "C1f R1 I1 C2f R2 I2");
-	assert_true(pid_of(0) == p0);
-	assert_int_equal(sstats().restarts, 2);
+	for (unsigned k = 0; k < sc->nsteps; k++) {
+		const struct strategy_step *st = &sc->step[k];
+
+		for (unsigned i = 0; i < n; i++)
+			before[i] = pid_of((int)i);
+		h_send(pid_of(st->child), st->how, &st->detail,
+		       sizeof(st->detail));
+		snprintf(want + strlen(want), sizeof(want) - strlen(want),
+			 "%s%s", k ? " " : "", st->seq);
+		expect_seq(mark, want);
+		for (unsigned i = 0; i < n; i++) {
+			bool restarted = pid_of((int)i) != before[i];
+
+			if (restarted != !!(st->restart & (1u << i)))
+				print_message("%s, failure %u: child %u %s\n",
+					      sc->name, k, i,
+					      restarted ? "restarted"
+							: "kept its PID");
+			assert_int_equal(restarted,
+					 !!(st->restart & (1u << i)));
+		}
+	}
+	assert_int_equal(sstats().restarts, sc->nsteps);
 	h_finish();
 }
 
-static void test_sup_one_for_all(void **state)
+static void test_sup_strategies(void **state)
 {
-	static const struct pn_sup_spec spec = {.strategy = PN_ONE_FOR_ALL,
-						.intensity = 10,
-						.period_ns = 10 * H_SEC,
-						.children = three,
-						.nchildren = 3};
-	unsigned mark;
-
 	(void)state;
-	start(&spec);
-	expect_seq(0, "I0 I1 I2");
-	mark = log_mark();
-	child_fail(1, -5);
-	expect_seq(mark, "C1f R1 C2s C0s I0 I1 I2");
-	mark = log_mark();
-	child_fail(0, -5);
-	expect_seq(mark, "C0f R0 C2s C1s I0 I1 I2");
-	h_finish();
-}
-
-static void test_sup_rest_for_one(void **state)
-{
-	static const struct pn_sup_spec spec = {.strategy = PN_REST_FOR_ONE,
-						.intensity = 10,
-						.period_ns = 10 * H_SEC,
-						.children = four,
-						.nchildren = 4};
-	unsigned mark;
-
-	(void)state;
-	start(&spec);
-	expect_seq(0, "I0 I1 I2 I3");
-	mark = log_mark();
-	child_fail(1, -5);
-	expect_seq(mark, "C1f R1 C3s C2s I1 I2 I3");
-	mark = log_mark();
-	child_fail(3, -5); /* the last: nobody after it */
-	expect_seq(mark, "C3f R3 I3");
-	h_finish();
+	for (unsigned i = 0;
+	     i < sizeof(strategy_cases) / sizeof(strategy_cases[0]); i++)
+		strategy_run(&strategy_cases[i]);
 }
 
 /* --- intensity ---------------------------------------------------------- */
@@ -782,9 +814,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_sup_start_and_shutdown_order),
-		T(test_sup_one_for_one),
-		T(test_sup_one_for_all),
-		T(test_sup_rest_for_one),
+		T(test_sup_strategies),
 		T(test_sup_intensity_escalates_at_r_plus_1),
 		T(test_sup_intensity_window),
 		T(test_sup_escalation_to_parent),

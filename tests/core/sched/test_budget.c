@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The byte budget for external producers (core/budget.c): admission up to
+ * The byte budget for external producers (core/sched/budget.c): admission up to
  * the limit, -EMSGSIZE, -EAGAIN, timeouts, close; and DESIGN.md lesson 3
  * with real threads: with 100 bytes all in use and two producers waiting
  * for 50 each, releasing the 100 must admit both. Threads are synchronised

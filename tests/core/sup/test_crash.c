@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Crash reports (core/crash.c). Each test runs this program again as a
+ * Crash reports (core/sup/crash.c). Each test runs this program again as a
  * child ("--crash-child <mode>"), which starts a runtime and crashes an
  * actor's handler on shard 1 in one way; the parent checks how the child
  * died (by the right signal: the report must not change the outcome) and

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The per-shard timer wheel (core/timers.c): timers fire at their tick and
+ * The per-shard timer wheel (core/base/timers.c): timers fire at their tick and
  * never early, in expiry order across levels and cascades, ties in arming
  * order; cancel and stale ids; periodic timers without drift; arming and
  * cancelling from callbacks; next_ns as a lower bound; and a randomized

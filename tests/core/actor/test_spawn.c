@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Spawning (core/actor.c, core/producer.c): from a handler on its own shard
- * and on another, from outside (a named shard and round-robin), init
- * failures, spawn arguments, every invalid argument, -ENOSPC, the spawn
- * flags, and the ordering promise of pn_spawn(): a new PID's first message
- * is PN_MSG_STARTED and messages sent to it at once follow, in order, even
- * when they race the spawn to another shard.
+ * Spawning (core/actor/actor.c, core/sched/producer.c): from a handler on its
+ * own shard and on another, from outside (a named shard and round-robin), init
+ * failures, spawn arguments, every invalid argument, -ENOSPC, the spawn flags,
+ * and the ordering promise of pn_spawn(): a new PID's first message is
+ * PN_MSG_STARTED and messages sent to it at once follow, in order, even when
+ * they race the spawn to another shard.
  */
 #include "harness.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Shutdown releases every external caller (core/producer.c, the gate):
+ * Shutdown releases every external caller (core/sched/producer.c, the gate):
  * a producer blocked on a full ring or on the byte budget, and a thread in
  * pn_runtime_wait(), all return -ESHUTDOWN from the input stage, which
  * ends only once no call is inside the runtime; queued notify codes are

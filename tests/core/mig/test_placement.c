@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Placement (core/placement.c), the traffic view (core/traffic.c) and the
- * rebalancer with the shipped colocate policy: where each placement puts a
- * spawn, its errors, what the traffic view shows for a known flow, and
- * that colocate brings a chatty pair started on two shards onto one.
+ * Placement (core/mig/placement.c), the traffic view (core/mig/traffic.c) and
+ * the rebalancer with the shipped colocate policy: where each placement puts a
+ * spawn, its errors, what the traffic view shows for a known flow, and that
+ * colocate brings a chatty pair started on two shards onto one.
  */
 #include "harness.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The public timer calls (core/request.c over core/timers.c):
+ * The public timer calls (core/actor/request.c over core/base/timers.c):
  * pn_send_after() fires once and never early, pn_send_every() fires until
  * cancelled, timers fire in expiry order, pn_timer_cancel() of what is not
  * armed is -ENOENT, invalid timers are refused, and the timers of a

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The name registry (core/registry.c): register, look up, unregister;
+ * The name registry (core/sup/registry.c): register, look up, unregister;
  * the errors (-EEXIST, -ENOENT, -EINVAL, -ENOSPC at 3/4 full); a random
  * sequence of operations on a small table compared with a trivial model
  * after every step (removal shifts probe chains back, so collisions

@@ -1,0 +1,9 @@
+# tests/core/obs/: observability. test_metrics is on the core fixture
+# (also under ThreadSanitizer: snapshots race the shards by design);
+# test_probes reads the USDT notes of libpinion.so with readelf -n, so it
+# waits for the shared library.
+OBS_TESTS := tests/core/obs/test_metrics
+UNIT_TESTS += $(OBS_TESTS) tests/core/obs/test_probes
+TSAN_TESTS += $(OBS_TESTS)
+$(foreach t,$(OBS_TESTS),$(eval $(t)_EXTRA := tests/core/harness.c))
+$(BUILD)/tests/core/obs/test_probes: | $(BUILD)/libpinion.so.$(MAJOR)
