@@ -41,10 +41,12 @@ l_tsan    = -fsanitize=thread
 
 INCLUDES  = -Iinclude -Itopology -Ialloc -Icore $(CORE_SUBS:%=-Icore/%) -Iio \
 	    -I$(BUILD)/include
-override CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC -fno-omit-frame-pointer \
+# PN_INTERNAL: Pinion's own sources, tests and benchmarks see the internal
+# declarations the installed headers keep to themselves (pn_base.h).
+override CFLAGS   += -std=c11 -D_GNU_SOURCE -DPN_INTERNAL -fPIC -fno-omit-frame-pointer \
 		     -fvisibility=hidden -pthread $(WARN) $(f_$(MODE)) \
 		     $(INCLUDES) -MMD -MP
-override CXXFLAGS += -std=c++17 -D_GNU_SOURCE -fno-omit-frame-pointer \
+override CXXFLAGS += -std=c++17 -D_GNU_SOURCE -DPN_INTERNAL -fno-omit-frame-pointer \
 		     -pthread -Wall -Wextra -Werror $(f_$(MODE)) $(INCLUDES) \
 		     -MMD -MP
 override LDFLAGS  += -pthread -Wl,-z,defs $(l_$(MODE))

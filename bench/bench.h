@@ -12,7 +12,7 @@
 #ifndef PN_BENCH_H
 #define PN_BENCH_H
 
-#include "pn_core.h"
+#include "pinion.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,10 +2,12 @@
 #   base <- sched <- actor <- {sup, mig, obs} <- rt
 # (scripts/check-deps.sh enforces it; README "Architecture").
 CORE_SUBS   := base sched actor sup mig obs rt
-PUB_HEADERS += core/pn_core.h core/base/pn_msg.h core/base/pn_ring.h
+PUB_HEADERS += core/pn_core.h core/base/pn_msg.h core/base/pn_ring.h \
+	       core/sched/pn_backend.h core/sup/pn_supervise.h \
+	       core/obs/pn_metrics.h core/mig/pn_migrate.h core/rt/pn_shutdown.h
 # base: messages, the SPSC ring, FIFOs and PID sets, the timer wheel,
 # histograms, probes.
-LIB_SRCS    += core/base/containers.c core/base/timers.c core/base/hist.c
+LIB_SRCS    += core/base/containers.c core/base/timers.c core/base/buckets.c
 # sched: shards and their loop, sends, dispatch, producers, the budget,
 # park/wake, the features' registry, the shard's meter and flight recorder.
 LIB_SRCS    += core/sched/budget.c core/sched/send.c core/sched/shard.c \
@@ -21,7 +23,7 @@ LIB_SRCS    += core/sup/supervisor.c core/sup/supervision.c \
 # obs: metric snapshots, JSON and Prometheus text, counter sources.
 # PN_METRICS=0 compiles every metric update out (-DPN_NO_METRICS);
 # PN_PROBES=0 the USDT probes (-DPN_NO_PROBES).
-LIB_SRCS    += core/obs/metrics.c core/obs/metrics_out.c
+LIB_SRCS    += core/obs/metrics.c core/obs/metrics_out.c core/obs/hist.c
 ifeq ($(PN_METRICS),0)
 override CFLAGS += -DPN_NO_METRICS
 endif

@@ -10,10 +10,11 @@
 #define PN_IO_INT_H
 
 #include "pn_alloc.h"
+#include "pn_backend.h"
 #include "pn_io.h"
+#include "pn_metrics.h"
 
 #include <linux/time_types.h> /* the rest comes with pn_io.h */
-
 struct pn__io_shard;
 struct pn__io_req;
 

@@ -5,7 +5,7 @@ LIB_SRCS    += io/io.c io/uring.c io/stream.c io/tcp.c io/udp.c io/file.c
 TOOLS       += pinion-echo
 pinion-echo_SRCS := io/pinion-echo.c
 # The metrics endpoint (GET /metrics) and io/'s metrics source, and
-# pinion-top, a terminal view of the endpoint (issue 8).
+# pinion-top, a terminal view of the endpoint.
 LIB_SRCS    += io/prom.c
 TOOLS       += pinion-top
 pinion-top_SRCS := io/pinion-top.c

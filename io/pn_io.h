@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io/: TCP, UDP and files over each shard's own io_uring. Every operation is
- * started from a handler on the shard that owns the handle, and every
- * completion comes back to the handle's owner actor as an ordinary message
- * (types PN_MSG_IO_*, payload struct pn_io_ev) through the one dispatch
- * path. Nothing blocks; nothing is retried behind the actor's back except
- * what is documented (multishot re-arming, no-buffer backoff).
+ * io/: TCP, UDP and files over each shard's own io_uring. An operation is
+ * started by a handler on the handle's shard; its completion comes back to
+ * the handle's owner as a message (PN_MSG_IO_*, payload struct pn_io_ev)
+ * through the one dispatch path. Nothing blocks; nothing is retried behind
+ * the actor's back but multishot re-arming and no-buffer backoff.
  *
  * Set-up: pn_io_init(rt, &cfg) after pn_runtime_create() and before
  * pn_runtime_start(); it registers io/ as the runtime's poller. Teardown is
@@ -13,22 +12,19 @@
  * the kernel is cancelled and every socket and file closed.
  *
  * Handles. A pn_io_handle names a listener, a TCP connection, a UDP socket
- * or a file on one shard (shard | slot | generation, like a PID; a stale
- * handle is detected, never confused with a newer one in the same slot).
- * It belongs to the shard it was made on: calls from another shard fail
- * with -EXDEV. Any actor on that shard may operate on it; its messages go
- * to its owner (the actor that made it, see pn_io_set_owner()). To move a
- * connection to another shard, hand it off (pn_io_handoff()): the
- * descriptor travels by message.
+ * or a file on the shard it was made on (shard | slot | generation, like a
+ * PID: a stale one is never confused with a newer one); calls from
+ * another shard fail with -EXDEV. Any actor on that shard may use it; its
+ * messages go to its owner (its maker, see pn_io_set_owner()). A
+ * connection moves to another shard by pn_io_handoff().
  *
  * Every handle ends with exactly one PN_MSG_IO_CLOSED (res 0, or the
  * -errno that ended it), except a failed connect or open, which ends with
  * its CONNECTED or FILE message. A handle io/ ends itself (a reset, a
- * failed send) is stale from the moment it ends, so a handler still
- * working through messages queued before the CLOSED gets -EBADF from
- * calls on it: treat that like -EPIPE. Errors that do not end the handle
- * come as PN_MSG_IO_ERROR. A failure on one connection never touches
- * another.
+ * failed send) is stale from the moment it ends: calls on it from
+ * handlers still working through messages queued before the CLOSED get
+ * -EBADF (treat it like -EPIPE). Errors that do not end the handle come
+ * as PN_MSG_IO_ERROR. A failure on one connection never touches another.
  *
  * Received data (PN_MSG_IO_DATA, PN_MSG_IO_DGRAM) is lent from the shard's
  * provided-buffer ring: the actor must give each buffer back with
@@ -36,15 +32,14 @@
  * shard), or the ring runs dry and receives stall (reported as -ENOBUFS,
  * re-armed with backoff). With PN_IO_RECV_COPY (TCP) the data is copied
  * into the message instead and the buffer goes back before the message is
- * even delivered: automatic and safe, at the cost of one copy. (Release
- * after the handler cannot be automatic in the lending mode: io/ does not
- * see when a message is handled, and a message may wait in a queue for
- * several turns.) A lent buffer whose DATA message becomes a dead letter
- * (its owner stopped) is lost to the ring: close connections in the
- * owner's cleanup.
+ * even delivered: automatic and safe, at the cost of one copy (io/ does
+ * not see when a message is handled, so lending cannot release it
+ * itself). A lent buffer whose DATA message becomes a dead letter (its
+ * owner stopped) is lost to the ring: close connections in the owner's
+ * cleanup.
  *
- * Calling context: "handler" as in pn_core.h (a handler on the shard that
- * owns the handle); "external" before the runtime starts; "any" anywhere.
+ * Calling context: "handler" as in pn_core.h (on the handle's shard);
+ * "external" before the runtime starts; "any" anywhere.
  */
 #ifndef PN_IO_H
 #define PN_IO_H

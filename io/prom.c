@@ -13,6 +13,7 @@
  * pn_io_stats into registered per-shard counters: pinion_io_*.
  */
 #include "pn_io.h"
+#include "pn_metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Each public header compiles on its own, as C11 and as C++17.
+# Each public header compiles on its own, as C11 and as C++17, and together
+# they name no internal symbol.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bad=0
-for h in topology/pn_base.h topology/pn_topology.h alloc/pn_alloc.h \
-	core/base/pn_msg.h core/base/pn_ring.h core/pn_core.h io/pn_io.h \
-	include/pinion.h; do
-	inc="-Iinclude -Itopology -Ialloc -Icore -Icore/base -Iio"
+inc="-Iinclude -Itopology -Ialloc -Icore $(printf -- '-I%s ' core/*/) -Iio"
+for h in $(git ls-files '*/pn_*.h') include/pinion.h; do
 	echo "#include \"$(basename "$h")\"" |
 		cc -std=c11 -Wall -Wextra -Werror $inc -fsyntax-only -x c - ||
 		{ echo "check-headers: $h is not self-contained (C)"; bad=1; }
@@ -15,5 +14,13 @@ for h in topology/pn_base.h topology/pn_topology.h alloc/pn_alloc.h \
 		c++ -std=c++17 -Wall -Wextra -Werror $inc -fsyntax-only -x c++ - ||
 		{ echo "check-headers: $h does not compile as C++"; bad=1; }
 done
-[[ $bad -eq 0 ]] && echo "check-headers: public headers self-contained (C and C++)"
+# What an installed program sees names no internal symbol (pn__*): a macro
+# or inline function that used one would not link against the library.
+internal=$(echo '#include "pinion.h"' | cc -E -dD $inc -x c - |
+	grep -o '\bpn__[a-z_0-9]*' | sort -u | tr '\n' ' ')
+[[ -z $internal ]] || {
+	echo "check-headers: the public headers name internal symbols: $internal"
+	bad=1
+}
+[[ $bad -eq 0 ]] && echo "check-headers: public headers self-contained (C and C++), no internal symbol"
 exit $bad

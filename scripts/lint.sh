@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 srcs=$(git ls-files 'topology/*.c' 'alloc/*.c' 'core/*.c' 'io/*.c')
 cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 	--enable=warning,performance,portability \
-	-D_GNU_SOURCE -Iinclude -Itopology -Ialloc $(printf -- '-I%s ' core core/*/) -Iio \
+	-D_GNU_SOURCE -DPN_INTERNAL -Iinclude -Itopology -Ialloc $(printf -- '-I%s ' core core/*/) -Iio \
 	--suppress=missingIncludeSystem $srcs && echo "lint: cppcheck clean"

@@ -28,7 +28,7 @@ int pn__error(int err, const char *fmt, ...)
 	return err;
 }
 
-void pn__panic(const char *file, int line, const char *fmt, ...)
+void pn_panic_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 

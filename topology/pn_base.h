@@ -34,20 +34,23 @@ extern "C" {
  */
 PN_API const char *pn_last_error(void);
 
+#ifdef PN_INTERNAL
 /*
- * Internal (pn__): record the detail for pn_last_error() and return @err
- * (a negative errno) so that callers can write `return pn__error(-EINVAL,
- * "...")`.
+ * Inside Pinion only (the build defines PN_INTERNAL; an installed
+ * program never sees it): record the detail for pn_last_error() and
+ * return @err (a negative errno), as in `return pn__error(-EINVAL, ...)`.
  */
 int pn__error(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+#endif
 
-/* Internal: print "pinion: panic: <msg> at file:line" and abort(). */
-__attribute__((noreturn, format(printf, 3, 4))) void
-pn__panic(const char *file, int line, const char *fmt, ...);
+/* Print "pinion: panic: <msg> at file:line" on stderr and abort(). The
+ * function behind pn_panic(), pn_verify() and pn_assert(). Any thread. */
+PN_API __attribute__((noreturn, format(printf, 3, 4))) void
+pn_panic_at(const char *file, int line, const char *fmt, ...);
 
 /* Unrecoverable state: print and abort. Always on. */
-#define pn_panic(...) pn__panic(__FILE__, __LINE__, __VA_ARGS__)
+#define pn_panic(...) pn_panic_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /* Cheap corruption check, always on. */
 #define pn_verify(cond)                                                        \

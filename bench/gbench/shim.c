@@ -7,8 +7,8 @@
  */
 #include "shim.h"
 
+#include "pinion.h"
 #include "pn_alloc.h"
-#include "pn_core.h"
 #include "pn_ring.h"
 #include "timers.h"
 

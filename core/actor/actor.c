@@ -16,11 +16,9 @@
 void pn__actor_sys_send(struct pn_shard *s, pn_pid to, uint32_t type,
 			pn_pid from, const void *data, size_t len)
 {
-	s->sys_send = true;
-	if (pn__send(s, to, type, from, 0, data, len) < 0)
+	if (pn__send_sys(s, to, type, from, 0, data, len) < 0)
 		pn_panic("cannot send runtime message %#x: %s", type,
 			 pn_last_error());
-	s->sys_send = false;
 }
 
 void pn__send_down(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid who,

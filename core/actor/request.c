@@ -473,11 +473,9 @@ static void timer_deliver(struct pn_shard *s, const struct pn_msg *m)
 		/* A guest: like any message to it, through the send path
 		 * (direct once its home agreed, else via the home), so that
 		 * a move never strands it in this shard's queue. */
-		s->sys_send = true;
-		if (pn__send(s, m->to, m->type, PN_PID_NONE, m->ref, m->data,
-			     m->len) < 0)
+		if (pn__send_sys(s, m->to, m->type, PN_PID_NONE, m->ref,
+				 m->data, m->len) < 0)
 			pn_panic("cannot deliver a timer: %s", pn_last_error());
-		s->sys_send = false;
 	} else {
 		pn__local_push(s, m, false);
 	}

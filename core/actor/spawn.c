@@ -294,10 +294,8 @@ int pn_spawn(struct pn_ctx *ctx, const struct pn_behaviour *b,
 			pn__slot_unreserve(s, *pid);
 		return err;
 	}
-	s->sys_send = true;
-	err = pn__send(s, *pid, PN__MSG_SPAWN, self, 0, buf,
-		       pn__spawn_payload(buf, b, o, depth));
-	s->sys_send = false;
+	err = pn__send_sys(s, *pid, PN__MSG_SPAWN, self, 0, buf,
+			   pn__spawn_payload(buf, b, o, depth));
 	if (err < 0)
 		pn__slot_unreserve(s->rt->shard[target], *pid);
 	return err;

@@ -71,6 +71,15 @@ static inline struct pn_msg *pn__fifo_slot(struct pn__fifo *f,
 	return &f->tail->m[f->tidx];
 }
 
+/* The slot the next push fills if the tail chunk has room, else NULL
+ * (never allocates: the send fast path's test). */
+static inline struct pn_msg *pn__fifo_slot_fast(struct pn__fifo *f)
+{
+	return PN_LIKELY(f->tail && f->tidx < PN__CHUNK_MSGS)
+		       ? &f->tail->m[f->tidx]
+		       : NULL;
+}
+
 static inline void pn__fifo_commit(struct pn__fifo *f)
 {
 	f->tidx++;
@@ -135,14 +144,8 @@ static inline void pn__cpu_relax(void)
 #endif
 }
 
-/* hist.c: bucket index and lowest value (width) for S = @sub */
+/* buckets.c: bucket index and lowest value (width) for S = @sub */
 unsigned pn__hist_index(uint64_t v, unsigned sub);
 uint64_t pn__hist_low(unsigned i, unsigned sub, uint64_t *width);
-/* The upper edge of the bucket holding the @p-th percentile of @total
- * values counted in @count[@n] (pn_hist_percentile's walk, before its
- * clamp to the recorded extremes; @total > 0, @p < 100). */
-uint64_t pn__hist_rank(const uint64_t *count, unsigned n, unsigned sub,
-		       uint64_t total, double p);
-void pn__hist_set_sum(struct pn_hist *h, uint64_t sum);
 
 #endif /* PN_BASE_INT_H */

@@ -22,7 +22,7 @@
  *   migrate(pid, from_shard, to_shard)     an actor moved (migration)
  *
  * README lists them with bpftrace and perf one-liners; tests check that
- * every one is in libpinion.so (tests/core/test_probes.sh).
+ * every one is in libpinion.so (tests/core/obs/test_probes.c).
  */
 #ifndef PN_PROBES_H
 #define PN_PROBES_H

@@ -97,11 +97,10 @@ void pn__mig_migrated(struct pn_shard *s, struct pn__actor *a, int status,
 
 	memcpy(m.data, &d, sizeof(d));
 	if (!now) { /* it stays: after what is queued for it already */
-		s->sys_send = true;
-		if (pn__send(s, a->pid, m.type, a->pid, 0, &d, sizeof(d)) < 0)
+		if (pn__send_sys(s, a->pid, m.type, a->pid, 0, &d, sizeof(d)) <
+		    0)
 			pn_panic("cannot send PN_MSG_MIGRATED: %s",
 				 pn_last_error());
-		s->sys_send = false;
 	} else if (pn_pid_shard(a->pid) == s->id) {
 		pn__deliver(s, &m);
 	} else {

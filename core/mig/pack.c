@@ -254,11 +254,8 @@ int pn_migrate_pid(struct pn_ctx *ctx, pn_pid pid, unsigned shard)
 				 (unsigned long long)pid);
 	if ((err = pn__mig_check(s->rt, pn_pid_shard(pid), shard)) < 0)
 		return err;
-	s->sys_send = true;
-	err = pn__send(s, pid, PN__MSG_MIG_REQ, s->cur->pid, 0, &to,
-		       sizeof(to));
-	s->sys_send = false;
-	return err;
+	return pn__send_sys(s, pid, PN__MSG_MIG_REQ, s->cur->pid, 0, &to,
+			    sizeof(to));
 }
 
 int pn_runtime_migrate(struct pn_runtime *rt, pn_pid pid, unsigned shard)

@@ -101,16 +101,13 @@ void pn__mig_g_del(struct pn_shard *s, struct pn__guest *e)
  * exempt from the overflow budget (it must not be lost). */
 void pn__mig_post(struct pn_shard *s, unsigned dst, const struct pn_msg *m)
 {
-	struct pn_msg *slot;
+	struct pn__res r;
 
-	s->sys_send = true;
-	slot = pn__msg_slot(s, dst, m->len & ~PN__LEN_BOUNCED);
-	s->sys_send = false;
-	if (!slot)
+	if (pn__msg_reserve(s, dst, m->len & ~PN__LEN_BOUNCED, true, &r) < 0)
 		pn_panic("migration: cannot send %#x: %s", m->type,
 			 pn_last_error());
-	*slot = *m;
-	pn__msg_commit(s, dst);
+	*r.m = *m;
+	pn__msg_commit(s, dst, &r);
 }
 
 void pn__mig_ctl(struct pn_shard *s, unsigned dst, uint32_t type, pn_pid pid)

@@ -8,6 +8,7 @@
 #define PN_MIG_QUEUES_H
 
 #include "actor_int.h"
+#include "pn_migrate.h"
 
 /* The guest table (queues.c): an open-addressing hash PID -> entry,
  * owner only. Here so that the hot lookups (sends in mig_int.h) inline. */

@@ -60,6 +60,90 @@ void pn__met_collect(struct pn_shard *s)
 	}
 }
 
+/* --- a shard's counters and the runtime's totals (any thread) ----------- */
+
+static uint64_t st_get(const struct pn_shard *s, unsigned i)
+{
+	/* Relaxed: owner-written counters; a snapshot orders nothing. */
+	return atomic_load_explicit(&s->stats.v[i], memory_order_relaxed);
+}
+
+/* a - b, or 0: parts of a snapshot read at different moments. */
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+int pn_runtime_stats(const struct pn_runtime *rt, unsigned shard,
+		     struct pn_shard_stats *out)
+{
+	const struct pn_shard *s;
+	uint64_t moved;
+
+	if (!out || shard >= rt->nshards)
+		return pn__error(-EINVAL, "no shard %u (%u shards)", shard,
+				 rt->nshards);
+	s = rt->shard[shard];
+	moved = st_get(s, PN__ST_MOVED);
+	/* The accounting identities of core_int.h, per shard. */
+	*out = (struct pn_shard_stats){
+		.handled = sub0(st_get(s, PN__ST_DISPATCHED) +
+					st_get(s, PN__ST_SIDE_OUT),
+				moved + st_get(s, PN__ST_DEAD)),
+		.sent_local = st_get(s, PN__ST_SENT_LOCAL),
+		.sent_remote = st_get(s, PN__ST_SENT_REMOTE),
+		.received_ext = st_get(s, PN__ST_RECV_EXT),
+		.overflowed = st_get(s, PN__ST_OVERFLOWED),
+		.eagain = st_get(s, PN__ST_EAGAIN),
+		.overflow_bytes = st_get(s, PN__ST_OVERFLOW_BYTES),
+		.dead_letters = st_get(s, PN__ST_DEAD),
+		.late_replies = st_get(s, PN__ST_LATE),
+		.timers_fired = st_get(s, PN__ST_TIMERS),
+		.parks = st_get(s, PN__ST_PARKS),
+		.wakes_sent = st_get(s, PN__ST_WAKES),
+		.spawned = st_get(s, PN__ST_SPAWNED),
+		.stopped = st_get(s, PN__ST_STOPPED),
+		.actors = st_get(s, PN__ST_ACTORS),
+		.accepted = sub0(st_get(s, PN__ST_SENT_LOCAL) +
+					 st_get(s, PN__ST_SENT_REMOTE) +
+					 st_get(s, PN__ST_SIDE_IN),
+				 moved),
+		.forwarded = moved,
+	};
+	return 0;
+}
+
+int pn_runtime_totals(const struct pn_runtime *rt,
+		      struct pn_runtime_totals *out)
+{
+	uint64_t in = 0, out_q = 0, moved = 0, dead = 0;
+	uint64_t inj = pn__producers_sent(rt);
+
+	if (!out)
+		return pn__error(-EINVAL, "pn_runtime_totals: out is NULL");
+	/* The identities of core_int.h over the whole runtime, from the raw
+	 * counters: a message moved on one shard may end on another, so the
+	 * per-shard figures only add up in sum. */
+	for (unsigned i = 0; i < rt->nshards; i++) {
+		const struct pn_shard *s = rt->shard[i];
+
+		in += st_get(s, PN__ST_SENT_LOCAL) +
+		      st_get(s, PN__ST_SENT_REMOTE) + st_get(s, PN__ST_SIDE_IN);
+		out_q += st_get(s, PN__ST_DISPATCHED) +
+			 st_get(s, PN__ST_SIDE_OUT);
+		moved += st_get(s, PN__ST_MOVED);
+		dead += st_get(s, PN__ST_DEAD);
+	}
+	*out = (struct pn_runtime_totals){
+		.accepted = sub0(in + inj, moved),
+		.handled = sub0(out_q, moved + dead),
+		.dead_letters = dead,
+		.injected = inj,
+	};
+	out->in_flight = sub0(out->accepted, out->handled + dead);
+	return 0;
+}
+
 /* --- snapshots (any thread) ------------------------------------------------
  */
 

@@ -9,6 +9,7 @@
 
 #include "mig_int.h"
 #include "obs_int.h"
+#include "pn_shutdown.h"
 #include "sup_int.h"
 
 #endif /* PN_RT_INT_H */

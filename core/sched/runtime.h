@@ -9,6 +9,7 @@
 #define PN_SCHED_RUNTIME_H
 
 #include "feature.h"
+#include "pn_backend.h"
 #include "shard.h"
 
 struct pn_producer {

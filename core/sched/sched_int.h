@@ -9,6 +9,7 @@
 #define PN_SCHED_INT_H
 
 #include "dispatch.h"
+#include "pn_backend.h"
 
 /* CQE user_data of the core's own operations (PN_CQE_POLLER clear). */
 #define PN__CQE_WAKE	  1ull /* a MSG_RING wake-up from another shard */
@@ -100,10 +101,23 @@ int pn__inject_sys(struct pn_producer *p, pn_pid to, uint32_t type,
 		   const void *data, size_t len, uint64_t timeout_ns);
 
 /* send.c */
-struct pn_msg *pn__msg_slot(struct pn_shard *s, unsigned dst, uint32_t bytes);
-void pn__msg_commit(struct pn_shard *s, unsigned dst);
+/* A reserved slot for a message (pn__msg_reserve()): where it goes, what
+ * it costs against the overflow budget there. */
+enum { PN__RES_LOCAL, PN__RES_RING, PN__RES_OVERFLOW };
+struct pn__res {
+	struct pn_msg *m;
+	uint64_t cost;
+	int kind; /* PN__RES_* */
+};
+int pn__msg_reserve(struct pn_shard *s, unsigned dst, uint32_t len, bool exempt,
+		    struct pn__res *r);
+void pn__msg_commit(struct pn_shard *s, unsigned dst, const struct pn__res *r);
+/* Send to @to: budgeted (-EAGAIN over the overflow budget or to a
+ * congested shard), or a runtime message exempt from it (_sys). */
 int pn__send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 	     uint64_t ref, const void *data, size_t len);
+int pn__send_sys(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
+		 uint64_t ref, const void *data, size_t len);
 void pn__flush(struct pn_shard *s);
 void pn__flush_wakes(struct pn_shard *s);
 unsigned pn__overflow_drain(struct pn_shard *s);

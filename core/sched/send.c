@@ -44,71 +44,54 @@ static bool slot_standin(const struct pn_shard *s, pn_pid pid)
 }
 
 /* A budgeted send refused: -EAGAIN, counted, with the reason. */
-static struct pn_msg *eagain(struct pn_shard *s, unsigned dst)
+static int eagain(struct pn_shard *s, unsigned dst)
 {
 	PN__STAT_ADD(s, PN__ST_EAGAIN, 1);
 	pn__met_event(&s->met, PN__FL_EAGAIN, 0, 0, s->overflow_bytes);
 	if (dst == s->id || pn__out_congested(&s->out[dst]))
-		s->slot_err = pn__error(-EAGAIN,
-					"shard %u is congested (its overflow "
-					"is over budget)",
-					dst);
-	else
-		s->slot_err = pn__error(
-			-EAGAIN,
-			"overflow budget of shard %u is full (%llu bytes)",
-			s->id, (unsigned long long)s->rt->cfg.overflow_bytes);
-	return NULL;
-}
-
-static struct pn_msg *overflow_slot(struct pn_shard *s, struct pn__out *o,
-				    uint64_t cost)
-{
-	struct pn_msg *m;
-
-	if (s->overflow_bytes + cost > s->rt->cfg.overflow_bytes &&
-	    !s->sys_send)
-		return eagain(s, (unsigned)(o - s->out));
-	m = pn__fifo_slot(&o->overflow, s->arena);
-	if (!m) {
-		s->slot_err = pn__error(-ENOMEM, "no memory for the "
-						 "overflow queue");
-		return NULL;
-	}
-	s->slot_kind = PN__SLOT_OVERFLOW;
-	s->slot_cost = cost;
-	return m;
+		return pn__error(-EAGAIN,
+				 "shard %u is congested (its overflow is over "
+				 "budget)",
+				 dst);
+	return pn__error(-EAGAIN,
+			 "overflow budget of shard %u is full (%llu bytes)",
+			 s->id, (unsigned long long)s->rt->cfg.overflow_bytes);
 }
 
 /*
- * A slot for a message to shard @dst: the local queue, the ring, or (ring
- * full, or older messages already waiting) the overflow queue. NULL with
- * pn_last_error() set: -EAGAIN over budget, -ENOMEM.
+ * Reserve the slot a message to shard @dst goes into: the local queue,
+ * the ring, or (ring full, or older messages already waiting) the
+ * overflow queue, @exempt from the overflow budget or not (runtime
+ * messages, forwards: they must not be lost). Returns 0 with *@r filled,
+ * or -EAGAIN (over budget, or @dst congested), -ENOMEM. Then commit
+ * exactly that reservation (pn__msg_commit()) before any other send.
  */
-struct pn_msg *pn__msg_slot(struct pn_shard *s, unsigned dst, uint32_t len)
+int pn__msg_reserve(struct pn_shard *s, unsigned dst, uint32_t len, bool exempt,
+		    struct pn__res *r)
 {
 	struct pn__out *o;
-	struct pn_msg *m;
 
 	if (dst == s->id) {
-		s->slot_kind = PN__SLOT_LOCAL;
-		m = pn__fifo_slot(&s->local, s->arena);
-		if (PN_UNLIKELY(!m))
-			s->slot_err = pn__error(-ENOMEM, "no memory for the "
-							 "local queue");
-		return m;
+		*r = (struct pn__res){pn__fifo_slot(&s->local, s->arena), 0,
+				      PN__RES_LOCAL};
+		return PN_LIKELY(r->m) ? 0
+				       : pn__error(-ENOMEM, "no memory for the "
+							    "local queue");
 	}
 	o = &s->out[dst];
-	if (PN_UNLIKELY(pn__out_congested(o)) && !s->sys_send)
+	if (PN_UNLIKELY(pn__out_congested(o)) && !exempt)
 		return eagain(s, dst);
 	if (PN_LIKELY(!pn__fifo_len(&o->overflow))) {
-		m = pn_ring_slot(o->ring);
-		if (PN_LIKELY(m != NULL)) {
-			s->slot_kind = PN__SLOT_RING;
-			return m;
-		}
+		*r = (struct pn__res){pn_ring_slot(o->ring), 0, PN__RES_RING};
+		if (PN_LIKELY(r->m != NULL))
+			return 0;
 	}
-	return overflow_slot(s, o, pn__msg_cost(len));
+	*r = (struct pn__res){NULL, pn__msg_cost(len), PN__RES_OVERFLOW};
+	if (s->overflow_bytes + r->cost > s->rt->cfg.overflow_bytes && !exempt)
+		return eagain(s, dst);
+	if (!(r->m = pn__fifo_slot(&o->overflow, s->arena)))
+		return pn__error(-ENOMEM, "no memory for the overflow queue");
+	return 0;
 }
 
 static void mark_dirty(struct pn_shard *s, unsigned dst)
@@ -134,41 +117,56 @@ static void publish(struct pn_shard *s, unsigned dst)
 	pn__source_publish(s->rt, s->rt->shard[dst], s->id, s);
 }
 
-void pn__msg_commit(struct pn_shard *s, unsigned dst)
+/* The three commits: a message written into the slot its reservation
+ * named is now sent. */
+static inline void commit_local(struct pn_shard *s)
 {
-	struct pn__out *o;
+	pn__fifo_commit(&s->local);
+	s->n_sent_local++;
+}
 
-	switch (s->slot_kind) {
-	case PN__SLOT_LOCAL:
-		pn__fifo_commit(&s->local);
-		s->n_sent_local++;
-		return;
-	case PN__SLOT_RING:
-		o = &s->out[dst];
-		pn_ring_commit(o->ring);
-		mark_dirty(s, dst);
-		if (pn_ring_unpublished(o->ring) >= PN__PUBLISH_EVERY)
-			publish(s, dst);
-		break;
-	default:
-		o = &s->out[dst];
-		pn__fifo_commit(&o->overflow);
-		s->overflow_bytes += s->slot_cost;
-		s->overflowing = true;
-		PN__STAT_ADD(s, PN__ST_OVERFLOWED, 1);
-		PN__STAT_ADD(s, PN__ST_OVERFLOW_BYTES, s->slot_cost);
-		break;
-	}
+static inline void commit_ring(struct pn_shard *s, unsigned dst)
+{
+	struct pn_ring *r = s->out[dst].ring;
+
+	pn_ring_commit(r);
+	mark_dirty(s, dst);
+	if (pn_ring_unpublished(r) >= PN__PUBLISH_EVERY)
+		publish(s, dst);
 	s->n_sent_remote++;
 }
 
-int pn__send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
-	     uint64_t ref, const void *data, size_t len)
+static void commit_overflow(struct pn_shard *s, unsigned dst, uint64_t cost)
+{
+	pn__fifo_commit(&s->out[dst].overflow);
+	s->overflow_bytes += cost;
+	s->overflowing = true;
+	PN__STAT_ADD(s, PN__ST_OVERFLOWED, 1);
+	PN__STAT_ADD(s, PN__ST_OVERFLOW_BYTES, cost);
+	s->n_sent_remote++;
+}
+
+void pn__msg_commit(struct pn_shard *s, unsigned dst, const struct pn__res *r)
+{
+	if (r->kind == PN__RES_LOCAL)
+		commit_local(s);
+	else if (PN_LIKELY(r->kind == PN__RES_RING))
+		commit_ring(s, dst);
+	else
+		commit_overflow(s, dst, r->cost);
+}
+
+/* The general send (pn__send(), pn__send_sys()): @exempt from the
+ * overflow budget or not. */
+static int send_any(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
+		    uint64_t ref, const void *data, size_t len, bool exempt)
 {
 	unsigned dst = pn_pid_shard(to);
 	struct pn__fifo *held = NULL;
+	struct pn__res r = {NULL, 0, PN__RES_LOCAL};
 	struct pn_msg *m;
 	void *buf = NULL;
+	int err = 0;
 
 	if (PN_UNLIKELY(to == PN_PID_NONE || dst >= s->nshards))
 		return pn__error(-EINVAL, "send to invalid pid %#llx",
@@ -182,11 +180,9 @@ int pn__send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 		dst = s->route->dst(s, to, &held);
 	/* Congested: sends to our own actors that live elsewhere now would
 	 * only add to the forwarding that congests us. */
-	if (PN_UNLIKELY(s->congested) && dst == s->id && !held &&
-	    !s->sys_send && slot_standin(s, to)) {
-		eagain(s, dst);
-		return s->slot_err;
-	}
+	if (PN_UNLIKELY(s->congested) && dst == s->id && !held && !exempt &&
+	    slot_standin(s, to))
+		return eagain(s, dst);
 	if (PN_UNLIKELY(len > PN_MSG_INLINE)) {
 		if (len > PN_MSG_MAX)
 			return pn__error(-EMSGSIZE,
@@ -201,14 +197,17 @@ int pn__send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 					 len);
 		memcpy(buf, data, len);
 	}
-	m = held ? pn__fifo_slot(held, s->arena)
-		 : pn__msg_slot(s, dst, (uint32_t)len);
-	if (PN_UNLIKELY(!m)) {
-		if (held)
-			s->slot_err = pn__error(-ENOMEM, "no memory");
+	if (held)
+		err = (m = pn__fifo_slot(held, s->arena)) != NULL
+			      ? 0
+			      : pn__error(-ENOMEM, "no memory");
+	else if ((err = pn__msg_reserve(s, dst, (uint32_t)len, exempt, &r)) ==
+		 0)
+		m = r.m;
+	if (PN_UNLIKELY(err < 0)) {
 		if (buf)
 			pn__buf_free(s, buf);
-		return s->slot_err;
+		return err;
 	}
 	m->type = type;
 	m->len = (uint32_t)len;
@@ -229,9 +228,21 @@ int pn__send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 		pn__fifo_commit(held);
 		pn__acct_side_in(s, m);
 	} else {
-		pn__msg_commit(s, dst);
+		pn__msg_commit(s, dst, &r);
 	}
 	return 0;
+}
+
+int pn__send(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
+	     uint64_t ref, const void *data, size_t len)
+{
+	return send_any(s, to, type, from, ref, data, len, false);
+}
+
+int pn__send_sys(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
+		 uint64_t ref, const void *data, size_t len)
+{
+	return send_any(s, to, type, from, ref, data, len, true);
 }
 
 /*
@@ -252,11 +263,8 @@ send_fast(struct pn_shard *s, pn_pid to, uint32_t type, const void *data,
 
 	if (PN_LIKELY(len <= PN_MSG_INLINE && to != PN_PID_NONE)) {
 		if (dst == s->id) {
-			struct pn__fifo *f = &s->local;
-
-			if (PN_LIKELY(f->tail && f->tidx < PN__CHUNK_MSGS &&
-				      !s->congested))
-				m = &f->tail->m[f->tidx];
+			if (PN_LIKELY(!s->congested))
+				m = pn__fifo_slot_fast(&s->local);
 		} else if (PN_LIKELY(dst < s->nshards &&
 				     !pn__fifo_len(&s->out[dst].overflow) &&
 				     !pn__out_congested(&s->out[dst]))) {
@@ -278,13 +286,10 @@ send_fast(struct pn_shard *s, pn_pid to, uint32_t type, const void *data,
 	PN_PROBE4(send, m->from, m->to, m->type, dst);
 	if (PN_LIKELY(cur != NULL)) /* what its next move fences */
 		cur->sent_to |= 1ull << (dst & 63);
-	if (dst == s->id) {
-		pn__fifo_commit(&s->local);
-		s->n_sent_local++;
-	} else {
-		s->slot_kind = PN__SLOT_RING;
-		pn__msg_commit(s, dst);
-	}
+	if (dst == s->id)
+		commit_local(s);
+	else
+		commit_ring(s, dst);
 	return 0;
 }
 
@@ -413,21 +418,18 @@ static void notify_writable(struct pn_shard *s)
 static void flow_tell_clear(struct pn_shard *s)
 {
 	struct pn_msg m = {.type = PN__MSG_FLOW, .ref = s->id};
-	bool saved = s->sys_send;
 
-	s->sys_send = true;
 	for (unsigned d = 0; d < s->nshards; d++) {
-		struct pn_msg *slot;
+		struct pn__res r;
 
 		if (d == s->id)
 			continue;
-		if (!(slot = pn__msg_slot(s, d, m.len)))
+		if (pn__msg_reserve(s, d, m.len, true, &r) < 0)
 			pn_panic("cannot send a flow message: %s",
 				 pn_last_error());
-		*slot = m;
-		pn__msg_commit(s, d);
+		*r.m = m;
+		pn__msg_commit(s, d, &r);
 	}
-	s->sys_send = saved;
 }
 
 /* Congested when what waits here (overflow and side queues) is over the

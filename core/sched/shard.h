@@ -19,7 +19,6 @@
 struct pn__route;
 
 #define PN__NCLASSES 6 /* large-payload pool size classes */
-enum { PN__SLOT_LOCAL, PN__SLOT_RING, PN__SLOT_OVERFLOW };
 
 /* Actor flags, and requests that take effect when its handler returns. */
 enum {
@@ -157,10 +156,6 @@ struct pn_shard {
 	struct pn_pool *buf_pool[PN__NCLASSES]; /* large payloads */
 	struct pn_pool_batch *batches;		/* [nshards * PN__NCLASSES] */
 	bool remote_frees;			/* some batch holds objects */
-	int slot_kind; /* PN__SLOT_*: pn__msg_slot's choice */
-	uint64_t slot_cost;
-	int slot_err;
-	bool sys_send; /* runtime message: not refused by the budget */
 	struct pn__timers *timers;
 	struct pn__reqs *reqs; /* outstanding requests */
 	struct pn__mig *mig;   /* guests, bounces (migrate.c); NULL: none yet */

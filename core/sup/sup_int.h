@@ -7,6 +7,7 @@
 #define PN_SUP_INT_H
 
 #include "actor_int.h"
+#include "pn_supervise.h"
 
 /* Delivered to supervisor and watchdog handlers: system types below
  * PN__MSG_INTERNAL, which applications cannot send (PN__MSG_SUP + 1 is the

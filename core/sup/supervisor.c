@@ -118,13 +118,7 @@ static const char *child_bname(const struct child *c)
 static void sup_send(struct pn_shard *ctx, pn_pid from, pn_pid to,
 		     uint32_t type, const void *data, size_t len)
 {
-	bool saved = ctx->sys_send;
-	int err;
-
-	ctx->sys_send = true;
-	err = pn__send(ctx, to, type, from, 0, data, len);
-	ctx->sys_send = saved;
-	if (err < 0)
+	if (pn__send_sys(ctx, to, type, from, 0, data, len) < 0)
 		pn_panic("supervisor: cannot send %#x: %s", type,
 			 pn_last_error());
 }

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 /* cmocka.h needs the four headers above first. */
-#include "pn_core.h"
+#include "pinion.h"
 
 #include <cmocka.h>
 

@@ -33,6 +33,7 @@ int main(void)
 		fprintf(stderr, "hello: %s\n", pn_last_error());
 		return 1;
 	}
+	pn_verify(code == 0); /* the checks an installed program can use too */
 	pn_runtime_destroy(rt); /* shuts down first */
 	return 0;
 }

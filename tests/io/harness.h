@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 /* cmocka.h needs the four headers above first. */
-#include "pn_io.h"
+#include "pinion.h"
 
 #include <cmocka.h>
 #include <netinet/in.h>

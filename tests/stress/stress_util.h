@@ -14,7 +14,7 @@
 #ifndef PN_STRESS_UTIL_H
 #define PN_STRESS_UTIL_H
 
-#include "pn_core.h"
+#include "pinion.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The chunked message FIFO (core_int.h, core/base/containers.c) over a real
+ * The chunked message FIFO (core/base/base_int.h, containers.c) over a real
  * arena, whose statistics count every chunk allocated and freed: an empty
  * FIFO; order across many chunks, also with pushes and pops interleaved; a
  * queued message never moves (the pointer to each slot stays the message's
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 
 /* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
-#include "core_int.h"
+#include "base_int.h"
 
 #include <cmocka.h>
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The PID set (core_int.h, core/base/containers.c) over a real arena, whose
+ * The PID set (core/base/base_int.h, containers.c) over a real arena, whose
  * statistics count its arrays: pn__pids_add() appends, growing the array by
  * doubling from 4 and keeping every entry (one allocation per growth, the
  * old array freed); a PID added twice is there twice (the set does not look
@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
-#include "core_int.h"
+#include "base_int.h"
 
 #include <cmocka.h>
 

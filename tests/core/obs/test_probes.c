@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * USDT probes (core/obs/probes.h): every probe of provider "pinion" is in
+ * USDT probes (core/base/probes.h): every probe of provider "pinion" is in
  * libpinion.so as a stapsdt note, found with readelf -n (the way bpftrace
  * and perf find them). The migrate probe is required once the migration
  * code (pn__mig_*) is part of the library. Skips (77) without readelf or

@@ -7,12 +7,13 @@
  * counters), recording is a few instructions and never allocates, and two
  * histograms of the same S merge by adding counters. One writer at a time;
  * nothing here is atomic (the runtime's shared histograms are compact
- * atomic ones in metrics.c, converted into these for snapshots).
+ * atomic ones in sched/meter.c, converted into these for snapshots).
+ * The bucket arithmetic is base's (base/buckets.c).
  *
  * The benchmarks use S = 7 (< 0.8% error, 58 KiB); metrics snapshots use
  * S = 2 (25%), which is what the shards can afford to keep per actor.
  */
-#include "base_int.h"
+#include "obs_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,32 +26,6 @@ struct pn_hist {
 	uint64_t total, min, max, sum;
 	uint64_t count[];
 };
-
-unsigned pn__hist_index(uint64_t v, unsigned sub)
-{
-	unsigned msb;
-
-	if (v < (1ull << sub))
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	/* The S bits below the leading one pick the sub-bucket. */
-	return (1u << sub) + (msb - sub) * (1u << sub) +
-	       (unsigned)((v >> (msb - sub)) & ((1u << sub) - 1));
-}
-
-uint64_t pn__hist_low(unsigned i, unsigned sub, uint64_t *width)
-{
-	unsigned msb, k, n = 1u << sub;
-
-	if (i < n) {
-		*width = 1;
-		return i;
-	}
-	msb = (i - n) / n + sub;
-	k = (i - n) % n;
-	*width = 1ull << (msb - sub);
-	return ((uint64_t)n + k) << (msb - sub);
-}
 
 int pn_hist_create(unsigned sub_bits, struct pn_hist **out)
 {

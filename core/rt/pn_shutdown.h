@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Staged shutdown: pn_runtime_shutdown() and the report it fills (the
+ * stages themselves, enum pn_stage, are in pn_core.h with the config that
+ * bounds each).
+ */
+#ifndef PN_SHUTDOWN_H
+#define PN_SHUTDOWN_H
+
+#include "pn_core.h"
+#include "pn_metrics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct pn_stage_report {
+	const char *name; /* "input", "notify", ... */
+	int status;	  /* 0, -ETIMEDOUT, or another -errno */
+	uint64_t elapsed_ns;
+	uint64_t shards_pending; /* bit i: shard i did not finish (i < 64) */
+};
+
+struct pn_shutdown_report {
+	struct pn_stage_report stage[PN_STAGE_COUNT];
+	uint64_t actors_left;	   /* actors that could not be stopped */
+	unsigned shards_abandoned; /* threads left behind (stuck handler) */
+	/* External calls still inside the runtime when the input stage
+	 * ended (0: every one had returned; see pn_runtime_shutdown()). */
+	unsigned calls_inside;
+	/* Messages no handler would ever see once the shard threads had
+	 * exited, dead-lettered by the join stage (counted in dead_letters
+	 * and passed to the dead-letter hook), by where they waited: an
+	 * inbound ring, the local queue, an overflow queue, or held (early
+	 * messages of an unstarted actor, a moving actor's messages). */
+	uint64_t dead_ring, dead_local, dead_overflow, dead_held;
+	/* Accounting after the join (in_flight is 0 unless a shard was
+	 * abandoned: then it is what that shard will never handle). */
+	struct pn_runtime_totals totals;
+	char text[1024]; /* one line per problem; "" when clean */
+};
+
+/*
+ * Shut the runtime down in stages (enum pn_stage), each bounded by its
+ * own limit (c->stage_ns) and by what is left of @timeout_ns (UINT64_MAX:
+ * only the stage limits). A stage that fails or times out is reported and
+ * the next stage still runs; the call returns within @timeout_ns (plus
+ * scheduling noise) whatever the actors do.
+ *   input: external calls are refused from now on (-ESHUTDOWN) and every
+ *     one blocked (budget, ring room, pn_runtime_wait, supervisor start)
+ *     returns at once; the stage ends when no external call is inside.
+ *   drain: ends only when no message is queued anywhere and no handler
+ *     runs (proved by waves of counts, not guessed); what SHUTDOWN
+ *     handlers start is finished within the stage's limit.
+ *   join: what the exited shards still held is dead-lettered, by place.
+ * After it returns, accepted == handled + dead_letters (report->totals).
+ * A shard whose handler never returns is abandoned: named in the report,
+ * its memory deliberately leaked by pn_runtime_destroy(). @report may be
+ * NULL. Returns 0 when every stage finished, -ETIMEDOUT otherwise.
+ * Calling it twice returns -EALREADY. External.
+ */
+PN_API int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
+			       struct pn_shutdown_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PN_SHUTDOWN_H */

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Supervision: supervisor trees modelled on Erlang/OTP, the name
+ * registry, the watchdog and crash reports.
+ */
+#ifndef PN_SUPERVISE_H
+#define PN_SUPERVISE_H
+
+#include "pn_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Supervisor trees modelled on Erlang/OTP, a name registry, a watchdog for
+ * handlers that run too long, and crash reports for fatal signals. All
+ * supervisors run on the supervisor shard (the plan's supervisor core),
+ * together with the watchdog; children run where their spec says.
+ */
+
+enum pn_restart {
+	PN_RESTART_PERMANENT, /* always restarted */
+	PN_RESTART_TRANSIENT, /* restarted after an abnormal stop only */
+	PN_RESTART_TEMPORARY, /* never restarted */
+};
+
+enum pn_strategy {
+	PN_ONE_FOR_ONE,	 /* restart the child that stopped */
+	PN_ONE_FOR_ALL,	 /* stop all others (reverse order), restart all */
+	PN_REST_FOR_ONE, /* stop those started after it, restart them and it */
+};
+
+/* Child shutdown timeouts (struct pn_child_spec.shutdown_ns). */
+#define PN_SHUTDOWN_BRUTAL   UINT64_C(1) /* killed at once, no cleanup */
+#define PN_SHUTDOWN_INFINITY UINT64_MAX	 /* wait as long as it takes */
+
+/* A registered name is at most PN_NAME_MAX - 1 bytes. */
+#define PN_NAME_MAX 56
+
+struct pn_sup_spec;
+
+/*
+ * One child of a supervisor: a worker (@b) or a supervisor (@sup), exactly
+ * one of the two. @arg is copied at every (re)start and given to init.
+ * @shard: a shard index or PN_SHARD_ANY (application shards round-robin,
+ * chosen once: restarts stay there); supervisors always run on the
+ * supervisor shard. @shutdown_ns bounds the child's stop: it gets
+ * PN_MSG_STOPPING (reason PN_REASON_SHUTDOWN) and its cleanup if its shard
+ * reaches the stop request within it; after that it is killed with
+ * PN_REASON_KILLED, detail -ETIMEDOUT, and its cleanup is skipped (and that
+ * is reported). 0 means 1 s for a worker, PN_SHUTDOWN_INFINITY for a
+ * supervisor (whose own children's timeouts bound it). @name (optional) is
+ * registered for every instance, so senders keep using the name across
+ * restarts. Everything pointed to must outlive the supervisor.
+ */
+struct pn_child_spec {
+	const char *id;		      /* for reports; NULL: name or behaviour */
+	const struct pn_behaviour *b; /* a worker, or */
+	const struct pn_sup_spec *sup; /* a supervisor */
+	const void *arg;	       /* copied at each start (init) */
+	size_t arg_len;		       /* at most PN_SPAWN_ARG_MAX */
+	int shard;		       /* shard index or PN_SHARD_ANY */
+	enum pn_restart restart;
+	uint64_t shutdown_ns; /* see above; 0: the default */
+	const char *name;     /* registered name, or NULL */
+};
+
+/*
+ * A supervisor: children started in order (each one's init has returned
+ * before the next is spawned; a child supervisor's whole tree is up before
+ * its next sibling starts) and stopped in reverse order. When a child
+ * stops and its restart type asks for a restart, @strategy decides which
+ * children restart (in start order, after the others were stopped in
+ * reverse order). More than @intensity restarts within @period_ns make
+ * the supervisor give up: it stops all its children in reverse order and
+ * fails (PN_REASON_FAILED, detail -ECHILD) to its own supervisor, which
+ * sees it as a failing child (escalation). A root supervisor that gives up
+ * stops its tree and calls pn_runtime_notify(PN_NOTIFY_ROOT_FAILED): the
+ * thread waiting in pn_runtime_wait() should then call
+ * pn_runtime_shutdown(). @start_ns bounds each worker's start (0: 5 s).
+ */
+struct pn_sup_spec {
+	const char *name; /* for reports */
+	enum pn_strategy strategy;
+	uint32_t intensity; /* R: restarts allowed within the period */
+	uint64_t period_ns; /* T (> 0 when intensity > 0) */
+	uint64_t start_ns;
+	const struct pn_child_spec *children;
+	unsigned nchildren;
+};
+
+/* The code pn_runtime_wait() gets when a root supervisor gave up. */
+#define PN_NOTIFY_ROOT_FAILED INT32_MIN
+
+/*
+ * Start a root supervisor for @spec (which, with everything it points to,
+ * must outlive it) on the supervisor shard, and wait up to @timeout_ns for
+ * its whole tree to be up (0: do not wait; UINT64_MAX: no limit). *pid
+ * gets its PID.
+ *
+ * Returns 0 (tree up, or started when @timeout_ns is 0); -EINVAL naming
+ * the bad field; -ECHILD (a child failed to start: the supervisor stopped
+ * the others and failed; pn_last_error() says which and why);
+ * -ETIMEDOUT (still starting); -ESHUTDOWN; spawn errors. External.
+ */
+PN_API int pn_supervisor_start(struct pn_runtime *rt,
+			       const struct pn_sup_spec *spec,
+			       uint64_t timeout_ns, pn_pid *pid);
+
+enum pn_event_kind {
+	PN_EVENT_CHILD_EXIT,  /* a child stopped and is not restarted */
+	PN_EVENT_RESTART,     /* a child stopped; it (and others) restart */
+	PN_EVENT_KILLED,      /* missed its shutdown timeout: cleanup skipped */
+	PN_EVENT_LEFT_BEHIND, /* could not be stopped: its shard is stuck */
+	PN_EVENT_ESCALATE,    /* a supervisor gives up (intensity, start) */
+	PN_EVENT_ROOT_FAILED, /* a root supervisor gave up */
+	PN_EVENT_STALL,	      /* watchdog: a handler runs over the limit */
+	PN_EVENT_STALL_END,   /* watchdog: that handler returned at last */
+};
+
+/* What pn_config.on_event gets; pointers valid during the call only. */
+struct pn_event {
+	int kind;	       /* enum pn_event_kind */
+	unsigned shard;	       /* where @actor runs */
+	pn_pid supervisor;     /* PN_PID_NONE for watchdog events */
+	pn_pid actor;	       /* the child, or the stalled actor */
+	const char *behaviour; /* its behaviour's name ("" if unknown) */
+	const char *child;     /* the child's id (NULL for the watchdog) */
+	uint32_t type;	       /* the message being handled (STALL...) */
+	int reason, detail;    /* how it stopped (CHILD_EXIT, RESTART...) */
+	uint64_t ns;	       /* how long (STALL, STALL_END, KILLED) */
+	const char *text;      /* all of the above as one line */
+	/* STALL: the stuck shard's last events (flight recorder), one
+	 * "pinion:     ..." line each, oldest first; NULL otherwise. */
+	const char *flight;
+};
+
+/* Watchdog policies (pn_config.watchdog_policy). ABORT sends SIGABRT to
+ * the stuck shard's thread, whose crash report shows where it loops. */
+#define PN_WATCHDOG_REPORT 0
+#define PN_WATCHDOG_ABORT  1
+
+struct pn_supervision_stats {
+	uint64_t restarts;	/* restart decisions (one per strategy run) */
+	uint64_t escalations;	/* supervisors that gave up */
+	uint64_t root_failures; /* root supervisors that gave up */
+	uint64_t kills;		/* children killed without cleanup */
+	uint64_t left_behind;	/* children whose shard was stuck */
+	uint64_t stalls;	/* watchdog incidents */
+};
+
+/* Snapshot of the supervision counters. Returns 0. Any. */
+PN_API int pn_supervision_stats(const struct pn_runtime *rt,
+				struct pn_supervision_stats *out);
+
+/*
+ * The name registry (per runtime). pn_name_register() binds @name to @pid
+ * (-EEXIST if bound, -EINVAL for an empty or too long name or no PID,
+ * -ENOSPC when the registry is 3/4 full); pn_name_unregister() removes it
+ * (-ENOENT). A name names a PID, not an actor: it stays bound after the
+ * actor stops (sends to it become dead letters) unless it belongs to a
+ * supervised child, whose supervisor keeps it pointing at the current
+ * instance and removes it when the child is gone for good. Writers are
+ * serialised by a mutex held for a few table writes; pn_name_lookup()
+ * takes no lock (it retries if a write overlapped). Any.
+ */
+PN_API int pn_name_register(struct pn_runtime *rt, const char *name,
+			    pn_pid pid);
+PN_API int pn_name_unregister(struct pn_runtime *rt, const char *name);
+/* The PID bound to @name, or PN_PID_NONE. Any. */
+PN_API pn_pid pn_name_lookup(const struct pn_runtime *rt, const char *name);
+/* pn_send() to the PID bound to @name; -ESRCH if none. Handler. */
+PN_API int pn_name_send(struct pn_ctx *ctx, const char *name, uint32_t type,
+			const void *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PN_SUPERVISE_H */
