@@ -373,6 +373,14 @@ struct pn_config {
 	uint64_t rebalance_ns;	 /* the rebalancer's period; 100 ms */
 	pn_rebalance_fn rebalance; /* NULL: no rebalancer */
 	void *rebalance_arg;
+	/* The one clock the shards read (ns, never going back): timers,
+	 * request timeouts, supervisors, the watchdog, metrics, the flight
+	 * recorder, pn_ctx_now_ns(). NULL: CLOCK_MONOTONIC (pn_now_ns()). A
+	 * virtual clock drives a simulated run. Called from any thread.
+	 * External threads blocked in a call (pn_inject, pn_runtime_wait,
+	 * shutdown's stages) still sleep on CLOCK_MONOTONIC. */
+	uint64_t (*clock)(void *arg);
+	void *clock_arg;
 };
 
 /* Fill @c with the defaults above. */

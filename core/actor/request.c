@@ -33,7 +33,7 @@ struct req {
 	uint64_t ref;	/* 0: empty */
 	pn_pid owner;	/* the requester */
 	uint64_t timer; /* the timeout's wheel id */
-	uint64_t due;	/* when the timeout fires (pn_now_ns() clock) */
+	uint64_t due;	/* when the timeout fires (the runtime's clock) */
 };
 
 struct pn__reqs {
@@ -162,7 +162,7 @@ int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	int err;
 
 	PN__CTX_CHECK(s, "pn_request");
-	now = pn_now_ns();
+	now = pn__now(s->rt);
 	if (!s->cur || timeout_ns == 0 || type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "pn_request: needs a handler, a "
 					  "timeout and an application type");
@@ -243,7 +243,7 @@ uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner)
 void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n)
 {
 	struct pn__reqs *q = s->reqs;
-	uint64_t now = pn_now_ns();
+	uint64_t now = pn__now(s->rt);
 	uint32_t k = 0;
 
 	for (uint32_t i = 0; i < q->cap && k < n; i++)
@@ -265,7 +265,7 @@ void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n)
 int pn__reqs_put(struct pn_shard *s, pn_pid owner, const uint64_t *in,
 		 uint32_t n)
 {
-	uint64_t now = pn_now_ns();
+	uint64_t now = pn__now(s->rt);
 	int err = 0;
 
 	for (uint32_t k = 0; k < n && !err; k++) {
@@ -286,7 +286,7 @@ int pn__reqs_put(struct pn_shard *s, pn_pid owner, const uint64_t *in,
 
 struct atm {
 	uint64_t tid;	 /* the wheel's id */
-	uint64_t first;	 /* first expiry (pn_now_ns() clock) */
+	uint64_t first;	 /* first expiry (the runtime's clock) */
 	uint64_t period; /* 0: one-shot */
 	uint32_t gen;	 /* odd: in use; the handle's upper half */
 	uint32_t next;	 /* free list: index + 1 */
@@ -399,7 +399,7 @@ uint32_t pn__atimers_count(const struct pn__actor *a)
 void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
 		      struct pn__atm_wire *out)
 {
-	uint64_t now = pn_now_ns();
+	uint64_t now = pn__now(s->rt);
 	uint32_t k = 0;
 
 	for (uint32_t i = 0; a->tm && i < a->tm->cap; i++) {
@@ -427,7 +427,7 @@ void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
 int pn__atimers_put(struct pn_shard *s, struct pn__actor *a,
 		    const struct pn__atm_wire *in, uint32_t n)
 {
-	uint64_t now = pn_now_ns();
+	uint64_t now = pn__now(s->rt);
 
 	if (!n)
 		return 0;
@@ -552,7 +552,7 @@ static int timer_arm(struct pn_shard *ctx, uint64_t delay, uint64_t period,
 	memset(e->data, 0, sizeof(e->data));
 	if (len)
 		memcpy(e->data, data, len);
-	err = atm_arm(ctx, a, e, pn_now_ns(), delay);
+	err = atm_arm(ctx, a, e, pn__now(ctx->rt), delay);
 	if (err < 0) {
 		atm_free(a, e);
 		return err;

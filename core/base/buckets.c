@@ -32,4 +32,3 @@ uint64_t pn__hist_low(unsigned i, unsigned sub, uint64_t *width)
 	*width = 1ull << (msb - sub);
 	return ((uint64_t)n + k) << (msb - sub);
 }
-

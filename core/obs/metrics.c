@@ -339,7 +339,7 @@ int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out)
 	}
 	ext_names(rt->met, m);
 	snap_actors(rt, m);
-	m->t = pn_now_ns();
+	m->t = pn__now(rt);
 	*out = m;
 	return 0;
 }

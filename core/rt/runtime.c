@@ -220,6 +220,8 @@ int pn_runtime_create(const struct pn_config *c, struct pn_runtime **out)
 		if ((err = pn_config_from_env(&rt->cfg)) < 0)
 			goto fail_free;
 	}
+	rt->now = rt->cfg.clock ? rt->cfg.clock : pn__clock_mono;
+	rt->now_arg = rt->cfg.clock ? rt->cfg.clock_arg : NULL;
 	sync_init(rt);
 	if ((err = config_check(&rt->cfg)) < 0 ||
 	    (err = pn_topology_load(&rt->topo)) < 0 ||

@@ -12,6 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+uint64_t pn__clock_mono(void *arg)
+{
+	(void)arg;
+	return pn_now_ns();
+}
+
 /* Make room for one more code (under the mutex). False: no memory. */
 static bool waitq_room(struct pn__waitq *q)
 {
@@ -122,7 +128,7 @@ uint64_t pn_ctx_now_ns(const struct pn_ctx *ctx)
 	const struct pn_shard *s = pn__shard_c(ctx);
 
 	(void)s;
-	return pn_now_ns();
+	return pn__now(s->rt);
 }
 
 struct io_uring *pn_ctx_ring(struct pn_ctx *ctx)

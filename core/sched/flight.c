@@ -40,7 +40,7 @@ void pn__flight_rec(struct pn__met *mt, uint64_t ts, int kind, pn_pid pid,
 	atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
 	/* Release stores (plain moves on x86): a reader whose acquire load
 	 * sees a new field sees seq = 0 (or later) when it re-reads it. */
-	atomic_store_explicit(&e->ts, ts ? ts : pn_now_ns(),
+	atomic_store_explicit(&e->ts, ts ? ts : mt->now(mt->now_arg),
 			      memory_order_release);
 	atomic_store_explicit(&e->pid, pid, memory_order_release);
 	atomic_store_explicit(&e->arg, arg, memory_order_release);
@@ -138,7 +138,7 @@ static void walk(const struct pn_shard *s, unsigned last,
 		 void (*put)(void *arg, const char *line), void *arg)
 {
 	const struct pn__mshard *sh = s->met.sh;
-	uint64_t next, first, now = pn_now_ns();
+	uint64_t next, first, now = pn__now(s->rt);
 	struct line l;
 	struct ev e;
 

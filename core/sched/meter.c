@@ -43,6 +43,8 @@ static int meter_shard(struct pn_runtime *rt, struct pn_shard *s)
 	mt->hwm = calloc(s->nsources, sizeof(*mt->hwm));
 	if (!sh->sent_to || !sh->hwm || !mt->hwm)
 		return -ENOMEM;
+	mt->now = rt->now;
+	mt->now_arg = rt->now_arg;
 	mt->sample = rt->cfg.metrics_sample;
 	/* 0 with sampling off: the countdown wraps and reaches 0 again only
 	 * after 2^32 sends, when pn__met_stamp() just reloads it. */
@@ -89,7 +91,7 @@ void pn__met_stamp(struct pn__met *mt, struct pn_msg *m, size_t len)
 		mt->send_cd = 1;
 		return;
 	}
-	now = pn_now_ns();
+	now = mt->now(mt->now_arg);
 	memcpy(m->data + PN__STAMP_OFF, &now, sizeof(now));
 	m->ref = PN__REF_STAMP;
 	mt->send_cd = mt->sample;
@@ -184,11 +186,11 @@ void pn__met_dispatch(struct pn_shard *s, struct pn_msg *m)
 
 	memcpy(&sent, m->data + PN__STAMP_OFF, sizeof(sent));
 	m->ref = 0;
-	t0 = pn_now_ns();
+	t0 = pn__now(s->rt);
 	pn__dispatch(s, m);
 	if (!e) /* not started yet or gone: the message was queued or dead */
 		return;
-	run = pn_now_ns() - t0;
+	run = pn__now(s->rt) - t0;
 	q = t0 > sent ? t0 - sent : 0; /* clocks of two cores: clamp */
 	pn__met_add(&e->samples, 1);
 	pn__met_add(&e->handler_ns, run);

@@ -91,6 +91,8 @@ enum { PN__MS_BUSY, PN__MS_SPIN };
 
 /* Owner-only metric state, embedded in struct pn_shard. */
 struct pn__met {
+	uint64_t (*now)(void *arg); /* the runtime's clock (pn__now()) */
+	void *now_arg;
 	uint32_t send_cd; /* sends until the next stamped one */
 	uint32_t sample;  /* stamp 1 in @sample sends; 0: never */
 	int state;	  /* PN__MS_*: what the loop is doing since t_mark */

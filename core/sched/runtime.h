@@ -41,6 +41,8 @@ struct pn__waitq { /* pn_runtime_wait/notify: a growable FIFO of codes */
 
 struct pn_runtime {
 	struct pn_config cfg;
+	uint64_t (*now)(void *arg); /* cfg.clock, or pn__clock_mono */
+	void *now_arg;
 	struct pn_topology *topo;
 	struct pn_plan *plan;
 	unsigned nshards; /* napp + 1: the last is the supervisor shard */
@@ -87,6 +89,14 @@ struct pn_runtime {
 	struct pn__mrt *met;	 /* metrics (metrics.c) */
 	struct pn__place *place; /* placement, rebalancer (placement.c) */
 };
+
+/* The runtime's clock (struct pn_config's clock): every time the runtime
+ * reads goes through here (and the shards' meters, meter.h). Any thread. */
+static inline uint64_t pn__now(const struct pn_runtime *rt)
+{
+	return rt->now(rt->now_arg);
+}
+uint64_t pn__clock_mono(void *arg); /* the default: pn_now_ns() */
 
 /*
  * Whether shutdown has closed external input. For the shards' own checks

@@ -71,6 +71,15 @@ static inline void pn__shard_hops(const struct pn_shard *s, uint64_t *sent,
 /* shard.c, shard_setup.c, stage.c */
 int pn__shard_setup(struct pn_shard *s);
 void pn__shard_loop(struct pn_shard *s);
+/* The loop in two halves, for a driver other than the shard's own
+ * thread: pn__shard_turn() (returns the work done; *exit: stop), then
+ * pn__shard_wait() (idle accounting, spin, park). */
+struct pn__idle {
+	bool idle;
+	uint64_t since; /* idle since (the runtime's clock) */
+};
+unsigned pn__shard_turn(struct pn_shard *s, bool *exit);
+void pn__shard_wait(struct pn_shard *s, unsigned work, struct pn__idle *w);
 void pn__shard_free(struct pn_shard *s);
 void pn__shard_free_tables(struct pn_shard *s);
 void pn__shard_publish(struct pn_shard *s);

@@ -522,7 +522,7 @@ static void park(struct pn_shard *s)
 	struct io_uring_cqe *cqe;
 	uint64_t wait = s->timers_frozen
 				? UINT64_MAX /* shutdown: due timers stay due */
-				: pn__timers_next_ns(s->timers, pn_now_ns());
+				: pn__timers_next_ns(s->timers, pn__now(s->rt));
 
 	if (wait == 0)
 		return;
@@ -554,7 +554,7 @@ static void park(struct pn_shard *s)
 	atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);
 	PN__STAT_ADD(s, PN__ST_PARKS, 1);
 	if (PN__METRICS || PN__PROBES_ON) {
-		uint64_t after = pn_now_ns();
+		uint64_t after = pn__now(s->rt);
 
 		PN_PROBE2(unpark, s->id, after - s->met.t_mark);
 		pn__met_unpark(&s->met, after);
@@ -580,7 +580,7 @@ static void stats_publish(struct pn_shard *s)
 	pn__met_publish(&s->met);
 	/* Time shares and registered sources: every 1024 turns. */
 	if (PN__METRICS && PN_UNLIKELY((s->iter & 1023) == 0))
-		pn__met_tick(s, pn_now_ns());
+		pn__met_tick(s, pn__now(s->rt));
 }
 
 /*
@@ -597,7 +597,7 @@ static bool spin(struct pn_shard *s, uint64_t idle_since)
 		poll_tight(s);
 		return true;
 	}
-	now = pn_now_ns();
+	now = pn__now(s->rt);
 	if (!s->busy_poll && now - idle_since >= s->spin_ns) {
 		pn__met_park(&s->met, now);
 		park(s);
@@ -608,54 +608,80 @@ static bool spin(struct pn_shard *s, uint64_t idle_since)
 	return true;
 }
 
-void pn__shard_loop(struct pn_shard *s)
+/*
+ * One turn of the loop: act on a new stage word, drain the inbound rings,
+ * run the local queue and the features' turns, move overflow, publish,
+ * reap completions, fire due timers. Returns how much it did (0: idle);
+ * *@exit set when the shard must stop (the join stage). On the shard's
+ * thread, or a driver that owns the shard (pn__self_shard set to it).
+ */
+unsigned pn__shard_turn(struct pn_shard *s, bool *exit)
 {
 	struct pn_runtime *rt = s->rt;
-	uint64_t idle_since = 0;
-	bool idle = false;
+	int st = atomic_load_explicit(&rt->stage, memory_order_acquire);
+	unsigned work;
+
+	*exit = false;
+	if (PN_UNLIKELY(st != s->stage_seen)) {
+		s->stage_seen = st;
+		if ((*exit = pn__shard_stage(s, st)))
+			return 0;
+	}
+	s->iter++;
+	stats_publish(s);
+	work = drain_inbound(s);
+	work += run_local(s);
+	if (PN_UNLIKELY(s->turn_want))
+		work += pn__features_turn(s);
+	if (s->overflowing)
+		work += pn__overflow_drain(s);
+	else if (PN_UNLIKELY(s->congested || s->side_bytes))
+		pn__flow_update(s);
+	pn__flush(s);
+	pn__buf_flush_remote(s);
+	work += reap(s);
+	/* SQEs handlers and pollers prepared this turn: one enter. */
+	if (io_uring_sq_ready(&s->ring))
+		io_uring_submit(&s->ring);
+	if (pn__timers_armed(s->timers) && !s->timers_frozen)
+		work += pn__timers_advance(s->timers, pn__now(rt),
+					   rt->svc.timer, s);
+	return work;
+}
+
+/*
+ * After a turn that did @work: account busy and idle time and, idle,
+ * wait for work: spin up to spin_ns, then park (release-then-recheck;
+ * woken by a producer, a timer or io). On the shard's thread.
+ */
+void pn__shard_wait(struct pn_shard *s, unsigned work, struct pn__idle *w)
+{
+	if (work) {
+		if (w->idle)
+			pn__met_busy(&s->met);
+		w->idle = false;
+	} else if (!w->idle) {
+		w->idle = true;
+		w->since = pn__now(s->rt);
+		pn__met_idle(&s->met, w->since);
+	} else {
+		w->idle = spin(s, w->since);
+	}
+}
+
+/* The shard's own driver: turns, and waits between idle ones. */
+void pn__shard_loop(struct pn_shard *s)
+{
+	struct pn__idle w = {0};
+	bool exit;
 
 	if (PN__METRICS)
-		pn__met_tick(s, pn_now_ns()); /* time accounting starts */
+		pn__met_tick(s, pn__now(s->rt)); /* time accounting starts */
 	for (;;) {
-		int st = atomic_load_explicit(&rt->stage, memory_order_acquire);
-		unsigned work;
+		unsigned work = pn__shard_turn(s, &exit);
 
-		if (PN_UNLIKELY(st != s->stage_seen)) {
-			s->stage_seen = st;
-			if (pn__shard_stage(s, st))
-				return;
-		}
-		s->iter++;
-		stats_publish(s);
-		work = drain_inbound(s);
-		work += run_local(s);
-		if (PN_UNLIKELY(s->turn_want))
-			work += pn__features_turn(s);
-		if (s->overflowing)
-			work += pn__overflow_drain(s);
-		else if (PN_UNLIKELY(s->congested || s->side_bytes))
-			pn__flow_update(s);
-		pn__flush(s);
-		pn__buf_flush_remote(s);
-		work += reap(s);
-		/* SQEs handlers and pollers prepared this turn: one enter. */
-		if (io_uring_sq_ready(&s->ring))
-			io_uring_submit(&s->ring);
-		if (pn__timers_armed(s->timers) && !s->timers_frozen)
-			work += pn__timers_advance(s->timers, pn_now_ns(),
-						   s->rt->svc.timer, s);
-		if (work) {
-			if (idle)
-				pn__met_busy(&s->met);
-			idle = false;
-			continue;
-		}
-		if (!idle) {
-			idle = true;
-			idle_since = pn_now_ns();
-			pn__met_idle(&s->met, idle_since);
-		} else {
-			idle = spin(s, idle_since);
-		}
+		if (exit)
+			return;
+		pn__shard_wait(s, work, &w);
 	}
 }

@@ -139,7 +139,7 @@ int pn__shard_setup(struct pn_shard *s)
 			     &s->actor_pool);
 	if (err < 0)
 		return err;
-	err = pn__timers_create(s->arena, pn_now_ns(), rt->cfg.timer_tick_ns,
+	err = pn__timers_create(s->arena, pn__now(s->rt), rt->cfg.timer_tick_ns,
 				&s->timers);
 	if (err < 0)
 		return err;

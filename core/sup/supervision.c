@@ -346,7 +346,7 @@ int pn_supervisor_start(struct pn_runtime *rt, const struct pn_sup_spec *spec,
 void pn__stop_by(struct pn_shard *s, struct pn__actor *a,
 		 const struct pn_msg *m)
 {
-	if (pn_now_ns() <= pn_msg_u64(m)) {
+	if (pn__now(s->rt) <= pn_msg_u64(m)) {
 		pn__actor_stop(s, a, PN_REASON_SHUTDOWN, 0);
 		return;
 	}

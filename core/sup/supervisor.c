@@ -142,7 +142,7 @@ static void arm(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 	if (delay_ns == PN_SHUTDOWN_INFINITY)
 		return;
 	memcpy(m.data, &t, sizeof(t));
-	if (pn__timers_arm(ctx->timers, pn_now_ns(), delay_ns, 0, &m, &id))
+	if (pn__timers_arm(ctx->timers, pn__now(ctx->rt), delay_ns, 0, &m, &id))
 		pn_panic("supervisor: no memory for a timer");
 }
 
@@ -351,7 +351,7 @@ static void child_gone(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 		c->pid = PN_PID_NONE;
 		return;
 	}
-	if (!intensity_ok(s, pn_now_ns())) {
+	if (!intensity_ok(s, pn__now(ctx->rt))) {
 		set_state(ctx->rt, c, C_DOWN);
 		escalate(ctx, s,
 			 "more than %u restart(s) in %llu ms (intensity; last: "
@@ -387,7 +387,7 @@ static void start_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 		o.flags |= PN__SPAWN_ACK;
 	}
 	set_state(ctx->rt, c, C_STARTING);
-	c->t0 = pn_now_ns();
+	c->t0 = pn__now(ctx->rt);
 	err = pn_spawn(pn__ctx(ctx), sp->sup ? &sup_b : sp->b, &o, &pid);
 	if (err == 0 && sp->name) {
 		err = pn__name_claim(ctx->rt, sp->name, c->named, pid);
@@ -410,7 +410,7 @@ static void start_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 static void stop_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 {
 	struct child *c = &s->c[i];
-	uint64_t now = pn_now_ns();
+	uint64_t now = pn__now(ctx->rt);
 
 	c->mark = false;
 	set_state(ctx->rt, c, C_STOPPING);
@@ -476,7 +476,7 @@ static void on_timer(struct pn_shard *ctx, struct pn__sup *s,
 {
 	struct timer_msg t;
 	struct child *c;
-	uint64_t now = pn_now_ns(), ns;
+	uint64_t now = pn__now(ctx->rt), ns;
 	struct pn__running run;
 
 	memcpy(&t, m->data, sizeof(t));

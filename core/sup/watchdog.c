@@ -129,7 +129,7 @@ static void abort_shard(struct pn_shard *ctx, unsigned i)
 static void tick(struct pn_shard *ctx, struct wd *w)
 {
 	struct pn_runtime *rt = ctx->rt;
-	uint64_t now = pn_now_ns();
+	uint64_t now = pn__now(ctx->rt);
 	int word = atomic_load_explicit(&rt->stage, memory_order_relaxed);
 
 	/* Shards leave their loops at the join stage: frozen, not stuck. */
@@ -173,7 +173,8 @@ static int wd_init(struct pn_ctx *ctx, void *state, const void *arg, size_t len)
 	if (period < 10000000)
 		period = 10000000;
 	/* pn_send_every() takes application types only: arm directly. */
-	return pn__timers_arm(sh->timers, pn_now_ns(), period, period, &m, &id);
+	return pn__timers_arm(sh->timers, pn__now(sh->rt), period, period, &m,
+			      &id);
 }
 
 static int wd_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
