@@ -7,7 +7,7 @@
  * A workload is a function that runs ONE repetition (set-up not timed, the
  * actors time themselves with pn_now_ns()) and fills a struct bench_sample;
  * main.c runs it once as a warm-up and then --reps times, and report.c
- * turns the samples into the WORKLOADS.md result line (medians).
+ * turns the samples into the standard result line (medians).
  */
 #ifndef PN_BENCH_H
 #define PN_BENCH_H

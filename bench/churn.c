@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * churn (WORKLOADS.md; DESIGN.md lesson 1, the lost message at the inbox):
+ * churn (no message may be lost at the inbox):
  * N times, a driver actor spawns an actor (monitoring it); when it has
  * started, that actor spawns a child and asks to be stopped; the driver
  * waits at most 1 s for the stop notification (PN_MSG_DOWN) before the next

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * counting (WORKLOADS.md): a producer sends N inc messages to one counter
+ * counting: a producer sends N inc messages to one counter
  * actor without waiting, then get; the counter answers the total, which
  * must equal N. ops = messages. local: both on shard 0; cross: the producer
  * on shard 0, the counter on shard 1.

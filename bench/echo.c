@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * echo (WORKLOADS.md): TCP echo on loopback with C = 1, 16 and 256 client
+ * echo: TCP echo on loopback with C = 1, 16 and 256 client
  * connections, each with one 64-byte request outstanding; every reply is
  * checked byte for byte. Two servers, one after the other, against the
  * same load generator (echo_client.c) in the same run:

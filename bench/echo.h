@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The echo workload's parts (WORKLOADS.md `echo`): the load generator
+ * The echo workload's parts (`echo`): the load generator
  * (echo_client.c), the plain single-threaded epoll server it is compared
  * with (epoll_echo.c), and the driver that runs both and the Pinion server
  * (echo.c). The generator is the same C code for both servers.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * forkjoin (WORKLOADS.md, Savina's "fork join throughput"): a master sends
+ * forkjoin (Savina's "fork join throughput"): a master sends
  * N messages round-robin to 64 workers; each does 32 rounds of xorshift64
  * on the payload and counts; the master then collects the 64 counts, which
  * must sum to N. ops = messages. local: everything on shard 0; cross: the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * latency (WORKLOADS.md): a client actor on shard 0 sends requests at a
+ * latency: a client actor on shard 0 sends requests at a
  * fixed rate to a server actor on shard 1, which answers; round-trip times
  * go into a histogram (hist.c). Open loop: request i is due at start +
  * i/rate whatever the replies do, and carries that *scheduled* time, so a

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * pinion-bench: the standard workloads of WORKLOADS.md on Pinion, each
+ * pinion-bench: the standard workloads on Pinion, each
  * beside its raw limit, plus the measurements the issue asks for
  * (allocations per message, idle shard CPU, bytes per idle actor).
  *

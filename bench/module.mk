@@ -1,4 +1,4 @@
-# bench/: pinion-bench (the WORKLOADS.md workloads beside their raw limits)
+# bench/: pinion-bench (the standard workloads beside their raw limits)
 # and pinion-gbench (google-benchmark micro-benchmarks, bench/gbench/).
 BENCH_PROGS += pinion-bench pinion-gbench
 

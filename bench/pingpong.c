@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * pingpong (WORKLOADS.md): actor A sends ping to B, B answers pong, A sends
+ * pingpong: actor A sends ping to B, B answers pong, A sends
  * the next ping only after the pong. ops = round trips. local: both on
  * shard 0; cross: A on shard 0, B on shard 1 (round-robin). The check: every
  * pong carries the number of the ping it answers, in order, up to N.

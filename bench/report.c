@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The report: WORKLOADS.md result lines (or JSON Lines with --json), the
+ * The report: the standard result lines (or JSON Lines with --json), the
  * pinion/raw ratio lines, and the closing markdown table that sets each
  * result beside its raw limit and the issue's target. Every result and
  * measurement of the run is kept here (a fixed array) for the ratios and
@@ -190,7 +190,7 @@ void bench_report_ratios(const struct bench_opts *o)
 	}
 }
 
-/* --- targets (issue 4) ------------------------------------------------ */
+/* --- targets ------------------------------------------------ */
 
 enum target_kind {
 	T_RAW_TIME_MAX,	 /* ns_per_op / raw ns_per_op <= limit */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * ring (WORKLOADS.md, Savina's "thread ring"): 503 actors in a ring pass
+ * ring (Savina's "thread ring"): 503 actors in a ring pass
  * one token carrying a hop counter until it has made N hops. ops = hops.
  * local: all on shard 0; cross: actor i on shard i mod shards, so that
  * (with 2 shards) almost every hop crosses cores.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * spawn (WORKLOADS.md): a parent spawns N actors; each receives one hello,
+ * spawn: a parent spawns N actors; each receives one hello,
  * answers, and stops; the parent counts the stop notifications (it
  * monitors every child: PN_MSG_DOWN). ops = actors. local: all on shard 0;
  * cross: the parent on shard 0, child i on shard i mod shards.

@@ -245,7 +245,7 @@ static void writable_check(struct pn__io_shard *sh, struct pn__io_obj *o)
 
 /*
  * The shard's queues shrank: wake every connection refused for lack of
- * shard room whose refused send would fit now (DESIGN.md lesson 3: a
+ * shard room whose refused send would fit now (a
  * release that could admit someone wakes all who might fit; waking only
  * "under half" would let one stuck connection starve the rest).
  */

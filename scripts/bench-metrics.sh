@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# `make bench`, second part: what observability costs (issue 8).
+# `make bench`, second part: what observability costs.
 #  1. The same pinion-bench built with metrics and probes compiled out
 #     (PN_METRICS=0 PN_PROBES=0, in build/release-nometrics) runs beside the
 #     normal build on pingpong local and counting cross, alternated 5 times

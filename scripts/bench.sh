@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# `make bench`: run `pinion-bench all` (default sizes of WORKLOADS.md, every
+# `make bench`: run `pinion-bench all` (the standard workloads' default sizes, every
 # Pinion figure beside its raw limit), print the table, and keep the results:
 #   build/bench/latest.txt        the result lines (bench=...), nothing else
 #   build/bench/latest.log        everything pinion-bench printed (context,

@@ -228,7 +228,8 @@ void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc)
 		s->rt->svc.pending(s, a, p & ~PN__P_ACTOR); /* last */
 }
 
-/* See core_int.h: a handler run from inside another (EXIT delivery, guests). */
+/* See actor_int.h: a handler run from inside another (EXIT delivery, guests).
+ */
 void pn__run_nested(struct pn_shard *s, struct pn__actor *a,
 		    const struct pn_msg *m)
 {

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * Staged shutdown (DESIGN.md lesson 2). The controlling thread walks the
- * stages of enum pn_stage; for each it publishes a stage word, wakes every
- * shard, and waits for their acknowledgements until the stage's own limit
- * (cut to what is left of the caller's deadline). A stage that times out is
- * reported with the shards that did not answer, and the next stage runs
- * anyway. A shard that misses a stage's limit is given up on ("gone"):
- * later stages still publish their word to it (should it come back it acts
- * on the latest) but no longer wait for it, so one stuck handler costs one
+ * Staged shutdown (it must end, bounded, whatever the actors do). The
+ * controlling thread walks the stages of enum pn_stage; for each it publishes a
+ * stage word, wakes every shard, and waits for their acknowledgements until the
+ * stage's own limit (cut to what is left of the caller's deadline). A stage
+ * that times out is reported with the shards that did not answer, and the next
+ * stage runs anyway. A shard that misses a stage's limit is given up on
+ * ("gone"): later stages still publish their word to it (should it come back it
+ * acts on the latest) but no longer wait for it, so one stuck handler costs one
  * stage limit rather than every stage's. A shard still silent at the end
  * (a handler that never returns) is abandoned: named in the report with
  * what it was running, not joined, its memory left alone. The call always
@@ -20,7 +20,7 @@
  * Drain is a termination-detection protocol, not a guess. Each wave w is a
  * stage word; a shard acknowledges it at a turn boundary (no handler
  * running) after publishing the message hops it has sent and taken out of
- * queues so far (core_int.h, "Message accounting"). With D(w) the sum of
+ * queues so far (sched/stats.h, "Message accounting"). With D(w) the sum of
  * the done counts of wave w and S(w) the sum of the sent counts plus the
  * producers' (final: the gate is closed), the drain ends when
  * D(w - 1) == S(w). Why that proves quiescence: every wave-(w-1) report

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The byte budget for external producers (DESIGN.md lesson 3): a lock-free
+ * The byte budget for external producers: a lock-free
  * admit path, a mutex/condvar slow path for producers that wait, and a
  * release path that takes the lock only when somebody waits. Owns the
  * wake-up protocol that tests/model/ checks:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The byte budget for external producers (internal; DESIGN.md lesson 3).
+ * The byte budget for external producers (internal).
  * Threads that are not shards acquire bytes before they inject a message;
  * the shard that handles the message releases them. With weighted
  * (byte-sized) requests one wake-up per release strands waiters, so every

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The dispatch slow paths (the fast path is pn__dispatch() in core_int.h):
+ * The dispatch slow paths (the fast path is pn__dispatch() in dispatch.h):
  * internal messages and replies, messages for no actor in the slot table,
  * and dead letters. What is not the scheduler's own (congestion news) goes
  * to the features, in this order: a feature may divert it first (an actor

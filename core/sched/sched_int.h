@@ -36,7 +36,7 @@ static inline void pn__acct_moved(struct pn_shard *s)
 /* What a message costs against the overflow budget (flag bits off). */
 static inline uint64_t pn__msg_cost(uint32_t len)
 {
-	len &= ~(1u << 31); /* migration's bounced flag (migrate.h) */
+	len &= ~(1u << 31); /* migration's bounced flag (mig_int.h) */
 	return sizeof(struct pn_msg) + (len > PN_MSG_INLINE ? len : 0);
 }
 

@@ -126,7 +126,7 @@ struct pn_shard {
 	uint64_t n_dispatched, n_sent_local, n_sent_remote;
 	const struct pn__actor *beacon_last; /* actor the beacon names */
 	uint64_t dispatch_seq;		     /* beacon.seq, owner's copy */
-	struct pn__met met;		     /* metrics (metrics.h) */
+	struct pn__met met;		     /* the shard's meter (meter.h) */
 	struct pn__fifo local;		     /* sends within the shard */
 	struct pn__out *out;		     /* [nshards] */
 	_Atomic(struct pn_ring *) *in;	     /* [nsources]; NULL: no producer */

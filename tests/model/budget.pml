@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The weighted (byte) budget that external producers acquire before they
- * inject a message into a shard (DESIGN.md, lesson 3).
+ * inject a message into a shard: a release that could admit waiters wakes
+ * them all.
  *
  * Modelled: `used` and `waiters` are atomics (all operations seq_cst, so
  * sequentially consistent here); a mutex and a condition variable.
@@ -26,8 +27,8 @@
  * entry. A wakeup a waiter could always give itself would hide a lost one:
  * the executions in which none comes must exist for a deadlock to show.
  *
- * Scenario (DESIGN.md): limit 100; A acquires 100 and is admitted; then B
- * (50) and C (50) try while A releases its 100. Property: B and C both get
+ * Scenario (the weighted-budget wake-up incident): limit 100; A acquires
+ * 100 and is admitted; then B (50) and C (50) try while A releases its 100. Property: B and C both get
  * in. A waiter blocked forever is an invalid end state (init also waits for
  * everyone and then checks the totals).
  *

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Park/wake of a shard: release-then-recheck with an asymmetric barrier
- * (DESIGN.md, "Ownership of a shard's attention"). The C code follows this
- * protocol step for step; the step names (1, 2, 3 / a, b, c, d) are the
+ * Park/wake of a shard: release-then-recheck with an asymmetric barrier,
+ * the protocol by which a shard hands back and takes again the ownership
+ * of its attention. The C code follows this protocol step for step; the step names (1, 2, 3 / a, b, c, d) are the
  * ones used in the comments of the C code.
  *
  * Modelled: one consumer shard C; two producers P0, P1, each with its own

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The churn workload (WORKLOADS.md; DESIGN.md lesson 1) as a stress test.
+ * The churn workload as a stress test (no message may be lost at the inbox).
  * A driver actor on shard 0 runs N cycles; cycle i:
  *
  *   driver  spawns a victim on shard i % nshards with PN_SPAWN_MONITOR

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * External producers under a small inject byte budget (DESIGN.md lesson 3)
+ * External producers under a small inject byte budget
  * and tiny rings, in three parts.
  *
  * 1. Random load: THREADS external threads, each with its own producer,
@@ -420,7 +420,7 @@ static void part_lesson3(struct pn_runtime *rt, unsigned rounds)
 			SU_CHECK(w[k].err == 0,
 				 "round %u: %c (50 bytes) was not admitted "
 				 "after A's 100 bytes were released: %d "
-				 "after %.3f s (lesson 3: one wake-up per "
+				 "after %.3f s (one wake-up per "
 				 "release strands a waiter)",
 				 i, w[k].what, w[k].err, (double)w[k].ns / 1e9);
 			if (w[k].ns > max_ns)
@@ -441,7 +441,8 @@ static void part_lesson3(struct pn_runtime *rt, unsigned rounds)
 	pn_producer_destroy(pa);
 	pn_producer_destroy(pb);
 	pn_producer_destroy(pc);
-	su_log("lesson 3: %u rounds of A=100 / B=50 + C=50 in %.2f s; both "
+	su_log("weighted wake-up: %u rounds of A=100 / B=50 + C=50 in %.2f s; "
+	       "both "
 	       "waiters admitted every time (longest wait %.3f ms)",
 	       rounds, su_secs(t0), (double)max_ns / 1e6);
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Aimed at the park/wake protocol (DESIGN.md: release-then-recheck, the
+ * Aimed at the park/wake protocol (release-then-recheck, the
  * sleeper's membarrier, one waker per park). Every runtime here has
  * spin_ns=0: a shard parks as soon as a turn finds nothing to do, so
  * nearly every message races a park.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Staged shutdown (core/rt/shutdown.c; DESIGN.md lesson 2): a clean shutdown
+ * Staged shutdown (core/rt/shutdown.c): a clean shutdown
  * reports nothing; actors get PN_MSG_SHUTDOWN, then STOPPING and cleanup
  * with PN_REASON_SHUTDOWN, children before parents (links or not); what
  * was in flight is delivered first; nothing new is spawned once actors are

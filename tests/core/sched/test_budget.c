@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * The byte budget for external producers (core/sched/budget.c): admission up to
- * the limit, -EMSGSIZE, -EAGAIN, timeouts, close; and DESIGN.md lesson 3
- * with real threads: with 100 bytes all in use and two producers waiting
- * for 50 each, releasing the 100 must admit both. Threads are synchronised
- * on pn__budget_waiters() (spinning, bounded), never by sleeping; the only
- * timed waits are the timeouts under test.
+ * the limit, -EMSGSIZE, -EAGAIN, timeouts, close; and the weighted-budget
+ * wake-up case with real threads: with 100 bytes all in use and two producers
+ * waiting for 50 each, releasing the 100 must admit both. Threads are
+ * synchronised on pn__budget_waiters() (spinning, bounded), never by sleeping;
+ * the only timed waits are the timeouts under test.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -176,7 +176,7 @@ static void test_budget_close_refuses_acquires(void **state)
 }
 
 /*
- * DESIGN.md lesson 3: budget 100, A holds 100, B and C each wait for 50.
+ * The weighted-budget case: budget 100, A holds 100, B and C each wait for 50.
  * A's release must admit both (one wake-up per release would strand one).
  */
 static void test_budget_release_admits_every_waiter_that_fits(void **state)

@@ -2,9 +2,10 @@
 /*
  * External producers (core/sched/producer.c): creating them up to
  * max_producers, injecting (try and blocking) with every error, the byte budget
- * seen end to end (-EAGAIN, -ETIMEDOUT, -EMSGSIZE, and DESIGN.md lesson 3
- * through the real runtime), a full ring, spawning through a producer, and what
- * shutdown does to producers, including one waiting for budget.
+ * seen end to end (-EAGAIN, -ETIMEDOUT, -EMSGSIZE, and the weighted-budget
+ * wake-up case through the real runtime), a full ring, spawning through a
+ * producer, and what shutdown does to producers, including one waiting for
+ * budget.
  *
  * To hold bytes in the budget, a "gate" actor spins in its handler until
  * the test opens the gate, so its shard handles nothing else meanwhile
