@@ -147,6 +147,9 @@ static void actor_free(struct pn_shard *s, struct pn__actor *a, bool stopped)
 {
 	pn_pid pid = a->pid;
 
+	/* In its stop sequence, or the shard is being torn down. */
+	pn_assert((a->flags & PN__A_DYING) || (!stopped && !pn__self_shard));
+
 	pn__atimers_fini(s, a);
 	pn__actor_release(s, a);
 	if (pn_pid_shard(pid) == s->id)
@@ -177,6 +180,7 @@ void pn__actor_stop(struct pn_shard *s, struct pn__actor *a, int reason,
 
 	if (a->flags & PN__A_DYING)
 		return;
+	pn_assert(!(a->flags & PN__A_FWD)); /* a stand-in is not an actor */
 	a->flags |= PN__A_DYING;
 	s->cur = a;
 	outer = pn__beacon_enter(s, a, PN_MSG_STOPPING);
@@ -213,6 +217,7 @@ void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc)
 {
 	unsigned p = a->pending;
 
+	pn_assert(s->cur == a); /* right after its handler returned */
 	a->pending = 0;
 	if (a->flags & PN__A_DYING)
 		return;

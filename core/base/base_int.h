@@ -55,6 +55,8 @@ void pn__fifo_next_chunk(struct pn__fifo *f, struct pn_arena *a);
 void pn__fifo_fini(struct pn__fifo *f, struct pn_arena *a);
 bool pn__fifo_each(struct pn__fifo *f, bool (*fn)(struct pn_msg *m, void *arg),
 		   void *arg);
+/* Whether @f's chunks hold exactly len messages (O(len): for asserts). */
+bool pn__fifo_ok(const struct pn__fifo *f);
 
 static inline uint32_t pn__fifo_len(const struct pn__fifo *f)
 {
@@ -82,6 +84,7 @@ static inline struct pn_msg *pn__fifo_slot_fast(struct pn__fifo *f)
 
 static inline void pn__fifo_commit(struct pn__fifo *f)
 {
+	pn_assert(f->tail && f->tidx < PN__CHUNK_MSGS); /* after a slot */
 	f->tidx++;
 	f->len++;
 }
@@ -94,6 +97,8 @@ static inline struct pn_msg *pn__fifo_peek(const struct pn__fifo *f)
 /* Drop the oldest message (after its handler has returned). */
 static inline void pn__fifo_pop(struct pn__fifo *f, struct pn_arena *a)
 {
+	pn_assert(f->len && f->head &&
+		  (f->head != f->tail || f->hidx < f->tidx));
 	f->len--;
 	if (++f->hidx == PN__CHUNK_MSGS)
 		pn__fifo_next_chunk(f, a);

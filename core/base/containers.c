@@ -61,10 +61,31 @@ void pn__fifo_next_chunk(struct pn__fifo *f, struct pn_arena *a)
 	}
 }
 
+bool pn__fifo_ok(const struct pn__fifo *f)
+{
+	uint64_t n = 0;
+	const struct pn__chunk *c;
+
+	if (!f->head)
+		return !f->len && !f->tail;
+	for (c = f->head; c; c = c->next) {
+		uint32_t i = c == f->head ? f->hidx : 0;
+		uint32_t end = c == f->tail ? f->tidx : PN__CHUNK_MSGS;
+
+		if (i > end || end > PN__CHUNK_MSGS)
+			return false;
+		n += end - i;
+		if (c == f->tail)
+			return !c->next && n == f->len;
+	}
+	return false; /* the tail is not on the chain */
+}
+
 void pn__fifo_fini(struct pn__fifo *f, struct pn_arena *a)
 {
 	struct pn__chunk *c, *next;
 
+	pn_assert(pn__fifo_ok(f));
 	for (c = f->head; c; c = next) {
 		next = c->next;
 		pn_arena_free_aligned(a, c, sizeof(*c), PN_CACHELINE);
@@ -81,6 +102,7 @@ void pn__fifo_fini(struct pn__fifo *f, struct pn_arena *a)
 bool pn__fifo_each(struct pn__fifo *f, bool (*fn)(struct pn_msg *m, void *arg),
 		   void *arg)
 {
+	pn_assert(pn__fifo_ok(f));
 	for (struct pn__chunk *c = f->head; c && f->len; c = c->next) {
 		uint32_t i = c == f->head ? f->hidx : 0;
 		uint32_t end = c == f->tail ? f->tidx : PN__CHUNK_MSGS;

@@ -72,7 +72,7 @@ struct pn_ring {
 	 * last time; the consumer, after publishing head, exchanges it back
 	 * to 0 and wakes the tag's owner. Same line as head: the consumer
 	 * reads it where it has just written. pn_ring.h only carries it;
-	 * the runtime (core/shard.c, core/producer.c) runs the handshake.
+	 * the runtime (core/sched/shard.c, producer.c) runs the handshake.
 	 */
 	PN_ATOMIC(uint32_t) waiter;
 };
@@ -120,6 +120,8 @@ static inline struct pn_msg *pn_ring_slot(struct pn_ring *r)
 /* Add the slot pn_ring_slot() returned to the unpublished batch. */
 static inline void pn_ring_commit(struct pn_ring *r)
 {
+	/* A slot was free: the ring never holds more than its capacity. */
+	pn_assert(r->ptail - r->phead <= r->pmask);
 	r->ptail++;
 }
 
@@ -132,6 +134,7 @@ static inline uint32_t pn_ring_unpublished(const struct pn_ring *r)
 /* Make every committed slot visible to the consumer. */
 static inline void pn_ring_publish(struct pn_ring *r)
 {
+	pn_assert(r->ptail - r->ppub <= r->pmask + 1);
 	r->ppub = r->ptail;
 	/* Pairs with the acquire in pn_ring_peek(): the slots are written
 	 * before the consumer can see the tail that covers them. */
@@ -173,6 +176,7 @@ static inline struct pn_msg *pn_ring_peek(struct pn_ring *r)
 /* Step past the message pn_ring_peek() returned (not yet released). */
 static inline void pn_ring_consume(struct pn_ring *r)
 {
+	pn_assert(r->chead != r->ctail); /* only what pn_ring_peek() gave */
 	r->chead++;
 }
 
@@ -181,6 +185,7 @@ static inline void pn_ring_release(struct pn_ring *r)
 {
 	if (r->cpub == r->chead)
 		return;
+	pn_assert(r->chead - r->cpub <= r->cmask + 1);
 	r->cpub = r->chead;
 	/* Pairs with the acquire in pn_ring_slot(): we are done reading the
 	 * slots before the producer may overwrite them. */

@@ -352,7 +352,7 @@ static void on_gone(struct pn_shard *s, const struct pn_msg *m)
 
 	pn_verify(f && !f->draining);
 	fwd_free(s, f);
-	pn__slot_release(s, pn_pid_slot(m->to));
+	pn__slot_free(s, pn_pid_slot(m->to));
 }
 
 /*

@@ -70,6 +70,7 @@ pn__run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
 {
 	int rc;
 
+	pn_assert(!s->cur && a->pid == m->to); /* not nested: see run_nested */
 	s->cur = a;
 	pn__beacon_set(s, a, m->type); /* for the watchdog: see there */
 	PN_PROBE3(dispatch_start, s->id, m->to, m->type);

@@ -142,7 +142,6 @@ void pn__buf_flush_remote(struct pn_shard *s);
 int pn__slot_reserve(struct pn_shard *owner, pn_pid *pid);
 void pn__slot_unreserve(struct pn_shard *owner, pn_pid pid);
 void pn__slot_free(struct pn_shard *s, uint32_t idx);
-void pn__slot_release(struct pn_shard *s, uint32_t idx);
 bool pn__slot_reserved(struct pn_shard *s, pn_pid pid);
 
 /* dispatch.c */

@@ -622,6 +622,8 @@ unsigned pn__shard_turn(struct pn_shard *s, bool *exit)
 	unsigned work;
 
 	*exit = false;
+	/* Between handlers, on the thread that owns the shard. */
+	pn_assert(!s->cur && pn__self_shard == s);
 	if (PN_UNLIKELY(st != s->stage_seen)) {
 		s->stage_seen = st;
 		if ((*exit = pn__shard_stage(s, st)))
@@ -638,6 +640,7 @@ unsigned pn__shard_turn(struct pn_shard *s, bool *exit)
 	else if (PN_UNLIKELY(s->congested || s->side_bytes))
 		pn__flow_update(s);
 	pn__flush(s);
+	pn_assert(!s->ndirty && !s->nwake); /* all published, all woken */
 	pn__buf_flush_remote(s);
 	work += reap(s);
 	/* SQEs handlers and pollers prepared this turn: one enter. */

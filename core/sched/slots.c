@@ -22,8 +22,11 @@ int pn__slot_reserve(struct pn_shard *o, pn_pid *pid)
 
 	while ((uint32_t)head) {
 		uint32_t idx = (uint32_t)head - 1;
-		uint32_t next = atomic_load_explicit(&o->slots[idx].next,
-						     memory_order_relaxed);
+		uint32_t next;
+
+		pn_assert(idx < o->max_slots);
+		next = atomic_load_explicit(&o->slots[idx].next,
+					    memory_order_relaxed);
 		uint64_t nh = (((head >> 32) + 1) << 32) | next;
 
 		if (atomic_compare_exchange_weak_explicit(
@@ -83,6 +86,9 @@ void pn__slot_free(struct pn_shard *s, uint32_t idx)
 	struct pn__slot *sl = &s->slots[idx];
 	uint32_t g = atomic_load_explicit(&sl->gen, memory_order_relaxed);
 
+	/* Only a slot handed out, not retired, is freed, by its owner. */
+	pn_assert(idx < atomic_load_explicit(&s->fresh, memory_order_relaxed));
+	pn_assert(g != 0 && (s == pn__self_shard || !pn__self_shard));
 	sl->actor = NULL;
 	if (g == UINT32_MAX) {
 		/* Retired: its next PID could alias an old one. Generation 0
@@ -92,12 +98,6 @@ void pn__slot_free(struct pn_shard *s, uint32_t idx)
 	}
 	atomic_store_explicit(&sl->gen, g + 1, memory_order_relaxed);
 	slot_push(s, idx);
-}
-
-/* pn__slot_free() for migrate.c: a moved-away actor stopped (owner only). */
-void pn__slot_release(struct pn_shard *s, uint32_t idx)
-{
-	pn__slot_free(s, idx);
 }
 
 /*

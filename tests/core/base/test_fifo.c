@@ -9,7 +9,10 @@
  * and reused, so a steady state allocates nothing, and at most 4 MiB of them
  * are kept; pn__fifo_each() visits oldest first from the middle of a chunk,
  * may change messages in place, and stops as soon as its callback returns
- * true; pn__fifo_fini() gives every chunk back, queued or spare.
+ * true; pn__fifo_fini() gives every chunk back, queued or spare. The
+ * invariant check the asserts use, pn__fifo_ok(), holds after every push
+ * and pop here and catches a count or an index that disagrees with the
+ * chunks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -71,6 +74,7 @@ static struct pn_msg *push(struct fixture *x, uint64_t seq)
 	m->len = 0;
 	pn__fifo_commit(&x->f);
 	assert_int_equal(pn__fifo_len(&x->f), len + 1);
+	assert_true(pn__fifo_ok(&x->f));
 	return m;
 }
 
@@ -83,6 +87,7 @@ static void pop_expect(struct fixture *x, uint64_t seq)
 	assert_int_equal(m->ref, seq);
 	pn__fifo_pop(&x->f, x->a);
 	assert_int_equal(pn__fifo_len(&x->f), len - 1);
+	assert_true(pn__fifo_ok(&x->f));
 }
 
 static void test_fifo_empty(void **state)
@@ -317,6 +322,32 @@ static void test_fifo_fini_frees_everything(void **state)
 	assert_int_equal(stats(x).allocated, 0);
 }
 
+static void test_fifo_ok_catches_corruption(void **state)
+{
+	struct fixture *x = *state;
+	uint32_t saved;
+
+	assert_true(pn__fifo_ok(&x->f));
+	for (uint64_t i = 0; i < 2 * CHUNK + 3; i++)
+		push(x, i);
+	pop_expect(x, 0);
+	/* A count off by one either way. */
+	x->f.len++;
+	assert_false(pn__fifo_ok(&x->f));
+	x->f.len -= 2;
+	assert_false(pn__fifo_ok(&x->f));
+	x->f.len++;
+	assert_true(pn__fifo_ok(&x->f));
+	/* A head index past the tail's in a single-chunk FIFO. */
+	while (pn__fifo_len(&x->f) > 2)
+		pop_expect(x, 2 * CHUNK + 3 - pn__fifo_len(&x->f));
+	saved = x->f.hidx;
+	x->f.hidx = x->f.tidx + 1;
+	assert_false(pn__fifo_ok(&x->f));
+	x->f.hidx = saved;
+	assert_true(pn__fifo_ok(&x->f));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -329,6 +360,7 @@ int main(void)
 		T(test_fifo_spares_bounded),
 		T(test_fifo_each_in_order_and_stops),
 		T(test_fifo_fini_frees_everything),
+		T(test_fifo_ok_catches_corruption),
 	};
 #undef T
 
