@@ -38,29 +38,6 @@
 #define PN__IS_POISONED(p) ((void)(p), false)
 #endif
 
-/* --- owner-written statistics --------------------------------------------- */
-
-/*
- * Add @d to a counter that only its owner thread writes. A relaxed load and
- * a relaxed store, not an atomic RMW: with a single writer no update can be
- * lost, and the plain store costs no locked instruction on the hot path.
- * Readers on other threads use relaxed loads and see some recent value; no
- * other data is published through a counter, so no ordering is needed.
- * Subtract by adding (uint64_t)-d: unsigned arithmetic wraps.
- */
-static inline void pn__ctr_add(_Atomic uint64_t *c, uint64_t d)
-{
-	atomic_store_explicit(c,
-			      atomic_load_explicit(c, memory_order_relaxed) + d,
-			      memory_order_relaxed);
-}
-
-/* Read a counter from any thread (see pn__ctr_add() for why relaxed). */
-static inline uint64_t pn__ctr_get(const _Atomic uint64_t *c)
-{
-	return atomic_load_explicit(c, memory_order_relaxed);
-}
-
 /* --- arenas --------------------------------------------------------------- */
 
 /* Highest NUMA node number + 1 an arena can bind to (the mbind mask). */

@@ -7,7 +7,8 @@ PUB_HEADERS += core/pn_core.h core/base/pn_msg.h core/base/pn_ring.h \
 	       core/obs/pn_metrics.h core/mig/pn_migrate.h core/rt/pn_shutdown.h
 # base: messages, the SPSC ring, FIFOs and PID sets, the timer wheel,
 # histograms, probes.
-LIB_SRCS    += core/base/containers.c core/base/timers.c core/base/buckets.c
+LIB_SRCS    += core/base/containers.c core/base/timers.c core/base/buckets.c \
+	       core/base/hash.c
 # sched: shards and their loop, sends, dispatch, producers, the budget,
 # park/wake, the features' registry, the shard's meter and flight recorder.
 LIB_SRCS    += core/sched/budget.c core/sched/send.c core/sched/shard.c \

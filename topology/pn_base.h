@@ -44,6 +44,41 @@ int pn__error(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #endif
 
+#if defined(PN_INTERNAL) && !defined(__cplusplus)
+#include <stdatomic.h>
+/*
+ * Inside Pinion only: the one owner-written counter. Add @d to a counter
+ * that only its owner thread writes, with a relaxed load and a relaxed
+ * store, not an atomic RMW: with a single writer no update can be lost,
+ * and the plain store costs no locked instruction on the hot path. Readers
+ * on other threads use relaxed loads (pn__ctr_get) and see some recent
+ * value; nothing else is published through a counter, so no ordering is
+ * needed (a counter that must be seen before a publish is ordered by that
+ * publish's release). Subtract by adding (uint64_t)-d: unsigned arithmetic
+ * wraps. 64- and 32-bit counters.
+ */
+static inline void pn__ctr_add64(_Atomic uint64_t *c, uint64_t d)
+{
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
+
+static inline void pn__ctr_add32(_Atomic uint32_t *c, uint32_t d)
+{
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
+
+#define pn__ctr_add(c, d)                                                      \
+	_Generic((c), _Atomic uint32_t *: pn__ctr_add32, default: pn__ctr_add64)( \
+		(c), (d))
+
+/* Read a counter from any thread (see pn__ctr_add() for why relaxed). */
+#define pn__ctr_get(c) atomic_load_explicit((c), memory_order_relaxed)
+#endif
+
 /* Print "pinion: panic: <msg> at file:line" on stderr and abort(). The
  * function behind pn_panic(), pn_verify() and pn_assert(). Any thread. */
 PN_API __attribute__((noreturn, format(printf, 3, 4))) void

@@ -4,7 +4,8 @@
  * that migrates (README, "Migration").
  *
  * A request takes an entry in its shard's table of outstanding requests:
- * an open-addressing hash keyed by the correlation id (msg->ref), which is
+ * a struct pn__htab (core/base/hash.h) keyed by the correlation id
+ * (msg->ref), which is
  * location-independent - (origin shard + 1) << 48 | a per-shard counter -
  * so that an actor that moves takes its entries along (pn__reqs_take/put)
  * and the reply, forwarded by its home, finds the entry where it now is.
@@ -37,110 +38,50 @@ struct req {
 };
 
 struct pn__reqs {
-	struct req *v; /* [cap], a power of two; at most half full */
-	uint32_t cap, n;
-	uint64_t seq; /* the last ref's counter */
+	struct pn__htab t; /* ref -> struct req */
+	uint64_t seq;	   /* the last ref's counter */
 };
 
 int pn__reqs_create(struct pn_shard *s)
 {
 	s->reqs = pn_arena_zalloc(s->arena, sizeof(*s->reqs));
-	return s->reqs ? 0 : pn__error(-ENOMEM, "no memory for requests");
+	if (!s->reqs)
+		return pn__error(-ENOMEM, "no memory for requests");
+	pn__htab_init(&s->reqs->t, sizeof(struct req), 64, 1u << 30);
+	return 0;
 }
 
 void pn__reqs_destroy(struct pn_shard *s)
 {
 	if (!s->reqs)
 		return;
-	pn_arena_free(s->arena, s->reqs->v, s->reqs->cap * sizeof(struct req));
+	pn__htab_fini(&s->reqs->t, s->arena);
 	pn_arena_free(s->arena, s->reqs, sizeof(*s->reqs));
 	s->reqs = NULL;
-}
-
-static uint32_t req_home(const struct pn__reqs *q, uint64_t ref)
-{
-	return (uint32_t)((ref * 0x9e3779b97f4a7c15ull) >> 32) & (q->cap - 1);
 }
 
 /* The entry @ref names, if it is still outstanding. */
 static struct req *req_find(struct pn_shard *s, uint64_t ref)
 {
-	struct pn__reqs *q = s->reqs;
-	uint32_t i;
-
-	ref &= ~PN__REF_REPLY;
-	if (!q->cap || !ref)
-		return NULL;
-	for (i = req_home(q, ref); q->v[i].ref; i = (i + 1) & (q->cap - 1))
-		if (q->v[i].ref == ref)
-			return &q->v[i];
-	return NULL;
-}
-
-static void req_place(struct pn__reqs *q, const struct req *r)
-{
-	uint32_t i = req_home(q, r->ref);
-
-	while (q->v[i].ref)
-		i = (i + 1) & (q->cap - 1);
-	q->v[i] = *r;
-	q->n++;
-}
-
-static int req_grow(struct pn_shard *s)
-{
-	struct pn__reqs *q = s->reqs;
-	uint32_t cap = q->cap ? q->cap * 2 : 64, old = q->cap;
-	struct req *v = q->v;
-
-	if (cap > (1u << 30))
-		return pn__error(-ENOSPC, "too many outstanding requests");
-	q->v = pn_arena_zalloc(s->arena, cap * sizeof(*v));
-	if (!q->v) {
-		q->v = v;
-		return pn__error(-ENOMEM, "no memory for requests");
-	}
-	q->cap = cap;
-	q->n = 0;
-	for (uint32_t i = 0; i < old; i++)
-		if (v[i].ref)
-			req_place(q, &v[i]);
-	pn_arena_free(s->arena, v, old * sizeof(*v));
-	return 0;
+	return pn__htab_find(&s->reqs->t, ref & ~PN__REF_REPLY);
 }
 
 static int req_add(struct pn_shard *s, const struct req *r)
 {
-	int err;
+	struct req *e;
+	int err = pn__htab_add(&s->reqs->t, s->arena, r->ref, (void **)&e);
 
-	if ((s->reqs->n + 1) * 2 > s->reqs->cap && (err = req_grow(s)) < 0)
-		return err;
-	req_place(s->reqs, r);
+	if (err == -ENOSPC)
+		return pn__error(err, "too many outstanding requests");
+	if (err < 0)
+		return pn__error(err, "no memory for requests");
+	*e = *r;
 	return 0;
 }
 
-/* Free entry @r: backward-shift deletion keeps every probe chain whole. */
 static void req_free(struct pn_shard *s, struct req *r)
 {
-	struct pn__reqs *q = s->reqs;
-	uint32_t i = (uint32_t)(r - q->v), j = i, mask = q->cap - 1;
-
-	for (;;) {
-		j = (j + 1) & mask;
-		if (!q->v[j].ref)
-			break;
-		/* Move j back into the hole at i unless its home lies
-		 * cyclically in (i, j]: then it is at least as far from its
-		 * home as the hole is. */
-		uint32_t h = req_home(q, q->v[j].ref);
-
-		if (((j - h) & mask) >= ((j - i) & mask)) {
-			q->v[i] = q->v[j];
-			i = j;
-		}
-	}
-	q->v[i].ref = 0;
-	q->n--;
+	pn__htab_del(&s->reqs->t, r);
 }
 
 static uint64_t ref_new(struct pn_shard *s)
@@ -214,8 +155,8 @@ bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m)
 	return true;
 }
 
-/* The reply service (core_int.h): a reply goes to its requester's handler
- * while its request is outstanding; a late one is a dead letter. */
+/* The reply service (core/sched/feature.h): a reply goes to its requester's
+ * handler while its request is outstanding; a late one is a dead letter. */
 void pn__reply_msg(struct pn_shard *s, struct pn_msg *m)
 {
 	if (!pn__reply_accept(s, m)) {
@@ -230,11 +171,14 @@ void pn__reply_msg(struct pn_shard *s, struct pn_msg *m)
 
 uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner)
 {
-	struct pn__reqs *q = s->reqs;
+	const struct pn__htab *t = &s->reqs->t;
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < q->cap && n < q->n; i++)
-		n += q->v[i].ref && q->v[i].owner == owner;
+	for (uint32_t i = 0; i < t->cap; i++) {
+		const struct req *r = pn__htab_slot(t, i);
+
+		n += r && r->owner == owner;
+	}
 	return n;
 }
 
@@ -242,13 +186,17 @@ uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner)
  * the time left before their timeouts into @out[2n]. */
 void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n)
 {
-	struct pn__reqs *q = s->reqs;
+	const struct pn__htab *t = &s->reqs->t;
 	uint64_t now = pn__now(s->rt);
 	uint32_t k = 0;
 
-	for (uint32_t i = 0; i < q->cap && k < n; i++)
-		if (q->v[i].ref && q->v[i].owner == owner)
-			out[2 * k++] = q->v[i].ref;
+	/* Refs first: freeing entries moves others. */
+	for (uint32_t i = 0; i < t->cap && k < n; i++) {
+		const struct req *r = pn__htab_slot(t, i);
+
+		if (r && r->owner == owner)
+			out[2 * k++] = r->ref;
+	}
 	for (k = 0; k < n; k++) {
 		struct req *r = req_find(s, out[2 * k]);
 

@@ -9,6 +9,7 @@
 #ifndef PN_BASE_INT_H
 #define PN_BASE_INT_H
 
+#include "hash.h"
 #include "pn_alloc.h"
 #include "pn_core.h"
 #include "pn_ring.h"

@@ -48,10 +48,10 @@ static bool sent_by(struct pn_msg *m, void *pid)
 /* Whether a guest's held queue here still holds a message from @pid. */
 static bool held_from(struct pn_shard *s, pn_pid pid)
 {
-	for (uint32_t i = 0; s->mig && i < s->mig->cap; i++) {
-		struct pn__guest *e = &s->mig->g[i];
+	for (uint32_t i = 0; s->mig && i < s->mig->guests.cap; i++) {
+		struct pn__guest *e = pn__htab_slot(&s->mig->guests, i);
 
-		if (e->pid && e->held && pn__fifo_each(e->held, sent_by, &pid))
+		if (e && e->held && pn__fifo_each(e->held, sent_by, &pid))
 			return true;
 	}
 	return false;

@@ -595,12 +595,12 @@ void pn__mig_side_queues(struct pn_shard *s,
 	}
 	for (unsigned d = 0; d < s->nshards; d++)
 		fn(s, &s->out[d].fwdq, arg);
-	for (uint32_t i = 0; i < s->mig->cap; i++) {
-		struct pn__guest *e = &s->mig->g[i];
+	for (uint32_t i = 0; i < s->mig->guests.cap; i++) {
+		struct pn__guest *e = pn__htab_slot(&s->mig->guests, i);
 
-		if (e->pid && e->held)
+		if (e && e->held)
 			fn(s, e->held, arg);
-		if (e->pid && e->fq)
+		if (e && e->fq)
 			fn(s, e->fq, arg);
 	}
 }
@@ -616,13 +616,17 @@ void pn__mig_fini(struct pn_shard *s)
 		s->slots[pn_pid_slot(f->pid)].actor = NULL;
 		fwd_free(s, f);
 	}
-	for (uint32_t i = 0; i < s->mig->cap; i++) {
-		pn__mig_side_free(s, &s->mig->g[i].held);
-		pn__mig_side_free(s, &s->mig->g[i].fq);
+	for (uint32_t i = 0; i < s->mig->guests.cap; i++) {
+		struct pn__guest *e = pn__htab_slot(&s->mig->guests, i);
+
+		if (e) {
+			pn__mig_side_free(s, &e->held);
+			pn__mig_side_free(s, &e->fq);
+		}
 	}
 	pn_arena_free(s->arena, s->mig->defer,
 		      s->mig->cdefer * sizeof(*s->mig->defer));
-	pn_arena_free(s->arena, s->mig->g, s->mig->cap * sizeof(*s->mig->g));
+	pn__htab_fini(&s->mig->guests, s->arena);
 	pn_arena_free(s->arena, s->mig, sizeof(*s->mig));
 	s->mig = NULL;
 }

@@ -16,6 +16,8 @@ struct pn__mig *pn__mig_get(struct pn_shard *s)
 		if (!(s->mig = pn_arena_zalloc(s->arena, sizeof(*s->mig))))
 			pn_panic("no memory for migration state");
 		s->mig->bit = pn__feature_bit(s->rt, &pn__mig_feature);
+		pn__htab_init(&s->mig->guests, sizeof(struct pn__guest), 16,
+			      1u << 30);
 	}
 	return s->mig;
 }
@@ -43,56 +45,18 @@ void pn__mig_pump_add(struct pn_shard *s, int n)
 
 /* --- the guest table ---------------------------------------------------- */
 
-static void g_place(struct pn__mig *g, const struct pn__guest *e)
-{
-	uint32_t i = pn__mig_ghome(g, e->pid);
-
-	while (g->g[i].pid)
-		i = (i + 1) & (g->cap - 1);
-	g->g[i] = *e;
-	g->n++;
-}
-
 struct pn__guest *pn__mig_g_add(struct pn_shard *s, pn_pid pid)
 {
-	struct pn__mig *g = pn__mig_get(s);
-	struct pn__guest *old = g->g, e = {.pid = pid};
-	uint32_t cap = g->cap;
+	struct pn__guest *e;
 
-	if ((g->n + 1) * 2 > g->cap) {
-		g->cap = cap ? cap * 2 : 16;
-		g->g = pn_arena_zalloc(s->arena, g->cap * sizeof(*g->g));
-		if (!g->g)
-			pn_panic("no memory for the guest table");
-		g->n = 0;
-		for (uint32_t i = 0; i < cap; i++)
-			if (old[i].pid)
-				g_place(g, &old[i]);
-		pn_arena_free(s->arena, old, cap * sizeof(*old));
-	}
-	g_place(g, &e);
-	return pn__mig_gfind(s, pid);
+	if (pn__htab_add(&pn__mig_get(s)->guests, s->arena, pid, (void **)&e))
+		pn_panic("no memory for the guest table");
+	return e;
 }
 
-/* Backward-shift deletion (as request.c's table). */
 void pn__mig_g_del(struct pn_shard *s, struct pn__guest *e)
 {
-	struct pn__mig *g = s->mig;
-	uint32_t mask = g->cap - 1, i = (uint32_t)(e - g->g), j = i;
-
-	for (;;) {
-		j = (j + 1) & mask;
-		if (!g->g[j].pid)
-			break;
-		uint32_t h = pn__mig_ghome(g, g->g[j].pid);
-
-		if (((j - h) & mask) >= ((j - i) & mask)) {
-			g->g[i] = g->g[j];
-			i = j;
-		}
-	}
-	g->g[i] = (struct pn__guest){0};
-	g->n--;
+	pn__htab_del(&s->mig->guests, e);
 }
 
 /* --- sending ------------------------------------------------------------- */

@@ -10,7 +10,7 @@
 #include "actor_int.h"
 #include "pn_migrate.h"
 
-/* The guest table (queues.c): an open-addressing hash PID -> entry,
+/* The guest table: a struct pn__htab (core/base/hash.h) PID -> entry,
  * owner only. Here so that the hot lookups (sends in mig_int.h) inline. */
 enum { PN__G_PENDING = 1, PN__G_DIRECT, PN__G_BOUNCE, PN__G_FENCE };
 
@@ -31,8 +31,7 @@ struct pn__guest {
 struct pn__fwd;
 struct pn__fence; /* a mover's fence waiting for held messages (migrate.c) */
 struct pn__mig {
-	struct pn__guest *g; /* [cap], a power of two, at most half full */
-	uint32_t cap, n;
+	struct pn__htab guests;	 /* pid -> struct pn__guest */
 	struct pn__fwd *fwds;	 /* forwarders in this shard's slots */
 	uint32_t npump;		 /* destinations with a non-empty fwdq */
 	uint32_t nguests;	 /* guests here that sends reach directly */
@@ -41,25 +40,9 @@ struct pn__mig {
 	uint32_t ndefer, cdefer;
 };
 
-/* Slot and shard bits: distinct for live actors of one home, cheap. */
-static inline uint32_t pn__mig_ghome(const struct pn__mig *g, pn_pid pid)
-{
-	uint32_t h = (uint32_t)(pid >> 32);
-
-	return (h ^ (h >> 13)) & (g->cap - 1);
-}
-
 static inline struct pn__guest *pn__mig_gfind(struct pn_shard *s, pn_pid pid)
 {
-	struct pn__mig *g = s->mig;
-
-	if (!g || !g->n)
-		return NULL;
-	for (uint32_t i = pn__mig_ghome(g, pid); g->g[i].pid;
-	     i = (i + 1) & (g->cap - 1))
-		if (g->g[i].pid == pid)
-			return &g->g[i];
-	return NULL;
+	return s->mig ? pn__htab_find(&s->mig->guests, pid) : NULL;
 }
 
 /* A guest living here that messages go to directly, or NULL. */

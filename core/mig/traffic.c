@@ -39,16 +39,9 @@ struct pn__traffic {
 	struct tr_pair pair[TR_PAIRS];
 };
 
-static void add(_Atomic uint64_t *v, uint64_t n)
-{
-	atomic_store_explicit(v,
-			      atomic_load_explicit(v, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
-
 void pn__traffic_count(struct pn_shard *s, unsigned which)
 {
-	add(&s->tr->cnt[which], 1);
+	pn__ctr_add(&s->tr->cnt[which], 1);
 }
 
 static void pairs_clear(struct pn__traffic *t)
@@ -62,9 +55,8 @@ static void pairs_clear(struct pn__traffic *t)
 
 static void pair_note(struct pn__traffic *t, pn_pid from, pn_pid to)
 {
-	uint64_t h =
-		(from ^ (to * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
-	unsigned i = (unsigned)(h >> 56) % TR_PAIRS;
+	/* Rotated: a pair and its reverse, or from == to, do not cancel. */
+	unsigned i = pn__hash64(from ^ (to << 17 | to >> 47)) % TR_PAIRS;
 
 	for (unsigned k = 0; k < TR_PROBE; k++, i = (i + 1) % TR_PAIRS) {
 		struct tr_pair *p = &t->pair[i];
@@ -73,7 +65,7 @@ static void pair_note(struct pn__traffic *t, pn_pid from, pn_pid to)
 
 		if (f == from &&
 		    atomic_load_explicit(&p->to, memory_order_relaxed) == to) {
-			add(&p->n, 1);
+			pn__ctr_add(&p->n, 1);
 			return;
 		}
 		if (f == 0) {
@@ -98,7 +90,7 @@ void pn__traffic_note(struct pn_shard *s, unsigned dst, uint32_t n,
 {
 	struct pn__traffic *t = s->tr;
 
-	add(&t->xmit[dst], n);
+	pn__ctr_add(&t->xmit[dst], n);
 	if (atomic_load_explicit(&t->reset, memory_order_acquire)) {
 		pairs_clear(t);
 		atomic_store_explicit(&t->reset, 0, memory_order_relaxed);

@@ -85,7 +85,7 @@ int pn_runtime_stats(const struct pn_runtime *rt, unsigned shard,
 				 rt->nshards);
 	s = rt->shard[shard];
 	moved = st_get(s, PN__ST_MOVED);
-	/* The accounting identities of core_int.h, per shard. */
+	/* The accounting identities of core/sched/stats.h, per shard. */
 	*out = (struct pn_shard_stats){
 		.handled = sub0(st_get(s, PN__ST_DISPATCHED) +
 					st_get(s, PN__ST_SIDE_OUT),
@@ -121,8 +121,8 @@ int pn_runtime_totals(const struct pn_runtime *rt,
 
 	if (!out)
 		return pn__error(-EINVAL, "pn_runtime_totals: out is NULL");
-	/* The identities of core_int.h over the whole runtime, from the raw
-	 * counters: a message moved on one shard may end on another, so the
+	/* The identities of core/sched/stats.h over the whole runtime, from the
+	 * raw counters: a message moved on one shard may end on another, so the
 	 * per-shard figures only add up in sum. */
 	for (unsigned i = 0; i < rt->nshards; i++) {
 		const struct pn_shard *s = rt->shard[i];

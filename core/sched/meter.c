@@ -108,15 +108,7 @@ static void ah_add(struct pn__ahist *h, uint64_t v)
 	unsigned i = v >> PN__AH_OCT ? PN__AH_BUCKETS - 1
 				     : pn__hist_index(v, PN__AH_SUB);
 
-	atomic_store_explicit(
-		&h->c[i],
-		atomic_load_explicit(&h->c[i], memory_order_relaxed) + 1,
-		memory_order_relaxed);
-}
-
-static unsigned pid_hash(pn_pid pid)
-{
-	return (unsigned)((pid * 0x9e3779b97f4a7c15ull) >> 40);
+	pn__ctr_add(&h->c[i], 1);
 }
 
 /* (Re)claim entry @e for @a: odd seq while it is rewritten. */
@@ -150,7 +142,7 @@ static void aent_claim(struct pn__aent *e, const struct pn__actor *a)
 static struct pn__aent *aent_get(struct pn__mshard *sh,
 				 const struct pn__actor *a)
 {
-	unsigned h = pid_hash(a->pid), victim = h % PN__ATAB;
+	unsigned h = pn__hash64(a->pid), victim = h % PN__ATAB;
 	uint64_t least = UINT64_MAX;
 
 	for (unsigned i = 0; i < 8; i++) {
@@ -192,16 +184,16 @@ void pn__met_dispatch(struct pn_shard *s, struct pn_msg *m)
 		return;
 	run = pn__now(s->rt) - t0;
 	q = t0 > sent ? t0 - sent : 0; /* clocks of two cores: clamp */
-	pn__met_add(&e->samples, 1);
-	pn__met_add(&e->handler_ns, run);
-	pn__met_add(&e->queue_ns, q);
+	pn__ctr_add(&e->samples, 1);
+	pn__ctr_add(&e->handler_ns, run);
+	pn__ctr_add(&e->queue_ns, q);
 	ah_add(&e->handler, run);
 	ah_add(&e->queue, q);
 	ah_add(&sh->handler, run);
 	ah_add(&sh->queue, q);
-	pn__met_add(&sh->v[PN__M_SAMPLES], 1);
-	pn__met_add(&sh->v[PN__M_HANDLER_SUM], run);
-	pn__met_add(&sh->v[PN__M_QUEUE_SUM], q);
+	pn__ctr_add(&sh->v[PN__M_SAMPLES], 1);
+	pn__ctr_add(&sh->v[PN__M_HANDLER_SUM], run);
+	pn__ctr_add(&sh->v[PN__M_QUEUE_SUM], q);
 	pn__flight_rec(&s->met, t0 + run, PN__FL_SAMPLE, to, type, run);
 }
 

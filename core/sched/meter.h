@@ -115,13 +115,6 @@ __attribute__((cold, noinline)) void pn__met_dispatch(struct pn_shard *s,
 						      struct pn_msg *m);
 void pn__met_hwm(struct pn__met *mt, unsigned src, uint32_t occ);
 void pn__met_tick(struct pn_shard *s, uint64_t now);
-/* Owner-only counter bump on a shared atomic (no RMW; see core_int.h). */
-static inline void pn__met_add(_Atomic uint64_t *c, uint64_t n)
-{
-	atomic_store_explicit(c,
-			      atomic_load_explicit(c, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
 
 /* --- hooks (empty with PN_NO_METRICS) ----------------------------------- */
 
@@ -137,7 +130,7 @@ static inline void pn__met_send(struct pn__met *mt, struct pn_msg *m,
 static inline void pn__met_sent(struct pn__met *mt, unsigned dst, uint32_t n)
 {
 	if (PN__METRICS)
-		pn__met_add(&mt->sh->sent_to[dst], n);
+		pn__ctr_add(&mt->sh->sent_to[dst], n);
 }
 
 /* A rare event for the flight recorder (slow paths only). */

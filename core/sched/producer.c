@@ -5,8 +5,9 @@
  *
  * Producers. Each has its own SPSC ring into every shard (a doorbell
  * source of its own), and everything in flight from producers counts
- * against one byte budget (struct pn__budget, DESIGN.md lesson 3) until
- * the receiving shard has handled it. The runtime's own producer, behind
+ * against one byte budget (struct pn__budget: a producer that outruns
+ * the shards blocks instead of growing memory without bound) until the
+ * receiving shard has handled it. The runtime's own producer, behind
  * pn_runtime_send(), pn_runtime_spawn() and pn_runtime_migrate(), is one
  * more (mutex-serialised) beyond max_producers.
  *
@@ -465,10 +466,7 @@ static int inject(struct pn_producer *p, pn_pid to, uint32_t type,
 	pn_ring_commit(p->ring[dst]);
 	/* Counted before the publish (whose release orders it): whoever
 	 * sees the message handled sees it counted (shutdown's drain). */
-	atomic_store_explicit(
-		&p->sent,
-		atomic_load_explicit(&p->sent, memory_order_relaxed) + 1,
-		memory_order_relaxed);
+	pn__ctr_add(&p->sent, 1);
 	pn_ring_publish(p->ring[dst]);
 	pn__source_publish(rt, rt->shard[dst], rt->nshards + p->index, NULL);
 	return 0;

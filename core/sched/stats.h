@@ -34,13 +34,8 @@ struct pn__stats {
 	_Atomic uint64_t v[PN__ST_COUNT];
 };
 
-/* Owner-only counter update: no RMW, readers use relaxed loads. */
-#define PN__STAT_ADD(s, i, n)                                                  \
-	atomic_store_explicit(                                                 \
-		&(s)->stats.v[i],                                              \
-		atomic_load_explicit(&(s)->stats.v[i], memory_order_relaxed) + \
-			(n),                                                   \
-		memory_order_relaxed)
+/* Owner-only counter update (pn__ctr_add(), pn_base.h). */
+#define PN__STAT_ADD(s, i, n) pn__ctr_add(&(s)->stats.v[i], (n))
 
 /*
  * Message accounting (pn_runtime_totals(), shutdown's drain and join).

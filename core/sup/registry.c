@@ -139,34 +139,32 @@ static void ent_copy(struct pn__name *dst, const struct pn__name *src)
 		memory_order_relaxed);
 }
 
-static uint32_t ent_home(const struct pn__sup_rt *r, const struct pn__name *e)
+/* pn__probe_delete()'s view of the table: slot @j's home, or -1. */
+static int64_t ent_home(void *p, uint32_t j)
 {
+	const struct pn__sup_rt *r = p;
+	const struct pn__name *e = &r->reg[j];
 	uint64_t w[PN__NAME_WORDS];
 
+	if (!atomic_load_explicit(&e->pid, memory_order_relaxed))
+		return -1;
 	for (unsigned i = 0; i < PN__NAME_WORDS; i++)
 		w[i] = atomic_load_explicit(&e->w[i], memory_order_relaxed);
 	return name_hash(w) & r->reg_mask;
 }
 
-/* Empty slot @i and pull later entries of its chain back (algorithm R). */
+static void ent_move(void *p, uint32_t dst, uint32_t src)
+{
+	struct pn__sup_rt *r = p;
+
+	ent_copy(&r->reg[dst], &r->reg[src]);
+}
+
+/* Empty slot @i; later entries of its chain move back (the writer holds
+ * the seqlock odd, so no reader trusts what it saw meanwhile). */
 static void ent_remove(struct pn__sup_rt *r, uint32_t i)
 {
-	uint32_t j = i;
-
-	for (;;) {
-		uint32_t k;
-
-		j = (j + 1) & r->reg_mask;
-		if (!atomic_load_explicit(&r->reg[j].pid, memory_order_relaxed))
-			break;
-		k = ent_home(r, &r->reg[j]);
-		/* Entry j may move to i unless its home lies cyclically in
-		 * (i, j]: then i is not on its probe path. */
-		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		ent_copy(&r->reg[i], &r->reg[j]);
-		i = j;
-	}
+	i = pn__probe_delete(r, r->reg_mask, i, ent_home, ent_move);
 	atomic_store_explicit(&r->reg[i].pid, 0, memory_order_relaxed);
 	for (unsigned n = 0; n < PN__NAME_WORDS; n++)
 		atomic_store_explicit(&r->reg[i].w[n], 0, memory_order_relaxed);

@@ -127,12 +127,7 @@ void pn__event(struct pn_runtime *rt, struct pn_event *ev, const char *fmt, ...)
 	if (!ev->behaviour)
 		ev->behaviour = "";
 	if (i >= 0)
-		atomic_store_explicit(
-			&rt->sup->n[i],
-			atomic_load_explicit(&rt->sup->n[i],
-					     memory_order_relaxed) +
-				1,
-			memory_order_relaxed);
+		pn__ctr_add(&rt->sup->n[i], 1);
 	if (ev->kind == PN_EVENT_RESTART)
 		PN_PROBE3(restart, ev->supervisor, ev->actor, ev->reason);
 	if (rt->cfg.on_event)
