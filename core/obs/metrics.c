@@ -329,10 +329,10 @@ static int snap_alloc(struct pn_runtime *rt, struct pn_metrics *m)
 	m->hist = calloc(2 * n, sizeof(*m->hist));
 	m->actors = calloc(n * PN__ATAB, sizeof(*m->actors));
 	m->mig = calloc(n, sizeof(*m->mig));
-	return m->sh && m->sent && m->ext && m->hwm && m->hist && m->actors &&
-			       m->mig
-		       ? 0
-		       : -ENOMEM;
+	if (!m->sh || !m->sent || !m->ext || !m->hwm || !m->hist ||
+	    !m->actors || !m->mig)
+		return -ENOMEM;
+	return 0;
 }
 
 int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out)
