@@ -3,7 +3,8 @@
 # (scripts/check-deps.sh enforces it; README "Architecture").
 CORE_SUBS   := base sched actor sup mig obs rt
 PUB_HEADERS += core/pn_core.h core/base/pn_msg.h core/base/pn_ring.h \
-	       core/sched/pn_backend.h core/sup/pn_supervise.h \
+	       core/sched/pn_backend.h core/sched/pn_stats.h \
+	       core/sup/pn_supervise.h \
 	       core/obs/pn_metrics.h core/mig/pn_migrate.h core/rt/pn_shutdown.h
 # base: messages, the SPSC ring, FIFOs and PID sets, the timer wheel,
 # histograms, probes.

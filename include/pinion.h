@@ -13,6 +13,7 @@
 #include "pn_msg.h"
 #include "pn_ring.h"
 #include "pn_shutdown.h"
+#include "pn_stats.h"
 #include "pn_supervise.h"
 #include "pn_topology.h"
 

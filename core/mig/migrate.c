@@ -703,6 +703,13 @@ static const struct pn__msg_range mig_ranges[] = {
 	{PN__MSG_MIG_REQ + 1, PN__MSG_MIG_END, mig_proto_msg},
 };
 
+/* Every shard's migration counters into a metrics snapshot. */
+static void mig_snapshot(const struct pn_runtime *rt, struct pn__snap *out)
+{
+	for (unsigned i = 0; i < out->nshards && i < rt->nshards; i++)
+		pn_migrate_stats(rt, i, &out->migrate[i]);
+}
+
 const struct pn__feature pn__mig_feature = {
 	.name = "migration",
 	.create = mig_create,
@@ -720,4 +727,5 @@ const struct pn__feature pn__mig_feature = {
 	.divert = mig_divert,
 	.guest_gone = mig_guest_gone,
 	.publish = pn__traffic_note,
+	.snapshot = mig_snapshot,
 };

@@ -8,6 +8,7 @@
 #define PN_MIGRATE_H
 
 #include "pn_core.h"
+#include "pn_stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,14 +79,10 @@ enum pn_placement {
 	PN_PLACE_NUMA,	      /* round-robin over shards on opts.cpu's node */
 };
 
-/* Per shard: what migration did there (relaxed snapshot). */
-struct pn_migrate_stats {
-	uint64_t moves;	    /* actors that left this shard */
-	uint64_t installs;  /* actors that arrived here */
-	uint64_t forwarded; /* messages this shard forwarded as a home */
-	uint64_t bounced;   /* messages sent back to a home */
-};
-/* Returns 0 or -EINVAL. Any. */
+/* Read shard @shard's migration counters (struct pn_migrate_stats,
+ * pn_stats.h; a relaxed snapshot): the single-value shortcut, since
+ * pn_metrics_snapshot() holds them for every shard (pn_shard_metrics's
+ * migrate) with everything else. Returns 0 or -EINVAL. Any. */
 PN_API int pn_migrate_stats(const struct pn_runtime *rt, unsigned shard,
 			    struct pn_migrate_stats *out);
 

@@ -4,6 +4,10 @@
  * (sched/meter.h; the scheduler measures itself), the registered counter
  * sources (collected on each shard at its tick), and the accessors of a
  * snapshot. Output formats are in metrics_out.c.
+ *
+ * What the features above the scheduler count (migration, supervision)
+ * comes into a snapshot through their snapshot hooks (sched/feature.h):
+ * obs/ is their peer and may neither call nor include them.
  */
 #include "obs_int.h"
 
@@ -151,10 +155,13 @@ struct pn_metrics {
 	uint64_t t;
 	unsigned nshards, nsources, next, nactors;
 	uint32_t sample;
-	struct pn_shard_metrics *sh; /* [nshards] */
-	uint64_t *sent, *ext;	     /* [nshards][nshards], [][PN__EXT_MAX] */
-	uint32_t *hwm;		     /* [nshards][nsources] */
-	struct pn_hist **hist;	     /* [nshards][2] */
+	struct pn_runtime_totals totals;
+	struct pn_supervision_stats sup;
+	struct pn_shard_metrics *sh;  /* [nshards] */
+	struct pn_migrate_stats *mig; /* [nshards]: the features fill it */
+	uint64_t *sent, *ext;	      /* [nshards][nshards], [][PN__EXT_MAX] */
+	uint32_t *hwm;		      /* [nshards][nsources] */
+	struct pn_hist **hist;	      /* [nshards][2] */
 	struct pn_actor_metrics *actors; /* [nshards * PN__ATAB] */
 	char ext_name[PN__EXT_MAX][64];
 	unsigned char gauge[PN__EXT_MAX];
@@ -321,9 +328,11 @@ static int snap_alloc(struct pn_runtime *rt, struct pn_metrics *m)
 	m->hwm = calloc(n * m->nsources, sizeof(*m->hwm));
 	m->hist = calloc(2 * n, sizeof(*m->hist));
 	m->actors = calloc(n * PN__ATAB, sizeof(*m->actors));
-	return m->sh && m->sent && m->ext && m->hwm && m->hist && m->actors
-		       ? 0
-		       : -ENOMEM;
+	m->mig = calloc(n, sizeof(*m->mig));
+	if (!m->sh || !m->sent || !m->ext || !m->hwm || !m->hist ||
+	    !m->actors || !m->mig)
+		return -ENOMEM;
+	return 0;
 }
 
 int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out)
@@ -339,6 +348,13 @@ int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out)
 	}
 	ext_names(rt->met, m);
 	snap_actors(rt, m);
+	pn_runtime_totals(rt, &m->totals);
+	/* The features' parts (zero for a feature that is not there). */
+	pn__features_snapshot(rt, &(struct pn__snap){.nshards = m->nshards,
+						     .migrate = m->mig,
+						     .supervision = &m->sup});
+	for (unsigned i = 0; i < m->nshards; i++)
+		m->sh[i].migrate = m->mig[i];
 	m->t = pn__now(rt);
 	*out = m;
 	return 0;
@@ -352,6 +368,7 @@ void pn_metrics_free(struct pn_metrics *m)
 		pn_hist_destroy(m->hist[i]);
 	free(m->hist);
 	free(m->sh);
+	free(m->mig);
 	free(m->sent);
 	free(m->ext);
 	free(m->hwm);
@@ -373,6 +390,17 @@ const struct pn_shard_metrics *pn_metrics_shard(const struct pn_metrics *m,
 						unsigned shard)
 {
 	return shard < m->nshards ? &m->sh[shard] : NULL;
+}
+
+const struct pn_runtime_totals *pn_metrics_totals(const struct pn_metrics *m)
+{
+	return &m->totals;
+}
+
+const struct pn_supervision_stats *
+pn_metrics_supervision(const struct pn_metrics *m)
+{
+	return &m->sup;
 }
 
 unsigned pn_metrics_actors(const struct pn_metrics *m,

@@ -79,6 +79,11 @@ static void json_shard(FILE *f, const struct pn_metrics *m, unsigned i)
 	fprintf(f, "{\"shard\":%u,\"supervisor\":%s,", i,
 		i + 1 == n ? "true" : "false");
 	json_shard_counts(f, s);
+	fprintf(f,
+		",\"migrate\":{\"moves\":%" PRIu64 ",\"installs\":%" PRIu64
+		",\"forwarded\":%" PRIu64 ",\"bounced\":%" PRIu64 "}",
+		s->migrate.moves, s->migrate.installs, s->migrate.forwarded,
+		s->migrate.bounced);
 	fputs(",\"sent_to\":[", f);
 	for (unsigned d = 0; d < n; d++)
 		fprintf(f, "%s%" PRIu64, d ? "," : "", s->sent_to[d]);
@@ -112,13 +117,36 @@ static void json_actor(FILE *f, const struct pn_actor_metrics *a)
 		a->handler_p99_ns, a->queue_p99_ns);
 }
 
+/* The runtime-wide parts: the exact totals and the supervision counters. */
+static void json_runtime(FILE *f, const struct pn_metrics *m)
+{
+	const struct pn_runtime_totals *t = pn_metrics_totals(m);
+	const struct pn_supervision_stats *v = pn_metrics_supervision(m);
+
+	fprintf(f,
+		"\"totals\":{\"accepted\":%" PRIu64 ",\"handled\":%" PRIu64
+		",\"dead_letters\":%" PRIu64 ",\"in_flight\":%" PRIu64
+		",\"injected\":%" PRIu64 "},",
+		t->accepted, t->handled, t->dead_letters, t->in_flight,
+		t->injected);
+	fprintf(f,
+		"\"supervision\":{\"restarts\":%" PRIu64
+		",\"escalations\":%" PRIu64 ",\"root_failures\":%" PRIu64
+		",\"kills\":%" PRIu64 ",\"left_behind\":%" PRIu64
+		",\"stalls\":%" PRIu64 "},",
+		v->restarts, v->escalations, v->root_failures, v->kills,
+		v->left_behind, v->stalls);
+}
+
 int pn_metrics_json(const struct pn_metrics *m, FILE *f)
 {
 	const struct pn_actor_metrics *a;
 	unsigned na = pn_metrics_actors(m, &a);
 
-	fprintf(f, "{\"time_ns\":%" PRIu64 ",\"sample\":%u,\"shards\":[",
+	fprintf(f, "{\"time_ns\":%" PRIu64 ",\"sample\":%u,",
 		pn_metrics_time_ns(m), pn__metrics_sample(m));
+	json_runtime(f, m);
+	fputs("\"shards\":[", f);
 	for (unsigned i = 0; i < pn_metrics_nshards(m); i++) {
 		if (i)
 			fputc(',', f);
@@ -174,6 +202,10 @@ GETTER(g_spawned, s->stats.spawned)
 GETTER(g_stopped, s->stats.stopped)
 GETTER(g_actors, s->stats.actors)
 GETTER(g_samples, s->samples)
+GETTER(g_moves, s->migrate.moves)
+GETTER(g_installs, s->migrate.installs)
+GETTER(g_mforwarded, s->migrate.forwarded)
+GETTER(g_bounced, s->migrate.bounced)
 
 static const struct {
 	const char *name, *type, *help;
@@ -205,7 +237,57 @@ static const struct {
 	{"stopped_total", "counter", "Actors stopped.", g_stopped},
 	{"actors", "gauge", "Actors alive.", g_actors},
 	{"samples_total", "counter", "Sampled dispatches.", g_samples},
+	{"migrate_moves_total", "counter", "Actors that migrated away.",
+	 g_moves},
+	{"migrate_installs_total", "counter", "Actors that migrated here.",
+	 g_installs},
+	{"migrate_forwarded_total", "counter",
+	 "Messages forwarded as the receiver's home.", g_mforwarded},
+	{"migrate_bounced_total", "counter",
+	 "Messages sent back to the receiver's home.", g_bounced},
 };
+
+/* The runtime-wide parts (no shard label): the exact totals, which the
+ * per-shard counts only approach (a moved message may end elsewhere), and
+ * the supervision counters. */
+static void prom_runtime(FILE *f, const struct pn_metrics *m)
+{
+	const struct pn_runtime_totals *t = pn_metrics_totals(m);
+	const struct pn_supervision_stats *v = pn_metrics_supervision(m);
+	const struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} one[] = {
+		{"runtime_accepted_total", "counter",
+		 "Messages accepted (exact, every shard and producer).",
+		 t->accepted},
+		{"runtime_handled_total", "counter",
+		 "Messages handled (exact).", t->handled},
+		{"runtime_dead_letters_total", "counter",
+		 "Messages dead-lettered (exact).", t->dead_letters},
+		{"runtime_in_flight", "gauge",
+		 "Messages queued, held, or in a handler now.", t->in_flight},
+		{"runtime_injected_total", "counter",
+		 "Messages accepted from external producers.", t->injected},
+		{"supervision_restarts_total", "counter",
+		 "Restart decisions (one per strategy run).", v->restarts},
+		{"supervision_escalations_total", "counter",
+		 "Supervisors that gave up.", v->escalations},
+		{"supervision_root_failures_total", "counter",
+		 "Root supervisors that gave up.", v->root_failures},
+		{"supervision_kills_total", "counter",
+		 "Children killed without cleanup.", v->kills},
+		{"supervision_left_behind_total", "counter",
+		 "Children whose shard was stuck.", v->left_behind},
+		{"supervision_stalls_total", "counter", "Watchdog incidents.",
+		 v->stalls},
+	};
+
+	for (size_t k = 0; k < sizeof(one) / sizeof(one[0]); k++) {
+		head(f, one[k].name, one[k].type, one[k].help);
+		fprintf(f, "pinion_%s %" PRIu64 "\n", one[k].name, one[k].v);
+	}
+}
 
 static void prom_messages(FILE *f, const struct pn_metrics *m)
 {
@@ -371,6 +453,7 @@ static void prom_actors(FILE *f, const struct pn_metrics *m)
 
 int pn_metrics_prom(const struct pn_metrics *m, FILE *f)
 {
+	prom_runtime(f, m);
 	prom_messages(f, m);
 	prom_time(f, m);
 	for (size_t k = 0; k < sizeof(simple) / sizeof(simple[0]); k++)

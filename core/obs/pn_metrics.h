@@ -3,11 +3,19 @@
  * Metrics: each shard's counters, log-linear histograms, snapshots of
  * every shard's metrics and of the most sampled actors, JSON and
  * Prometheus text, and counter sources other modules register.
+ *
+ * pn_metrics_snapshot() is the one call that gives everything, in one
+ * pass: the exact totals, each shard's counters, its migration counters
+ * and time shares, the supervision counters, histograms and the sampled
+ * actors. pn_runtime_totals(), pn_runtime_stats(), pn_migrate_stats()
+ * (pn_migrate.h) and pn_supervision_stats() (pn_supervise.h) are the
+ * single-value shortcuts: each reads one part, as the snapshot does.
  */
 #ifndef PN_METRICS_H
 #define PN_METRICS_H
 
 #include "pn_core.h"
+#include "pn_stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -30,8 +38,10 @@ struct pn_runtime_totals {
 	uint64_t injected;  /* of accepted: from external producers */
 };
 
-/* Sum the counters of every shard and producer into @out. Returns 0. Any
- * thread (after pn_runtime_shutdown() too, until pn_runtime_destroy()). */
+/* Sum the counters of every shard and producer into @out (the shortcut;
+ * pn_metrics_totals() has the same in a snapshot). Returns 0, -EINVAL
+ * (@out NULL). Any thread (after pn_runtime_shutdown() too, until
+ * pn_runtime_destroy()). */
 PN_API int pn_runtime_totals(const struct pn_runtime *rt,
 			     struct pn_runtime_totals *out);
 
@@ -68,7 +78,8 @@ struct pn_shard_stats {
 };
 
 /* Read shard @shard's counters (0..nshards, the last being the supervisor
- * shard). Returns 0 or -EINVAL. Any. */
+ * shard; the shortcut for a snapshot's pn_shard_metrics.stats). Returns 0
+ * or -EINVAL. Any. */
 PN_API int pn_runtime_stats(const struct pn_runtime *rt, unsigned shard,
 			    struct pn_shard_stats *out);
 
@@ -124,6 +135,7 @@ PN_API int pn_metrics_source_register(struct pn_runtime *rt,
  * work), spin (idle, not parked) and parked add up to the shard's life. */
 struct pn_shard_metrics {
 	struct pn_shard_stats stats;
+	struct pn_migrate_stats migrate; /* as pn_migrate_stats() */
 	uint64_t handled_local, handled_cross, handled_ext;
 	uint64_t wakes_received;
 	uint64_t busy_ns, spin_ns, parked_ns;
@@ -147,19 +159,37 @@ struct pn_actor_metrics {
 };
 
 /*
- * Take a snapshot of every shard's metrics and the most sampled actors.
- * Each counter is read atomically; the hot ones are published once per
- * loop turn (the time shares when the loop changes state, and at least
- * every 1024 turns). Returns 0 and *out (free it with
- * pn_metrics_free()), -ENOMEM. Any thread.
+ * Take a snapshot of everything the runtime counts, in one pass over the
+ * shards (the one call for all of it; the other stats calls each read one
+ * part). Each counter is read atomically; the hot ones are published once
+ * per loop turn (the time shares when the loop changes state, and at
+ * least every 1024 turns), and the parts are read one after another, so
+ * while the runtime runs they may be a turn apart; once it is quiet they
+ * equal what the single calls return. Returns 0 and *out (the caller owns
+ * it: free it with pn_metrics_free(), which accepts NULL), -ENOMEM. Any
+ * thread (after pn_runtime_shutdown() too, until pn_runtime_destroy()).
+ * The accessors below read a snapshot only (any thread; what they return
+ * points into it and lives until pn_metrics_free()).
  */
 struct pn_metrics;
 PN_API int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out);
 PN_API void pn_metrics_free(struct pn_metrics *m);
+/* Shards in @m, the supervisor shard included (it is the last). */
 PN_API unsigned pn_metrics_nshards(const struct pn_metrics *m);
+/* When @m was taken (pn_now_ns()'s clock). */
 PN_API uint64_t pn_metrics_time_ns(const struct pn_metrics *m);
+/* Shard @shard's part of @m: its counters (stats, as pn_runtime_stats()),
+ * its migration counters (migrate, as pn_migrate_stats()), time shares,
+ * histograms; NULL if @shard >= pn_metrics_nshards(). */
 PN_API const struct pn_shard_metrics *
 pn_metrics_shard(const struct pn_metrics *m, unsigned shard);
+/* The runtime's exact totals in @m (as pn_runtime_totals()). Never NULL. */
+PN_API const struct pn_runtime_totals *
+pn_metrics_totals(const struct pn_metrics *m);
+/* The supervision counters in @m (as pn_supervision_stats()). Never
+ * NULL. */
+PN_API const struct pn_supervision_stats *
+pn_metrics_supervision(const struct pn_metrics *m);
 /* The sampled actors, most samples first; returns how many. */
 PN_API unsigned pn_metrics_actors(const struct pn_metrics *m,
 				  const struct pn_actor_metrics **out);

@@ -247,6 +247,14 @@ void pn__features_tick(struct pn_shard *s)
 			s->rt->feat[i]->tick(s);
 }
 
+/* Any thread: a metrics snapshot gathers what the features count. */
+void pn__features_snapshot(const struct pn_runtime *rt, struct pn__snap *out)
+{
+	for (unsigned i = 0; i < rt->nfeat; i++)
+		if (rt->feat[i]->snapshot)
+			rt->feat[i]->snapshot(rt, out);
+}
+
 uint32_t pn__feature_bit(const struct pn_runtime *rt,
 			 const struct pn__feature *f)
 {

@@ -11,6 +11,8 @@
 struct pn_shard;
 struct pn_runtime;
 struct pn__actor;
+struct pn_migrate_stats;
+struct pn_supervision_stats;
 
 /*
  * Features. The scheduler (sched/) and the actor layer under it call what
@@ -24,6 +26,19 @@ struct pn__msg_range {
 	uint32_t lo, hi; /* internal message types [lo, hi) */
 	/* Consume @m on its shard (and free a large payload). */
 	void (*handle)(struct pn_shard *s, struct pn_msg *m);
+};
+
+/*
+ * The features' parts of a metrics snapshot: obs/ points the fields at
+ * the snapshot's memory and asks every feature (pn__features_snapshot());
+ * each fills the fields it keeps counters for and leaves the others
+ * (zeroed). Declared here, under the features, so that obs/ takes what
+ * mig/ and sup/ count without either side naming the other.
+ */
+struct pn__snap {
+	unsigned nshards;
+	struct pn_migrate_stats *migrate;	  /* [nshards] */
+	struct pn_supervision_stats *supervision; /* one */
 };
 
 /* A side queue of a feature: @fn visits each (shutdown's join sweep). */
@@ -75,6 +90,9 @@ struct pn__feature {
 			const struct pn_msg *last);
 	/* Every 1024 loop turns, and before a long sleep (loop). */
 	void (*tick)(struct pn_shard *s);
+	/* Fill its part of a metrics snapshot (any thread: relaxed reads
+	 * of counters others write). */
+	void (*snapshot)(const struct pn_runtime *rt, struct pn__snap *out);
 };
 
 /* How a feature redirects sends (struct pn_shard's route; loop). */
@@ -136,6 +154,7 @@ void pn__features_guest_gone(struct pn_shard *s, pn_pid pid);
 void pn__features_publish(struct pn_shard *s, unsigned dst, uint32_t n,
 			  const struct pn_msg *last);
 void pn__features_tick(struct pn_shard *s);
+void pn__features_snapshot(const struct pn_runtime *rt, struct pn__snap *out);
 
 /* The bit of feature @f in turn_want (0 if it is not registered). */
 uint32_t pn__feature_bit(const struct pn_runtime *rt,

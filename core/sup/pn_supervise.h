@@ -7,6 +7,7 @@
 #define PN_SUPERVISE_H
 
 #include "pn_core.h"
+#include "pn_stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,16 +142,10 @@ struct pn_event {
 #define PN_WATCHDOG_REPORT 0
 #define PN_WATCHDOG_ABORT  1
 
-struct pn_supervision_stats {
-	uint64_t restarts;	/* restart decisions (one per strategy run) */
-	uint64_t escalations;	/* supervisors that gave up */
-	uint64_t root_failures; /* root supervisors that gave up */
-	uint64_t kills;		/* children killed without cleanup */
-	uint64_t left_behind;	/* children whose shard was stuck */
-	uint64_t stalls;	/* watchdog incidents */
-};
-
-/* Snapshot of the supervision counters. Returns 0. Any. */
+/* Read the supervision counters (struct pn_supervision_stats, pn_stats.h;
+ * a relaxed snapshot): the single-value shortcut, since
+ * pn_metrics_snapshot() holds them (pn_metrics_supervision()) with
+ * everything else. Returns 0. Any. */
 PN_API int pn_supervision_stats(const struct pn_runtime *rt,
 				struct pn_supervision_stats *out);
 

@@ -431,6 +431,12 @@ static const struct pn__msg_range sup_ranges[] = {
 	{PN__MSG_STOP_BY, PN__MSG_STOP_BY + 1, stop_by_msg},
 };
 
+/* The supervision counters into a metrics snapshot. */
+static void sup_snapshot(const struct pn_runtime *rt, struct pn__snap *out)
+{
+	pn_supervision_stats(rt, out->supervision);
+}
+
 const struct pn__feature pn__sup_feature = {
 	.name = "supervision",
 	.config_init = pn__supervision_config_init,
@@ -442,4 +448,5 @@ const struct pn__feature pn__sup_feature = {
 	.nranges = sizeof(sup_ranges) / sizeof(sup_ranges[0]),
 	.stage = sup_stage,
 	.close = pn__supervision_wake,
+	.snapshot = sup_snapshot,
 };
