@@ -54,7 +54,7 @@ void pn__actor_release(struct pn_shard *s, struct pn__actor *a);
 void pn__actor_link(struct pn_shard *s, struct pn__actor *a);
 
 /* request.c: what moves with an actor */
-struct pn__atm_wire;
+struct pn__atimers_wire;
 uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner);
 void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n);
 int pn__reqs_put(struct pn_shard *s, pn_pid owner, const uint64_t *in,
@@ -62,9 +62,9 @@ int pn__reqs_put(struct pn_shard *s, pn_pid owner, const uint64_t *in,
 void pn__atimers_fini(struct pn_shard *s, struct pn__actor *a);
 uint32_t pn__atimers_count(const struct pn__actor *a);
 void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
-		      struct pn__atm_wire *out);
+		      struct pn__atimers_wire *out);
 int pn__atimers_put(struct pn_shard *s, struct pn__actor *a,
-		    const struct pn__atm_wire *in, uint32_t n);
+		    const struct pn__atimers_wire *in, uint32_t n);
 size_t pn__atimers_wire_size(void);
 
 /* actor.c, spawn.c: between the two */

@@ -248,7 +248,7 @@ struct pn__atimers {
 };
 
 /* What a move carries per timer (pn__atimers_take/put). */
-struct pn__atm_wire {
+struct pn__atimers_wire {
 	uint64_t handle, left, period;
 	uint32_t type, len;
 	unsigned char data[PN_MSG_INLINE];
@@ -345,7 +345,7 @@ uint32_t pn__atimers_count(const struct pn__actor *a)
 
 /* Cancel @a's timers here and describe them in @out[armed] (a move). */
 void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
-		      struct pn__atm_wire *out)
+		      struct pn__atimers_wire *out)
 {
 	uint64_t now = pn__now(s->rt);
 	uint32_t k = 0;
@@ -358,7 +358,7 @@ void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
 			continue;
 		if (e->period && due <= now) /* its next run, on its phase */
 			due += ((now - due) / e->period + 1) * e->period;
-		out[k++] = (struct pn__atm_wire){
+		out[k++] = (struct pn__atimers_wire){
 			.handle = (uint64_t)e->gen << 32 | i,
 			.left = due == UINT64_MAX ? UINT64_MAX
 				: due > now	  ? due - now
@@ -373,7 +373,7 @@ void pn__atimers_take(struct pn_shard *s, struct pn__actor *a,
 
 /* Re-arm @n timers of @a here, under the same handles. */
 int pn__atimers_put(struct pn_shard *s, struct pn__actor *a,
-		    const struct pn__atm_wire *in, uint32_t n)
+		    const struct pn__atimers_wire *in, uint32_t n)
 {
 	uint64_t now = pn__now(s->rt);
 
@@ -409,7 +409,7 @@ int pn__atimers_put(struct pn_shard *s, struct pn__actor *a,
 
 size_t pn__atimers_wire_size(void)
 {
-	return sizeof(struct pn__atm_wire);
+	return sizeof(struct pn__atimers_wire);
 }
 
 /* --- firing ------------------------------------------------------------- */

@@ -115,7 +115,7 @@ int pn__mig_pack(struct pn_shard *s, struct pn__actor *a, unsigned dest,
 	if (h.nlink)
 		memcpy(p, a->links.v, h.nlink * sizeof(pn_pid));
 	p += h.nlink * sizeof(pn_pid);
-	pn__atimers_take(s, a, (struct pn__atm_wire *)(void *)p);
+	pn__atimers_take(s, a, (struct pn__atimers_wire *)(void *)p);
 	p += h.ntimer * wire;
 	pn__reqs_take(s, a->pid, (uint64_t *)(void *)p, h.nreq);
 	m->len = (uint32_t)(fixed + (size_t)n);

@@ -69,10 +69,10 @@ struct pn__ticket {
 };
 
 /* supervision.c: the runtime's side */
-int pn__supervision_init(struct pn_runtime *rt);
-void pn__supervision_fini(struct pn_runtime *rt);
-void pn__supervision_wake(struct pn_runtime *rt);
-void pn__supervision_config_init(struct pn_config *c);
+int pn__sup_init(struct pn_runtime *rt);
+void pn__sup_fini(struct pn_runtime *rt);
+void pn__sup_wake(struct pn_runtime *rt);
+void pn__sup_config_init(struct pn_config *c);
 void pn__stop_by(struct pn_shard *s, struct pn__actor *a,
 		 const struct pn_msg *m);
 int pn__sup_shutdown_wait(struct pn_runtime *rt, uint64_t until, bool skip,

@@ -18,7 +18,7 @@
 #define MAX_NESTING   16
 #define MAX_INTENSITY 65536
 
-void pn__supervision_config_init(struct pn_config *c)
+void pn__sup_config_init(struct pn_config *c)
 {
 	c->watchdog_ns = 1000000000ull;
 	c->watchdog_policy = PN_WATCHDOG_REPORT;
@@ -26,7 +26,7 @@ void pn__supervision_config_init(struct pn_config *c)
 	c->no_crash_report = false;
 }
 
-int pn__supervision_init(struct pn_runtime *rt)
+int pn__sup_init(struct pn_runtime *rt)
 {
 	struct pn__sup_rt *r;
 	pthread_condattr_t ca;
@@ -63,7 +63,7 @@ int pn__supervision_init(struct pn_runtime *rt)
 	return 0;
 }
 
-void pn__supervision_fini(struct pn_runtime *rt)
+void pn__sup_fini(struct pn_runtime *rt)
 {
 	struct pn__sup_rt *r = rt->sup;
 
@@ -78,7 +78,7 @@ void pn__supervision_fini(struct pn_runtime *rt)
 }
 
 /* Wake pn_supervisor_start() callers: the gate closed (producer.c). */
-void pn__supervision_wake(struct pn_runtime *rt)
+void pn__sup_wake(struct pn_runtime *rt)
 {
 	struct pn__sup_rt *r = rt->sup;
 
@@ -439,14 +439,14 @@ static void sup_snapshot(const struct pn_runtime *rt, struct pn__snap *out)
 
 const struct pn__feature pn__sup_feature = {
 	.name = "supervision",
-	.config_init = pn__supervision_config_init,
-	.create = pn__supervision_init,
-	.free = pn__supervision_fini,
+	.config_init = pn__sup_config_init,
+	.create = pn__sup_init,
+	.free = pn__sup_fini,
 	.shard_enter = sup_shard_enter,
 	.shard_leave = sup_shard_leave,
 	.ranges = sup_ranges,
 	.nranges = sizeof(sup_ranges) / sizeof(sup_ranges[0]),
 	.stage = sup_stage,
-	.close = pn__supervision_wake,
+	.close = pn__sup_wake,
 	.snapshot = sup_snapshot,
 };
