@@ -2,7 +2,10 @@
 # the timer wheel (core/base/timers.c), driven with explicit times; the
 # SPSC ring (core/base/pn_ring.h), whose two-thread case also runs under
 # ThreadSanitizer; the chunked message FIFO and the PID set
-# (core/base/containers.c) over a real arena.
+# (core/base/containers.c) over a real arena; the seqlock
+# (core/base/seqlock.h), whose two-thread case also runs under
+# ThreadSanitizer.
 UNIT_TESTS += tests/core/base/test_timers tests/core/base/test_ring \
-	      tests/core/base/test_fifo tests/core/base/test_pids
-TSAN_TESTS += tests/core/base/test_ring
+	      tests/core/base/test_fifo tests/core/base/test_pids \
+	      tests/core/base/test_seqlock
+TSAN_TESTS += tests/core/base/test_ring tests/core/base/test_seqlock
