@@ -6,8 +6,9 @@
  * valid, not even if the sequence has not moved when it checks; a read
  * that a write section overlaps, wholly or in part, is invalid; a read
  * after the section is valid again. Then a writer thread rewrites an
- * 8-word record word by word (word i of round k is k * (i + 1)) with short
- * random pauses between rounds, and a reader copies it as fast as it can:
+ * 8-word record word by word (word i of round k is k * (i + 1); each word
+ * on its own cache line), with short random pauses between the words and
+ * between rounds, and a reader copies it as fast as it can:
  * every copy the lock validates must be one round's whole record, rounds
  * never go backwards, and some copies made while the writer was running
  * must validate (else the test would prove nothing). The reader checks
