@@ -38,7 +38,7 @@
  * One writer at a time is the caller's duty (the registry's mutex, the
  * owning shard for the meter and the flight recorder); the pn_assert()s
  * below catch unbalanced calls in debug builds. Readers may be any thread,
- * a signal handler included (no locks, no stores).
+ * a signal handler included (no locks, no shared stores).
  *
  * The sequence is 32 bits, like the kernel's seqcount: a reader is fooled
  * only if it stalls between its two loads while exactly a multiple of 2^31
