@@ -4,7 +4,7 @@
  * on and that know nothing of shards or actors: the chunked FIFO of
  * messages, PID sets, the fences of the Dekker handshakes, histogram
  * buckets; with the timer wheel (timers.h), the SPSC ring (pn_ring.h) and
- * the probes (probes.h).
+ * the probes (probes.h). The seqlock (seqlock.h) is included by its users.
  */
 #ifndef PN_BASE_INT_H
 #define PN_BASE_INT_H

@@ -10,6 +10,7 @@
  * obs/ is their peer and may neither call nor include them.
  */
 #include "obs_int.h"
+#include "seqlock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -202,29 +203,28 @@ static uint64_t ah_p99(const struct pn__ahist *a)
 		     : 0;
 }
 
-/* Entry @e into @out if it is in use and was not being rewritten. */
+/* Entry @e into @out if it is in use and its seqlock vouches for what was
+ * read of it (base/seqlock.h). The histograms and sums are counters the
+ * owner moves outside write sections: read relaxed, counts, not identity. */
 static bool aent_read(const struct pn__aent *e, struct pn_actor_metrics *out)
 {
-	uint32_t seq = atomic_load_explicit(&e->seq, memory_order_acquire);
+	uint32_t seq = pn__seq_read_begin(&e->seq);
 	uint64_t w[3];
 
-	/* An odd seq is being rewritten; a relaxed look at pid skips the
-	 * (many) empty entries before any histogram is read. */
+	/* Being rewritten: skip it (the next scrape sees it). A first look
+	 * at pid skips the (many) empty entries before any histogram is
+	 * read. Relaxed, like every load of the entry: seqlock.h. */
 	if ((seq & 1) || !atomic_load_explicit(&e->pid, memory_order_relaxed))
 		return false;
-	/* Acquire loads: the re-read of seq below cannot move before them
-	 * (they pair with the release stores in aent_claim()). The
-	 * histograms are read relaxed: counts, not identity. */
-	out->pid = atomic_load_explicit(&e->pid, memory_order_acquire);
+	out->pid = atomic_load_explicit(&e->pid, memory_order_relaxed);
 	for (int i = 0; i < 3; i++)
-		w[i] = atomic_load_explicit(&e->name[i], memory_order_acquire);
-	out->samples = atomic_load_explicit(&e->samples, memory_order_acquire);
+		w[i] = atomic_load_explicit(&e->name[i], memory_order_relaxed);
+	out->samples = atomic_load_explicit(&e->samples, memory_order_relaxed);
 	out->handler_ns = ld(&e->handler_ns);
 	out->queue_ns = ld(&e->queue_ns);
 	out->handler_p99_ns = ah_p99(&e->handler);
 	out->queue_p99_ns = ah_p99(&e->queue);
-	if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq ||
-	    !out->pid || !out->samples)
+	if (!pn__seq_read_ok(&e->seq, seq) || !out->pid || !out->samples)
 		return false;
 	memcpy(out->behaviour, w, sizeof(out->behaviour) - 1);
 	out->behaviour[sizeof(out->behaviour) - 1] = 0;

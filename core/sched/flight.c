@@ -10,15 +10,13 @@
  *
  * Owner-written; readers are the crash handler on the owner's own thread
  * (async-signal-safe: no locks, no allocation, fixed buffers) and the
- * watchdog on the supervisor shard. Each event is a small seqlock: the
- * owner zeroes seq, writes the fields (release stores), then stores
- * seq = number + 1 with release; a reader loads seq (acquire), the
- * fields (acquire), then seq again, and drops the event if it changed.
- * No fences (ThreadSanitizer does not model them); on x86 all of it is
- * plain moves. Every word is atomic, so a torn read is detected rather
- * than undefined.
+ * watchdog on the supervisor shard. Each event is under its own seqlock
+ * (base/seqlock.h; the owner is its one writer), and carries its number:
+ * a reader takes event n only if the lock vouches for what it read and
+ * that is event n, not an older or newer one in the same slot.
  */
 #include "sched_int.h"
+#include "seqlock.h"
 
 #include <stdio.h>
 
@@ -37,18 +35,19 @@ void pn__flight_rec(struct pn__met *mt, uint64_t ts, int kind, pn_pid pid,
 	uint64_t n = atomic_load_explicit(&sh->fl_next, memory_order_relaxed);
 	struct pn__fl_ev *e = &sh->fl[n % PN__FLIGHT_N];
 
-	atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
-	/* Release stores (plain moves on x86): a reader whose acquire load
-	 * sees a new field sees seq = 0 (or later) when it re-reads it. */
-	atomic_store_explicit(&e->ts, ts ? ts : mt->now(mt->now_arg),
-			      memory_order_release);
-	atomic_store_explicit(&e->pid, pid, memory_order_release);
-	atomic_store_explicit(&e->arg, arg, memory_order_release);
+	if (!ts) /* the clock before the section: keep it short */
+		ts = mt->now(mt->now_arg);
+	pn__seq_write_begin(&e->seq);
+	/* Relaxed inside the section (seqlock.h). */
+	atomic_store_explicit(&e->num, n + 1, memory_order_relaxed);
+	atomic_store_explicit(&e->ts, ts, memory_order_relaxed);
+	atomic_store_explicit(&e->pid, pid, memory_order_relaxed);
+	atomic_store_explicit(&e->arg, arg, memory_order_relaxed);
 	atomic_store_explicit(&e->kt, (uint64_t)kind << 32 | type,
-			      memory_order_release);
-	/* Release: the fields above before the number that validates them
-	 * (pairs with the acquire load of seq in read_ev()). */
-	atomic_store_explicit(&e->seq, n + 1, memory_order_release);
+			      memory_order_relaxed);
+	pn__seq_write_end(&e->seq);
+	/* Relaxed: a hint of how far to look; read_ev() checks each event's
+	 * own number. */
 	atomic_store_explicit(&sh->fl_next, n + 1, memory_order_relaxed);
 }
 
@@ -60,15 +59,18 @@ struct ev {
 static bool read_ev(const struct pn__mshard *sh, uint64_t n, struct ev *out)
 {
 	const struct pn__fl_ev *e = &sh->fl[n % PN__FLIGHT_N];
+	uint32_t seq = pn__seq_read_begin(&e->seq);
+	uint64_t num;
 
-	if (atomic_load_explicit(&e->seq, memory_order_acquire) != n + 1)
+	if (seq & 1) /* being rewritten: event n is gone, or not there yet */
 		return false;
-	/* Acquire: the re-check of seq stays after these loads. */
-	out->ts = atomic_load_explicit(&e->ts, memory_order_acquire);
-	out->pid = atomic_load_explicit(&e->pid, memory_order_acquire);
-	out->arg = atomic_load_explicit(&e->arg, memory_order_acquire);
-	out->kt = atomic_load_explicit(&e->kt, memory_order_acquire);
-	return atomic_load_explicit(&e->seq, memory_order_relaxed) == n + 1;
+	/* Relaxed, like every load of the event: seqlock.h. */
+	num = atomic_load_explicit(&e->num, memory_order_relaxed);
+	out->ts = atomic_load_explicit(&e->ts, memory_order_relaxed);
+	out->pid = atomic_load_explicit(&e->pid, memory_order_relaxed);
+	out->arg = atomic_load_explicit(&e->arg, memory_order_relaxed);
+	out->kt = atomic_load_explicit(&e->kt, memory_order_relaxed);
+	return pn__seq_read_ok(&e->seq, seq) && num == n + 1;
 }
 
 /* Async-signal-safe formatting into a fixed buffer. */

@@ -27,7 +27,8 @@ enum pn__fl_kind {
 	PN__FL_KINDS
 };
 struct pn__fl_ev {
-	_Atomic uint64_t seq; /* event number + 1; 0: never written */
+	_Atomic uint32_t seq; /* seqlock (base/seqlock.h) over the rest */
+	_Atomic uint64_t num; /* event number + 1; 0: never written */
 	_Atomic uint64_t ts, pid, arg;
 	_Atomic uint64_t kt; /* kind << 32 | message type */
 };

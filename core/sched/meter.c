@@ -16,12 +16,13 @@
  *
  * The per-actor table has PN__ATAB entries, open addressed by PID with
  * eight probes; a new actor takes an empty entry or the least sampled of
- * those probed. The owner rewrites an entry under an odd seq (readers
- * skip it; release stores and acquire loads in place of fences, which
- * ThreadSanitizer does not support); counters in an entry are
- * owner-written relaxed atomics, like every other counter here.
+ * those probed. The owner rewrites an entry's identity in a write section
+ * of the entry's seqlock (base/seqlock.h; the owner is its one writer, and
+ * the scraper skips an entry it finds being rewritten); counters in an
+ * entry are owner-written relaxed atomics, like every other counter here.
  */
 #include "sched_int.h"
+#include "seqlock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -111,32 +112,27 @@ static void ah_add(struct pn__ahist *h, uint64_t v)
 	pn__ctr_add(&h->c[i], 1);
 }
 
-/* (Re)claim entry @e for @a: odd seq while it is rewritten. */
+/* (Re)claim entry @e for @a, in a write section of its seqlock. */
 static void aent_claim(struct pn__aent *e, const struct pn__actor *a)
 {
-	uint32_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
 	const char *name = a->b->name ? a->b->name : "?";
 	uint64_t w[3] = {0, 0, 0};
 
-	atomic_store_explicit(&e->seq, seq + 1, memory_order_relaxed);
-	/* Release stores (plain moves on x86; no fence, which TSan cannot
-	 * model): a reader whose acquire load sees any new field also sees
-	 * the odd seq when it re-reads it (aent_read()). */
 	strncpy((char *)w, name, sizeof(w) - 1);
+	pn__seq_write_begin(&e->seq);
+	/* Relaxed inside the section (seqlock.h). */
 	for (int i = 0; i < 3; i++)
-		atomic_store_explicit(&e->name[i], w[i], memory_order_release);
-	atomic_store_explicit(&e->pid, a->pid, memory_order_release);
-	atomic_store_explicit(&e->samples, 0, memory_order_release);
-	atomic_store_explicit(&e->handler_ns, 0, memory_order_release);
-	atomic_store_explicit(&e->queue_ns, 0, memory_order_release);
+		atomic_store_explicit(&e->name[i], w[i], memory_order_relaxed);
+	atomic_store_explicit(&e->pid, a->pid, memory_order_relaxed);
+	atomic_store_explicit(&e->samples, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->handler_ns, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->queue_ns, 0, memory_order_relaxed);
 	for (unsigned i = 0; i < PN__AH_BUCKETS; i++) {
 		atomic_store_explicit(&e->handler.c[i], 0,
-				      memory_order_release);
-		atomic_store_explicit(&e->queue.c[i], 0, memory_order_release);
+				      memory_order_relaxed);
+		atomic_store_explicit(&e->queue.c[i], 0, memory_order_relaxed);
 	}
-	/* Release: the new contents before the even seq that vouches for
-	 * them (pairs with the acquire load in aent_read()). */
-	atomic_store_explicit(&e->seq, seq + 2, memory_order_release);
+	pn__seq_write_end(&e->seq);
 }
 
 static struct pn__aent *aent_get(struct pn__mshard *sh,

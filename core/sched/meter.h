@@ -52,8 +52,8 @@ struct pn__ahist {
 /* Per-actor sampled statistics: a small open-addressed table per shard. */
 #define PN__ATAB 64
 struct pn__aent {
-	/* Odd while the owner rewrites the entry (a reader then skips it);
-	 * release on the even store, pairing with the reader's acquire. */
+	/* Seqlock (base/seqlock.h) over the entry's identity: the owner
+	 * rewrites pid and name, and zeroes the counters, inside it. */
 	_Atomic uint32_t seq;
 	_Atomic uint64_t pid; /* 0: empty */
 	_Atomic uint64_t name[3];

@@ -4,22 +4,22 @@
  * (linear probing, registry_slots entries of one cache line each: the PID
  * and the name, zero-padded into words). Lookups come from handlers on any
  * shard and must stay cheap, so they take no lock: the whole table is
- * under a sequence lock. Writers (register, unregister, a supervisor moving
- * a child's name to its new instance) are rare; they serialise on reg_mu,
- * make reg_gen odd, write, and make it even again. A reader that saw an odd
- * or changed generation around its probe simply probes again. Removal
- * shifts the rest of the probe chain back (Knuth's algorithm R) instead of
- * leaving tombstones, so chains stay short however many names come and go
- * and no rebuild is ever needed; the seqlock is what makes moving entries
- * under a reader safe (a per-entry lock would not: a reader could pass the
- * slot an entry is being moved into). Everything a reader touches is an
- * atomic read relaxed, ordered by the generation's acquire/fence pair.
+ * under one sequence lock, reg_gen (base/seqlock.h has the protocol).
+ * Writers (register, unregister, a supervisor moving a child's name to its
+ * new instance) are rare; they serialise on reg_mu, which is what makes
+ * them the lock's one writer. A reader whose probe the lock does not vouch
+ * for simply probes again. Removal shifts the rest of the probe chain back
+ * (Knuth's algorithm R) instead of leaving tombstones, so chains stay short
+ * however many names come and go and no rebuild is ever needed; the seqlock
+ * is what makes moving entries under a reader safe (a per-entry lock would
+ * not: a reader could pass the slot an entry is being moved into).
  *
  * Rejected: RCU-style copy-on-write with one writer shard (every register
  * from a handler would become an asynchronous request, and callers want
  * -EEXIST at once), and a reader-writer lock (readers would write a shared
  * line on every lookup).
  */
+#include "seqlock.h"
 #include "sup_int.h"
 
 #include <errno.h>
@@ -84,47 +84,22 @@ pn_pid pn_name_lookup(const struct pn_runtime *rt, const char *name)
 	if (name_pack(name, w) < 0)
 		return PN_PID_NONE;
 	for (;;) {
-		/* Acquire: pairs with the writer's final release store; the
-		 * entries read below are at least that write's. */
-		uint32_t g =
-			atomic_load_explicit(&r->reg_gen, memory_order_acquire);
+		uint32_t g = pn__seq_read_begin(&r->reg_gen);
 		pn_pid pid;
 
-		if (g & 1) {
+		if (g & 1) { /* a writer is moving entries: wait for it */
 			pn__cpu_relax();
 			continue;
 		}
+		/* Relaxed, like every load in probe(): seqlock.h. */
 		pid = atomic_load_explicit(&r->reg[probe(r, w)].pid,
 					   memory_order_relaxed);
-		/* Acquire fence: the probe's loads happen before the second
-		 * generation load; pairs with the writer's release fence
-		 * after it made the generation odd. */
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&r->reg_gen, memory_order_relaxed) ==
-		    g)
+		if (pn__seq_read_ok(&r->reg_gen, g))
 			return pid;
 	}
 }
 
-/* --- writers (reg_mu held) ----------------------------------------------- */
-
-static void write_begin(struct pn__sup_rt *r)
-{
-	uint32_t g = atomic_load_explicit(&r->reg_gen, memory_order_relaxed);
-
-	atomic_store_explicit(&r->reg_gen, g + 1, memory_order_relaxed);
-	/* Release fence: the odd generation is visible before any entry
-	 * write (pairs with the reader's acquire fence). */
-	atomic_thread_fence(memory_order_release);
-}
-
-static void write_end(struct pn__sup_rt *r)
-{
-	uint32_t g = atomic_load_explicit(&r->reg_gen, memory_order_relaxed);
-
-	/* Release: pairs with the reader's first (acquire) load. */
-	atomic_store_explicit(&r->reg_gen, g + 1, memory_order_release);
-}
+/* --- writers (reg_mu held: the seqlock's one writer) --------------------- */
 
 static void ent_copy(struct pn__name *dst, const struct pn__name *src)
 {
@@ -199,7 +174,7 @@ int pn__name_claim(struct pn_runtime *rt, const char *name, pn_pid old,
 				"name registry full (registry_slots=%u)",
 				r->reg_mask + 1);
 	} else {
-		write_begin(r);
+		pn__seq_write_begin(&r->reg_gen);
 		if (!cur) {
 			for (unsigned n = 0; n < PN__NAME_WORDS; n++)
 				atomic_store_explicit(&r->reg[i].w[n], w[n],
@@ -208,7 +183,7 @@ int pn__name_claim(struct pn_runtime *rt, const char *name, pn_pid old,
 		}
 		atomic_store_explicit(&r->reg[i].pid, pid,
 				      memory_order_relaxed);
-		write_end(r);
+		pn__seq_write_end(&r->reg_gen);
 	}
 	pthread_mutex_unlock(&r->reg_mu);
 	return err;
@@ -232,9 +207,9 @@ static int name_drop(struct pn_runtime *rt, const char *name, pn_pid pid)
 		err = pn__error(-ENOENT, "name \"%s\" is not registered%s",
 				name, cur ? " to that pid" : "");
 	} else {
-		write_begin(r);
+		pn__seq_write_begin(&r->reg_gen);
 		ent_remove(r, i);
-		write_end(r);
+		pn__seq_write_end(&r->reg_gen);
 	}
 	pthread_mutex_unlock(&r->reg_mu);
 	return err;

@@ -43,8 +43,8 @@ struct pn__stall {
 struct pn__sup; /* supervisor.c: one supervisor's state */
 
 struct pn__sup_rt {
-	/* registry.c: readers anywhere; writers hold reg_mu and make gen odd
-	 * while they write (a seqlock over the whole table). */
+	/* registry.c: readers anywhere; writers hold reg_mu. reg_gen is a
+	 * seqlock over the whole table (base/seqlock.h). */
 	pthread_mutex_t reg_mu;
 	_Atomic uint32_t reg_gen;
 	uint32_t reg_mask, reg_count;

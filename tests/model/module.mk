@@ -34,3 +34,5 @@ MODELS += tests/model/migrate_out_mutant_heldlocal.pml
 MODELS += tests/model/migrate_out_mutant_nodefer.pml
 MODELS += tests/model/migrate_flow.pml tests/model/migrate_flow_mutant_noflag.pml
 MODELS += tests/model/migrate_flow_mutant_silent.pml
+MODELS += tests/model/seqlock.pml tests/model/seqlock_mutant_norecheck.pml
+MODELS += tests/model/seqlock_mutant_oddok.pml
