@@ -19,7 +19,7 @@ struct echo_load {
 	uint16_t port;		 /* 127.0.0.1:port */
 	unsigned conns;		 /* C: connections, one request in flight */
 	uint64_t n;		 /* requests in all (spread over the C) */
-	uint64_t timeout_ns;	 /* give up after this */
+	uint64_t timeout_ns;	 /* give up after this long without a reply */
 	struct bench_hist *hist; /* round-trip times, ns */
 	bool corrupt;		 /* self-test: flip one byte of one reply */
 	uint64_t ns;		 /* out: first request to last reply */

@@ -396,6 +396,7 @@ static void on_direct(struct pn_shard *s, const struct pn_msg *m)
 	held = e->held;
 	e->held = NULL;
 	e->mode = PN__G_DIRECT;
+	pn__direct_add(s, e->a); /* the fast paths find it from now on */
 	if (held)
 		held_deliver(s, m->to, held);
 	pn__mig_fences_retry(s);
@@ -496,6 +497,8 @@ void pn__mig_guest_del(struct pn_shard *s, pn_pid pid)
 		return;
 	pn__mig_side_drop(s, &e->held);
 	pn__mig_side_drop(s, &e->fq);
+	if (e->mode == PN__G_DIRECT)
+		pn__direct_del(s, pid);
 	if (e->mode != PN__G_BOUNCE)
 		pn__mig_guests_add(s, -1);
 	if (e->mode == PN__G_FENCE && e->acks < e->need) {
@@ -520,6 +523,8 @@ static void guest_leave(struct pn_shard *s, pn_pid pid)
 	struct pn__guest *e = pn__mig_gfind(s, pid);
 	struct pn__fifo *held = e->held;
 
+	if (e->mode == PN__G_DIRECT)
+		pn__direct_del(s, pid);
 	e->a = NULL;
 	e->held = NULL;
 	e->mode = PN__G_BOUNCE;

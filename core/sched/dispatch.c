@@ -26,11 +26,33 @@ struct pn__actor *pn__lookup(struct pn_shard *s, pn_pid pid)
 	struct pn__actor *a;
 
 	if (pn_pid_shard(pid) != s->id)
-		return pn__features_find(s, pid);
+		return (a = pn__direct_find(s, pid))
+			       ? a
+			       : pn__features_find(s, pid);
 	if (idx >= s->max_slots)
 		return NULL;
 	a = s->slots[idx].actor;
 	return a && a->pid == pid ? a : NULL;
+}
+
+void pn__direct_add(struct pn_shard *s, struct pn__actor *a)
+{
+	struct pn__direct *d;
+
+	pn_assert(pn_pid_shard(a->pid) != s->id && !pn__direct_find(s, a->pid));
+	if (!s->direct.esz)
+		pn__htab_init(&s->direct, sizeof(*d), 16, 1u << 30);
+	if (pn__htab_add(&s->direct, s->arena, a->pid, (void **)&d) < 0)
+		pn_panic("no memory for the table of actors away from home");
+	d->a = a;
+}
+
+void pn__direct_del(struct pn_shard *s, pn_pid pid)
+{
+	void *d = pn__htab_find(&s->direct, pid);
+
+	if (d)
+		pn__htab_del(&s->direct, d);
 }
 
 void pn__dispatch_slow(struct pn_shard *s, struct pn_msg *m)

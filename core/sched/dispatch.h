@@ -83,6 +83,21 @@ pn__run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
 		pn__buf_free(s, m->ptr);
 }
 
+/* An actor living here under another shard's PID (a feature moved it
+ * here) that messages may reach without asking that feature, or NULL. */
+struct pn__direct {
+	pn_pid pid;
+	struct pn__actor *a;
+};
+
+static inline struct pn__actor *pn__direct_find(const struct pn_shard *s,
+						pn_pid pid)
+{
+	const struct pn__direct *d = pn__htab_find(&s->direct, pid);
+
+	return d ? d->a : NULL;
+}
+
 /* Deliver @m to its actor here; the common half of pn__dispatch(). */
 static inline __attribute__((always_inline)) void
 pn__deliver(struct pn_shard *s, struct pn_msg *m)
@@ -91,11 +106,13 @@ pn__deliver(struct pn_shard *s, struct pn_msg *m)
 	struct pn__actor *a = idx < s->max_slots ? s->slots[idx].actor : NULL;
 
 	if (PN_UNLIKELY(!a || a->pid != m->to)) {
-		/* Not an actor of the slot table: the features' (an actor
-		 * that lives here away from home, one not started yet), or
-		 * a dead letter. */
-		pn__dispatch_miss(s, m);
-		return;
+		/* Not an actor of the slot table: one living here away from
+		 * home, else the features' (one not started yet, one to
+		 * forward) or a dead letter. */
+		if (!(a = pn__direct_find(s, m->to))) {
+			pn__dispatch_miss(s, m);
+			return;
+		}
 	}
 	pn__run(s, a, m);
 }

@@ -146,5 +146,9 @@ bool pn__slot_reserved(struct pn_shard *s, pn_pid pid);
 
 /* dispatch.c */
 void pn__local_push(struct pn_shard *s, const struct pn_msg *m, bool moved);
+/* @a (PID homed elsewhere) lives here and takes messages directly: the
+ * send and dispatch fast paths find it (pn__direct_find) until _del. */
+void pn__direct_add(struct pn_shard *s, struct pn__actor *a);
+void pn__direct_del(struct pn_shard *s, pn_pid pid);
 
 #endif /* PN_SCHED_INT_H */

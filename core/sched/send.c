@@ -246,6 +246,24 @@ int pn__send_sys(struct pn_shard *s, pn_pid to, uint32_t type, pn_pid from,
 }
 
 /*
+ * While a feature routes this shard's sends (an actor homed elsewhere
+ * lives here): one that takes messages directly gets them in the local
+ * queue (*@dst becomes this shard), without asking the feature; for any
+ * other the feature's slot hook decides.
+ */
+static inline __attribute__((always_inline)) struct pn_msg *
+route_slot(struct pn_shard *s, pn_pid to, unsigned *dst)
+{
+	struct pn_msg *m;
+
+	if (!pn__direct_find(s, to))
+		return s->route->slot(s, to, dst);
+	if ((m = pn__fifo_slot_fast(&s->local)))
+		*dst = s->id;
+	return m;
+}
+
+/*
  * The fast path: an inline payload to the local queue or to a ring with
  * room and nothing waiting in overflow (and no migrated actor living on
  * this shard: then pn__send() checks for it). Always inlined, so
@@ -270,7 +288,7 @@ send_fast(struct pn_shard *s, pn_pid to, uint32_t type, const void *data,
 				     !pn__out_congested(&s->out[dst]))) {
 			m = PN_LIKELY(!s->route)
 				    ? pn_ring_slot(s->out[dst].ring)
-				    : s->route->slot(s, to, &dst);
+				    : route_slot(s, to, &dst);
 		}
 	}
 	if (PN_UNLIKELY(!m))

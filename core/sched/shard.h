@@ -109,6 +109,9 @@ struct pn_shard {
 	 * actor homed elsewhere lives here): while set, sends ask it where
 	 * they go. Owner only. */
 	const struct pn__route *route;
+	/* Actors living here under another shard's PID that messages reach
+	 * directly, pid -> struct pn__direct (pn__direct_add). Owner only. */
+	struct pn__htab direct;
 	/* Bit i: feature i (rt->feat[i]) wants its loop hooks called
 	 * (feature.c). Owner only. */
 	uint32_t turn_want;

@@ -189,6 +189,7 @@ void pn__shard_free(struct pn_shard *s)
 		pn__fifo_fini(&s->local, s->arena);
 		pn__fifo_fini(&s->early, s->arena);
 		pn__pids_fini(&s->writable, s->arena);
+		pn__htab_fini(&s->direct, s->arena);
 		for (unsigned d = 0; s->out && d < s->nshards; d++) {
 			pn__fifo_fini(&s->out[d].overflow, s->arena);
 			pn__fifo_fini(&s->out[d].fwdq, s->arena);
