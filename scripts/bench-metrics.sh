@@ -35,7 +35,7 @@ make --no-print-directory MODE=release BUILD=$offdir PN_METRICS=0 \
 # would prove nothing).
 hooks() { # hooks BUILD: metric-hook references and probe notes, hot path
 	local r=0 p=0 o
-	for o in sched/send sched/shard actor/actor; do
+	for o in sched/send sched/shard sched/dispatch actor/actor; do
 		r=$((r + $(nm "$1/obj/core/$o.o" | grep -c ' U pn__\(met_\|flight_\)')))
 		p=$((p + $(readelf -n "$1/obj/core/$o.o" | grep -c stapsdt)))
 	done
@@ -43,7 +43,7 @@ hooks() { # hooks BUILD: metric-hook references and probe notes, hot path
 }
 read -r off_refs off_notes < <(hooks "$offdir")
 read -r on_refs on_notes < <(hooks "$ondir")
-echo "metrics-off: hot-path objects (send, shard, actor): hook_calls=$off_refs probe_notes=$off_notes (metrics on: $on_refs, $on_notes)" |
+echo "metrics-off: hot-path objects (send, shard, dispatch, actor): hook_calls=$off_refs probe_notes=$off_notes (metrics on: $on_refs, $on_notes)" |
 	tee -a "$out/latest.log"
 if [[ $off_refs -ne 0 || $off_notes -ne 0 || $on_refs -eq 0 || $on_notes -eq 0 ]]; then
 	echo "bench-metrics: PN_METRICS=0 PN_PROBES=0 left hooks or probes in the hot path" >&2

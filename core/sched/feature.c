@@ -55,6 +55,9 @@ int pn__features_create(struct pn_runtime *rt,
 				 PN__FEAT_MAX);
 	rt->feat = feat;
 	rt->nfeat = n;
+	for (unsigned i = 0; i < n; i++)
+		if (feat[i]->publish)
+			rt->publish[rt->npublish++] = feat[i]->publish;
 	if ((err = ranges_build(rt)) < 0)
 		return err;
 	for (unsigned i = 0; i < n; i++)
@@ -235,9 +238,8 @@ void pn__features_guest_gone(struct pn_shard *s, pn_pid pid)
 void pn__features_publish(struct pn_shard *s, unsigned dst, uint32_t n,
 			  const struct pn_msg *last)
 {
-	for (unsigned i = 0; i < s->rt->nfeat; i++)
-		if (s->rt->feat[i]->publish)
-			s->rt->feat[i]->publish(s, dst, n, last);
+	for (unsigned i = 0; i < s->rt->npublish; i++)
+		s->rt->publish[i](s, dst, n, last);
 }
 
 void pn__features_tick(struct pn_shard *s)

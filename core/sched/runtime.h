@@ -82,6 +82,10 @@ struct pn_runtime {
 	/* The features (rt/runtime.c), and their message ranges sorted. */
 	const struct pn__feature *const *feat;
 	unsigned nfeat;
+	/* The publish hooks alone, packed: every published batch runs them. */
+	void (*publish[PN__FEAT_MAX])(struct pn_shard *s, unsigned dst,
+				      uint32_t n, const struct pn_msg *last);
+	unsigned npublish;
 	struct pn__services svc;
 	struct pn__msg_range *range;
 	unsigned nrange;

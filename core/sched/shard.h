@@ -109,9 +109,6 @@ struct pn_shard {
 	 * actor homed elsewhere lives here): while set, sends ask it where
 	 * they go. Owner only. */
 	const struct pn__route *route;
-	/* Actors living here under another shard's PID that messages reach
-	 * directly, pid -> struct pn__direct (pn__direct_add). Owner only. */
-	struct pn__htab direct;
 	/* Bit i: feature i (rt->feat[i]) wants its loop hooks called
 	 * (feature.c). Owner only. */
 	uint32_t turn_want;
@@ -162,6 +159,9 @@ struct pn_shard {
 	struct pn__timers *timers;
 	struct pn__reqs *reqs; /* outstanding requests */
 	struct pn__mig *mig;   /* guests, bounces (migrate.c); NULL: none yet */
+	/* Actors living here under another shard's PID that messages reach
+	 * directly, pid -> struct pn__direct (only looked at with a route). */
+	struct pn__htab direct;
 	struct pn__traffic *tr; /* traffic view (traffic.c) */
 
 	struct io_uring ring;
