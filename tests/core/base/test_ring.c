@@ -31,6 +31,7 @@
 
 /* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
 #include "pn_ring.h"
+#include "threads_util.h"
 
 #include <cmocka.h>
 
@@ -311,42 +312,6 @@ struct tt {
 	_Atomic bool stop;    /* the consumer gave up: the producer quits */
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static uint64_t test_seed(void)
-{
-	const char *env = getenv("PN_SEED");
-
-	if (env && *env)
-		return strtoull(env, NULL, 0);
-	return mono_ns() | 1;
-}
-
-static uint64_t scaled(uint64_t n)
-{
-	const char *env = getenv("PN_STRESS_SCALE");
-	double s = env && *env ? strtod(env, NULL) : 1.0;
-
-	if (!(s > 0))
-		s = 1.0;
-	n = (uint64_t)((double)n * s);
-	return n < 100000 ? 100000 : n;
-}
-
 /* 16 payload bytes derived from @seq: a torn or stale slot shows. */
 static void fill(struct pn_msg *m, uint64_t seq)
 {
@@ -383,13 +348,13 @@ static void *producer_main(void *arg)
 		struct pn_msg *m = pn_ring_slot(&t->r);
 
 		if (!m) {
-			uint64_t since = mono_ns();
+			uint64_t since = tu_mono_ns();
 
 			pn_ring_publish(&t->r);
 			while (!(m = pn_ring_slot(&t->r))) {
 				if (atomic_load(&t->stop))
 					return NULL;
-				if (mono_ns() - since > STALL_NS) {
+				if (tu_mono_ns() - since > STALL_NS) {
 					atomic_store(&t->stalled, true);
 					return NULL;
 				}
@@ -400,7 +365,7 @@ static void *producer_main(void *arg)
 		pn_ring_commit(&t->r);
 		if (pn_ring_unpublished(&t->r) >= batch) {
 			pn_ring_publish(&t->r);
-			batch = 1 + (unsigned)(rnd(&s) % 8);
+			batch = 1 + (unsigned)(tu_rnd(&s) % 8);
 		}
 	}
 	pn_ring_publish(&t->r);
@@ -417,14 +382,14 @@ static void test_ring_two_threads_keep_order(void **state)
 	(void)state;
 	memset(&t, 0, sizeof(t));
 	assert_int_equal(pn_ring_init(&t.r, t.slots, TT_SLOTS), 0);
-	t.n = scaled(4000000);
-	t.seed = test_seed();
+	t.n = tu_scaled(4000000, 100000);
+	t.seed = tu_seed();
 	s = t.seed;
 	print_message("ring two threads: %" PRIu64 " messages, PN_SEED=%" PRIu64
 		      "\n",
 		      t.n, t.seed);
 	assert_int_equal(pthread_create(&th, NULL, producer_main, &t), 0);
-	since = mono_ns();
+	since = tu_mono_ns();
 	while (seq < t.n) {
 		struct pn_msg *m = pn_ring_peek(&t.r);
 
@@ -432,19 +397,19 @@ static void test_ring_two_threads_keep_order(void **state)
 			/* Give back what we hold, or a full ring stalls. */
 			pn_ring_release(&t.r);
 			if (atomic_load(&t.stalled) ||
-			    mono_ns() - since > STALL_NS)
+			    tu_mono_ns() - since > STALL_NS)
 				break;
 			sched_yield();
 			continue;
 		}
-		since = mono_ns();
+		since = tu_mono_ns();
 		if (m != &t.slots[seq % TT_SLOTS] || !filled(m, seq))
 			break;
 		seq++;
 		pn_ring_consume(&t.r);
 		if (seq % batch == 0) {
 			pn_ring_release(&t.r);
-			batch = 1 + (unsigned)(rnd(&s) % 8);
+			batch = 1 + (unsigned)(tu_rnd(&s) % 8);
 		}
 	}
 	pn_ring_release(&t.r);

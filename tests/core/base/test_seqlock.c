@@ -32,6 +32,7 @@
 
 /* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
 #include "seqlock.h"
+#include "threads_util.h"
 
 #include <cmocka.h>
 
@@ -168,36 +169,6 @@ struct tt {
 	_Atomic bool done; /* the writer has written its last round */
 };
 
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static uint64_t test_seed(void)
-{
-	const char *env = getenv("PN_SEED");
-	struct timespec ts;
-
-	if (env && *env)
-		return strtoull(env, NULL, 0);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) | 1;
-}
-
-static uint64_t scaled(uint64_t n)
-{
-	const char *env = getenv("PN_STRESS_SCALE");
-	double s = env && *env ? strtod(env, NULL) : 1.0;
-
-	if (!(s > 0))
-		s = 1.0;
-	n = (uint64_t)((double)n * s);
-	return n < 10000 ? 10000 : n;
-}
-
 /* Rounds 1..rounds, with 0 to 3 pauses after each word and 0 to 63
  * between rounds: a reader gets windows with no section open, and
  * sections it overlaps. */
@@ -207,7 +178,7 @@ static void *writer_main(void *arg)
 	uint64_t s = t->seed;
 
 	for (uint64_t k = 1; k <= t->rounds; k++) {
-		uint64_t x = rnd(&s);
+		uint64_t x = tu_rnd(&s);
 		unsigned pause = (unsigned)(x % 64);
 
 		rec_write(&t->r, k, (unsigned)(x >> 8) % 4);
@@ -229,8 +200,8 @@ static void test_seqlock_two_threads_no_torn_read(void **state)
 
 	(void)state;
 	memset(&t, 0, sizeof(t));
-	t.rounds = scaled(200000);
-	t.seed = test_seed();
+	t.rounds = tu_scaled(200000, 10000);
+	t.seed = tu_seed();
 	print_message("seqlock two threads: %" PRIu64
 		      " rounds, PN_SEED=%" PRIu64 "\n",
 		      t.rounds, t.seed);
