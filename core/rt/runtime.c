@@ -226,7 +226,7 @@ int pn_runtime_create(const struct pn_config *c, struct pn_runtime **out)
 	if ((err = config_check(&rt->cfg)) < 0 ||
 	    (err = pn_topology_load(&rt->topo)) < 0 ||
 	    (err = pn_plan_create(rt->topo, &rt->cfg.plan, &rt->plan)) < 0 ||
-	    (err = runtime_alloc(rt)) < 0 || (err = pn__meter_create(rt)) < 0 ||
+	    (err = runtime_alloc(rt)) < 0 || (err = pn__met_create(rt)) < 0 ||
 	    (err = pn__features_create(rt, features, NFEATURES)) < 0 ||
 	    (err = pn__budget_init(&rt->budget, rt->cfg.inject_bytes)) < 0)
 		goto fail;
@@ -374,7 +374,7 @@ void pn_runtime_destroy(struct pn_runtime *rt)
 		return;
 	pn__producers_free(rt);
 	pn__features_destroy(rt, false); /* they may read the shards */
-	pn__meter_destroy(rt);
+	pn__met_destroy(rt);
 	for (unsigned i = 0; rt->shard && i < rt->nshards; i++) {
 		if (!rt->shard[i])
 			continue;

@@ -33,7 +33,7 @@ void pn__flight_rec(struct pn__met *mt, uint64_t ts, int kind, pn_pid pid,
 {
 	struct pn__mshard *sh = mt->sh;
 	uint64_t n = atomic_load_explicit(&sh->fl_next, memory_order_relaxed);
-	struct pn__fl_ev *e = &sh->fl[n % PN__FLIGHT_N];
+	struct pn__flight_ev *e = &sh->fl[n % PN__FLIGHT_N];
 
 	if (!ts) /* the clock before the section: keep it short */
 		ts = mt->now(mt->now_arg);
@@ -58,7 +58,7 @@ struct ev {
 /* Event number @n (0-based) if it is still in the ring and whole. */
 static bool read_ev(const struct pn__mshard *sh, uint64_t n, struct ev *out)
 {
-	const struct pn__fl_ev *e = &sh->fl[n % PN__FLIGHT_N];
+	const struct pn__flight_ev *e = &sh->fl[n % PN__FLIGHT_N];
 	uint32_t seq = pn__seq_read_begin(&e->seq);
 	uint64_t num;
 

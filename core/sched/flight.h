@@ -14,7 +14,7 @@ struct pn__met;
 
 /* Flight recorder: the last PN__FLIGHT_N events of a shard. */
 #define PN__FLIGHT_N 256
-enum pn__fl_kind {
+enum pn__flight_kind {
 	PN__FL_PARK = 1, /* arg: how long it may sleep (ns, 0: no limit) */
 	PN__FL_UNPARK,	 /* arg: slept ns */
 	PN__FL_WAKE,	 /* arg: the shard it woke */
@@ -26,7 +26,7 @@ enum pn__fl_kind {
 	PN__FL_MIGRATE,	 /* pid; arg: from << 32 | to */
 	PN__FL_KINDS
 };
-struct pn__fl_ev {
+struct pn__flight_ev {
 	_Atomic uint32_t seq; /* seqlock (base/seqlock.h) over the rest */
 	_Atomic uint64_t num; /* event number + 1; 0: never written */
 	_Atomic uint64_t ts, pid, arg;

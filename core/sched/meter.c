@@ -53,7 +53,7 @@ static int meter_shard(struct pn_runtime *rt, struct pn_shard *s)
 	return 0;
 }
 
-int pn__meter_create(struct pn_runtime *rt)
+int pn__met_create(struct pn_runtime *rt)
 {
 	for (unsigned i = 0; i < rt->nshards; i++)
 		if (meter_shard(rt, rt->shard[i]) < 0)
@@ -61,7 +61,7 @@ int pn__meter_create(struct pn_runtime *rt)
 	return 0;
 }
 
-void pn__meter_destroy(struct pn_runtime *rt)
+void pn__met_destroy(struct pn_runtime *rt)
 {
 	for (unsigned i = 0; rt->shard && i < rt->nshards; i++) {
 		struct pn__met *mt;

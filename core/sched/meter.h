@@ -84,7 +84,7 @@ struct pn__mshard {
 	struct pn__ahist handler, queue;
 	struct pn__aent atab[PN__ATAB];
 	_Atomic uint64_t fl_next; /* events ever recorded */
-	struct pn__fl_ev fl[PN__FLIGHT_N];
+	struct pn__flight_ev fl[PN__FLIGHT_N];
 };
 
 enum { PN__MS_BUSY, PN__MS_SPIN };
@@ -106,8 +106,8 @@ struct pn__met {
 };
 
 /* meter.c */
-int pn__meter_create(struct pn_runtime *rt);
-void pn__meter_destroy(struct pn_runtime *rt);
+int pn__met_create(struct pn_runtime *rt);
+void pn__met_destroy(struct pn_runtime *rt);
 /* Cold: 1 in metrics_sample sends; kept out of the send fast path. */
 __attribute__((cold, noinline)) void
 pn__met_stamp(struct pn__met *mt, struct pn_msg *m, size_t len);
