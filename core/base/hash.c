@@ -8,11 +8,6 @@
 #include <errno.h>
 #include <string.h>
 
-static inline uint64_t *slot_key(const struct pn__htab *t, uint32_t i)
-{
-	return (uint64_t *)(void *)(t->v + (size_t)i * t->esz);
-}
-
 void pn__htab_init(struct pn__htab *t, uint32_t esz, uint32_t first,
 		   uint32_t max)
 {
@@ -35,7 +30,7 @@ static uint32_t place(const struct pn__htab *t, uint64_t key)
 {
 	uint32_t mask = t->cap - 1, i = pn__hash64(key) & mask;
 
-	while (*slot_key(t, i))
+	while (*pn__htab_key(t, i))
 		i = (i + 1) & mask;
 	return i;
 }
@@ -59,7 +54,7 @@ static int grow(struct pn__htab *t, struct pn_arena *a)
 
 		memcpy(&key, e, sizeof(key));
 		if (key)
-			memcpy(slot_key(t, place(t, key)), e, t->esz);
+			memcpy(pn__htab_key(t, place(t, key)), e, t->esz);
 	}
 	if (v)
 		pn_arena_free(a, v, (size_t)old * t->esz);
@@ -75,7 +70,7 @@ int pn__htab_add(struct pn__htab *t, struct pn_arena *a, uint64_t key,
 	pn_assert(key && !pn__htab_find(t, key));
 	if ((t->n + 1) * 2 > t->cap && (err = grow(t, a)) < 0)
 		return err;
-	e = slot_key(t, place(t, key));
+	e = pn__htab_key(t, place(t, key));
 	*e = key;
 	t->n++;
 	*out = e;
@@ -85,7 +80,7 @@ int pn__htab_add(struct pn__htab *t, struct pn_arena *a, uint64_t key,
 static int64_t home_of(void *p, uint32_t j)
 {
 	const struct pn__htab *t = p;
-	uint64_t key = *slot_key(t, j);
+	uint64_t key = *pn__htab_key(t, j);
 
 	return key ? (int64_t)(pn__hash64(key) & (t->cap - 1)) : -1;
 }
@@ -94,7 +89,7 @@ static void move_to(void *p, uint32_t dst, uint32_t src)
 {
 	struct pn__htab *t = p;
 
-	memcpy(slot_key(t, dst), slot_key(t, src), t->esz);
+	memcpy(pn__htab_key(t, dst), pn__htab_key(t, src), t->esz);
 }
 
 void pn__htab_del(struct pn__htab *t, void *e)
@@ -103,7 +98,7 @@ void pn__htab_del(struct pn__htab *t, void *e)
 
 	pn_assert(t->n && i < t->cap && *(uint64_t *)e);
 	i = pn__probe_delete(t, t->cap - 1, i, home_of, move_to);
-	memset(slot_key(t, i), 0, t->esz);
+	memset(pn__htab_key(t, i), 0, t->esz);
 	t->n--;
 }
 
@@ -114,14 +109,14 @@ bool pn__htab_ok(const struct pn__htab *t)
 	if (!t->cap)
 		return !t->n && !t->v;
 	for (uint32_t i = 0; i < t->cap; i++)
-		used += !!*slot_key(t, i);
+		used += !!*pn__htab_key(t, i);
 	/* Also what keeps the lookups below from going round for ever. */
 	if (used != t->n || t->n * 2 > t->cap)
 		return false;
 	for (uint32_t i = 0; i < t->cap; i++) {
-		uint64_t key = *slot_key(t, i);
+		uint64_t key = *pn__htab_key(t, i);
 
-		if (key && pn__htab_find(t, key) != slot_key(t, i))
+		if (key && pn__htab_find(t, key) != pn__htab_key(t, i))
 			return false;
 	}
 	return true;

@@ -85,11 +85,17 @@ int pn__htab_add(struct pn__htab *t, struct pn_arena *a, uint64_t key,
 /* Delete entry @e (from find or add). */
 void pn__htab_del(struct pn__htab *t, void *e);
 
+/* Slot @i's key, the first word of its entry (0: empty). */
+static inline uint64_t *pn__htab_key(const struct pn__htab *t, uint32_t i)
+{
+	return (uint64_t *)(void *)(t->v + (size_t)i * t->esz);
+}
+
 /* Slot @i (< cap): its entry, or NULL if empty. For walks over a table
  * that is not changed meanwhile. */
 static inline void *pn__htab_slot(const struct pn__htab *t, uint32_t i)
 {
-	uint64_t *e = (uint64_t *)(void *)(t->v + (size_t)i * t->esz);
+	uint64_t *e = pn__htab_key(t, i);
 
 	return *e ? e : NULL;
 }
@@ -102,7 +108,7 @@ static inline void *pn__htab_find(const struct pn__htab *t, uint64_t key)
 	if (!t->n)
 		return NULL;
 	for (uint32_t i = pn__hash64(key) & mask;; i = (i + 1) & mask) {
-		uint64_t *e = (uint64_t *)(void *)(t->v + (size_t)i * t->esz);
+		uint64_t *e = pn__htab_key(t, i);
 
 		if (!*e)
 			return NULL;

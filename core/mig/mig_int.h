@@ -41,24 +41,21 @@ static inline bool pn__mig_proto(uint32_t type)
 }
 
 /*
- * send_fast() on a shard with guests: the slot for an inline message to
- * @to, whose home *@dst is another shard: the local queue's for a direct
- * guest (*@dst becomes this shard), the ring's otherwise; NULL sends it
- * the general way (a guest still held, a full ring or chunk). The
- * route's slot hook (migrate.c) while a shard hosts guests.
+ * send_fast() on a shard with guests, for an inline message to @to, whose
+ * home *@dst is another shard and which is not a direct guest (those are
+ * in the shard's direct table, which send_fast() looks at first): the
+ * ring's slot, or NULL to send it the general way (a guest still held,
+ * a full ring). The route's slot hook (migrate.c).
  */
 static inline struct pn_msg *pn__mig_send_slot(struct pn_shard *s, pn_pid to,
 					       unsigned *dst)
 {
 	struct pn__guest *e = pn__mig_gfind(s, to);
-	struct pn_msg *m;
 
+	pn_assert(!e || e->mode != PN__G_DIRECT);
 	if (!e || e->mode == PN__G_BOUNCE || !e->a)
 		return pn_ring_slot(s->out[*dst].ring);
-	if (e->mode != PN__G_DIRECT || !(m = pn__fifo_slot_fast(&s->local)))
-		return NULL;
-	*dst = s->id;
-	return m;
+	return NULL;
 }
 
 /* migrate.c */

@@ -248,12 +248,12 @@ static void test_hash_ok_catches_corruption(void **state)
 		if (pn__htab_slot(&x->t, before))
 			continue;
 		e = pn__htab_find(&x->t, k);
-		memcpy(x->t.v + (size_t)before * x->t.esz, e, sizeof(*e));
+		memcpy(pn__htab_key(&x->t, before), e, sizeof(*e));
 		memset(e, 0, sizeof(*e));
 		assert_false(pn__htab_ok(&x->t));
 		/* Put back: the table is whole again. */
-		memcpy(e, x->t.v + (size_t)before * x->t.esz, sizeof(*e));
-		memset(x->t.v + (size_t)before * x->t.esz, 0, sizeof(*e));
+		memcpy(e, pn__htab_key(&x->t, before), sizeof(*e));
+		memset(pn__htab_key(&x->t, before), 0, sizeof(*e));
 		assert_true(pn__htab_ok(&x->t));
 		return;
 	}
