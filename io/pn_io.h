@@ -154,6 +154,8 @@ PN_API void pn_io_buf_release(struct pn_ctx *ctx, unsigned buf);
 struct pn_io_config {
 	uint32_t buf_count;	    /* receive buffers per shard, 2^n; 1024 */
 	uint32_t buf_size;	    /* bytes per buffer; 4096 */
+	uint32_t conn_bufs;	    /* lent to one connection at most; 0: auto */
+	uint64_t sweep_ns;	    /* how often deadlines are checked; 100 ms */
 	uint32_t max_handles;	    /* handles per shard; 65536 */
 	uint32_t send_queue_bytes;  /* per connection; 1 MiB */
 	uint64_t shard_send_bytes;  /* all queues of a shard; 64 MiB */
@@ -194,6 +196,10 @@ struct pn_io_opts {
 	int backlog;	  /* listen(); 0: SOMAXCONN */
 	uint64_t udata;	  /* the new handle's user data */
 	struct in_addr mcast_if; /* UDP: IP_MULTICAST_IF (0: default) */
+	/* TCP connections (inherited from a listener), see "Deadlines"
+	 * below; 0 or UINT64_MAX: none. */
+	uint64_t idle_ns;  /* nothing received or sent for this long */
+	uint64_t drain_ns; /* queued bytes not moving for this long */
 };
 
 /*
@@ -238,6 +244,25 @@ PN_API int pn_io_connect(struct pn_ctx *ctx, const struct sockaddr *addr,
  * completion, EOF when the peer shuts down writing (the connection stays
  * open for sending; no EOF comes once the owner is closing it).
  * pn_io_recv_stop() cancels it (messages already sent still arrive).
+ *
+ * Fair share of the buffer ring. A TCP connection holds at most a
+ * share of its shard's receive buffers lent at once (DATA messages not
+ * yet given back by pn_io_buf_release()): io_config.conn_bufs, or by
+ * default (0) buf_count / (2 * (receiving connections + 1)), at least 2
+ * and at most buf_count / 8, recomputed as connections come and go. At
+ * its share the connection's receive pauses (no error, nothing lost: the
+ * bytes wait in the socket, and TCP flow control slows the peer); it
+ * resumes by itself once the owner has released half of what it holds.
+ * So connections whose owner keeps their buffers (a peer that does not
+ * read its replies, an actor that falls behind) cannot take the buffers
+ * every other connection of the shard receives into. A multishot
+ * receive may complete a few buffers past the share before the pause
+ * takes effect (it is armed with a byte limit of the remaining share, so
+ * a burst of full buffers stops exactly there; small segments arriving
+ * within one kernel pass can overshoot by a few). RECV_COPY connections
+ * and UDP sockets give each buffer back before delivery and are not
+ * capped. Counted in pn_io_stats.capped.
+ *
  * Returns 0, -EBADF, -EXDEV, -EINVAL (a listener or file, or not
  * connected yet), -EALREADY (receiving), -ENOMEM (the buffer ring could
  * not be set up). Handler.
@@ -289,6 +314,30 @@ PN_API int pn_io_shutdown(struct pn_ctx *ctx, pn_io_handle h, int how);
  */
 PN_API int pn_io_close(struct pn_ctx *ctx, pn_io_handle h);
 PN_API int pn_io_abort(struct pn_ctx *ctx, pn_io_handle h);
+
+/*
+ * Deadlines. A TCP connection ends with CLOSED res -ETIMEDOUT (reset and
+ * closed at once, as pn_io_abort(), its queue dropped) when:
+ *   - opts.idle_ns: nothing was received and no queued byte was sent for
+ *     that long (a peer that connects and goes silent);
+ *   - opts.drain_ns: bytes are queued (or a graceful close is flushing)
+ *     and none of them was sent for that long (a peer that never reads);
+ *   - pn_io_set_deadline(): its absolute deadline passed (a request head
+ *     that must arrive in time whatever trickles in).
+ * Checked every io_config.sweep_ns by one timer per shard, armed only
+ * while some connection has a deadline, so a deadline fires up to one
+ * sweep late; activity costs one store, no clock read. Each firing is
+ * counted in pn_io_stats.timeouts. A listener's idle_ns and drain_ns are
+ * inherited by what it accepts.
+ */
+
+/*
+ * Abort connection @h @after_ns from now (saturating; UINT64_MAX: clear
+ * the deadline). Returns 0, -EBADF, -EXDEV, -EINVAL (not a TCP
+ * connection). Handler.
+ */
+PN_API int pn_io_set_deadline(struct pn_ctx *ctx, pn_io_handle h,
+			      uint64_t after_ns);
 
 /* Whose messages these are (an actor on the same shard), and the user
  * data echoed in every ev. Return 0, -EINVAL, -EBADF, -EXDEV. Handler. */
@@ -414,6 +463,8 @@ struct pn_io_stats {
 	uint64_t bufs_lent;    /* receive buffers lent to actors now */
 	uint64_t queued_bytes; /* in send queues now */
 	uint64_t dropped;      /* messages the runtime refused (buffer back) */
+	uint64_t capped;       /* receives paused at the connection's share */
+	uint64_t timeouts;     /* connections ended by a deadline */
 };
 
 /* This shard's io counters. Returns 0, or -ENODEV (no io/). Handler. */

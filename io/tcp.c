@@ -489,3 +489,20 @@ void pn_io_handoff_drop(const struct pn_msg *m)
 	    m->len == sizeof(struct pn_io_ev) && pn_io_ev(m)->res >= 0)
 		close(pn_io_ev(m)->res);
 }
+
+/* --- deadlines ------------------------------------------------------------ */
+
+int pn_io_set_deadline(struct pn_ctx *ctx, pn_io_handle h, uint64_t after_ns)
+{
+	struct pn__io_shard *sh;
+	struct pn__io_obj *o;
+	int err = pn__obj_get(ctx, h, &sh, &o);
+
+	(void)after_ns; /* TODO(issue 14): the sweep lands next */
+	if (err < 0)
+		return err;
+	if (o->kind != PN__K_TCP)
+		return pn__error(-EINVAL, "pn_io_set_deadline: not a TCP "
+					  "connection");
+	return 0;
+}
