@@ -48,6 +48,7 @@ void pn_io_config_init(struct pn_io_config *c)
 		.file_buf_size = 64u << 10,
 		.file_bufs = 0,
 		.nobufs_backoff_ns = 100000,
+		.sweep_ns = 100000000,
 	};
 }
 
@@ -75,6 +76,10 @@ static int config_check(const struct pn_io_config *c)
 		      ">= 512 bytes, 1 GiB in all";
 	else if (!c->nobufs_backoff_ns)
 		bad = "nobufs_backoff_ns: > 0";
+	else if (c->conn_bufs > c->buf_count)
+		bad = "conn_bufs: at most buf_count (0: a fair share)";
+	else if (c->sweep_ns < 1000000 || c->sweep_ns > 10000000000ull)
+		bad = "sweep_ns: 1 ms..10 s";
 	if (bad)
 		return pn__error(-EINVAL, "pn_io_init: %s", bad);
 	return 0;
@@ -106,7 +111,9 @@ static int shard_tables(struct pn__io_shard *sh)
 		return -ENOMEM;
 	sh->copy = pn_arena_alloc(sh->arena,
 				  sizeof(struct pn_io_ev) + sh->cfg->buf_size);
-	return sh->copy ? 0 : -ENOMEM;
+	sh->lent_to = pn_arena_zalloc(sh->arena, (size_t)sh->cfg->buf_count *
+							 sizeof(pn_io_handle));
+	return sh->copy && sh->lent_to ? 0 : -ENOMEM;
 }
 
 static void attach(struct pn_ctx *ctx, void *arg)
@@ -239,12 +246,21 @@ int pn__obj_new(struct pn__io_shard *sh, int kind, int fd, pn_pid owner,
 	sh->tab[slot] = o;
 	sh->st.handles++;
 	*out = o;
+	if (kind == PN__K_TCP) {
+		sh->ntcp++;
+		pn__share_changed(sh);
+	}
 	return 0;
 }
 
 void pn__obj_free(struct pn__io_shard *sh, struct pn__io_obj *o)
 {
 	pn_assert(o->inflight == 0 && !o->qhead);
+	pn__unguard(sh, o);
+	if (o->kind == PN__K_TCP) {
+		sh->ntcp--;
+		pn__share_changed(sh);
+	}
 	sh->tab[o->slot] = NULL;
 	sh->gen[o->slot]++; /* the handle is stale from now on */
 	sh->free_slots[sh->nfree++] = o->slot;
@@ -253,13 +269,26 @@ void pn__obj_free(struct pn__io_shard *sh, struct pn__io_obj *o)
 	pn_pool_free(sh->obj_pool, o);
 }
 
+/* The live object @h names on @sh, or NULL (stale, none, elsewhere). */
+struct pn__io_obj *pn__obj_find(const struct pn__io_shard *sh, pn_io_handle h)
+{
+	uint32_t slot = (uint32_t)(h >> 32) & ((1u << SLOT_BITS) - 1);
+	struct pn__io_obj *o;
+
+	if (h == PN_IO_NONE || pn_io_handle_shard(h) != sh->id ||
+	    slot >= sh->nused || !(o = sh->tab[slot]) ||
+	    sh->gen[slot] != (uint32_t)(h & GEN_MASK))
+		return NULL;
+	return o;
+}
+
 int pn__obj_get(struct pn_ctx *ctx, pn_io_handle h, struct pn__io_shard **shp,
 		struct pn__io_obj **out)
 {
 	struct pn__io_shard *sh = pn__io_shard(ctx);
-	uint32_t slot = (uint32_t)(h >> 32) & ((1u << SLOT_BITS) - 1);
 	struct pn__io_obj *o;
 
+	*out = NULL;
 	if (PN_UNLIKELY(!sh))
 		return pn__error(-ENODEV, "io: not initialised on shard %u",
 				 pn_shard(ctx));
@@ -268,8 +297,7 @@ int pn__obj_get(struct pn_ctx *ctx, pn_io_handle h, struct pn__io_shard **shp,
 				 "io: handle of shard %u used on "
 				 "shard %u",
 				 pn_io_handle_shard(h), sh->id);
-	if (PN_UNLIKELY(slot >= sh->nused || !(o = sh->tab[slot]) ||
-			sh->gen[slot] != (uint32_t)(h & GEN_MASK)))
+	if (PN_UNLIKELY(!(o = pn__obj_find(sh, h))))
 		return pn__error(-EBADF, "io: stale or unknown handle %#llx",
 				 (unsigned long long)h);
 	*shp = sh;

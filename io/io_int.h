@@ -9,6 +9,7 @@
 #ifndef PN_IO_INT_H
 #define PN_IO_INT_H
 
+#include "io_backend.h"
 #include "pn_alloc.h"
 #include "pn_backend.h"
 #include "pn_io.h"
@@ -18,63 +19,26 @@
 struct pn__io_shard;
 struct pn__io_req;
 
-/* A completion, whatever the backend. Flags: MORE (more will follow),
- * BUF (@bid is a buffer lent to us), NOTIF (zero-copy pages released). */
-struct pn__io_cqe {
-	int32_t res; /* bytes, fd, 0, or -errno */
-	uint32_t flags;
-	uint16_t bid;
-};
-#define PN__C_MORE  0x1u
-#define PN__C_BUF   0x2u
-#define PN__C_NOTIF 0x4u
-
-struct pn__io_op_def {
-	void (*prep)(struct pn__io_shard *sh, struct pn__io_req *r, void *wi);
-	int (*issue)(struct pn__io_shard *sh, struct pn__io_req *r);
-	void (*complete)(struct pn__io_shard *sh, struct pn__io_req *r,
-			 const struct pn__io_cqe *c);
-} __attribute__((aligned(32)));
-
-struct pn__io_op_cold {
-	const char *name;
-	void (*cleanup)(struct pn__io_shard *sh, struct pn__io_req *r);
-};
-
-/* A backend: its op table and what is not per operation (uring.c is
- * pn__io_uring; README says how AF_XDP or DPDK would slot in). */
-struct pn__io_backend {
-	const char *name;
-	const struct pn__io_op_def *ops;	    /* [PN_IO_OP_COUNT] */
-	const struct pn__io_op_cold *cold;	    /* [PN_IO_OP_COUNT] */
-	void (*reap)(struct pn_ctx *ctx, void *arg, /* the poller's hook */
-		     const struct io_uring_cqe *cqe);
-	int (*bufs_setup)(struct pn__io_shard *sh); /* receive buffer ring */
-	int (*buf_recycle)(struct pn__io_shard *sh, unsigned bid); /* -EINVAL */
-	int (*cancel)(struct pn__io_shard *sh, struct pn__io_req *r);
-	int (*cancel_fd)(struct pn__io_shard *sh, int fd);
-	void (*detach)(struct pn__io_shard *sh); /* cancel all, unregister */
-};
-extern const struct pn__io_backend pn__io_uring;
-
 enum pn__io_kind { PN__K_FREE, PN__K_LISTEN, PN__K_TCP, PN__K_UDP, PN__K_FILE };
 
 /* struct pn__io_obj flags */
-#define PN__O_RECV	0x0001u /* the owner wants to receive (re-arm) */
-#define PN__O_ARMED	0x0002u /* a multishot accept/recv is in the kernel */
-#define PN__O_BACKOFF	0x0004u /* a re-arm timer is pending */
-#define PN__O_SENDING	0x0008u /* a send is in the kernel */
-#define PN__O_CLOSING	0x0010u /* pn_io_close(): flush, then close */
-#define PN__O_ABORT	0x0020u /* drop the queue, close at once */
-#define PN__O_HANDOFF	0x0040u /* drain, then hand the fd over */
-#define PN__O_SHUT_WR	0x0080u /* no more sends */
-#define PN__O_SHUT_PEND 0x0100u /* a shutdown waits for the queue */
-#define PN__O_WRITABLE	0x0200u /* owner wants PN_MSG_IO_WRITABLE */
-#define PN__O_NOBUFS	0x0400u /* -ENOBUFS reported this episode */
-#define PN__O_OPENING	0x0800u /* connect or open not done yet */
-#define PN__O_FIXED	0x1000u /* file: fd is a registered-file index */
-#define PN__O_COPY	0x2000u /* PN_IO_RECV_COPY */
-#define PN__O_WAITQ	0x4000u /* on the shard's writable wait list */
+#define PN__O_RECV	0x0001u	 /* the owner wants to receive (re-arm) */
+#define PN__O_ARMED	0x0002u	 /* a multishot accept/recv is in the kernel */
+#define PN__O_BACKOFF	0x0004u	 /* a re-arm timer is pending */
+#define PN__O_SENDING	0x0008u	 /* a send is in the kernel */
+#define PN__O_CLOSING	0x0010u	 /* pn_io_close(): flush, then close */
+#define PN__O_ABORT	0x0020u	 /* drop the queue, close at once */
+#define PN__O_HANDOFF	0x0040u	 /* drain, then hand the fd over */
+#define PN__O_SHUT_WR	0x0080u	 /* no more sends */
+#define PN__O_SHUT_PEND 0x0100u	 /* a shutdown waits for the queue */
+#define PN__O_WRITABLE	0x0200u	 /* owner wants PN_MSG_IO_WRITABLE */
+#define PN__O_NOBUFS	0x0400u	 /* -ENOBUFS reported this episode */
+#define PN__O_OPENING	0x0800u	 /* connect or open not done yet */
+#define PN__O_FIXED	0x1000u	 /* file: fd is a registered-file index */
+#define PN__O_COPY	0x2000u	 /* PN_IO_RECV_COPY */
+#define PN__O_WAITQ	0x4000u	 /* on the shard's writable wait list */
+#define PN__O_CAPPED	0x8000u	 /* receive paused: at its buffer share */
+#define PN__O_GUARD	0x10000u /* on the shard's guarded list */
 #define PN__O_ENDING	(PN__O_CLOSING | PN__O_ABORT | PN__O_HANDOFF)
 
 #define PN__IOV_MAX 16 /* chunks coalesced into one sendmsg */
@@ -96,7 +60,11 @@ struct pn__io_obj {
 	uint64_t want;			  /* send refused by the shard bound */
 	pn_pid to; /* hand-off target (opts.udata: what it gets) */
 	struct pn__io_obj *wnext; /* shard's writable wait list */
-	struct msghdr smh;	  /* the coalesced send in flight */
+	uint32_t lent;		  /* receive buffers lent now (guard.c) */
+	uint32_t act, moved;	  /* ticks: last activity, last sent byte */
+	uint64_t deadline;	  /* pn_io_set_deadline(), ns; 0: none */
+	struct pn__io_obj *gprev, *gnext; /* the shard's guarded list */
+	struct msghdr smh;		  /* the coalesced send in flight */
 	struct iovec siov[PN__IOV_MAX];
 };
 
@@ -144,6 +112,13 @@ struct pn__io_shard {
 	bool fbufs_reg; /* ... and registered with the ring */
 	uint32_t *fbuf_free, fbuf_nfree; /* free file buffers (stack) */
 	unsigned char *copy;		 /* RECV_COPY staging: ev + buf_size */
+	pn_io_handle *lent_to;	    /* buffer id -> connection it is lent to */
+	uint32_t ntcp;		    /* TCP connections open (the share) */
+	uint32_t share;		    /* what receives were armed for */
+	bool no_recv_limit;	    /* the kernel refused optlen: none */
+	uint32_t tick;		    /* sweeps so far */
+	struct pn__io_obj *guarded; /* connections with deadlines */
+	struct pn__io_req *sweep;   /* the pending sweep timer, if any */
 	struct pn_io_stats st;
 };
 
@@ -155,6 +130,7 @@ int pn__obj_get(struct pn_ctx *ctx, pn_io_handle h, struct pn__io_shard **sh,
 pn_io_handle pn__obj_handle(const struct pn__io_shard *sh,
 			    const struct pn__io_obj *o);
 void pn__obj_free(struct pn__io_shard *sh, struct pn__io_obj *o);
+struct pn__io_obj *pn__obj_find(const struct pn__io_shard *sh, pn_io_handle h);
 struct pn__io_req *pn__req_new(struct pn__io_shard *sh, struct pn__io_obj *o,
 			       int op);
 int pn__req_copy(struct pn__io_shard *sh, struct pn__io_req *r,
@@ -166,6 +142,17 @@ int pn__deliver(struct pn__io_shard *sh, struct pn__io_obj *o, uint32_t type,
 int pn__opts_set(int fd, const struct pn_io_opts *o, bool tcp);
 int pn__recv_arm(struct pn__io_shard *sh, struct pn__io_obj *o);
 void pn__backoff(struct pn__io_shard *sh, struct pn__io_obj *o);
+void pn__rearm(struct pn__io_shard *sh, struct pn__io_obj *o);
+/* guard.c: the receive share and deadlines */
+uint32_t pn__share(const struct pn__io_shard *sh);
+void pn__share_changed(struct pn__io_shard *sh);
+uint32_t pn__recv_limit(const struct pn__io_shard *sh,
+			const struct pn__io_obj *o);
+void pn__lend(struct pn__io_shard *sh, struct pn__io_obj *o, unsigned bid);
+void pn__lend_back(struct pn__io_shard *sh, unsigned bid);
+void pn__guard(struct pn__io_shard *sh, struct pn__io_obj *o);
+void pn__unguard(struct pn__io_shard *sh, struct pn__io_obj *o);
+void pn__sweep_done(struct pn__io_shard *sh, struct pn__io_req *r);
 int pn__queue_room(struct pn__io_shard *sh, struct pn__io_obj *o, size_t len,
 		   bool copy);
 void pn__queue_account(struct pn__io_shard *sh, struct pn__io_obj *o,

@@ -1,7 +1,8 @@
 # io/: TCP, UDP and files over each shard's io_uring (pn_io.h), and the
 # pinion-echo tool (an echo server with one listener per shard).
-PUB_HEADERS += io/pn_io.h
-LIB_SRCS    += io/io.c io/uring.c io/stream.c io/tcp.c io/udp.c io/file.c
+PUB_HEADERS += io/pn_io.h io/pn_io_udp.h io/pn_io_file.h
+LIB_SRCS    += io/io.c io/uring.c io/stream.c io/tcp.c io/udp.c io/file.c \
+	       io/guard.c
 TOOLS       += pinion-echo
 pinion-echo_SRCS := io/pinion-echo.c
 # The metrics endpoint (GET /metrics) and io/'s metrics source, and

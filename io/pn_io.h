@@ -152,16 +152,16 @@ PN_API void pn_io_buf_release(struct pn_ctx *ctx, unsigned buf);
 /* --- set-up ------------------------------------------------------------ */
 
 struct pn_io_config {
-	uint32_t buf_count;	    /* receive buffers per shard, 2^n; 1024 */
-	uint32_t buf_size;	    /* bytes per buffer; 4096 */
-	uint32_t conn_bufs;	    /* lent to one connection at most; 0: auto */
-	uint64_t sweep_ns;	    /* how often deadlines are checked; 100 ms */
-	uint32_t max_handles;	    /* handles per shard; 65536 */
-	uint32_t send_queue_bytes;  /* per connection; 1 MiB */
-	uint64_t shard_send_bytes;  /* all queues of a shard; 64 MiB */
-	uint32_t files;		    /* registered (fixed) file slots; 256 */
-	uint32_t file_buf_size;	    /* registered file buffers: size; 64 KiB */
-	uint32_t file_bufs;	    /* ... and how many per shard; 0 (none) */
+	uint32_t buf_count;	   /* receive buffers per shard, 2^n; 1024 */
+	uint32_t buf_size;	   /* bytes per buffer; 4096 */
+	uint32_t conn_bufs;	   /* lent to one connection at most; 0: auto */
+	uint64_t sweep_ns;	   /* how often deadlines are checked; 100 ms */
+	uint32_t max_handles;	   /* handles per shard; 65536 */
+	uint32_t send_queue_bytes; /* per connection; 1 MiB */
+	uint64_t shard_send_bytes; /* all queues of a shard; 64 MiB */
+	uint32_t files;		   /* registered (fixed) file slots; 256 */
+	uint32_t file_buf_size;	   /* registered file buffers: size; 64 KiB */
+	uint32_t file_bufs;	   /* ... and how many per shard; 0 (none) */
 	uint64_t nobufs_backoff_ns; /* first re-arm after -ENOBUFS; 100 us */
 };
 
@@ -374,71 +374,6 @@ PN_API int pn_io_adopt(struct pn_ctx *ctx, const struct pn_msg *m,
  * Any. */
 PN_API void pn_io_handoff_drop(const struct pn_msg *m);
 
-/* --- UDP --------------------------------------------------------------- */
-
-/*
- * A UDP socket bound to @addr, owned by the caller; pn_io_recv_start()
- * delivers each datagram as PN_MSG_IO_DGRAM (lent, like DATA; the sender
- * from pn_io_dgram_peer()). Returns 0 and *out, or the -errno of
- * socket/bind. Handler.
- */
-PN_API int pn_io_udp_open(struct pn_ctx *ctx, const struct sockaddr *addr,
-			  socklen_t len, const struct pn_io_opts *o,
-			  pn_io_handle *out);
-
-/* Send one datagram of a copy of @len bytes to @addr. Bounded as
- * pn_io_send(); a failure comes as ERROR (op SENDMSG). Handler. */
-PN_API int pn_io_sendto(struct pn_ctx *ctx, pn_io_handle h, const void *data,
-			size_t len, const struct sockaddr *addr,
-			socklen_t addrlen);
-
-/* Join / leave multicast @group on the interface with address @iface
- * (IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP). Returns 0 or -errno.
- * Handler. */
-PN_API int pn_io_udp_join(struct pn_ctx *ctx, pn_io_handle h,
-			  struct in_addr group, struct in_addr iface);
-PN_API int pn_io_udp_leave(struct pn_ctx *ctx, pn_io_handle h,
-			   struct in_addr group, struct in_addr iface);
-
-/* The sender of DGRAM message @m into @out (sockaddr_in or _in6);
- * returns its length, or 0 if unknown. Handler. */
-PN_API socklen_t pn_io_dgram_peer(const struct pn_msg *m,
-				  struct sockaddr_storage *out);
-
-/* --- files ------------------------------------------------------------ */
-
-/*
- * Open @path (copied) with open(2) @flags and @mode; PN_MSG_IO_FILE (op
- * OPEN, res 0 or -errno; on failure the handle is gone) follows. Uses the
- * shard's registered file table when it has one (no fd lookups per op).
- * Returns 0 and *out, -EMFILE, -ENOMEM. Handler.
- */
-PN_API int pn_io_file_open(struct pn_ctx *ctx, const char *path, int flags,
-			   unsigned mode, uint64_t udata, pn_io_handle *out);
-
-/*
- * Read / write @len bytes at offset @off; PN_MSG_IO_FILE (op READ/WRITE,
- * res bytes or -errno, ev.data = @buf) follows. @buf is lent to the kernel
- * until then. Operations on one file may run concurrently, like
- * pread/pwrite; wait for a write's FILE before its fsync. A @buf from
- * pn_io_file_buf_get() uses the registered-buffer path (READ_FIXED).
- * Returns 0, -EBADF, -EXDEV, -EINVAL. Handler.
- */
-PN_API int pn_io_file_read(struct pn_ctx *ctx, pn_io_handle h, void *buf,
-			   uint32_t len, uint64_t off);
-PN_API int pn_io_file_write(struct pn_ctx *ctx, pn_io_handle h, const void *buf,
-			    uint32_t len, uint64_t off);
-
-/* fsync (@datasync: fdatasync); PN_MSG_IO_FILE (op FSYNC) follows. */
-PN_API int pn_io_file_fsync(struct pn_ctx *ctx, pn_io_handle h, bool datasync);
-
-/*
- * A registered buffer of file_buf_size bytes (NULL: none left, or
- * file_bufs is 0), and its return. Handler (the same shard).
- */
-PN_API void *pn_io_file_buf_get(struct pn_ctx *ctx);
-PN_API void pn_io_file_buf_put(struct pn_ctx *ctx, void *buf);
-
 /* --- names and counters ---------------------------------------------- */
 
 /* "ECONNREFUSED (connection refused)" for -ECONNREFUSED. Any. */
@@ -498,4 +433,7 @@ PN_API int pn_io_metrics_serve(struct pn_runtime *rt, const char *addr,
 #ifdef __cplusplus
 }
 #endif
-#endif /* PN_IO_H */
+
+#include "pn_io_file.h" /* files */
+#include "pn_io_udp.h"	/* UDP and multicast */
+#endif			/* PN_IO_H */

@@ -56,6 +56,7 @@ int pn__recv_arm(struct pn__io_shard *sh, struct pn__io_obj *o)
 		memset(&r->mh, 0, sizeof(r->mh));
 		r->mh.msg_namelen = sizeof(struct sockaddr_in6);
 	}
+	r->off = pn__recv_limit(sh, o); /* optlen: the share left */
 	if ((err = pn__issue(sh, r)) < 0) {
 		pn__req_free(sh, r);
 		return err;
@@ -101,11 +102,12 @@ void pn__backoff(struct pn__io_shard *sh, struct pn__io_obj *o)
 static bool wants_recv(const struct pn__io_obj *o)
 {
 	return (o->flags & PN__O_RECV) &&
-	       !(o->flags & (PN__O_ARMED | PN__O_BACKOFF | PN__O_ENDING));
+	       !(o->flags &
+		 (PN__O_ARMED | PN__O_BACKOFF | PN__O_ENDING | PN__O_CAPPED));
 }
 
 /* Re-arm a multishot operation the kernel ended; back off on failure. */
-static void rearm(struct pn__io_shard *sh, struct pn__io_obj *o)
+void pn__rearm(struct pn__io_shard *sh, struct pn__io_obj *o)
 {
 	int err;
 
@@ -123,12 +125,16 @@ void pn__timer_done(struct pn__io_shard *sh, struct pn__io_req *r,
 {
 	struct pn__io_obj *o = r->obj;
 
-	(void)c; /* -ETIME when it fired, -ECANCELED when we cancelled it */
+	(void)c;  /* -ETIME when it fired, -ECANCELED when we cancelled it */
+	if (!o) { /* the shard's deadline sweep */
+		pn__sweep_done(sh, r);
+		return;
+	}
 	o->inflight--;
 	o->timer = NULL;
 	o->flags &= ~PN__O_BACKOFF;
 	pn__req_free(sh, r);
-	rearm(sh, o);
+	pn__rearm(sh, o);
 	pn__settle(sh, o);
 }
 
@@ -145,6 +151,7 @@ static void data_deliver(struct pn__io_shard *sh, struct pn__io_obj *o,
 	sh->st.recv_bytes += (uint64_t)len;
 	o->flags &= ~PN__O_NOBUFS;
 	o->backoff_ns = 0;
+	o->act = sh->tick;
 	if (o->flags & PN__O_COPY) {
 		/* Copy, then give the buffer back before anyone sees it. */
 		memcpy(sh->copy, &ev, sizeof(ev));
@@ -166,15 +173,21 @@ static void data_deliver(struct pn__io_shard *sh, struct pn__io_obj *o,
 		return;
 	}
 	sh->st.bufs_lent++;
+	pn__lend(sh, o, bid);
 }
 
 /* The multishot receive ended with @res: decide what comes next. */
 static void recv_ended(struct pn__io_shard *sh, struct pn__io_obj *o,
-		       int32_t res)
+		       int32_t res, bool limited)
 {
 	uint16_t op = recv_op(o);
 
-	if (res == -ENOBUFS) {
+	if (res == -EINVAL && limited && !sh->no_recv_limit) {
+		/* A kernel without the multishot byte limit (optlen): go on
+		 * without it; the pause at the share still holds. */
+		sh->no_recv_limit = true;
+		pn__rearm(sh, o);
+	} else if (res == -ENOBUFS) {
 		sh->st.nobufs++;
 		if (!(o->flags & PN__O_NOBUFS)) {
 			o->flags |= PN__O_NOBUFS;
@@ -186,14 +199,14 @@ static void recv_ended(struct pn__io_shard *sh, struct pn__io_obj *o,
 		if (!(o->flags & PN__O_ENDING)) /* moot once it is closing */
 			pn__deliver(sh, o, PN_MSG_IO_EOF, 0, op, 0);
 	} else if (res == -ECANCELED) {
-		rearm(sh, o); /* stopped, unless started again since */
+		pn__rearm(sh, o); /* stopped, unless started again since */
 	} else if (res < 0 && o->kind == PN__K_TCP) {
 		pn__fail(sh, o, res); /* reset, timed out: this one only */
 	} else if (res < 0) {
 		pn__deliver(sh, o, PN_MSG_IO_ERROR, res, op, 0);
 		pn__backoff(sh, o);
 	} else {
-		rearm(sh, o); /* the kernel ended it (e.g. CQ overflow) */
+		pn__rearm(sh, o); /* the kernel ended it (e.g. CQ overflow) */
 	}
 }
 
@@ -201,6 +214,7 @@ void pn__recv_done(struct pn__io_shard *sh, struct pn__io_req *r,
 		   const struct pn__io_cqe *c)
 {
 	struct pn__io_obj *o = r->obj;
+	bool limited = r->off != 0; /* armed with a byte limit */
 
 	if (c->flags & PN__C_BUF) {
 		if (c->res <= 0)
@@ -216,7 +230,7 @@ void pn__recv_done(struct pn__io_shard *sh, struct pn__io_req *r,
 	o->recv = NULL;
 	o->flags &= ~PN__O_ARMED;
 	pn__req_free(sh, r);
-	recv_ended(sh, o, c->res > 0 ? 1 : c->res);
+	recv_ended(sh, o, c->res > 0 ? 1 : c->res, limited);
 	pn__settle(sh, o);
 }
 
@@ -227,8 +241,10 @@ void pn_io_buf_release(struct pn_ctx *ctx, unsigned buf)
 	if (buf == PN_IO_NOBUF || !sh || !sh->br)
 		return;
 	/* A double release is refused, never put in the ring twice. */
-	if (sh->be->buf_recycle(sh, buf) == 0)
+	if (sh->be->buf_recycle(sh, buf) == 0) {
 		sh->st.bufs_lent--;
+		pn__lend_back(sh, buf);
+	}
 }
 
 /* --- send queue ----------------------------------------------------------- */
@@ -379,10 +395,12 @@ static void queue_pop(struct pn__io_shard *sh, struct pn__io_obj *o)
 void pn__enqueue(struct pn__io_shard *sh, struct pn__io_obj *o,
 		 struct pn__io_req *r)
 {
-	if (o->qtail)
+	if (o->qtail) {
 		o->qtail->next = r;
-	else
+	} else {
 		o->qhead = r;
+		o->moved = sh->tick; /* the drain clock starts */
+	}
 	o->qtail = r;
 	pn__queue_account(sh, o, held(r));
 	pn__send_kick(sh, o);
@@ -507,6 +525,8 @@ void pn__send_done(struct pn__io_shard *sh, struct pn__io_req *r,
 	o->flags &= ~PN__O_SENDING;
 	if (c->res >= 0) {
 		sh->st.sent_bytes += (uint64_t)c->res;
+		if (c->res > 0)
+			o->act = o->moved = sh->tick;
 		consume(sh, o, (uint32_t)c->res);
 	} else {
 		/* The batch failed: its chunks end with the connection. */

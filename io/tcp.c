@@ -137,6 +137,7 @@ static void accepted(struct pn__io_shard *sh, struct pn__io_obj *l, int fd)
 	}
 	c->opts.udata = l->opts.udata;
 	pn__opts_set(fd, &l->opts, true); /* best effort: it worked once */
+	pn__guard(sh, c); /* the listener's idle_ns and drain_ns */
 	sh->st.accepted++;
 	if (pn__deliver(sh, l, PN_MSG_IO_ACCEPT, 0, PN_IO_OP_ACCEPT,
 			pn__obj_handle(sh, c)) < 0) {
@@ -207,6 +208,7 @@ int pn_io_connect(struct pn_ctx *ctx, const struct sockaddr *addr,
 		return err;
 	}
 	c->flags |= PN__O_OPENING;
+	pn__guard(sh, c);
 	*out = pn__obj_handle(sh, c);
 	return 0;
 }
@@ -488,21 +490,4 @@ void pn_io_handoff_drop(const struct pn_msg *m)
 	if (m && m->type == PN_MSG_IO_HANDOFF &&
 	    m->len == sizeof(struct pn_io_ev) && pn_io_ev(m)->res >= 0)
 		close(pn_io_ev(m)->res);
-}
-
-/* --- deadlines ------------------------------------------------------------ */
-
-int pn_io_set_deadline(struct pn_ctx *ctx, pn_io_handle h, uint64_t after_ns)
-{
-	struct pn__io_shard *sh;
-	struct pn__io_obj *o;
-	int err = pn__obj_get(ctx, h, &sh, &o);
-
-	(void)after_ns; /* TODO(issue 14): the sweep lands next */
-	if (err < 0)
-		return err;
-	if (o->kind != PN__K_TCP)
-		return pn__error(-EINVAL, "pn_io_set_deadline: not a TCP "
-					  "connection");
-	return 0;
 }

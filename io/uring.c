@@ -109,6 +109,9 @@ static void prep_recv(struct pn__io_shard *sh, struct pn__io_req *r, void *wi)
 	(void)sh;
 	io_uring_prep_recv_multishot(wi, r->obj->fd, NULL, 0, 0);
 	buffer_select(wi);
+	/* The multishot's total byte limit (optlen, which liburing 2.3
+	 * still calls file_index): the connection's share left. */
+	((struct io_uring_sqe *)wi)->file_index = (uint32_t)r->off;
 }
 
 static void prep_recvmsg(struct pn__io_shard *sh, struct pn__io_req *r,

@@ -8,3 +8,7 @@ IO_TESTS := tests/io/test_tcp tests/io/test_backpressure \
 UNIT_TESTS += $(IO_TESTS)
 TSAN_TESTS += $(IO_TESTS)
 $(foreach t,$(IO_TESTS),$(eval $(t)_EXTRA := tests/io/harness.c))
+# The receive share and connection deadlines (io/guard.c).
+UNIT_TESTS += tests/io/test_guard
+TSAN_TESTS += tests/io/test_guard
+tests/io/test_guard_EXTRA := tests/io/harness.c
