@@ -7,13 +7,25 @@
  * server in-process.
  *
  *   pinion-echo --port P [--shards N] [--busy-poll] [--addr A]
- *               [--duration S]
+ *               [--duration S] [--idle MS] [--drain MS] [--max-conns N]
  *
- * --addr defaults to 127.0.0.1; --duration stops after S seconds (else
- * SIGINT/SIGTERM). Backpressure is end to end: when a connection's send
- * queue is full the actor stops receiving on it and keeps the buffer it
- * could not echo; PN_MSG_IO_WRITABLE sends it and resumes receiving.
- * Exit status: 0, 1 on a runtime error, 2 on a usage error.
+ * --addr defaults to 127.0.0.1 (any other address is reachable from other
+ * hosts: said on stderr); --duration stops after S seconds (else
+ * SIGINT/SIGTERM). --shards and --busy-poll override PINION_SHARDS and
+ * PINION_BUSY_POLL, which apply when they are not given. Backpressure is
+ * end to end: when a connection's send queue is full the actor stops
+ * receiving on it and keeps the buffer it could not echo;
+ * PN_MSG_IO_WRITABLE sends it and resumes receiving. A peer that
+ * half-closes gets every byte it sent before the close.
+ *
+ * Limits, so that a bad peer costs only its own connection: a connection
+ * silent for --idle MS (default 60000) or whose echoes have not moved for
+ * --drain MS (a peer that never reads; default 10000) is reset (io/'s
+ * idle_ns and drain_ns); each shard serves at most --max-conns (default
+ * 10000) connections and, when full, resets its least recently active one
+ * to admit a new one; io/ caps the receive buffers one connection holds
+ * (pn_io_recv_start). Exit status: 0, 1 on a runtime error, 2 on a usage
+ * error.
  */
 #include "pn_io.h"
 
@@ -31,7 +43,9 @@
 
 struct echo_cfg {
 	struct sockaddr_in addr;
-	bool busy;
+	bool busy, busy_set;
+	unsigned long shards, max_conns;
+	uint64_t idle_ns, drain_ns;
 };
 
 /* Bytes a connection could not echo yet, oldest first. */
@@ -42,15 +56,50 @@ struct held {
 	struct held *next;
 };
 
-/* Per connection, allocated at accept; its address is the handle's udata. */
+/*
+ * Per connection, allocated at accept; its address is the handle's udata.
+ * Live connections are on the shard actor's list, least recently active
+ * first (the one shed when the shard is full); a shed one is off it.
+ */
 struct conn {
+	pn_io_handle h;
 	struct held *head, *tail;
+	bool eof;		  /* the peer half-closed: close once flushed */
+	bool shed;		  /* reset to admit another: CLOSED is due */
+	struct conn *prev, *next; /* activity order */
 };
 
 struct echo {
 	struct echo_cfg cfg;
 	pn_io_handle l;
+	struct conn lru; /* list head: lru.next is the oldest */
+	unsigned long nconns;
 };
+
+static void lru_del(struct echo *e, struct conn *c)
+{
+	if (!c->next)
+		return;
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	e->nconns--;
+}
+
+/* Most recently active: to the tail. */
+static void lru_touch(struct echo *e, struct conn *c)
+{
+	if (c->next) {
+		c->prev->next = c->next;
+		c->next->prev = c->prev;
+	} else {
+		e->nconns++;
+	}
+	c->prev = e->lru.prev;
+	c->next = &e->lru;
+	e->lru.prev->next = c;
+	e->lru.prev = c;
+}
 
 static int echo_init(struct pn_ctx *ctx, void *state, const void *arg,
 		     size_t len)
@@ -61,7 +110,10 @@ static int echo_init(struct pn_ctx *ctx, void *state, const void *arg,
 	int err;
 
 	memcpy(&e->cfg, arg, len);
+	e->lru.prev = e->lru.next = &e->lru;
 	o.busy_poll_us = e->cfg.busy ? 50 : 0;
+	o.idle_ns = e->cfg.idle_ns;
+	o.drain_ns = e->cfg.drain_ns;
 	err = pn_io_listen(ctx, (struct sockaddr *)&e->cfg.addr,
 			   sizeof(e->cfg.addr), &o, &e->l);
 	if (err == -EPERM && o.busy_poll_us) { /* SO_BUSY_POLL needs root */
@@ -94,11 +146,17 @@ static int hold(struct pn_ctx *ctx, struct conn *c, const struct pn_io_ev *ev)
 	return pn_io_recv_stop(ctx, ev->h);
 }
 
-static int on_data(struct pn_ctx *ctx, const struct pn_io_ev *ev)
+static int on_data(struct pn_ctx *ctx, struct echo *e,
+		   const struct pn_io_ev *ev)
 {
 	struct conn *c = (struct conn *)(uintptr_t)ev->udata;
 	int err;
 
+	if (c->shed) {
+		pn_io_buf_release(ctx, ev->buf);
+		return 0;
+	}
+	lru_touch(e, c);
 	if (c->head) /* older bytes wait: keep the order */
 		return hold(ctx, c, ev);
 	err = pn_io_send(ctx, ev->h, ev->data, (size_t)ev->res);
@@ -110,12 +168,17 @@ static int on_data(struct pn_ctx *ctx, const struct pn_io_ev *ev)
 	return 0;
 }
 
-/* Room again: send what waited, in order, then receive again. */
-static int on_writable(struct pn_ctx *ctx, const struct pn_io_ev *ev)
+/* Room again: send what waited, in order, then receive again (or, after
+ * the peer's EOF, close: the queue is flushed before the descriptor). */
+static int on_writable(struct pn_ctx *ctx, struct echo *e,
+		       const struct pn_io_ev *ev)
 {
 	struct conn *c = (struct conn *)(uintptr_t)ev->udata;
 	struct held *h;
 
+	if (c->shed)
+		return 0;
+	lru_touch(e, c);
 	while ((h = c->head) != NULL) {
 		int err = pn_io_send(ctx, ev->h, h->data, (size_t)h->len);
 
@@ -126,26 +189,49 @@ static int on_writable(struct pn_ctx *ctx, const struct pn_io_ev *ev)
 		free(h);
 	}
 	c->tail = NULL;
+	if (c->eof)
+		return pn_io_close(ctx, ev->h);
 	return pn_io_recv_start(ctx, ev->h);
 }
 
-static int on_accept(struct pn_ctx *ctx, const struct pn_io_ev *ev)
+/* The peer sent all it will: close once every byte is echoed. */
+static int on_eof(struct pn_ctx *ctx, const struct pn_io_ev *ev)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = (struct conn *)(uintptr_t)ev->udata;
 
-	if (!c)
+	c->eof = true;
+	return c->head || c->shed ? 0 : pn_io_close(ctx, ev->h);
+}
+
+static int on_accept(struct pn_ctx *ctx, struct echo *e,
+		     const struct pn_io_ev *ev)
+{
+	struct conn *c;
+
+	if (e->nconns >= e->cfg.max_conns) { /* shed the least active */
+		struct conn *old = e->lru.next;
+
+		lru_del(e, old);
+		old->shed = true;
+		pn_io_abort(ctx, old->h); /* its CLOSED frees it */
+	}
+	if (!(c = calloc(1, sizeof(*c))))
 		return pn_io_abort(ctx, ev->conn);
+	c->h = ev->conn;
+	lru_touch(e, c);
 	pn_io_set_udata(ctx, ev->conn, (uint64_t)(uintptr_t)c);
 	return pn_io_recv_start(ctx, ev->conn);
 }
 
-static void on_closed(struct pn_ctx *ctx, const struct pn_io_ev *ev)
+static void on_closed(struct pn_ctx *ctx, struct echo *e,
+		      const struct pn_io_ev *ev)
 {
 	struct conn *c = (struct conn *)(uintptr_t)ev->udata;
 	struct held *h, *next;
 
 	if (!c)
 		return;
+	lru_del(e, c);
 	for (h = c->head; h; h = next) {
 		next = h->next;
 		pn_io_buf_release(ctx, h->buf);
@@ -157,23 +243,23 @@ static void on_closed(struct pn_ctx *ctx, const struct pn_io_ev *ev)
 static int echo_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 {
 	const struct pn_io_ev *ev = pn_io_ev(m);
+	struct echo *e = state;
 
-	(void)state;
 	switch (m->type) {
 	case PN_MSG_IO_ACCEPT:
-		on_accept(ctx, ev);
+		on_accept(ctx, e, ev);
 		break;
 	case PN_MSG_IO_DATA:
-		on_data(ctx, ev);
+		on_data(ctx, e, ev);
 		break;
 	case PN_MSG_IO_WRITABLE:
-		on_writable(ctx, ev);
+		on_writable(ctx, e, ev);
 		break;
 	case PN_MSG_IO_EOF:
-		pn_io_close(ctx, ev->h);
+		on_eof(ctx, ev);
 		break;
 	case PN_MSG_IO_CLOSED:
-		on_closed(ctx, ev);
+		on_closed(ctx, e, ev);
 		break;
 	default: /* ERROR: -ENOBUFS and accept failures are retried */
 		break;
@@ -189,11 +275,32 @@ static const struct pn_behaviour echo_b = {.name = "pinion-echo",
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pinion-echo --port P [--shards N] [--busy-poll] "
-		   "[--addr A] [--duration S]\n");
+		   "[--addr A] [--duration S]\n"
+		   "                   [--idle MS] [--drain MS] "
+		   "[--max-conns N]\n");
 }
 
-static int parse(int argc, char **argv, struct echo_cfg *e, unsigned *shards,
-		 long *duration)
+/* A decimal number in [lo, hi] and nothing else (no sign, space, 0x). */
+static int num(const char *opt, const char *s, unsigned long lo,
+	       unsigned long hi, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v < lo || v > hi) {
+		fprintf(stderr,
+			"pinion-echo: --%s \"%s\": expected a number in "
+			"%lu..%lu\n",
+			opt, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct echo_cfg *e, long *duration)
 {
 	static const struct option opts[] = {
 		{"port", required_argument, NULL, 'p'},
@@ -201,45 +308,65 @@ static int parse(int argc, char **argv, struct echo_cfg *e, unsigned *shards,
 		{"busy-poll", no_argument, NULL, 'b'},
 		{"addr", required_argument, NULL, 'a'},
 		{"duration", required_argument, NULL, 'd'},
+		{"idle", required_argument, NULL, 'i'},
+		{"drain", required_argument, NULL, 'r'},
+		{"max-conns", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	long port = -1;
-	char *end;
+	unsigned long port = 0, v;
 	int c;
 
 	e->addr =
 		(struct sockaddr_in){.sin_family = AF_INET,
 				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	e->max_conns = 10000;
+	e->idle_ns = 60000 * 1000000ull;
+	e->drain_ns = 10000 * 1000000ull;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int err = 0;
+
 		switch (c) {
 		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*end || port < 0 || port > 65535)
-				port = -2;
+			err = num("port", optarg, 1, 65535, &port);
 			break;
 		case 's':
-			*shards = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || *shards == 0 || *shards > 1024)
-				return -1;
+			err = num("shards", optarg, 1, 1024, &e->shards);
 			break;
 		case 'b':
-			e->busy = true;
+			e->busy = e->busy_set = true;
 			break;
 		case 'a':
-			if (inet_pton(AF_INET, optarg, &e->addr.sin_addr) != 1)
-				return -1;
-			break;
+			if (inet_pton(AF_INET, optarg, &e->addr.sin_addr) == 1)
+				break;
+			fprintf(stderr,
+				"pinion-echo: --addr \"%s\": not an IPv4 "
+				"address\n",
+				optarg);
+			return -1;
 		case 'd':
-			*duration = strtol(optarg, &end, 10);
-			if (*end || *duration <= 0)
-				return -1;
+			err = num("duration", optarg, 1, 1u << 30, &v);
+			*duration = (long)v;
+			break;
+		case 'i':
+		case 'r':
+			err = num(c == 'i' ? "idle" : "drain", optarg, 0,
+				  1ul << 40, &v);
+			/* 0: no deadline (io/ reads 0 as none) */
+			*(c == 'i' ? &e->idle_ns : &e->drain_ns) =
+				(uint64_t)v * 1000000u;
+			break;
+		case 'm':
+			err = num("max-conns", optarg, 1, 1u << 22,
+				  &e->max_conns);
 			break;
 		default:
 			return -1;
 		}
+		if (err)
+			return -1;
 	}
-	if (port <= 0 || optind != argc) /* every shard needs the same port */
+	if (!port || optind != argc) /* every shard needs the same port */
 		return -1;
 	e->addr.sin_port = htons((uint16_t)port);
 	return 0;
@@ -278,11 +405,10 @@ int main(int argc, char **argv)
 	struct echo_cfg e = {0};
 	struct pn_runtime *rt;
 	struct pn_config c;
-	unsigned shards = 0;
 	long duration = 0;
 	sigset_t set;
 
-	if (parse(argc, argv, &e, &shards, &duration) < 0) {
+	if (parse(argc, argv, &e, &duration) < 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -294,8 +420,16 @@ int main(int argc, char **argv)
 	pn_config_init(&c);
 	if (pn_config_from_env(&c) < 0)
 		goto fail;
-	c.plan.shards = shards;
-	c.busy_poll = e.busy;
+	if (e.shards) /* the command line wins over the environment */
+		c.plan.shards = (unsigned)e.shards;
+	if (e.busy_set)
+		c.busy_poll = true;
+	e.busy = c.busy_poll;
+	if (e.addr.sin_addr.s_addr != htonl(INADDR_LOOPBACK))
+		fprintf(stderr,
+			"pinion-echo: warning: listening on %s, which other "
+			"hosts can reach\n",
+			inet_ntoa(e.addr.sin_addr));
 	if (pn_runtime_create(&c, &rt) < 0)
 		goto fail;
 	if (pn_io_init(rt, NULL) < 0 || pn_runtime_start(rt) < 0 ||

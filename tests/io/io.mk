@@ -12,3 +12,8 @@ $(foreach t,$(IO_TESTS),$(eval $(t)_EXTRA := tests/io/harness.c))
 UNIT_TESTS += tests/io/test_guard
 TSAN_TESTS += tests/io/test_guard
 tests/io/test_guard_EXTRA := tests/io/harness.c
+# pinion-echo attacked from outside: it runs the built tool (so under the
+# sanitizers, the sanitized tool), hence it waits for it.
+UNIT_TESTS += tests/io/test_echo
+TSAN_TESTS += tests/io/test_echo
+$(BUILD)/tests/io/test_echo: | $(BUILD)/bin/pinion-echo
