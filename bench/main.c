@@ -98,7 +98,8 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || v < 1 || v > 1e15 ||
+	/* Digits first (no sign or space); 1e6 is allowed. */
+	if (errno || s[0] < '0' || s[0] > '9' || *end || v < 1 || v > 1e15 ||
 	    v != (double)(uint64_t)v) {
 		fprintf(stderr,
 			"pinion-bench: %s %s: expected a positive "

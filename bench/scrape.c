@@ -68,10 +68,23 @@ static void *scrape_main(void *arg)
 int bench_scrape_prepare(struct pn_runtime *rt)
 {
 	const char *e = getenv("PINION_BENCH_SCRAPE_MS");
+	char *end;
+	unsigned long v;
 	int err;
 
-	period_ms = e ? (unsigned)atoi(e) : 0;
-	if (!period_ms)
+	period_ms = 0;
+	if (!e || !*e)
+		return 0;
+	errno = 0;
+	v = strtoul(e, &end, 10);
+	if (e[0] < '0' || e[0] > '9' || *end || errno || v > 60000) {
+		fprintf(stderr,
+			"pinion-bench: PINION_BENCH_SCRAPE_MS=%.32s: expected "
+			"0..60000 (ms)\n",
+			e);
+		return -EINVAL;
+	}
+	if (!(period_ms = (unsigned)v))
 		return 0;
 	if ((err = pn_io_init(rt, NULL)) < 0 ||
 	    (err = pn_io_metrics_register(rt)) < 0)
