@@ -37,4 +37,4 @@ LIB_SRCS    += core/mig/migrate.c core/mig/queues.c core/mig/fence.c \
 	       core/mig/pack.c core/mig/traffic.c \
 	       core/mig/placement.c
 # rt: runtime create, start, shutdown, destroy.
-LIB_SRCS    += core/rt/runtime.c core/rt/shutdown.c
+LIB_SRCS    += core/rt/runtime.c core/rt/shutdown.c core/rt/signals.c

@@ -273,7 +273,8 @@ PN_API int pn_timer_cancel(struct pn_ctx *ctx, uint64_t id);
  */
 PN_API int pn_notify_writable(struct pn_ctx *ctx);
 
-/* Wake one pn_runtime_wait() caller with @code. Any. */
+/* Wake one pn_runtime_wait() caller with @code. Any thread, but not
+ * async-signal-safe (a mutex): for signals see pn_runtime_signals(). */
 PN_API void pn_runtime_notify(struct pn_runtime *rt, int code);
 
 /* --- external producers ----------------------------------------------- */

@@ -10,6 +10,8 @@
 #include "pn_core.h"
 #include "pn_metrics.h"
 
+#include <signal.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -61,6 +63,37 @@ struct pn_shutdown_report {
  */
 PN_API int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 			       struct pn_shutdown_report *report);
+
+/*
+ * Signals as codes: SIGINT/SIGTERM (any set but SIGKILL, SIGSTOP and the
+ * synchronous SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP) become
+ * pn_runtime_notify(@rt, @code_base + signo), so that the thread in
+ * pn_runtime_wait() hears of them and can shut down with a deadline:
+ *
+ *	sigset_t s;
+ *	sigemptyset(&s); sigaddset(&s, SIGINT); sigaddset(&s, SIGTERM);
+ *	pn_runtime_signals(rt, &s, 1000);	// before pn_runtime_start
+ *	...
+ *	if (pn_runtime_wait(rt, UINT64_MAX, &code) == 0 && code > 1000)
+ *		pn_runtime_shutdown(rt, 2000000000ull, &report);
+ *
+ * It blocks @sigs in the calling thread, so call it from the thread that
+ * calls pn_runtime_start(), before that: every shard thread inherits the
+ * mask (shard threads otherwise block nothing: they run with the mask of
+ * the thread that started them). Threads the program made before keep
+ * their own mask and may take the signal with its default action: make
+ * it the first thing main does, or block the set there yourself. One
+ * runtime thread waits for the signals (sigwaitinfo); a signal that comes
+ * before anyone waits is kept (codes queue; each wait takes one), and two
+ * of the same signal before it is taken may be merged by the kernel.
+ * pn_runtime_notify() itself takes a mutex and is not async-signal-safe:
+ * never call it from a signal handler; this is the supported way.
+ * pn_runtime_destroy() stops the waiter. Returns 0; -EINVAL (NULL, an
+ * empty set, or a signal named above); -EBUSY (started); -EALREADY
+ * (called before); the -errno of pthread_create. External.
+ */
+PN_API int pn_runtime_signals(struct pn_runtime *rt, const sigset_t *sigs,
+			      int code_base);
 
 #ifdef __cplusplus
 }

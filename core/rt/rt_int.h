@@ -12,4 +12,7 @@
 #include "pn_shutdown.h"
 #include "sup_int.h"
 
+/* signals.c: stop pn_runtime_signals()'s waiter (destroy). */
+void pn__signals_stop(struct pn_runtime *rt);
+
 #endif /* PN_RT_INT_H */

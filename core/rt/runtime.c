@@ -365,6 +365,7 @@ void pn_runtime_destroy(struct pn_runtime *rt)
 {
 	if (!rt)
 		return;
+	pn__signals_stop(rt); /* no code is queued after this */
 	if (rt->running && !rt->shut_down)
 		pn_runtime_shutdown(rt, 5000000000ull, NULL);
 	/* Calls still inside (released by the closed gate) leave first:

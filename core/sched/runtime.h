@@ -92,6 +92,7 @@ struct pn_runtime {
 	struct pn__sup_rt *sup;	 /* supervision (supervisor.c) */
 	struct pn__mrt *met;	 /* metrics (metrics.c) */
 	struct pn__place *place; /* placement, rebalancer (placement.c) */
+	struct pn__rtsig *sig;	 /* pn_runtime_signals (rt/signals.c) */
 };
 
 /* The runtime's clock (struct pn_config's clock): every time the runtime
