@@ -10,7 +10,7 @@
 #include "pn_core.h"
 #include "pn_metrics.h"
 
-#include <signal.h>
+#include <sys/select.h> /* sigset_t (also under strict ISO C) */
 
 #ifdef __cplusplus
 extern "C" {
