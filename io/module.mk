@@ -7,6 +7,6 @@ TOOLS       += pinion-echo
 pinion-echo_SRCS := io/pinion-echo.c
 # The metrics endpoint (GET /metrics) and io/'s metrics source, and
 # pinion-top, a terminal view of the endpoint.
-LIB_SRCS    += io/prom.c
+LIB_SRCS    += io/prom.c io/http.c
 TOOLS       += pinion-top
 pinion-top_SRCS := io/pinion-top.c
