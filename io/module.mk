@@ -1,6 +1,6 @@
 # io/: TCP, UDP and files over each shard's io_uring (pn_io.h), and the
 # pinion-echo tool (an echo server with one listener per shard).
-PUB_HEADERS += io/pn_io.h io/pn_io_udp.h io/pn_io_file.h
+PUB_HEADERS += io/pn_io.h io/pn_io_udp.h io/pn_io_file.h io/pn_io_metrics.h
 LIB_SRCS    += io/io.c io/uring.c io/stream.c io/tcp.c io/udp.c io/file.c \
 	       io/guard.c
 TOOLS       += pinion-echo
