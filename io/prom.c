@@ -612,7 +612,9 @@ static int wait_start(struct start *st)
 	while (!st->done && err == 0)
 		err = pthread_cond_timedwait(&st->cv, &st->mu, &ts);
 	done = st->done;
-	st->abandoned = !done; /* init, when it comes, frees @st */
+	/* Init, when it comes, frees @st. (If it never comes, the runtime
+	 * having stopped first, these few hundred bytes are lost.) */
+	st->abandoned = !done;
 	pthread_mutex_unlock(&st->mu);
 	return done ? st->err : -ETIMEDOUT;
 }
