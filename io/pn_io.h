@@ -407,33 +407,13 @@ PN_API int pn_io_stats_get(struct pn_ctx *ctx, struct pn_io_stats *out);
 
 /* --- metrics (io/prom.c) ------------------------------------------------ */
 
-/*
- * Add every shard's struct pn_io_stats to the runtime's metrics
- * (pn_metrics_snapshot(); pinion_io_<field>_total, gauges for handles,
- * bufs_lent, queued_bytes). After pn_io_init(), before
- * pn_runtime_start(). Returns 0, or what pn_metrics_source_register()
- * returns. External.
- */
-PN_API int pn_io_metrics_register(struct pn_runtime *rt);
-
-/*
- * Serve the runtime's metrics in the Prometheus text format at
- * GET /metrics (HTTP/1.1, Connection: close) on @addr, "host:port" in
- * IPv4 ("127.0.0.1:9464"; port 0 picks a free one, returned in *port),
- * from an actor on the supervisor shard, through its io_uring. Off by
- * default: with @addr NULL it uses PINION_METRICS_ADDR, and serves
- * nothing (returns 0, *port 0) if that is unset too. Needs pn_io_init()
- * and a started runtime. Returns 0; -EINVAL (bad address); the listen
- * error; -ETIMEDOUT (the supervisor shard did not answer in 5 s).
- * External.
- */
-PN_API int pn_io_metrics_serve(struct pn_runtime *rt, const char *addr,
-			       uint16_t *port);
+/* io/'s metrics source and the /metrics endpoint: pn_io_metrics.h. */
 
 #ifdef __cplusplus
 }
 #endif
 
-#include "pn_io_file.h" /* files */
-#include "pn_io_udp.h"	/* UDP and multicast */
-#endif			/* PN_IO_H */
+#include "pn_io_file.h"	   /* files */
+#include "pn_io_metrics.h" /* metrics source, /metrics endpoint */
+#include "pn_io_udp.h"	   /* UDP and multicast */
+#endif			   /* PN_IO_H */

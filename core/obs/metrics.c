@@ -21,6 +21,7 @@
 
 struct pn__mrt {
 	struct pn_metrics_source src[MAX_SOURCES];
+	const struct pn_metrics_source *given[MAX_SOURCES]; /* compared only */
 	unsigned base[MAX_SOURCES]; /* first ext index of each source */
 	unsigned nsrc, next;	    /* sources; ext counters used */
 };
@@ -38,11 +39,20 @@ int pn_metrics_source_register(struct pn_runtime *rt,
 	if (!src || !src->name || !src->names || !src->collect || !src->n)
 		return pn__error(-EINVAL, "metrics source: needs a name, "
 					  "names and a collect hook");
+	/* A second registration would double every series it names. */
+	for (unsigned i = 0; i < r->nsrc; i++)
+		if (r->given[i] == src ||
+		    strcmp(r->src[i].name, src->name) == 0)
+			return pn__error(-EALREADY,
+					 "metrics source \"%s\": registered "
+					 "already",
+					 src->name);
 	if (r->nsrc == MAX_SOURCES || r->next + src->n > PN__EXT_MAX)
 		return pn__error(-ENOSPC,
 				 "metrics source \"%s\": at most %d "
 				 "counters in all",
 				 src->name, PN__EXT_MAX);
+	r->given[r->nsrc] = src;
 	r->src[r->nsrc] = *src;
 	r->base[r->nsrc++] = r->next;
 	r->next += src->n;

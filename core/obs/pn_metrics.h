@@ -117,8 +117,10 @@ PN_API uint64_t pn_hist_bucket(const struct pn_hist *h, unsigned i,
  * the shard parks, and fills v[0..n) with the shard's current values.
  * Names become pinion_<name>_<names[i]> (counters get _total). Everything
  * pointed to must outlive the runtime. Register before
- * pn_runtime_start(). Returns 0, -EBUSY (started), -ENOSPC (more than 32
- * counters in all), -EINVAL. External.
+ * pn_runtime_start(), once: the same @src again, or another with the
+ * same name, gets -EALREADY and changes nothing. Returns 0,
+ * -EBUSY (started), -EALREADY, -ENOSPC (more than 32 counters in all),
+ * -EINVAL. External.
  */
 struct pn_metrics_source {
 	const char *name;

@@ -106,8 +106,19 @@ static pn_pid stream(uint32_t sample, bool with_source)
 	c.metrics_sample = sample;
 	err = pn_runtime_create(&c, &h_rt);
 	assert_int_equal(err, 0);
-	if (with_source)
+	if (with_source) {
+		struct pn_metrics_source twin = src;
+
 		assert_int_equal(pn_metrics_source_register(h_rt, &src), 0);
+		/* Once: again, or another by the same name, would double
+		 * every series. */
+		assert_int_equal(pn_metrics_source_register(h_rt, &src),
+				 -EALREADY);
+		assert_non_null(strstr(pn_last_error(), "registered already"));
+		twin.arg = NULL;
+		assert_int_equal(pn_metrics_source_register(h_rt, &twin),
+				 -EALREADY);
+	}
 	assert_int_equal(pn_runtime_start(h_rt), 0);
 	assert_int_equal(pn_metrics_source_register(h_rt, &src), -EBUSY);
 	sink = h_spawn(&sink_b, 1, NULL, 0);
@@ -278,6 +289,8 @@ static void test_metrics_formats(void **state)
 	}
 	assert_non_null(strstr(pr, "pinion_test_collects_total{shard=\"0\"}"));
 	assert_non_null(strstr(pr, "# TYPE pinion_test_shard gauge"));
+	assert_null(strstr(strstr(pr, "# TYPE pinion_test_shard gauge") + 1,
+			   "# TYPE pinion_test_shard gauge"));
 	assert_non_null(strstr(pr, "behaviour=\"test.sink\"} "));
 	free(js);
 	free(pr);

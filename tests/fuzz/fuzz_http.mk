@@ -1,0 +1,2 @@
+FUZZERS += http
+http_SRCS := io/http.c
