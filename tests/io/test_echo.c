@@ -18,7 +18,6 @@
  *     unless --shards is given; bad numbers are refused with the option
  *     named, exit status 2.
  */
-#include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -39,6 +38,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
+#include <cmocka.h>
 
 #define NSLOW	30
 #define NFRESH	150

@@ -8,7 +8,6 @@
  */
 #include "pinion.h"
 
-#include <cmocka.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -18,6 +17,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+
+/* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
+#include <cmocka.h>
 
 #define BASE  1000
 #define WAIT  (5 * 1000000000ull)
