@@ -69,6 +69,15 @@ static void expect(int want)
 	assert_int_equal(code, want);
 }
 
+static void expect_both(int a, int b)
+{
+	int c1 = 0, c2 = 0;
+
+	assert_int_equal(pn_runtime_wait(h_rt, H_WAIT, &c1), 0);
+	assert_int_equal(pn_runtime_wait(h_rt, H_WAIT, &c2), 0);
+	assert_true((c1 == a && c2 == b) || (c1 == b && c2 == a));
+}
+
 static void test_clock_virtual_timers(void **state)
 {
 	struct pn_config c;
@@ -89,11 +98,12 @@ static void test_clock_virtual_timers(void **state)
 	expect(CODE_NUDGED);
 	assert_int_equal(atomic_load(&seen), BASE + DELAY / 2);
 	assert_int_equal(atomic_load(&fired), 0);
-	/* Past it: the shard's next turn fires the timer. */
+	/* Past it: the shard's next turn fires the timer. A shard still
+	 * spinning may see the clock move and fire it before it takes the
+	 * nudge, so the two codes come in either order. */
 	atomic_store(&vclock, BASE + DELAY + H_MS);
 	send_to(t, MSG_NUDGE);
-	expect(CODE_NUDGED);
-	expect(CODE_FIRED);
+	expect_both(CODE_NUDGED, CODE_FIRED);
 	assert_true(atomic_load(&fired_at) >= BASE + DELAY);
 	h_finish();
 }
