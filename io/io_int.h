@@ -39,6 +39,8 @@ enum pn__io_kind { PN__K_FREE, PN__K_LISTEN, PN__K_TCP, PN__K_UDP, PN__K_FILE };
 #define PN__O_WAITQ	0x4000u	 /* on the shard's writable wait list */
 #define PN__O_CAPPED	0x8000u	 /* receive paused: at its buffer share */
 #define PN__O_GUARD	0x10000u /* on the shard's guarded list */
+#define PN__O_LINGER	0x20000u /* pn_io_close_linger(): FIN, await EOF */
+#define PN__O_GOTEOF	0x40000u /* the peer's EOF came */
 #define PN__O_ENDING	(PN__O_CLOSING | PN__O_ABORT | PN__O_HANDOFF)
 
 #define PN__IOV_MAX 16 /* chunks coalesced into one sendmsg */

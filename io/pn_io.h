@@ -8,8 +8,13 @@
  *
  * Set-up: pn_io_init(rt, &cfg) after pn_runtime_create() and before
  * pn_runtime_start(); it registers io/ as the runtime's poller. Teardown is
- * part of pn_runtime_shutdown() (its "io" stage): every operation still in
- * the kernel is cancelled and every socket and file closed.
+ * part of pn_runtime_shutdown() (its "io" stage, after every actor has
+ * stopped): every operation still in the kernel is cancelled and every
+ * socket and file closed at once. Bytes still queued for sending are
+ * dropped unsent, and a socket closed with unread input makes the kernel
+ * reset it (the peer sees ECONNRESET): an actor that wants its peers to
+ * get everything closes its connections itself while it runs, with
+ * pn_io_close_linger() (flush, FIN, wait for the peer's EOF, bounded).
  *
  * Handles. A pn_io_handle names a listener, a TCP connection, a UDP socket
  * or a file on the shard it was made on (shard | slot | generation, like a
@@ -314,6 +319,22 @@ PN_API int pn_io_shutdown(struct pn_ctx *ctx, pn_io_handle h, int how);
  */
 PN_API int pn_io_close(struct pn_ctx *ctx, pn_io_handle h);
 PN_API int pn_io_abort(struct pn_ctx *ctx, pn_io_handle h);
+
+/*
+ * Close TCP connection @h the way a peer expects: sends stop (-EPIPE),
+ * what is queued is sent, then a FIN (SHUT_WR); whatever the peer still
+ * sends is received and dropped (unread input would turn a close into a
+ * reset); the peer's EOF then closes it (CLOSED res 0). After @timeout_ns
+ * (UINT64_MAX: none; checked by the deadline sweep) it is reset instead:
+ * CLOSED res -ETIMEDOUT. No DATA, EOF or WRITABLE is sent after the call
+ * (messages sent before it still arrive);
+ * buffers lent before it stay valid until released. pn_io_close() or
+ * pn_io_abort() may still cut it short. Returns 0, -EINVAL (not a
+ * connected TCP connection), -EALREADY (lingering or closing), -EBADF,
+ * -EXDEV. Handler.
+ */
+PN_API int pn_io_close_linger(struct pn_ctx *ctx, pn_io_handle h,
+			      uint64_t timeout_ns);
 
 /*
  * Deadlines. A TCP connection ends with CLOSED res -ETIMEDOUT (reset and

@@ -149,6 +149,10 @@ static void data_deliver(struct pn__io_shard *sh, struct pn__io_obj *o,
 	int err;
 
 	sh->st.recv_bytes += (uint64_t)len;
+	if (o->flags & PN__O_LINGER) { /* the owner is done: discard */
+		sh->be->buf_recycle(sh, bid);
+		return;
+	}
 	o->flags &= ~PN__O_NOBUFS;
 	o->backoff_ns = 0;
 	o->act = sh->tick;
@@ -196,7 +200,10 @@ static void recv_ended(struct pn__io_shard *sh, struct pn__io_obj *o,
 		pn__backoff(sh, o);
 	} else if (res == 0 && o->kind == PN__K_TCP) {
 		o->flags &= ~PN__O_RECV;
-		if (!(o->flags & PN__O_ENDING)) /* moot once it is closing */
+		o->flags |= PN__O_GOTEOF;
+		if (o->flags & PN__O_LINGER) /* what it waited for: close */
+			o->flags |= PN__O_CLOSING;
+		else if (!(o->flags & PN__O_ENDING)) /* moot once closing */
 			pn__deliver(sh, o, PN_MSG_IO_EOF, 0, op, 0);
 	} else if (res == -ECANCELED) {
 		pn__rearm(sh, o); /* stopped, unless started again since */

@@ -431,6 +431,47 @@ int pn_io_abort(struct pn_ctx *ctx, pn_io_handle h)
 	return 0;
 }
 
+/*
+ * Lingering close: no more sends; what is queued goes out, then a FIN
+ * (SHUT_WR); bytes the peer still sends are received and dropped (so the
+ * close is not turned into a reset by unread input); the peer's EOF ends
+ * it like pn_io_close(), and the deadline like pn_io_set_deadline().
+ */
+int pn_io_close_linger(struct pn_ctx *ctx, pn_io_handle h, uint64_t timeout_ns)
+{
+	struct pn__io_shard *sh;
+	struct pn__io_obj *o;
+	int err = end_check(ctx, h, &sh, &o);
+
+	if (err < 0)
+		return err;
+	if (o->kind != PN__K_TCP || (o->flags & PN__O_OPENING))
+		return pn__error(-EINVAL, "pn_io_close_linger: not a connected "
+					  "TCP connection");
+	if (o->flags & PN__O_LINGER)
+		return pn__error(-EALREADY, "pn_io_close_linger: lingering");
+	o->flags |= PN__O_LINGER | PN__O_SHUT_WR | PN__O_SHUT_PEND;
+	o->flags &= ~(PN__O_WRITABLE | PN__O_CAPPED);
+	o->shut_how = SHUT_WR;
+	if (o->flags & PN__O_GOTEOF) {
+		o->flags |= PN__O_CLOSING; /* nothing to wait for */
+	} else {
+		o->flags |= PN__O_RECV;
+		pn__rearm(sh, o); /* unless a receive is armed already */
+	}
+	if (timeout_ns != UINT64_MAX) {
+		uint64_t now = pn_ctx_now_ns(ctx);
+
+		o->deadline = now > UINT64_MAX - timeout_ns ? UINT64_MAX
+							    : now + timeout_ns;
+		o->deadline += !o->deadline;
+		pn__guard(sh, o);
+	}
+	pn__send_kick(sh, o); /* the FIN now if nothing is queued */
+	pn__settle(sh, o);
+	return 0;
+}
+
 /* --- hand-off ------------------------------------------------------------ */
 
 int pn_io_handoff(struct pn_ctx *ctx, pn_io_handle h, pn_pid to, uint64_t udata)

@@ -37,6 +37,9 @@
 #define T_FLOOD	  0x303u /* queue bytes on every connection */
 #define T_CLOSE	  0x304u /* pn_io_close every connection */
 #define T_DEADL	  0x305u /* arg: uint64_t ns for every connection */
+#define T_QUIET	  0x306u /* count and release data, echo nothing */
+#define T_LINGER  0x307u /* arg: uint64_t ns: queue LINGER_B, linger */
+#define LINGER_B  (256u << 10)
 #define C_READY	  1
 #define C_STATS	  2
 #define C_CLOSED  3 /* a connection ended: shared.closed[] */
@@ -60,7 +63,7 @@ struct server {
 	struct shared v, *out;
 	struct shared *sh; /* == &v */
 	pn_io_handle l;
-	bool release;
+	bool release, quiet;
 	unsigned nheld;
 	unsigned held[MAXHELD];
 	uint32_t nheld_of[16];
@@ -102,6 +105,10 @@ static int on_data(struct pn_ctx *ctx, struct server *s,
 	if (i < 0)
 		return srv_fail(s, "data from an unknown connection", -EPROTO);
 	s->sh->bytes[i] += (uint64_t)ev->res;
+	if (s->quiet) {
+		pn_io_buf_release(ctx, ev->buf);
+		return 0;
+	}
 	if (i == 0 || s->release) {
 		if (i == 0 &&
 		    pn_io_send(ctx, ev->h, ev->data, (size_t)ev->res) < 0)
@@ -127,6 +134,18 @@ static void each_conn(struct pn_ctx *ctx, struct server *s, uint32_t type,
 
 		if (!h)
 			continue;
+		if (type == T_LINGER) {
+			static const char big[LINGER_B];
+
+			if (pn_io_send(ctx, h, big, sizeof(big)) < 0 ||
+			    pn_io_close_linger(
+				    ctx, h, *(const uint64_t *)pn_msg_data(m)) <
+				    0 ||
+			    pn_io_close_linger(ctx, h, 0) != -EALREADY ||
+			    pn_io_send(ctx, h, "x", 1) != -EPIPE)
+				srv_fail(s, "linger", -EIO);
+			continue;
+		}
 		if (type == T_FLOOD)
 			while (pn_io_send(ctx, h, blob, sizeof(blob)) == 0)
 				;
@@ -176,9 +195,13 @@ static int srv_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 		pn_io_stats_get(ctx, &s->sh->st);
 		notify(s, C_STATS);
 		return 0;
+	case T_QUIET:
+		s->quiet = true;
+		return 0;
 	case T_FLOOD:
 	case T_CLOSE:
 	case T_DEADL:
+	case T_LINGER:
 		each_conn(ctx, s, m->type, m);
 		return 0;
 	case PN_MSG_IO_ERROR:
@@ -473,6 +496,53 @@ static void test_deadline_ends_a_trickle_and_clears(void **state)
 	t_finish();
 }
 
+/* Queue LINGER_B and linger; the client keeps sending (input the server
+ * never reads), reads every byte, then sees a FIN, not a reset. */
+static void linger_run(uint64_t ns, bool client_closes)
+{
+	static char junk[32 << 10], got[64 << 10];
+	struct pn_io_config cfg;
+	struct pn_io_opts o = {0};
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+	pn_pid p;
+
+	pn_io_config_init(&cfg);
+	cfg.sweep_ns = 10 * T_MS;
+	p = serve(&cfg, &o);
+	assert_true((fd = t_connect(sh.port)) >= 0);
+	wait_conns(p, 1);
+	t_send(p, T_QUIET, NULL, 0);
+	assert_int_equal(t_write_full(fd, junk, sizeof(junk)), 0);
+	t_send(p, T_LINGER, &ns, sizeof(ns));
+	assert_int_equal(t_write_full(fd, junk, sizeof(junk)), 0);
+	while ((r = read(fd, got, sizeof(got))) > 0)
+		n += (size_t)r;
+	assert_int_equal(r, 0); /* FIN: nothing unread turned it into RST */
+	assert_int_equal(n, LINGER_B);
+	if (client_closes)
+		shutdown(fd, SHUT_WR);
+	expect(C_CLOSED);
+	assert_int_equal(sh.closed_res[0], client_closes ? 0 : -ETIMEDOUT);
+	stats(p);
+	assert_int_equal(sh.st.queued_bytes, 0);
+	close(fd);
+	t_finish();
+}
+
+static void test_linger_flushes_then_waits_for_eof(void **state)
+{
+	(void)state;
+	linger_run(5 * T_SEC, true);
+}
+
+static void test_linger_times_out(void **state)
+{
+	(void)state;
+	linger_run(200 * T_MS, false);
+}
+
 static void test_bad_settings_are_refused(void **state)
 {
 	struct pn_io_config cfg;
@@ -506,6 +576,9 @@ int main(void)
 			test_peer_that_never_reads_is_drained_out, t_teardown),
 		cmocka_unit_test_teardown(
 			test_deadline_ends_a_trickle_and_clears, t_teardown),
+		cmocka_unit_test_teardown(
+			test_linger_flushes_then_waits_for_eof, t_teardown),
+		cmocka_unit_test_teardown(test_linger_times_out, t_teardown),
 		cmocka_unit_test(test_bad_settings_are_refused),
 	};
 
