@@ -13,23 +13,27 @@
  * its limit (nbits, or PN__CPU_LIMIT for the internal ones) and sets the
  * same cpus; a refused list leaves the bitmap and the cpuset untouched,
  * says why within whylen, and is refused with -EINVAL; nothing is written
- * past the bitmap's (nbits + 63) / 64 words; the internal functions leave
- * pn_last_error() alone; a formatted cpuset reads back as the same set,
- * and a cut one ends in "...".
+ * past the bitmap's (nbits + 63) / 64 words; a bitmap past INT_MAX bits
+ * (whose count an int cannot hold) is refused untouched, whatever the
+ * list; the internal functions leave pn_last_error() alone; a formatted
+ * cpuset reads back as the same set, and a cut one ends in "...".
  */
 #include "fuzz.h"
 #include "ref_cpulist.h"
 #include "topology_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Around the words' edges, the library's limit, and past it. */
+/* Around the words' edges, the library's limit, and past it; and bitmaps
+ * too large for the int count, which must be refused untouched. */
+#define BIG ((unsigned)INT_MAX + 1)
 static const unsigned nbits_of[] = {
-	0,   1,	   2,	 7,    63,   64,    65,	   127,	  128,
-	129, 1000, 1024, 4096, 8192, 65535, 65536, 65537, 100000,
+	0,    1,    2,	  7,	63,    64,    65,    127,    128, 129,
+	1000, 1024, 4096, 8192, 65535, 65536, 65537, 100000, BIG, UINT_MAX,
 };
 _Static_assert(PN__CPU_LIMIT == 65536, "nbits_of[] names the limit");
 #define NNBITS	 (sizeof(nbits_of) / sizeof(nbits_of[0]))
@@ -75,6 +79,16 @@ static int fuzz_parse(const char *list, unsigned nbits)
 	unsigned nwords = (nbits + 63) / 64;
 	bool ok;
 	int n;
+
+	if (nbits > INT_MAX) {
+		for (unsigned i = 0; i <= MAXWORDS; i++)
+			bits[i] = SENTINEL;
+		n = pn_cpulist_parse(list, bits, nbits);
+		FUZZ_CHECK(n == -EINVAL);
+		for (unsigned i = 0; i <= MAXWORDS; i++)
+			FUZZ_CHECK(bits[i] == SENTINEL);
+		return n;
+	}
 
 	memset(ref, 0, nwords * sizeof(ref[0]));
 	ok = ref_cpulist(list, nbits, ref);
@@ -188,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* What one accepts the other does, as far as their limits agree. */
 	if (nbits <= PN__CPU_LIMIT && n >= 0)
 		FUZZ_CHECK(err == 0);
-	if (nbits >= PN__CPU_LIMIT && err == 0)
+	if (nbits >= PN__CPU_LIMIT && nbits <= INT_MAX && err == 0)
 		FUZZ_CHECK(n >= 0);
 	free(list);
 	return 0;
