@@ -36,7 +36,10 @@ toolchain() {
 		echo "fuzz: no $cc: install clang (scripts/deps.sh lists it)" >&2
 		return 1
 	fi
-	rtdir=$("$cc" --print-runtime-dir 2>/dev/null)
+	if ! rtdir=$("$cc" --print-runtime-dir 2>/dev/null) || [[ -z $rtdir ]]; then
+		echo "fuzz: $cc is not clang (it has no --print-runtime-dir); set FUZZ_CC to a clang" >&2
+		return 1
+	fi
 	lib="$rtdir/libclang_rt.fuzzer-$(uname -m).a"
 	if [[ ! -f $lib ]]; then
 		echo "fuzz: $cc has no libFuzzer runtime ($lib is missing)." >&2
@@ -69,9 +72,10 @@ fuzz_once() {
 	"$dir/fuzz_$t" "${flags[@]}" "$@" >>"$log" 2>&1
 }
 
-# Explain a crash of target $1 (log $2).
+# Explain a crash of target $1 (log $2); $3 = corpus when the input came
+# from the tree's corpus (a regression, already kept).
 report_crash() {
-	local t=$1 log=$2 art
+	local t=$1 log=$2 from=${3:-} art
 	art=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n1)
 	# The report from its first line, without libFuzzer's own frames.
 	echo "  --- from $log:"
@@ -81,8 +85,12 @@ report_crash() {
 	if [[ -n $art ]]; then
 		echo "  input:      $art"
 		echo "  reproduce:  $dir/fuzz_$t $art"
-		echo "  once fixed, keep it as a regression input (make fuzz-regress runs it):"
-		echo "              cp $art tests/fuzz/corpus/$t/"
+		if [[ $from == corpus ]]; then
+			echo "  (a kept input of tests/fuzz/corpus/$t/ with these bytes: a regression)"
+		else
+			echo "  once fixed, keep it as a regression input (make fuzz-regress runs it):"
+			echo "              cp $art tests/fuzz/corpus/$t/"
+		fi
 	else
 		echo "  (libFuzzer wrote no input; see $log)"
 	fi
@@ -109,7 +117,7 @@ run() { # mode seconds targets...
 			n=$(find "$corpus" -type f | wc -l)
 			if [[ $rc -ne 0 ]]; then
 				echo "fuzz: $t: CRASHED on its corpus ($n inputs)"
-				report_crash "$t" "$log"
+				report_crash "$t" "$log" corpus
 				bad+=("$t")
 				continue
 			fi

@@ -18,6 +18,7 @@
  * list; the internal functions leave pn_last_error() alone; a formatted
  * cpuset reads back as the same set, and a cut one ends in "...".
  */
+#include "check.h"
 #include "fuzz.h"
 #include "ref_cpulist.h"
 #include "topology_int.h"

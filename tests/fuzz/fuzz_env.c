@@ -20,6 +20,7 @@
  * setenv(): glibc keeps every string setenv() ever made (a value may still
  * be in use), so millions of runs would grow without bound.
  */
+#include "check.h"
 #include "fuzz.h"
 #include "pinion.h"
 #include "ref_cpulist.h"

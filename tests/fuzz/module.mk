@@ -11,7 +11,8 @@
 # ASan+UBSan into build/fuzz/libpinion.a, each harness linked against it
 # with -fsanitize=fuzzer. Harnesses may include internal headers; fuzz.h
 # (the prototype of LLVMFuzzerTestOneInput, which -Wmissing-prototypes
-# asks for) is included into each of them by the command line.
+# asks for) is included into each of them by the command line, and
+# check.h has FUZZ_CHECK() for those that want it.
 #
 #   make fuzz           FUZZ_SECONDS (180) of fuzzing per target
 #   make fuzz-regress   each corpus once, then FUZZ_REGRESS_SECONDS (5)
