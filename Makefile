@@ -8,6 +8,7 @@
 #   make [MODE=release|debug|asan|tsan]   libpinion.a, libpinion.so, tools
 #   make test                              everything CI runs (see README)
 #   make bench                             the standard workloads + table
+#   make fuzz | fuzz-regress               libFuzzer targets (tests/fuzz/)
 #
 # Every object waits (order-only) on build/.deps-ok, which scripts/deps.sh
 # writes once the Debian packages the build needs are present; on a fresh
@@ -72,7 +73,8 @@ BENCH_PROGS :=	# bench programs; each lists <name>_SRCS
 
 include topology/module.mk alloc/module.mk core/module.mk io/module.mk
 PUB_HEADERS += include/pinion.h
-include $(wildcard tests/*/*.mk tests/*/*/*.mk) bench/module.mk
+include $(filter-out tests/fuzz/%,$(wildcard tests/*/*.mk tests/*/*/*.mk)) \
+	bench/module.mk
 
 DEPS_STAMP := build/.deps-ok
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -83,6 +85,10 @@ UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/%)
 STRESS_BINS:= $(STRESS:%=$(BUILD)/%)
 TSAN_BINS  := $(TSAN_TESTS:%=$(BUILD)/%)
 BENCH_BINS := $(BENCH_PROGS:%=$(BUILD)/bench/%)
+
+# The libFuzzer targets: built by clang into build/fuzz whatever the MODE;
+# tests/fuzz/module.mk includes their fragments (tests/fuzz/fuzz_*.mk).
+include tests/fuzz/module.mk
 
 .PHONY: all lib tools tests unit stress test bench bench-micro install \
 	uninstall clean format format-check lint check deps models

@@ -13,6 +13,7 @@ PKGS=(
 	libcmocka-dev libbenchmark-dev
 	spin gnuplot-nox
 	clang clang-format clang-tidy cppcheck
+	libclang-rt-14-dev # libFuzzer (libclang_rt.fuzzer-x86_64.a): make fuzz
 	systemtap-sdt-dev
 )
 

@@ -5,9 +5,10 @@
 #   0. code checks (format, cppcheck, dependency direction, exports, headers)
 #   1. release build of the library, tools, unit and stress tests; run them
 #   2. ASan+UBSan build of the unit and stress tests; run them
-#   3. ThreadSanitizer build of the concurrency tests; run them
-#   4. spin model checks of every lock-free protocol (and their mutants)
-#   5. the benchmark program's self-checks (a broken workload must fail)
+#   3. libFuzzer targets: every kept input once, then a few seconds each
+#   4. ThreadSanitizer build of the concurrency tests; run them
+#   5. spin model checks of every lock-free protocol (and their mutants)
+#   6. the benchmark program's self-checks (a broken workload must fail)
 # Stress counts are scaled down under the sanitizers through PN_STRESS_SCALE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,9 @@ scripts/check-install.sh
 step "asan+ubsan: build and run unit and stress tests"
 mk MODE=asan tests
 PN_STRESS_SCALE=${PN_STRESS_SCALE_ASAN:-0.3} mk MODE=asan unit stress
+
+step "fuzz: each target's corpus, then ${FUZZ_REGRESS_SECONDS:-5} s of fuzzing (clang, ASan+UBSan)"
+mk fuzz-regress
 
 step "tsan: build and run concurrency tests"
 mk MODE=tsan tsan-tests-build

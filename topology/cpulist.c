@@ -11,6 +11,7 @@
 #include "topology_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,6 +117,12 @@ int pn_cpulist_parse(const char *list, uint64_t *bits, unsigned nbits)
 
 	if (!bits)
 		return pn__error(-EINVAL, "cpu list: no bitmap given");
+	/* The count is returned as an int: past INT_MAX bits it could
+	 * overflow (signed: undefined), so such a bitmap is refused. */
+	if (nbits > INT_MAX)
+		return pn__error(-EINVAL,
+				 "cpu list: a bitmap of %u bits (at most %d)",
+				 nbits, INT_MAX);
 	/* Validate first so that a bad list leaves @bits untouched. */
 	if (cpulist_walk(list, nbits, NULL, NULL, why, sizeof(why)))
 		return pn__error(-EINVAL, "cpu list \"%.64s\": %s",

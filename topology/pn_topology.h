@@ -194,7 +194,8 @@ PN_API int pn_thread_pin(const struct pn_topology *t, int cpu);
 /*
  * Parse a cpu list ("0-3,8") into a bitmap of @nbits bits (@bits has
  * (nbits+63)/64 words; they are cleared first). Returns the number of CPUs
- * set, or -EINVAL for a malformed list or a number >= nbits, with @bits
+ * set, or -EINVAL for a malformed list, a number >= nbits, or @nbits above
+ * INT_MAX (the count would not fit the return value), with @bits
  * untouched.
  */
 PN_API int pn_cpulist_parse(const char *list, uint64_t *bits, unsigned nbits);

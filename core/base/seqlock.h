@@ -4,8 +4,9 @@
  * any number of readers, who never write a shared line, read it and learn
  * afterwards whether what they read is whole. Used by the name registry
  * (sup/registry.c: the whole table under one sequence), the per-actor
- * table of the meter (sched/meter.c, read by obs/metrics.c) and the flight
- * recorder's events (sched/flight.c).
+ * table of the meter (sched/meter.c, read by obs/metrics.c), a shard's
+ * parked time with the sleep in progress (sched/shard.c, read by
+ * obs/metrics.c) and the flight recorder's events (sched/flight.c).
  *
  * The protocol, in the fence form of the C11 seqlock (Boehm, "Can seqlocks
  * get along with programming language memory models?"):
@@ -43,9 +44,9 @@
  * The sequence is 32 bits, like the kernel's seqcount: a reader is fooled
  * only if it stalls between its two loads while exactly a multiple of 2^31
  * write sections complete, and the writers here are rare (registry, meter
- * entries) or give each record its own check (the flight recorder keeps
- * the event number inside the protected data). 64 bits would only grow
- * the per-shard arrays.
+ * entries, two sections per park) or give each record its own check (the
+ * flight recorder keeps the event number inside the protected data). 64
+ * bits would only grow the per-shard arrays.
  */
 #ifndef PN_SEQLOCK_H
 #define PN_SEQLOCK_H

@@ -24,6 +24,9 @@ struct pn__mrt {
 	const struct pn_metrics_source *given[MAX_SOURCES]; /* compared only */
 	unsigned base[MAX_SOURCES]; /* first ext index of each source */
 	unsigned nsrc, next;	    /* sources; ext counters used */
+	/* [nshards]: the most parked time a snapshot has reported for each
+	 * shard (parked_ns()); written by the snapshot takers, any thread. */
+	_Atomic uint64_t *parked_seen;
 };
 
 /* --- set-up ----------------------------------------------------------------
@@ -266,6 +269,53 @@ static void snap_actors(struct pn_runtime *rt, struct pn_metrics *m)
 	qsort(m->actors, m->nactors, sizeof(*m->actors), by_samples);
 }
 
+/*
+ * Shard @i's parked time, the sleep in progress included. The shard
+ * charges a sleep when it wakes (sched/shard.c), so while it sleeps
+ * v[PN__M_PARKED_NS] stands still: add the time since it went to sleep,
+ * read together with the charged total under the shard's park seqlock
+ * (base/seqlock.h), so that a wake-up in between neither counts the sleep
+ * twice nor drops it. Retries are bounded (the shard may be preempted
+ * inside its section): then the charged total alone.
+ *
+ * Our clock read and the shard's at its wake-up are not ordered, so ours
+ * may fall a little after it while we still see the sleep: the estimate
+ * can exceed what the shard then charges by that much. parked_ns is a
+ * counter (Prometheus takes a decrease for a restart), so a shard's value
+ * never goes below what an earlier snapshot reported: the snapshot takers
+ * keep the maximum in parked_seen.
+ */
+static uint64_t parked_ns(struct pn_runtime *rt, unsigned i)
+{
+	const struct pn__mshard *sh = rt->shard[i]->met.sh;
+	_Atomic uint64_t *seen = &rt->met->parked_seen[i];
+	uint64_t v = ld(&sh->v[PN__M_PARKED_NS]), prev;
+
+	for (int tries = 0; tries < 64; tries++) {
+		uint32_t b = pn__seq_read_begin(&sh->park_seq);
+		/* Relaxed, like every load inside the section: seqlock.h. */
+		uint64_t ns = ld(&sh->v[PN__M_PARKED_NS]);
+		uint64_t since = ld(&sh->park_since);
+		uint32_t asleep =
+			atomic_load_explicit(&sh->asleep, memory_order_relaxed);
+		uint64_t now = pn__now(rt);
+
+		if (pn__seq_read_ok(&sh->park_seq, b)) {
+			v = asleep && now > since ? ns + (now - since) : ns;
+			break;
+		}
+		pn__cpu_relax();
+	}
+	/* Relaxed: @seen publishes nothing but itself; the RMWs on it are
+	 * totally ordered, which is all a running maximum needs. */
+	prev = atomic_load_explicit(seen, memory_order_relaxed);
+	while (prev < v && !atomic_compare_exchange_weak_explicit(
+				   seen, &prev, v, memory_order_relaxed,
+				   memory_order_relaxed))
+		;
+	return prev > v ? prev : v;
+}
+
 static int snap_shard(struct pn_runtime *rt, struct pn_metrics *m, unsigned i)
 {
 	struct pn_shard_metrics *o = &m->sh[i];
@@ -288,7 +338,7 @@ static int snap_shard(struct pn_runtime *rt, struct pn_metrics *m, unsigned i)
 	o->wakes_received = ld(&sh->v[PN__M_WAKES_RCVD]);
 	o->busy_ns = ld(&sh->v[PN__M_BUSY_NS]);
 	o->spin_ns = ld(&sh->v[PN__M_SPIN_NS]);
-	o->parked_ns = ld(&sh->v[PN__M_PARKED_NS]);
+	o->parked_ns = parked_ns(rt, i);
 	o->samples = ld(&sh->v[PN__M_SAMPLES]);
 	for (unsigned d = 0; d < m->nshards; d++)
 		sent[d] = d == i ? o->stats.sent_local : ld(&sh->sent_to[d]);
@@ -447,13 +497,21 @@ uint32_t pn__metrics_sample(const struct pn_metrics *m)
 static int obs_create(struct pn_runtime *rt)
 {
 	rt->met = calloc(1, sizeof(*rt->met));
-	if (!rt->met)
+	if (rt->met)
+		rt->met->parked_seen =
+			calloc(rt->nshards, sizeof(*rt->met->parked_seen));
+	if (!rt->met || !rt->met->parked_seen) {
+		free(rt->met);
+		rt->met = NULL;
 		return pn__error(-ENOMEM, "no memory for metrics");
+	}
 	return 0;
 }
 
 static void obs_destroy(struct pn_runtime *rt)
 {
+	if (rt->met)
+		free(rt->met->parked_seen);
 	free(rt->met);
 	rt->met = NULL;
 }

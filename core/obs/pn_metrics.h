@@ -134,7 +134,8 @@ PN_API int pn_metrics_source_register(struct pn_runtime *rt,
 				      const struct pn_metrics_source *src);
 
 /* One shard in a snapshot. Time shares: busy (running the loop with
- * work), spin (idle, not parked) and parked add up to the shard's life. */
+ * work), spin (idle, not parked) and parked add up to the shard's life;
+ * parked includes the sleep in progress, up to the snapshot. */
 struct pn_shard_metrics {
 	struct pn_shard_stats stats;
 	struct pn_migrate_stats migrate; /* as pn_migrate_stats() */
@@ -165,8 +166,9 @@ struct pn_actor_metrics {
  * shards (the one call for all of it; the other stats calls each read one
  * part). Each counter is read atomically; the hot ones are published once
  * per loop turn (the time shares when the loop changes state, and at
- * least every 1024 turns), and the parts are read one after another, so
- * while the runtime runs they may be a turn apart; once it is quiet they
+ * least every 1024 turns; the time a sleeping shard has been parked so far
+ * is added as the snapshot is taken), and the parts are read one after another,
+ * so while the runtime runs they may be a turn apart; once it is quiet they
  * equal what the single calls return. Returns 0 and *out (the caller owns
  * it: free it with pn_metrics_free(), which accepts NULL), -ENOMEM. Any
  * thread (after pn_runtime_shutdown() too, until pn_runtime_destroy()).

@@ -18,7 +18,9 @@
  * Who writes what: struct pn__met lives in struct pn_shard and is owner
  * only; struct pn__mshard holds what other threads read, written only by
  * its shard with relaxed stores (no read-modify-write), read with relaxed
- * loads (each counter is atomic on its own; a snapshot is not a cut).
+ * loads (each counter is atomic on its own; a snapshot is not a cut),
+ * except the parked time and the sleep in progress, which a reader needs
+ * together and gets under their seqlock (park_seq).
  */
 #ifndef PN_SCHED_METER_H
 #define PN_SCHED_METER_H
@@ -78,6 +80,14 @@ enum {
 };
 struct pn__mshard {
 	_Atomic uint64_t v[PN__M_COUNT];
+	/* The shard charges a sleep to v[PN__M_PARKED_NS] only when it wakes
+	 * (shard.c), so while it sleeps it says since when: asleep and
+	 * park_since, with v[PN__M_PARKED_NS], under the seqlock park_seq
+	 * (base/seqlock.h), written as it goes to sleep and as it wakes; a
+	 * snapshot adds the time since park_since (obs/metrics.c). */
+	_Atomic uint32_t park_seq;
+	_Atomic uint32_t asleep;     /* 1 between those two writes */
+	_Atomic uint64_t park_since; /* the runtime's clock, as t_mark */
 	_Atomic uint64_t ext[PN__EXT_MAX];
 	_Atomic uint64_t *sent_to; /* [nshards]: published ring slots */
 	_Atomic uint32_t *hwm;	   /* [nsources]: inbound ring backlog */

@@ -37,6 +37,7 @@
  * transfers per message).
  */
 #include "sched_int.h"
+#include "seqlock.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -111,15 +112,40 @@ static inline void pn__met_park(struct pn__met *mt, uint64_t now)
 			      memory_order_relaxed);
 }
 
+/* Going to sleep, past the last recheck: until pn__met_unpark() charges
+ * it, a snapshot counts the time since t_mark (when the spin ended) as
+ * parked. No clock read: t_mark is the one the unpark charges from. */
+static inline void pn__met_sleep(struct pn__met *mt)
+{
+	struct pn__mshard *sh = mt->sh;
+
+	if (!PN__METRICS)
+		return;
+	/* Relaxed inside the section (base/seqlock.h); its closing release
+	 * store pairs with the snapshot's acquire (obs/metrics.c). */
+	pn__seq_write_begin(&sh->park_seq);
+	atomic_store_explicit(&sh->park_since, mt->t_mark,
+			      memory_order_relaxed);
+	atomic_store_explicit(&sh->asleep, 1, memory_order_relaxed);
+	pn__seq_write_end(&sh->park_seq);
+}
+
 static inline void pn__met_unpark(struct pn__met *mt, uint64_t after)
 {
+	struct pn__mshard *sh = mt->sh;
+
 	if (!PN__METRICS)
 		return;
 	mt->parked_ns += after - mt->t_mark;
 	pn__flight_rec(mt, after, PN__FL_UNPARK, 0, 0, after - mt->t_mark);
 	mt->t_mark = mt->t_seen = after;
-	atomic_store_explicit(&mt->sh->v[PN__M_PARKED_NS], mt->parked_ns,
+	/* The charged sleep replaces the one in progress in one section, so
+	 * a snapshot sees either, never both or neither (seqlock.h). */
+	pn__seq_write_begin(&sh->park_seq);
+	atomic_store_explicit(&sh->v[PN__M_PARKED_NS], mt->parked_ns,
 			      memory_order_relaxed);
+	atomic_store_explicit(&sh->asleep, 0, memory_order_relaxed);
+	pn__seq_write_end(&sh->park_seq);
 }
 
 /* Once per loop turn, with the other hot counters (plain stores). */
@@ -549,6 +575,7 @@ static void park(struct pn_shard *s)
 		pn__features_tick(s); /* fresh counters, before a long sleep */
 	pn__met_event(&s->met, PN__FL_PARK, 0, 0, tsp ? wait : 0);
 	PN_PROBE2(park, s->id, tsp ? wait : 0);
+	pn__met_sleep(&s->met);
 	io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, tsp, NULL);
 	/* Woken by a producer (which already cleared it), a timer or io. */
 	atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);

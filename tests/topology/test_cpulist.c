@@ -7,6 +7,7 @@
 #include "pn_topology.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,6 +115,20 @@ static void test_cpulist_rejects_overflowing_number(void **state)
 	assert_true(bits[0] == SENTINEL);
 }
 
+static void test_cpulist_rejects_nbits_past_int_max(void **state)
+{
+	uint64_t bits[1] = {SENTINEL};
+
+	(void)state;
+	/* The count is an int: a bitmap it could overflow is refused before
+	 * anything is written (this one-word array would not hold it). */
+	assert_int_equal(pn_cpulist_parse("0", bits, (unsigned)INT_MAX + 1),
+			 -EINVAL);
+	assert_int_equal(pn_cpulist_parse("0", bits, UINT_MAX), -EINVAL);
+	assert_non_null(strstr(pn_last_error(), "at most"));
+	assert_true(bits[0] == SENTINEL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +140,7 @@ int main(void)
 		cmocka_unit_test(test_cpulist_error_says_why),
 		cmocka_unit_test(test_cpulist_rejects_number_past_nbits),
 		cmocka_unit_test(test_cpulist_rejects_overflowing_number),
+		cmocka_unit_test(test_cpulist_rejects_nbits_past_int_max),
 	};
 
 	return cmocka_run_group_tests_name("cpulist", tests, NULL, NULL);
