@@ -324,12 +324,11 @@ static void pline(struct pn_top_view *v, const unsigned char *p,
 		pn__top_sink_put(&n, *p++);
 	if (n.cut || n.n < 7 || memcmp(name, "pinion_", 7) != 0)
 		return; /* not a metric pinion-top shows */
+	/* Blanks may separate any two tokens (and must where they would
+	 * merge, which a name and a value would). */
+	pblanks(&p, end);
 	if (p < end && *p == '{' && !plabels(v, &p, end, &l)) {
 		v->ignored_lines++;
-		return;
-	}
-	if (p == end || (*p != ' ' && *p != '\t')) {
-		v->ignored_lines++; /* no blank before the value */
 		return;
 	}
 	pblanks(&p, end);
