@@ -63,6 +63,7 @@ struct fetch {
 	char err[128]; /* set when the fetch failed */
 };
 
+/* Milliseconds on CLOCK_MONOTONIC: deadlines and ticks. */
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -71,6 +72,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Fail the fetch with "@what" or "@what: strerror(@err)". */
 static bool fail(struct fetch *fe, const char *what, int err)
 {
 	if (err)
@@ -81,6 +83,7 @@ static bool fail(struct fetch *fe, const char *what, int err)
 	return false;
 }
 
+/* Fail the fetch: FETCH_MS passed before it completed. */
 static bool fail_deadline(struct fetch *fe)
 {
 	snprintf(fe->err, sizeof(fe->err),
@@ -88,6 +91,7 @@ static bool fail_deadline(struct fetch *fe)
 	return false;
 }
 
+/* Fail the fetch: @what is over its cap @max. */
 static bool fail_size(struct fetch *fe, const char *what, size_t max)
 {
 	snprintf(fe->err, sizeof(fe->err), "%s larger than %zu bytes", what,
@@ -386,8 +390,9 @@ static bool parse_num(char opt, const char *what, const char *s,
 	return true;
 }
 
+/* The command line, parsed. */
 struct opts {
-	const char *file;
+	const char *file; /* -f, or NULL: HTTP to sa */
 	struct sockaddr_in sa;
 	char src[160];
 	unsigned interval_ms;
