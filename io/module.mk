@@ -9,4 +9,5 @@ pinion-echo_SRCS := io/pinion-echo.c
 # pinion-top, a terminal view of the endpoint.
 LIB_SRCS    += io/prom.c io/http.c
 TOOLS       += pinion-top
-pinion-top_SRCS := io/pinion-top.c
+pinion-top_SRCS := io/pinion-top.c io/top_parse.c io/top_json.c \
+		   io/top_draw.c
