@@ -20,6 +20,8 @@
  *
  * Numbers are decimal digits only: no sign, blank, base prefix or empty
  * string. A bad option or argument prints what was wrong and exits 2.
+ * PINION_METRICS_TOKEN, when set, is sent as the endpoint's bearer token
+ * (Authorization: Bearer), as the endpoint expects it.
  *
  * Limits, for any input: a body (file or HTTP) is read up to BODY_MAX
  * bytes (16 MiB), and an HTTP head up to HEAD_MAX (64 KiB); beyond that
@@ -269,13 +271,21 @@ static bool connect_by(struct fetch *fe, int fd, const struct sockaddr_in *sa,
  * closed early is an error, not SIGPIPE). */
 static bool send_request(struct fetch *fe, int fd, uint64_t deadline)
 {
-	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: pinion\r\n"
-				  "Connection: close\r\n\r\n";
-	size_t off = 0;
+	/* The endpoint's bearer token, when it has one (checked in main). */
+	const char *tok = getenv("PINION_METRICS_TOKEN"); // NOLINT
+	char req[512];
+	size_t off = 0, len;
 
-	while (off < sizeof(req) - 1) {
-		ssize_t n = send(fd, req + off, sizeof(req) - 1 - off,
-				 MSG_NOSIGNAL);
+	len = (size_t)snprintf(req, sizeof(req),
+			       "GET /metrics HTTP/1.1\r\nHost: pinion\r\n"
+			       "%s%s%sConnection: close\r\n\r\n",
+			       tok && *tok ? "Authorization: Bearer " : "",
+			       tok && *tok ? tok : "",
+			       tok && *tok ? "\r\n" : "");
+	if (len >= sizeof(req))
+		return fail(fe, "PINION_METRICS_TOKEN too long", 0);
+	while (off < len) {
+		ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
 
 		if (n > 0)
 			off += (size_t)n;
@@ -550,9 +560,18 @@ int main(int argc, char **argv)
 	struct opts o;
 	bool ok = false;
 	int rc = parse_args(&o, argc, argv);
+	const char *tok = getenv("PINION_METRICS_TOKEN"); // NOLINT
 
 	if (rc >= 0)
 		return rc;
+	/* The token goes into a header line: printable, no space, bounded. */
+	for (size_t i = 0; tok && tok[i]; i++)
+		if (tok[i] <= ' ' || tok[i] > '~' || i >= 256) {
+			fprintf(stderr, "pinion-top: PINION_METRICS_TOKEN: "
+					"at most 256 printable characters, no "
+					"space\n");
+			return 2;
+		}
 	next_ms = now_ms();
 	for (unsigned long long k = 0; o.count == 0 || k < o.count; k++) {
 		struct pn_top_view *v = &views[k % 2];

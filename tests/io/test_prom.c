@@ -484,6 +484,43 @@ static void test_prom_top(void **state)
 	t_finish();
 }
 
+/* pinion-top sends PINION_METRICS_TOKEN as the bearer token. */
+static void test_prom_top_token(void **state)
+{
+	struct pn_io_metrics_opts o = {.addr = "127.0.0.1:0",
+				       .token = "s3cr3t-t0ken"};
+	char cmd[PATH_MAX + 128], *out;
+	uint16_t port;
+
+	(void)state;
+	if (access(top_bin, X_OK) != 0)
+		skip();
+	port = p_serve(&o);
+	snprintf(cmd, sizeof(cmd),
+		 "PINION_METRICS_TOKEN=s3cr3t-t0ken timeout 10 %s -p %u -n 1 "
+		 "2>&1; echo rc=$?",
+		 top_bin, port);
+	out = run(cmd);
+	assert_non_null(strstr(out, "SHARD  BUSY%"));
+	assert_non_null(strstr(out, "rc=0"));
+	free(out);
+	snprintf(cmd, sizeof(cmd),
+		 "PINION_METRICS_TOKEN=wrong timeout 10 %s -p %u -n 1 2>&1; "
+		 "echo rc=$?",
+		 top_bin, port);
+	out = run(cmd);
+	assert_non_null(strstr(out, "401"));
+	assert_non_null(strstr(out, "rc=1"));
+	free(out);
+	snprintf(cmd, sizeof(cmd),
+		 "PINION_METRICS_TOKEN='a b' %s -p %u -n 1 2>&1; echo rc=$?",
+		 top_bin, port);
+	out = run(cmd);
+	assert_non_null(strstr(out, "rc=2"));
+	free(out);
+	t_finish();
+}
+
 static void test_prom_top_tmux(void **state)
 {
 	char cmd[PATH_MAX + 160], sess[32], *out = NULL;
@@ -538,6 +575,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_prom_warn_exposed, t_teardown),
 		cmocka_unit_test_teardown(test_prom_concurrent, t_teardown),
 		cmocka_unit_test_teardown(test_prom_top, t_teardown),
+		cmocka_unit_test_teardown(test_prom_top_token, t_teardown),
 		cmocka_unit_test_teardown(test_prom_top_tmux, t_teardown),
 	};
 	char self[PATH_MAX];
