@@ -4,7 +4,10 @@
  *   allocs - jemalloc allocations per message in steady-state counting,
  *            counted exactly by a jemalloc allocation hook
  *            (experimental.hooks.install) during one timed run;
- *   idle   - CPU used by each parked shard thread over 2 s with no traffic
+ *   idle   - CPU used by each shard thread over 2 s with no traffic: with
+ *            no timer, then with a periodic timer of 1 ms and of 200 us
+ *            on every application shard (an otherwise idle server's
+ *            heartbeat), targets < 1%, < 2% and < 5% of a core
  *            (/proc/self/task/TID/schedstat, ns resolution);
  *   memory - bytes of jemalloc memory per idle actor, from the growth of
  *            stats.allocated over 100,000 spawned actors.
@@ -13,6 +16,8 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -148,18 +153,27 @@ int bench_allocs(const struct bench_opts *o, bool cross)
 
 #define IDLE_MAX_SHARDS 64
 
+#define IDLE_TICK 0x4242u
+
 struct idle_arg {
 	struct pn_runtime *rt;
-	_Atomic int *tid; /* one per shard */
+	_Atomic int *tid;   /* one per shard */
+	uint64_t period_ns; /* a periodic timer on app shards; 0: none */
+	uint64_t timer;
 };
 
 static int idle_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 {
 	struct idle_arg *a = state;
+	int err = 0;
 
 	if (m->type == PN_MSG_STARTED) {
 		atomic_store(&a->tid[pn_shard(ctx)], (int)gettid());
-		pn_runtime_notify(a->rt, 1000 + (int)pn_shard(ctx));
+		if (a->period_ns &&
+		    pn_shard(ctx) < pn_runtime_nshards(a->rt) - 1)
+			err = pn_send_every(ctx, a->period_ns, IDLE_TICK, NULL,
+					    0, &a->timer);
+		pn_runtime_notify(a->rt, err ? -1 : 1000 + (int)pn_shard(ctx));
 	}
 	return 0;
 }
@@ -207,26 +221,79 @@ static int64_t process_cpu_ns(void)
 }
 
 /* Learn every shard thread's tid from an idle actor spawned on it. */
-static int idle_tids(struct pn_runtime *rt, unsigned ns, _Atomic int *tid)
+static int idle_tids(struct pn_runtime *rt, unsigned ns, _Atomic int *tid,
+		     uint64_t period_ns)
 {
 	struct bench_env e = {.rt = rt, .nshards = ns};
-	struct idle_arg a = {rt, tid};
+	struct idle_arg a = {rt, tid, period_ns, 0};
 	pn_pid pid;
 	int code, err = 0;
 
 	for (unsigned i = 0; i < ns && !err; i++)
 		err = bench_spawn(&e, &idle_b, (int)i, &a, sizeof(a), &pid);
 	for (unsigned i = 0; i < ns && !err; i++)
-		err = pn_runtime_wait(rt, 5000000000ull, &code);
+		if ((err = pn_runtime_wait(rt, 5000000000ull, &code)) == 0 &&
+		    code < 0)
+			err = -EIO;
 	return err;
 }
 
-int bench_idle_cpu(const struct bench_opts *o)
+/*
+ * The raw limit for a periodic wake-up: a bare thread that sleeps in
+ * io_uring (a timeout wait, as a parked shard does) every @period_ns for
+ * @wall ns and does nothing else. Its CPU share is what one wake-up per
+ * period costs on this machine (kernel timer, context switch), the floor
+ * under any runtime's idle heartbeat.
+ */
+struct raw_tick {
+	uint64_t period_ns, wall_ns;
+	int64_t cpu_ns;
+};
+
+static void *raw_tick_main(void *arg)
+{
+	struct raw_tick *t = arg;
+	struct __kernel_timespec ts = {
+		.tv_sec = (long long)(t->period_ns / 1000000000u),
+		.tv_nsec = (long long)(t->period_ns % 1000000000u)};
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	uint64_t n = t->wall_ns / t->period_ns;
+	int64_t c0;
+
+	t->cpu_ns = -1;
+	if (io_uring_queue_init(8, &ring, 0) < 0)
+		return NULL;
+	c0 = thread_cpu_ns((int)gettid());
+	for (uint64_t i = 0; i < n; i++)
+		io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
+	t->cpu_ns = thread_cpu_ns((int)gettid()) - c0;
+	io_uring_queue_exit(&ring);
+	return NULL;
+}
+
+/* CPU % of a core of the raw periodic wake-up, or a negative value. */
+static double raw_tick_pct(uint64_t period_ns, uint64_t wall_ns)
+{
+	struct raw_tick t = {period_ns, wall_ns, -1};
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, raw_tick_main, &t) != 0)
+		return -1;
+	pthread_join(th, NULL);
+	return t.cpu_ns < 0 ? -1 : 100.0 * (double)t.cpu_ns / (double)wall_ns;
+}
+
+/* One idle measurement: shard threads' CPU over 2 s with @period_ns
+ * timers (0: none), reported as variant @name. */
+static int idle_once(const struct bench_opts *o, uint64_t period_ns,
+		     const char *name)
 {
 	static _Atomic int tid[IDLE_MAX_SHARDS];
 	int64_t t0[IDLE_MAX_SHARDS], p0, p1, t1;
 	const uint64_t wall = 2000000000ull;
 	struct pn_runtime *rt;
+	char where[48];
 	unsigned ns;
 	double pct;
 	int err;
@@ -237,7 +304,7 @@ int bench_idle_cpu(const struct bench_opts *o)
 	ns = pn_runtime_nshards(rt);
 	if (ns > IDLE_MAX_SHARDS)
 		ns = IDLE_MAX_SHARDS;
-	err = idle_tids(rt, ns, tid);
+	err = idle_tids(rt, ns, tid, period_ns);
 	if (err < 0)
 		goto out;
 	sleep_ns(500000000ull); /* past the spin phase: parked */
@@ -254,14 +321,42 @@ int bench_idle_cpu(const struct bench_opts *o)
 			continue;
 		}
 		pct = 100.0 * (double)(t1 - t0[i]) / (double)wall;
-		bench_note(o, "idle", "shard=%u tid=%d idle_cpu_pct=%.3f", i,
-			   atomic_load(&tid[i]), pct);
-		bench_measure("idle_cpu_pct", i ? "shard 1+" : "shard 0", pct);
+		bench_note(o, "idle",
+			   "timer=%s shard=%u tid=%d idle_cpu_pct=%.3f", name,
+			   i, atomic_load(&tid[i]), pct);
+		snprintf(where, sizeof(where), "%s, timer %s",
+			 i + 1 == ns ? "supervisor"
+			 : i	     ? "shard 1+"
+				     : "shard 0",
+			 name);
+		bench_measure(period_ns == 0	     ? "idle_cpu_pct"
+			      : period_ns >= 1000000 ? "idle_cpu_pct_1khz"
+						     : "idle_cpu_pct_5khz",
+			      where, pct);
 	}
-	bench_note(o, "idle", "process idle_cpu_pct=%.3f shards=%u over 2 s",
-		   100.0 * (double)(p1 - p0) / (double)wall, ns);
+	bench_note(o, "idle",
+		   "timer=%s process idle_cpu_pct=%.3f shards=%u over 2 s",
+		   name, 100.0 * (double)(p1 - p0) / (double)wall, ns);
 out:
 	bench_rt_stop(rt);
+	if (!err && period_ns) { /* the raw limit, right after, same run */
+		pct = raw_tick_pct(period_ns, wall);
+		bench_note(o, "idle", "timer=%s impl=raw cpu_pct=%.3f", name,
+			   pct);
+		snprintf(where, sizeof(where), "raw wake-up, timer %s", name);
+		bench_measure("idle_cpu_pct_raw", where, pct);
+	}
+	return err;
+}
+
+int bench_idle_cpu(const struct bench_opts *o)
+{
+	int err = idle_once(o, 0, "none");
+
+	if (!err)
+		err = idle_once(o, 1000000, "1ms");
+	if (!err)
+		err = idle_once(o, 200000, "200us");
 	return err;
 }
 

@@ -5,7 +5,9 @@
  * doorbell (bounded batches, so every source gets its turn), runs the local
  * queue, moves overflow into rings, publishes what it sent, reaps io_uring
  * completions and fires due timers. With nothing to do it spins for
- * spin_ns, then parks in io_uring by release-then-recheck:
+ * spin_ns (only if a message or completion came since it last parked: a
+ * shard that runs only its own timers parks at once), then parks in
+ * io_uring by release-then-recheck:
  *
  *   sleeper (this shard)                   waker (a producer)
  *   parked = 1                             publish ring tail
@@ -579,6 +581,7 @@ static void park(struct pn_shard *s)
 	io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, tsp, NULL);
 	/* Woken by a producer (which already cleared it), a timer or io. */
 	atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);
+	s->heard = false;
 	PN__STAT_ADD(s, PN__ST_PARKS, 1);
 	if (PN__METRICS || PN__PROBES_ON) {
 		uint64_t after = pn__now(s->rt);
@@ -625,7 +628,10 @@ static bool spin(struct pn_shard *s, uint64_t idle_since)
 		return true;
 	}
 	now = pn__now(s->rt);
-	if (!s->busy_poll && now - idle_since >= s->spin_ns) {
+	/* Spin only when something came from outside since the last park:
+	 * a shard that only runs its own timers (a heartbeat) would spend
+	 * spin_ns per tick for nothing; it parks until the next one. */
+	if (!s->busy_poll && (now - idle_since >= s->spin_ns || !s->heard)) {
 		pn__met_park(&s->met, now);
 		park(s);
 		return false;
@@ -646,7 +652,7 @@ unsigned pn__shard_turn(struct pn_shard *s, bool *exit)
 {
 	struct pn_runtime *rt = s->rt;
 	int st = atomic_load_explicit(&rt->stage, memory_order_acquire);
-	unsigned work;
+	unsigned work, reaped;
 
 	*exit = false;
 	/* Between handlers, on the thread that owns the shard. */
@@ -659,6 +665,7 @@ unsigned pn__shard_turn(struct pn_shard *s, bool *exit)
 	s->iter++;
 	stats_publish(s);
 	work = drain_inbound(s);
+	s->heard |= work != 0;
 	work += run_local(s);
 	if (PN_UNLIKELY(s->turn_want))
 		work += pn__features_turn(s);
@@ -669,7 +676,10 @@ unsigned pn__shard_turn(struct pn_shard *s, bool *exit)
 	pn__flush(s);
 	pn_assert(!s->ndirty && !s->nwake); /* all published, all woken */
 	pn__buf_flush_remote(s);
-	work += reap(s);
+	if ((reaped = reap(s)) != 0) {
+		s->heard = true;
+		work += reaped;
+	}
 	/* SQEs handlers and pollers prepared this turn: one enter. */
 	if (io_uring_sq_ready(&s->ring))
 		io_uring_submit(&s->ring);

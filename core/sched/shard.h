@@ -170,8 +170,9 @@ struct pn_shard {
 	uint64_t efd_buf;
 	bool efd_armed;
 	bool timers_frozen; /* shutdown drain: timers no longer fire */
-	void *poller_data;  /* io/'s per-shard state */
-	int stage_seen;	    /* the runtime's stage word as last acted on */
+	bool heard; /* ring or io work since the last park: spin (spin()) */
+	void *poller_data; /* io/'s per-shard state */
+	int stage_seen;	   /* the runtime's stage word as last acted on */
 	pthread_t thread;
 	int cpu;
 	bool abandoned; /* stuck in a handler at shutdown: left behind */
