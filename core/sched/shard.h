@@ -168,11 +168,10 @@ struct pn_shard {
 	bool ring_ok;
 	int efd; /* eventfd external producers wake us with */
 	uint64_t efd_buf;
-	bool efd_armed;
-	bool timers_frozen; /* shutdown drain: timers no longer fire */
-	bool heard; /* ring or io work since the last park: spin (spin()) */
-	void *poller_data; /* io/'s per-shard state */
-	int stage_seen;	   /* the runtime's stage word as last acted on */
+	bool efd_armed, heard; /* heard: ring or io work since the last park */
+	bool timers_frozen;    /* shutdown drain: timers no longer fire */
+	void *poller_data;     /* io/'s per-shard state */
+	int stage_seen;	       /* the runtime's stage word as last acted on */
 	pthread_t thread;
 	int cpu;
 	bool abandoned; /* stuck in a handler at shutdown: left behind */
