@@ -3,13 +3,19 @@
  * Handles through the runtime's shutdown: a listener (and a connection
  * it accepted, with the test thread as the peer) whose owner leaves it
  * open, closes it on PN_MSG_SHUTDOWN, on PN_MSG_STOPPING or in its
- * cleanup. However it ends, the shutdown report must show no dead
- * letter: io/'s own CLOSED for a handle whose owner has stopped is
- * nobody's message (see "Shutdown" in pn_io.h).
+ * cleanup; or lingers on SHUTDOWN and stops at once, with a peer thread
+ * that reads to EOF and closes (so the CLOSED comes after the owner is
+ * gone). However it ends, the shutdown report must show no dead letter:
+ * io/'s own CLOSED for a handle whose owner has stopped is nobody's
+ * message (pn_io.h, after "Every handle ends with exactly one CLOSED").
+ * Before io/ checked the owner, the STOPPING, cleanup and lingering
+ * cases failed (one dead CLOSED per handle; the listener's only when its
+ * cancellation completed before the io stage).
  */
 #include "harness.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,7 +24,13 @@
 #define C_ACCEPTED 2
 #define C_FAIL	   -1
 
-enum mode { M_OPEN, M_ON_SHUTDOWN, M_ON_STOPPING, M_IN_CLEANUP };
+enum mode {
+	M_OPEN,
+	M_ON_SHUTDOWN,
+	M_ON_STOPPING,
+	M_IN_CLEANUP,
+	M_LINGER_AND_STOP,
+};
 
 struct shared {
 	uint16_t port;
@@ -89,6 +101,13 @@ static int srv_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 	case PN_MSG_SHUTDOWN:
 		if (s->mode == M_ON_SHUTDOWN)
 			close_all(ctx, s);
+		if (s->mode == M_LINGER_AND_STOP) {
+			if (s->c != PN_IO_NONE &&
+			    (err = pn_io_close_linger(ctx, s->c, 2 * T_SEC)) <
+				    0)
+				return srv_fail(s, "close_linger", err);
+			return PN_STOP; /* its CLOSED comes after it stopped */
+		}
 		return 0;
 	case PN_MSG_STOPPING:
 		if (s->mode == M_ON_STOPPING)
@@ -135,11 +154,24 @@ static void start(void)
 		fail_msg("start: %s", pn_last_error());
 }
 
+/* A peer that reads until the server's FIN, then closes. */
+static void *reader(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	return NULL;
+}
+
 static void run(int mode, bool conn)
 {
 	static struct shared sh;
 	struct srv s = {.sh = &sh, .mode = mode, .conn = conn};
 	struct pn_shutdown_report rep;
+	pthread_t peer;
 	pn_pid p;
 	int fd = -1, err;
 
@@ -156,8 +188,12 @@ static void run(int mode, bool conn)
 		assert_int_equal(t_write_full(fd, "ping", 4), 0);
 		t_expect(C_ACCEPTED);
 	}
+	if (mode == M_LINGER_AND_STOP)
+		assert_int_equal(pthread_create(&peer, NULL, reader, &fd), 0);
 	err = pn_runtime_shutdown(t_rt, 5 * T_SEC, &rep);
-	if (fd >= 0)
+	if (mode == M_LINGER_AND_STOP)
+		pthread_join(peer, NULL); /* it closed fd */
+	else if (fd >= 0)
 		close(fd);
 	if (err)
 		fail_msg("shutdown: %s", rep.text);
@@ -221,6 +257,12 @@ static void test_connection_closed_in_cleanup(void **state)
 	run(M_IN_CLEANUP, true);
 }
 
+static void test_connection_lingering_owner_stopped(void **state)
+{
+	(void)state;
+	run(M_LINGER_AND_STOP, true);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, t_teardown)
@@ -233,6 +275,7 @@ int main(void)
 		T(test_connection_closed_on_shutdown),
 		T(test_connection_closed_on_stopping),
 		T(test_connection_closed_in_cleanup),
+		T(test_connection_lingering_owner_stopped),
 	};
 #undef T
 
