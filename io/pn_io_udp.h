@@ -45,7 +45,7 @@ PN_API int pn_io_sendto(struct pn_ctx *ctx, pn_io_handle h, const void *data,
  *     that joined on the sending interface get a copy. Linux has it on
  *     by default, so the flag only makes that explicit (io/ offers no
  *     way to turn it off: use pn_io_fd()).
- * On loopback (Linux 6.x, checked with and without other interfaces):
+ * On loopback (checked on Linux 6.18, with and without other interfaces):
  * members join with @iface 127.0.0.1 and the sender sets mcast_if
  * 127.0.0.1; then neither a route nor PN_IO_MCAST_LOOP nor the TTL
  * matters (lo hands every datagram back itself). Without mcast_if the
