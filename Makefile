@@ -187,6 +187,11 @@ bench-micro: $(DEPS_STAMP)
 	$(Q)build/release/bench/pinion-gbench
 
 # --- install -------------------------------------------------------------------
+# The loader (scripts/loader.sh, README "Installing"): into a directory the
+# loader searches by itself (PREFIX=/usr/local's /usr/local/lib on Debian),
+# install and uninstall run ldconfig when DESTDIR is empty and we are root
+# (else they say what to run); anywhere else pinion.pc's Libs carry
+# -Wl,-rpath,${libdir}, so a program linked with pkg-config finds the library.
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/pinion \
 		$(DESTDIR)$(BINDIR)
@@ -197,8 +202,10 @@ install: all
 	install -m 644 $(PUB_HEADERS) $(DESTDIR)$(INCLUDEDIR)/pinion/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		-e "s|@RPATH@|$$(scripts/loader.sh rpath '$(LIBDIR)')|" \
 		pinion.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/pinion.pc
 	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)/)
+	@scripts/loader.sh refresh '$(LIBDIR)' '$(DESTDIR)'
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libpinion.a $(DESTDIR)$(LIBDIR)/libpinion.so \
@@ -207,6 +214,7 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/pkgconfig/pinion.pc \
 		$(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS))
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/pinion
+	@scripts/loader.sh refresh '$(LIBDIR)' '$(DESTDIR)' uninstall
 
 clean:
 	rm -rf build

@@ -16,6 +16,7 @@
  * and messages, and the cold half of the op table.
  */
 #include "io_int.h"
+#include "pn_migrate.h" /* pn_where(): is an owner still alive */
 
 #include <errno.h>
 #include <liburing.h>
@@ -363,6 +364,23 @@ int pn__issue(struct pn__io_shard *sh, struct pn__io_req *r)
 /* --- messages ------------------------------------------------------------
  */
 
+/*
+ * Whether @type, for an owner that has stopped, is better not sent: it
+ * carries nothing to give back (FILE and ZC_DONE carry the caller's
+ * buffers, which a dead-letter hook may free; ACCEPT's connection is
+ * closed by its caller when the delivery fails), and as a dead letter it
+ * would only count against the runtime's accounting. The owner lives on
+ * this shard and stops synchronously, so "gone" is exact here.
+ */
+static bool owner_gone(struct pn__io_shard *sh, uint32_t type, pn_pid owner)
+{
+	unsigned where;
+
+	if (type == PN_MSG_IO_FILE || type == PN_MSG_IO_ZC_DONE)
+		return false;
+	return pn_where(pn_ctx_runtime(sh->ctx), owner, &where) == -ESRCH;
+}
+
 int pn__deliver(struct pn__io_shard *sh, struct pn__io_obj *o, uint32_t type,
 		int32_t res, uint16_t op, uint64_t v)
 {
@@ -376,6 +394,10 @@ int pn__deliver(struct pn__io_shard *sh, struct pn__io_obj *o, uint32_t type,
 
 	if ((type == PN_MSG_IO_ERROR || type == PN_MSG_IO_CLOSED) && res < 0)
 		sh->st.errors++;
+	if (PN_UNLIKELY(owner_gone(sh, type, o->owner))) {
+		sh->st.orphaned++;
+		return -ESRCH;
+	}
 	err = pn_ctx_deliver(sh->ctx, o->owner, type, &ev, sizeof(ev));
 	if (PN_UNLIKELY(err < 0))
 		sh->st.dropped++;
@@ -441,7 +463,8 @@ int pn_io_setopt(struct pn_ctx *ctx, pn_io_handle h, const struct pn_io_opts *o)
 		return err;
 	if (!o || ob->kind == PN__K_FILE || ob->fd < 0)
 		return pn__error(-EINVAL, "pn_io_setopt: not a socket");
-	if ((err = pn__opts_set(ob->fd, o, ob->kind != PN__K_UDP)) < 0)
+	if ((err = pn__opts_set(ob->fd, o, ob->kind != PN__K_UDP)) < 0 ||
+	    (ob->kind == PN__K_UDP && (err = pn__mcast_set(ob->fd, o)) < 0))
 		return err;
 	ob->opts.flags = (ob->opts.flags & ~PN_IO_RECV_COPY) |
 			 (o->flags & PN_IO_RECV_COPY);

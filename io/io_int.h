@@ -142,6 +142,7 @@ int pn__issue(struct pn__io_shard *sh, struct pn__io_req *r);
 int pn__deliver(struct pn__io_shard *sh, struct pn__io_obj *o, uint32_t type,
 		int32_t res, uint16_t op, uint64_t v);
 int pn__opts_set(int fd, const struct pn_io_opts *o, bool tcp);
+int pn__mcast_set(int fd, const struct pn_io_opts *o);
 int pn__recv_arm(struct pn__io_shard *sh, struct pn__io_obj *o);
 void pn__backoff(struct pn__io_shard *sh, struct pn__io_obj *o);
 void pn__rearm(struct pn__io_shard *sh, struct pn__io_obj *o);

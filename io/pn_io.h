@@ -25,11 +25,17 @@
  *
  * Every handle ends with exactly one PN_MSG_IO_CLOSED (res 0, or the
  * -errno that ended it), except a failed connect or open, which ends with
- * its CONNECTED or FILE message. A handle io/ ends itself (a reset, a
- * failed send) is stale from the moment it ends: calls on it from
- * handlers still working through messages queued before the CLOSED get
- * -EBADF (treat it like -EPIPE). Errors that do not end the handle come
- * as PN_MSG_IO_ERROR. A failure on one connection never touches another.
+ * its CONNECTED or FILE message. io/ sends the messages that carry
+ * nothing to give back (CLOSED, ERROR, EOF, WRITABLE, CONNECTED; and
+ * ACCEPT: its connection is closed) only to an owner still alive, so a
+ * handle closed in the owner's STOPPING or cleanup, or during shutdown,
+ * ends without a dead letter (pn_io_stats.orphaned counts them; one
+ * already queued when the owner stops is still a dead letter). A handle
+ * io/ ends itself (a reset, a failed send) is stale from the moment it
+ * ends: calls on it from handlers still working through messages queued
+ * before the CLOSED get -EBADF (treat it like -EPIPE). Errors that do
+ * not end the handle come as PN_MSG_IO_ERROR. A failure on one
+ * connection never touches another.
  *
  * Received data (PN_MSG_IO_DATA, PN_MSG_IO_DGRAM) is lent from the shard's
  * provided-buffer ring: the actor must give each buffer back with
@@ -201,6 +207,7 @@ struct pn_io_opts {
 	int backlog;	  /* listen(); 0: SOMAXCONN */
 	uint64_t udata;	  /* the new handle's user data */
 	struct in_addr mcast_if; /* UDP: IP_MULTICAST_IF (0: default) */
+	int mcast_ttl; /* UDP: IP_MULTICAST_TTL (0: default; pn_io_udp.h) */
 	/* TCP connections (inherited from a listener), see "Deadlines"
 	 * below; 0 or UINT64_MAX: none. */
 	uint64_t idle_ns;  /* nothing received or sent for this long */
@@ -208,9 +215,10 @@ struct pn_io_opts {
 };
 
 /*
- * Apply @o's socket options (NODELAY, buffer sizes, busy-poll; not
- * REUSE*, which only matter before bind) to an open socket, and its
- * RECV_COPY flag. Returns 0, -EBADF (stale), -EXDEV (other shard),
+ * Apply @o's socket options (NODELAY, buffer sizes, busy-poll; on a UDP
+ * socket the multicast ones, see pn_io_udp.h; not REUSE*, which only
+ * matter before bind) to an open socket, and its RECV_COPY flag. Returns
+ * 0, -EBADF (stale), -EXDEV (other shard), -EINVAL (a bad mcast_ttl),
  * or setsockopt's -errno. Handler.
  */
 PN_API int pn_io_setopt(struct pn_ctx *ctx, pn_io_handle h,
@@ -421,6 +429,7 @@ struct pn_io_stats {
 	uint64_t dropped;      /* messages the runtime refused (buffer back) */
 	uint64_t capped;       /* receives paused at the connection's share */
 	uint64_t timeouts;     /* connections ended by a deadline */
+	uint64_t orphaned;     /* messages not sent: the owner had stopped */
 };
 
 /* This shard's io counters. Returns 0, or -ENODEV (no io/). Handler. */

@@ -46,6 +46,7 @@ static const char *const io_names[] = {
 	"send_eagain",	"send_enobufs", "nobufs",     "rearms",
 	"zc_sends",	"errors",	"handles",    "bufs_lent",
 	"queued_bytes", "dropped",	"capped",     "timeouts",
+	"orphaned",
 };
 #define IO_N (sizeof(io_names) / sizeof(io_names[0]))
 static const unsigned char io_gauge[IO_N] = {[10] = 1, [11] = 1, [12] = 1};

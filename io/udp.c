@@ -23,26 +23,55 @@
 
 #define NAME_ROOM sizeof(struct sockaddr_in6)
 
+/*
+ * The multicast options of @o on UDP socket @fd: the interface, the TTL
+ * (IPV6_MULTICAST_HOPS on an IPv6 socket) and loopback; a zero field
+ * leaves the socket's setting alone. Returns 0 or the first -errno.
+ */
+int pn__mcast_set(int fd, const struct pn_io_opts *o)
+{
+	int ttl = o->mcast_ttl < 0 ? 0 : o->mcast_ttl, dom = AF_INET;
+	socklen_t dlen = sizeof(dom);
+	unsigned char loop = 1;
+	bool v6;
+
+	if (o->mcast_ttl < -1 || o->mcast_ttl > 255)
+		return pn__error(-EINVAL,
+				 "io: mcast_ttl %d: want 1-255 hops, 0 (the "
+				 "default) or -1 (this host only)",
+				 o->mcast_ttl);
+	if (o->mcast_if.s_addr &&
+	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &o->mcast_if,
+		       sizeof(o->mcast_if)) < 0)
+		return pn__error(-errno, "io: IP_MULTICAST_IF: %s",
+				 strerror(errno));
+	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dlen);
+	v6 = dom == AF_INET6;
+	if (o->mcast_ttl &&
+	    setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		       v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL, &ttl,
+		       sizeof(ttl)) < 0)
+		return pn__error(-errno, "io: %s %d: %s",
+				 v6 ? "IPV6_MULTICAST_HOPS"
+				    : "IP_MULTICAST_TTL",
+				 ttl, strerror(errno));
+	if ((o->flags & PN_IO_MCAST_LOOP) &&
+	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop)))
+		return pn__error(-errno, "io: IP_MULTICAST_LOOP: %s",
+				 strerror(errno));
+	return 0;
+}
+
 int pn_io_udp_open(struct pn_ctx *ctx, const struct sockaddr *addr,
 		   socklen_t len, const struct pn_io_opts *o, pn_io_handle *out)
 {
 	struct pn__io_shard *sh = pn__io_shard(ctx);
 	struct pn__io_obj *u;
 	int err = pn__sock_new(ctx, PN__K_UDP, addr, len, o, &u);
-	unsigned char loop = 1;
 
 	if (err < 0)
 		return err;
-	if (u->opts.mcast_if.s_addr &&
-	    setsockopt(u->fd, IPPROTO_IP, IP_MULTICAST_IF, &u->opts.mcast_if,
-		       sizeof(u->opts.mcast_if)) < 0)
-		err = pn__error(-errno, "io: IP_MULTICAST_IF: %s",
-				strerror(errno));
-	if (!err && (u->opts.flags & PN_IO_MCAST_LOOP) &&
-	    setsockopt(u->fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop,
-		       sizeof(loop)) < 0)
-		err = pn__error(-errno, "io: IP_MULTICAST_LOOP: %s",
-				strerror(errno));
+	err = pn__mcast_set(u->fd, &u->opts);
 	if (err < 0) { /* nothing issued yet: it ends quietly */
 		close(u->fd);
 		pn__obj_free(sh, u);

@@ -10,6 +10,11 @@ set -euo pipefail
 PKGS=(
 	build-essential pkg-config
 	liburing-dev libjemalloc-dev libhwloc-dev hwloc
+	# libhwloc.a calls libudev and hwloc.pc's Libs.private says -ludev,
+	# but libhwloc-dev does not pull in the -dev package that makes
+	# -ludev linkable: without it `pkg-config --static --libs pinion`
+	# names a library the linker cannot find.
+	libudev-dev
 	libcmocka-dev libbenchmark-dev
 	spin gnuplot-nox
 	clang clang-format clang-tidy cppcheck

@@ -4,7 +4,7 @@
 # ThreadSanitizer.
 IO_TESTS := tests/io/test_tcp tests/io/test_backpressure \
 	    tests/io/test_connect tests/io/test_udp tests/io/test_file \
-	    tests/io/test_bufring tests/io/test_api
+	    tests/io/test_bufring tests/io/test_api tests/io/test_shutdown
 UNIT_TESTS += $(IO_TESTS)
 TSAN_TESTS += $(IO_TESTS)
 $(foreach t,$(IO_TESTS),$(eval $(t)_EXTRA := tests/io/harness.c))
