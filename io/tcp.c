@@ -453,8 +453,11 @@ int pn_io_close_linger(struct pn_ctx *ctx, pn_io_handle h, uint64_t timeout_ns)
 	o->flags |= PN__O_LINGER | PN__O_SHUT_WR | PN__O_SHUT_PEND;
 	o->flags &= ~(PN__O_WRITABLE | PN__O_CAPPED);
 	o->shut_how = SHUT_WR;
-	if (o->flags & PN__O_GOTEOF) {
-		o->flags |= PN__O_CLOSING; /* nothing to wait for */
+	if ((o->flags & PN__O_GOTEOF) ||
+	    (!sh->br && sh->be->bufs_setup(sh) < 0)) {
+		/* Nothing to wait for, or no way to hear it (no receive
+		 * buffers): a plain close after the flush. */
+		o->flags |= PN__O_CLOSING;
 	} else {
 		o->flags |= PN__O_RECV;
 		pn__rearm(sh, o); /* unless a receive is armed already */

@@ -181,6 +181,9 @@ void pn__actor_stop(struct pn_shard *s, struct pn__actor *a, int reason,
 	if (a->flags & PN__A_DYING)
 		return;
 	pn_assert(!(a->flags & PN__A_FWD)); /* a stand-in is not an actor */
+	if (a->flags & PN__A_DEFER) /* stopped before it said it was done */
+		atomic_fetch_sub_explicit(&s->rt->deferring, 1,
+					  memory_order_release);
 	a->flags |= PN__A_DYING;
 	s->cur = a;
 	outer = pn__beacon_enter(s, a, PN_MSG_STOPPING);

@@ -83,7 +83,7 @@ int pn__mig_pack(struct pn_shard *s, struct pn__actor *a, unsigned dest,
 	unsigned char *buf, *p;
 	long n;
 
-	h.flags = a->flags & (PN__A_TRAP | PN__A_NOCLEANUP);
+	h.flags = a->flags & (PN__A_TRAP | PN__A_NOCLEANUP | PN__A_DEFER);
 	h.nmon = a->monitors.n;
 	h.nlink = a->links.n;
 	h.ntimer = pn__atimers_count(a);

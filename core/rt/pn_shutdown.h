@@ -65,6 +65,27 @@ PN_API int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 			       struct pn_shutdown_report *report);
 
 /*
+ * An actor's graceful stop. On PN_MSG_SHUTDOWN an actor may call
+ * pn_shutdown_defer() to keep running until it calls pn_shutdown_done():
+ * the drain stage (after every actor got SHUTDOWN, before any is stopped)
+ * does not end while an actor defers, so it still gets the replies it
+ * waits for and can close its connections so that their peers get every
+ * byte (pn_io_close_linger); once it is done, and nothing is in flight,
+ * the stop stage stops it with the rest (STOPPING, cleanup). Bounded by
+ * the drain stage's limit, pn_config.stage_ns[PN_STAGE_DRAIN] (1 s by
+ * default; and the whole shutdown's timeout): past it shutdown goes on
+ * and the report says how many actors were still deferring. While the
+ * drain runs, timers do not fire on application shards (request
+ * timeouts included): wait for replies and io, not for timers. A
+ * deferring actor that stops or fails ends its deferral. Handler, on
+ * the actor itself, from PN_MSG_SHUTDOWN until the stop stage. Returns
+ * 0; -EINVAL (not a handler, or not in that window; done: not
+ * deferring); -EALREADY (defer: deferring already).
+ */
+PN_API int pn_shutdown_defer(struct pn_ctx *ctx);
+PN_API int pn_shutdown_done(struct pn_ctx *ctx);
+
+/*
  * Signals as codes: SIGINT/SIGTERM (any set but SIGKILL, SIGSTOP and the
  * synchronous SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP) become
  * pn_runtime_notify(@rt, @code_base + signo), so that the thread in

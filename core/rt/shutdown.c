@@ -170,6 +170,7 @@ static int stage_drain(struct pn_runtime *rt, uint64_t until, bool *gone,
 	uint64_t prev_sent = 0, prev_done = 0, pause = WAVE_PAUSE_MIN_NS;
 	uint64_t sent = 0, done = 0, m;
 	unsigned ngone = 0;
+	uint32_t prev_defer = 0;
 
 	for (unsigned w = 0;; w++) {
 		int err = run_word(rt, WORD(PN_STAGE_DRAIN, w & 0xffff), until,
@@ -177,7 +178,10 @@ static int stage_drain(struct pn_runtime *rt, uint64_t until, bool *gone,
 
 		*mask |= m;
 		wave_sum(rt, gone, &sent, &done, &ngone);
-		if (w > 0 && !err && !ngone && prev_done == sent)
+		/* prev_defer was read before this wave was published: an actor
+		 * that said it was done then had sent what it sent before
+		 * this wave's reports, so the balance covers it. */
+		if (w > 0 && !err && !ngone && prev_done == sent && !prev_defer)
 			return 0;
 		if (w > 0 && ngone && prev_sent == sent && prev_done == done)
 			break; /* the rest are idle; the gone can't be drained
@@ -186,10 +190,16 @@ static int stage_drain(struct pn_runtime *rt, uint64_t until, bool *gone,
 			break;
 		prev_sent = sent;
 		prev_done = done;
+		/* Acquire: pairs with the release decrements of shards. */
+		prev_defer = atomic_load_explicit(&rt->deferring,
+						  memory_order_acquire);
 		struct timespec nap = {.tv_nsec = (long)pause};
 		nanosleep(&nap, NULL);
 		pause = min_u64(pause * 2, WAVE_PAUSE_MAX_NS);
 	}
+	if (prev_defer)
+		report_line(r, "drain: %u actor(s) still deferring their stop",
+			    prev_defer);
 	report_line(r,
 		    "drain: %llu message(s) still in flight%s (sent %llu, "
 		    "done %llu)",
@@ -489,4 +499,56 @@ int pn_runtime_shutdown(struct pn_runtime *rt, uint64_t timeout_ns,
 	free(gone);
 	rt->running = false;
 	return result ? pn__error(result, "%s", r->text) : 0;
+}
+
+/* --- an actor's say in it ------------------------------------------------ */
+
+static int defer_check(struct pn_ctx *ctx, const char *what,
+		       struct pn_shard **sp)
+{
+	struct pn_shard *s = pn__shard(ctx);
+
+	PN__CTX_CHECK(s, what);
+	if (!s->cur)
+		return pn__error(-EINVAL, "%s outside a handler", what);
+	*sp = s;
+	return 0;
+}
+
+int pn_shutdown_defer(struct pn_ctx *ctx)
+{
+	struct pn_shard *s = NULL;
+	int err = defer_check(ctx, "pn_shutdown_defer", &s);
+	int st;
+
+	if (err < 0)
+		return err;
+	/* Acquire: the stage word as the controller published it. */
+	st = atomic_load_explicit(&s->rt->stage, memory_order_acquire);
+	if (st < 0 || ((unsigned)st >> 16) - 1 > PN_STAGE_DRAIN)
+		return pn__error(-EINVAL, "pn_shutdown_defer: only between "
+					  "PN_MSG_SHUTDOWN and the stop "
+					  "stage");
+	if (s->cur->flags & PN__A_DEFER)
+		return pn__error(-EALREADY, "pn_shutdown_defer: deferring");
+	s->cur->flags |= PN__A_DEFER;
+	/* Relaxed: the drain reads it only after a wave, which orders it. */
+	atomic_fetch_add_explicit(&s->rt->deferring, 1, memory_order_relaxed);
+	return 0;
+}
+
+int pn_shutdown_done(struct pn_ctx *ctx)
+{
+	struct pn_shard *s = NULL;
+	int err = defer_check(ctx, "pn_shutdown_done", &s);
+
+	if (err < 0)
+		return err;
+	if (!(s->cur->flags & PN__A_DEFER))
+		return pn__error(-EINVAL, "pn_shutdown_done: not deferring");
+	s->cur->flags &= ~PN__A_DEFER;
+	/* Release: what the handler sent so far happens before the drain
+	 * sees the count drop (its acquire load). */
+	atomic_fetch_sub_explicit(&s->rt->deferring, 1, memory_order_release);
+	return 0;
 }

@@ -93,6 +93,9 @@ struct pn_runtime {
 	struct pn__mrt *met;	 /* metrics (metrics.c) */
 	struct pn__place *place; /* placement, rebalancer (placement.c) */
 	struct pn__rtsig *sig;	 /* pn_runtime_signals (rt/signals.c) */
+	/* Actors deferring their stop (pn_shutdown_defer): changed by the
+	 * shard of each (relaxed), read by the drain after each wave. */
+	_Atomic uint32_t deferring;
 };
 
 /* The runtime's clock (struct pn_config's clock): every time the runtime

@@ -26,6 +26,7 @@ enum {
 	PN__A_DYING = 0x2, /* in its stop sequence */
 	PN__A_FWD = 0x4,   /* a stand-in in a slot (a forwarder), no actor */
 	PN__A_NOCLEANUP = 0x100, /* its stop skips cleanup */
+	PN__A_DEFER = 0x200,	 /* pn_shutdown_defer(): the drain waits */
 };
 enum {
 	PN__P_STOP = 0x1,  /* pn_stop(self) */
@@ -150,7 +151,6 @@ struct pn_shard {
 	struct pn__pids writable; /* actors waiting for PN_MSG_WRITABLE */
 	struct pn__fifo early;	  /* messages for reserved, unstarted PIDs */
 	struct pn__actor *actors; /* live actors (list head) */
-
 	struct pn_arena *arena;
 	struct pn_pool *actor_pool;
 	struct pn_pool *buf_pool[PN__NCLASSES]; /* large payloads */
