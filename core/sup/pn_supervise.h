@@ -169,6 +169,45 @@ PN_API pn_pid pn_name_lookup(const struct pn_runtime *rt, const char *name);
 PN_API int pn_name_send(struct pn_ctx *ctx, const char *name, uint32_t type,
 			const void *data, size_t len);
 
+/*
+ * A handle on a name that follows a supervised child's restarts: resolve
+ * the name once with pn_name_ref(), then each pn_ref_send() reaches the
+ * child's current incarnation without a lookup, a lock or an allocation
+ * (three loads of one cache line, then pn_send()). A value in caller
+ * memory: copy it freely; a zeroed one is invalid. It stays good while
+ * the name stays bound: a supervised child's name stays bound across its
+ * restarts and is unbound when the child is gone for good (not restarted,
+ * deleted, or its supervisor stopped); a name from pn_name_register()
+ * until pn_name_unregister(). Valid until pn_runtime_destroy().
+ */
+struct pn_ref {
+	uint32_t cell, seq; /* private */
+};
+
+/* Resolve @name into *@ref. Returns 0, -ENOENT (not registered), -EINVAL
+ * (a bad name, NULL). Any. */
+PN_API int pn_name_ref(const struct pn_runtime *rt, const char *name,
+		       struct pn_ref *ref);
+
+/*
+ * pn_send() to the incarnation @ref reaches now. Returns what pn_send()
+ * does, or nothing sent and: -ESRCH, the child is between incarnations
+ * (it stopped and its supervisor is restarting it: try again later; a
+ * send to a dead PID on the caller's own shard gives the same, see
+ * pn_send()); -ESTALE, the name has been unbound since (resolve it
+ * again: it may be bound anew, e.g. after its supervisor restarted as a
+ * whole); -EINVAL (a zeroed ref). A send to another shard in the moment
+ * between the child's death and its supervisor hearing of it is accepted
+ * and becomes a dead letter. Handler.
+ */
+PN_API int pn_ref_send(struct pn_ctx *ctx, struct pn_ref ref, uint32_t type,
+		       const void *data, size_t len);
+
+/* The PID @ref reaches now into *@pid (PN_PID_NONE on error): 0, -ESRCH,
+ * -ESTALE, -EINVAL as pn_ref_send(). For monitors, requests. Any. */
+PN_API int pn_ref_pid(const struct pn_runtime *rt, struct pn_ref ref,
+		      pn_pid *pid);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,16 @@ struct pn__name {
 	_Atomic uint64_t w[PN__NAME_WORDS];
 };
 
+/* The PID a struct pn_ref reaches (registry.c): one cell per bound name,
+ * kept while the name stays bound. @seq is a seqlock (base/seqlock.h)
+ * around taking and freeing the cell, so a ref taken for one binding
+ * never reads the next; @pid alone changes in place (restarts). */
+struct pn__cell {
+	_Atomic uint32_t seq;
+	uint32_t next;	      /* free list, under reg_mu */
+	_Atomic uint64_t pid; /* 0: between incarnations */
+};
+
 /* What the watchdog last saw of a shard. Supervisor shard only. */
 struct pn__running {
 	pn_pid actor;
@@ -49,6 +59,10 @@ struct pn__sup_rt {
 	_Atomic uint32_t reg_gen;
 	uint32_t reg_mask, reg_count;
 	struct pn__name *reg;
+	_Atomic uint32_t
+		*reg_cell;	/* [slots]: each entry's cell, moved along */
+	struct pn__cell *cells; /* [slots] (never more names than slots) */
+	uint32_t cell_free;	/* free list head + 1, under reg_mu */
 	/* supervisor.c: mu/cv for pn_supervisor_start and the stop stage */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -93,6 +107,7 @@ void pn__registry_fini(struct pn_runtime *rt);
 int pn__name_claim(struct pn_runtime *rt, const char *name, pn_pid old,
 		   pn_pid pid);
 void pn__name_drop(struct pn_runtime *rt, const char *name, pn_pid pid);
+void pn__name_gap(struct pn_runtime *rt, const char *name, pn_pid pid);
 /* watchdog.c */
 void pn__watchdog_start(struct pn_shard *s);
 uint64_t pn__stall_ns(struct pn_runtime *rt, unsigned shard, uint64_t now,

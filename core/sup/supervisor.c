@@ -197,6 +197,8 @@ static void shutdown_line(struct pn_runtime *rt, const char *line)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* A child's name stays bound while it is to come back (its refs follow
+ * it; between incarnations they get -ESRCH) and goes when it does not. */
 static void set_state(struct pn_runtime *rt, struct child *c, int st)
 {
 	c->st = (uint8_t)st;
@@ -204,6 +206,8 @@ static void set_state(struct pn_runtime *rt, struct child *c, int st)
 	if ((st == C_DOWN || st == C_REMOVED) && c->named) {
 		pn__name_drop(rt, c->spec->name, c->named);
 		c->named = PN_PID_NONE;
+	} else if (st == C_WANT && c->named) {
+		pn__name_gap(rt, c->spec->name, c->named);
 	}
 }
 
