@@ -20,6 +20,9 @@
 /* Stop with PN_REASON_SHUTDOWN, or kill without cleanup once the deadline
  * in its payload (u64 ns) has passed. Handled by pn__stop_by(). */
 #define PN__MSG_STOP_BY (PN__MSG_INTERNAL + 0x40)
+/* A dynamic call to a supervisor (struct pn__call, tree.h), handled by
+ * pn__sup_call_msg() on the supervisor shard (calls.c). */
+#define PN__MSG_SUP_CALL (PN__MSG_INTERNAL + 0x41)
 
 /* A name registry entry: the PID (0: empty) and the name, zero-padded. */
 #define PN__NAME_WORDS (PN_NAME_MAX / 8)
@@ -93,6 +96,8 @@ int pn__sup_shutdown_wait(struct pn_runtime *rt, uint64_t until, bool skip,
 			  char *text, size_t size);
 bool pn__ticket_done(struct pn_runtime *rt, struct pn__ticket **t, int err,
 		     const char *msg);
+int pn__sup_child_check(const struct pn_runtime *rt,
+			const struct pn_child_spec *c);
 void pn__event(struct pn_runtime *rt, struct pn_event *ev, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *pn__type_name(uint32_t type, char *buf, size_t size);
@@ -101,6 +106,8 @@ extern const struct pn__feature pn__sup_feature;
 int pn__sup_spawn_root(struct pn_runtime *rt, const struct pn_sup_spec *spec,
 		       struct pn__ticket *t, pn_pid *pid);
 void pn__sup_shutdown_begin(struct pn_shard *s);
+/* calls.c */
+void pn__sup_call_msg(struct pn_shard *s, struct pn_msg *m);
 /* registry.c */
 int pn__registry_init(struct pn_runtime *rt);
 void pn__registry_fini(struct pn_runtime *rt);
