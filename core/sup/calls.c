@@ -29,6 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* which_children's entries follow the header in a reply, aligned. */
+_Static_assert(sizeof(struct pn_sup_reply) % _Alignof(struct pn_child_info) ==
+		       0,
+	       "struct pn_child_info after struct pn_sup_reply is aligned");
+
 /* --- answers (supervisor shard) ---------------------------------------- */
 
 static void wait_done(struct pn_runtime *rt, struct pn__sup_wait *w,
