@@ -21,6 +21,7 @@ LIB_SRCS    += core/sched/budget.c core/sched/send.c core/sched/shard.c \
 LIB_SRCS    += core/actor/actor.c core/actor/spawn.c core/actor/request.c
 # sup: supervisors, the name registry, the watchdog, crash reports.
 LIB_SRCS    += core/sup/supervisor.c core/sup/supervision.c \
+	       core/sup/dynamic.c core/sup/calls.c \
 	       core/sup/registry.c core/sup/watchdog.c core/sup/crash.c
 # obs: metric snapshots, JSON and Prometheus text, counter sources.
 # PN_METRICS=0 compiles every metric update out (-DPN_NO_METRICS);

@@ -164,14 +164,15 @@ PN_API uint64_t pn_ctx_now_ns(const struct pn_ctx *ctx); /* loop's clock */
  * and never drops: the message waits in order in this shard's overflow
  * queue for that destination shard.
  *
- * A destination that has stopped, or a stale PID, is found where it lives:
- * the message becomes a dead letter there (counted, passed to the
- * configured dead-letter handler). Returns 0; -EINVAL (PN_PID_NONE, a shard
- * that does not exist, a system type, @data NULL with @len > 0);
- * -EMSGSIZE (len > PN_MSG_MAX); -EAGAIN (nothing sent: this shard's
- * overflow is over its byte budget, or the destination shard is congested
- * with more than its budget waiting, forwards for moved actors included;
- * see pn_notify_writable()); -ENOMEM; -EPERM (not this ctx's thread).
+ * To a stopped actor of this shard (its slot's generation has moved on):
+ * -ESRCH, nothing sent; to one on another shard: accepted, found dead
+ * there, a dead letter (counted, passed to the dead-letter handler).
+ * Returns 0; -ESRCH; -EINVAL (PN_PID_NONE, a shard that does not exist, a
+ * system type, @data NULL with @len > 0); -EMSGSIZE (len > PN_MSG_MAX);
+ * -EAGAIN (nothing sent: this shard's overflow is over its byte budget,
+ * or the destination shard is congested with more than its budget
+ * waiting, forwards for moved actors included; see pn_notify_writable());
+ * -ENOMEM; -EPERM (not this ctx's thread).
  * Handler.
  */
 PN_API int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type,

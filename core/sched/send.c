@@ -264,6 +264,38 @@ route_slot(struct pn_shard *s, pn_pid to, unsigned *dst)
 }
 
 /*
+ * Whether @to, a PID of this shard's own, is known dead: its slot has moved
+ * on to another generation. The owner is the only thread that frees its
+ * slots (and bumps their generations), so it never sees an old one; a
+ * slot another thread has just reserved fresh may still read 0 here (its
+ * first generation not yet visible), and so does a retired slot: 0 is
+ * left to the dispatch, which makes it a dead letter or an early message.
+ * The load is of the slot entry the dispatch reads next on this same
+ * thread: one compare on the fast path, and no extra cache miss.
+ */
+static inline bool local_dead(const struct pn_shard *s, pn_pid to)
+{
+	uint32_t idx = pn_pid_slot(to), g;
+
+	if (PN_UNLIKELY(idx >= s->max_slots))
+		return true;
+	/* Relaxed: only this thread stores a generation other than a fresh
+	 * slot's first (slots.c); see above for that one. */
+	g = atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed);
+	if (PN_LIKELY(g == pn_pid_gen(to)))
+		return false;
+	return g != 0;
+}
+
+/* pn_send() to a dead local PID: refused, nothing counted as sent. */
+static int __attribute__((noinline)) dead_pid(pn_pid to)
+{
+	return pn__error(-ESRCH,
+			 "send to %#llx: that actor of this shard has stopped",
+			 (unsigned long long)to);
+}
+
+/*
  * The fast path: an inline payload to the local queue or to a ring with
  * room and nothing waiting in overflow (and no migrated actor living on
  * this shard: then pn__send() checks for it). Always inlined, so
@@ -281,6 +313,8 @@ send_fast(struct pn_shard *s, pn_pid to, uint32_t type, const void *data,
 
 	if (PN_LIKELY(len <= PN_MSG_INLINE && to != PN_PID_NONE)) {
 		if (dst == s->id) {
+			if (PN_UNLIKELY(local_dead(s, to)))
+				return dead_pid(to);
 			if (PN_LIKELY(!s->congested))
 				m = pn__fifo_slot_fast(&s->local);
 		} else if (PN_LIKELY(dst < s->nshards &&
@@ -291,8 +325,11 @@ send_fast(struct pn_shard *s, pn_pid to, uint32_t type, const void *data,
 				    : route_slot(s, to, &dst);
 		}
 	}
-	if (PN_UNLIKELY(!m))
+	if (PN_UNLIKELY(!m)) {
+		if (dst == s->id && to != PN_PID_NONE && local_dead(s, to))
+			return dead_pid(to); /* a large payload, or congested */
 		return pn__send(s, to, type, from, 0, data, len);
+	}
 	m->type = type;
 	m->len = (uint32_t)len;
 	m->to = to;

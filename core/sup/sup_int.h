@@ -20,12 +20,25 @@
 /* Stop with PN_REASON_SHUTDOWN, or kill without cleanup once the deadline
  * in its payload (u64 ns) has passed. Handled by pn__stop_by(). */
 #define PN__MSG_STOP_BY (PN__MSG_INTERNAL + 0x40)
+/* A dynamic call to a supervisor (struct pn__call, tree.h), handled by
+ * pn__sup_call_msg() on the supervisor shard (calls.c). */
+#define PN__MSG_SUP_CALL (PN__MSG_INTERNAL + 0x41)
 
 /* A name registry entry: the PID (0: empty) and the name, zero-padded. */
 #define PN__NAME_WORDS (PN_NAME_MAX / 8)
 struct pn__name {
 	_Atomic uint64_t pid;
 	_Atomic uint64_t w[PN__NAME_WORDS];
+};
+
+/* The PID a struct pn_ref reaches (registry.c): one cell per bound name,
+ * kept while the name stays bound. @seq is a seqlock (base/seqlock.h)
+ * around taking and freeing the cell, so a ref taken for one binding
+ * never reads the next; @pid alone changes in place (restarts). */
+struct pn__cell {
+	_Atomic uint32_t seq;
+	uint32_t next;	      /* free list, under reg_mu */
+	_Atomic uint64_t pid; /* 0: between incarnations */
 };
 
 /* What the watchdog last saw of a shard. Supervisor shard only. */
@@ -49,6 +62,10 @@ struct pn__sup_rt {
 	_Atomic uint32_t reg_gen;
 	uint32_t reg_mask, reg_count;
 	struct pn__name *reg;
+	_Atomic uint32_t
+		*reg_cell;	/* [slots]: each entry's cell, moved along */
+	struct pn__cell *cells; /* [slots] (never more names than slots) */
+	uint32_t cell_free;	/* free list head + 1, under reg_mu */
 	/* supervisor.c: mu/cv for pn_supervisor_start and the stop stage */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -79,6 +96,8 @@ int pn__sup_shutdown_wait(struct pn_runtime *rt, uint64_t until, bool skip,
 			  char *text, size_t size);
 bool pn__ticket_done(struct pn_runtime *rt, struct pn__ticket **t, int err,
 		     const char *msg);
+int pn__sup_child_check(const struct pn_runtime *rt,
+			const struct pn_child_spec *c);
 void pn__event(struct pn_runtime *rt, struct pn_event *ev, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *pn__type_name(uint32_t type, char *buf, size_t size);
@@ -87,12 +106,15 @@ extern const struct pn__feature pn__sup_feature;
 int pn__sup_spawn_root(struct pn_runtime *rt, const struct pn_sup_spec *spec,
 		       struct pn__ticket *t, pn_pid *pid);
 void pn__sup_shutdown_begin(struct pn_shard *s);
+/* calls.c */
+void pn__sup_call_msg(struct pn_shard *s, struct pn_msg *m);
 /* registry.c */
 int pn__registry_init(struct pn_runtime *rt);
 void pn__registry_fini(struct pn_runtime *rt);
 int pn__name_claim(struct pn_runtime *rt, const char *name, pn_pid old,
 		   pn_pid pid);
 void pn__name_drop(struct pn_runtime *rt, const char *name, pn_pid pid);
+void pn__name_gap(struct pn_runtime *rt, const char *name, pn_pid pid);
 /* watchdog.c */
 void pn__watchdog_start(struct pn_shard *s);
 uint64_t pn__stall_ns(struct pn_runtime *rt, unsigned shard, uint64_t now,

@@ -222,9 +222,17 @@ static int spec_check(const struct pn_runtime *rt, const struct pn_sup_spec *sp,
 		return pn__error(-EINVAL,
 				 "%s: nested more than %d deep (a cycle?)", who,
 				 MAX_NESTING);
-	if ((unsigned)sp->strategy > PN_REST_FOR_ONE)
+	if ((unsigned)sp->strategy > PN_SIMPLE_ONE_FOR_ONE)
 		return pn__error(-EINVAL, "%s: strategy=%d", who,
 				 (int)sp->strategy);
+	if (sp->strategy == PN_SIMPLE_ONE_FOR_ONE &&
+	    (sp->nchildren != 1 || !sp->children || !sp->children[0].b ||
+	     sp->children[0].name))
+		return pn__error(-EINVAL,
+				 "%s: simple_one_for_one needs exactly one "
+				 "child spec, a worker without a name (the "
+				 "template)",
+				 who);
 	if (sp->intensity > MAX_INTENSITY || (sp->intensity && !sp->period_ns))
 		return pn__error(-EINVAL,
 				 "%s: intensity=%u period_ns=%llu: expected at "
@@ -239,6 +247,18 @@ static int spec_check(const struct pn_runtime *rt, const struct pn_sup_spec *sp,
 		if ((err = child_check(rt, sp, i, depth)) < 0)
 			return err;
 	return 0;
+}
+
+/* A child spec for start_child (calls.c): as a spec's own child. */
+int pn__sup_child_check(const struct pn_runtime *rt,
+			const struct pn_child_spec *c)
+{
+	struct pn_sup_spec one = {.name = "start_child",
+				  .strategy = PN_ONE_FOR_ONE,
+				  .children = c,
+				  .nchildren = 1};
+
+	return spec_check(rt, &one, 1);
 }
 
 /* Complete *@pt (and forget it); whether its starter still waits. */
@@ -429,6 +449,7 @@ static void stop_by_msg(struct pn_shard *s, struct pn_msg *m)
 
 static const struct pn__msg_range sup_ranges[] = {
 	{PN__MSG_STOP_BY, PN__MSG_STOP_BY + 1, stop_by_msg},
+	{PN__MSG_SUP_CALL, PN__MSG_SUP_CALL + 1, pn__sup_call_msg},
 };
 
 /* The supervision counters into a metrics snapshot. */

@@ -13,10 +13,15 @@
  *   2. then, if giving up (escalation) or shutting down, finish that;
  *   3. else start wanted children, lowest index first (start order).
  *
- * A failure marks what the strategy says: one_for_one wants the child
- * back; one_for_all marks every other child for stopping and wants them
- * all; rest_for_one does so for the children after it. Temporary children
- * stopped as part of a group are dropped, as in OTP.
+ * A failure marks what the strategy says: one_for_one (and
+ * simple_one_for_one) wants the child back; one_for_all marks every other
+ * child for stopping and wants them all; rest_for_one does so for the
+ * children after it. Temporary children stopped as part of a group are
+ * dropped, as in OTP. Dynamic calls (dynamic.c) only add children at the
+ * end, mark them or change their state; step() does the rest, so they
+ * keep the same order and the same one-at-a-time discipline. The answers
+ * they owe (a start once the child is up, a terminate once it stopped)
+ * ride on the child and are given by pn__child_set().
  *
  * A stop is bounded: a worker is sent PN__MSG_STOP_BY with a deadline (now
  * + its shutdown timeout). If its shard reaches that message in time the
@@ -36,50 +41,21 @@
  * tree in order and notifies PN_NOTIFY_ROOT_FAILED to pn_runtime_wait(),
  * whose caller then shuts the runtime down.
  */
-#include "sup_int.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
-#define SHUTDOWN_DEFAULT_NS 1000000000ull
-#define START_DEFAULT_NS    5000000000ull
-#define STALL_DEFAULT_NS    1000000000ull
+#define START_DEFAULT_NS 5000000000ull
+#define STALL_DEFAULT_NS 1000000000ull
 
-enum { C_DOWN, C_WANT, C_STARTING, C_RUN, C_STOPPING, C_KILLING, C_REMOVED };
-enum { M_START, M_RUN, M_ESCALATE, M_SHUTDOWN, M_DONE };
 enum { T_START, T_STOP, T_CHECK };
 
 struct sup_arg {
 	const struct pn_sup_spec *spec;
 	struct pn__ticket *ticket;
 	bool root;
-};
-
-struct child {
-	const struct pn_child_spec *spec;
-	pn_pid pid;    /* the instance being started, running or stopped */
-	pn_pid named;  /* what its name is bound to */
-	uint8_t st;    /* C_* */
-	uint8_t after; /* its state once a stop we asked for is done */
-	bool mark;     /* to be stopped (step 1) */
-	int shard;
-	uint32_t epoch; /* bumped on every state change: stale timers */
-	uint64_t t0;	/* when the pending start or stop began */
-	uint64_t shutdown_ns;
-};
-
-struct pn__sup {
-	const struct pn_sup_spec *spec;
-	struct pn__sup *next_root;
-	struct child *c;
-	uint64_t *hist; /* times of the last restarts, a ring of intensity */
-	unsigned n, hn, hhead;
-	int mode; /* M_* */
-	bool root, up, closing, counted;
-	pn_pid self, parent;
-	struct pn__ticket *ticket;
-	char why[200];
 };
 
 static const struct pn_behaviour sup_b;
@@ -90,7 +66,7 @@ struct timer_msg {
 
 /* --- small helpers ------------------------------------------------------- */
 
-static const char *child_id(const struct child *c)
+const char *pn__child_id(const struct pn__child *c)
 {
 	const struct pn_child_spec *sp = c->spec;
 
@@ -108,7 +84,7 @@ static const char *sup_name(const struct pn__sup *s)
 	return s->spec->name ? s->spec->name : "supervisor";
 }
 
-static const char *child_bname(const struct child *c)
+static const char *child_bname(const struct pn__child *c)
 {
 	return c->spec->b ? (c->spec->b->name ? c->spec->b->name : "")
 			  : sup_b.name;
@@ -152,23 +128,24 @@ static uint64_t stall_limit(const struct pn_runtime *rt)
 }
 
 /* Where child @c runs (PN_SHARD_SUPERVISOR resolved). */
-static unsigned child_shard(const struct pn_shard *ctx, const struct child *c)
+static unsigned child_shard(const struct pn_shard *ctx,
+			    const struct pn__child *c)
 {
 	if (c->pid)
 		return pn_pid_shard(c->pid);
 	return c->shard >= 0 ? (unsigned)c->shard : ctx->rt->napp;
 }
 
-static void event(struct pn_shard *ctx, struct pn__sup *s, int kind,
-		  const struct child *c, int reason, int detail,
-		  const char *what)
+void pn__child_event(struct pn_shard *ctx, struct pn__sup *s, int kind,
+		     const struct pn__child *c, int reason, int detail,
+		     const char *what)
 {
 	struct pn_event ev = {.kind = kind,
 			      .supervisor = s->self,
 			      .actor = c ? c->pid : PN_PID_NONE,
 			      .shard = c ? child_shard(ctx, c) : ctx->id,
 			      .behaviour = c ? child_bname(c) : sup_b.name,
-			      .child = c ? child_id(c) : NULL,
+			      .child = c ? pn__child_id(c) : NULL,
 			      .reason = reason,
 			      .detail = detail};
 
@@ -176,9 +153,9 @@ static void event(struct pn_shard *ctx, struct pn__sup *s, int kind,
 		pn__event(ctx->rt, &ev,
 			  "supervisor \"%s\" (%#llx): child \"%s\" (actor "
 			  "%#llx, behaviour \"%s\", shard %u) %s",
-			  sup_name(s), (unsigned long long)s->self, child_id(c),
-			  (unsigned long long)c->pid, child_bname(c), ev.shard,
-			  what);
+			  sup_name(s), (unsigned long long)s->self,
+			  pn__child_id(c), (unsigned long long)c->pid,
+			  child_bname(c), ev.shard, what);
 	else
 		pn__event(ctx->rt, &ev, "supervisor \"%s\" (%#llx) %s",
 			  sup_name(s), (unsigned long long)s->self, what);
@@ -195,16 +172,6 @@ static void shutdown_line(struct pn_runtime *rt, const char *line)
 	if (used + 2 < sizeof(r->text))
 		snprintf(r->text + used, sizeof(r->text) - used, "%s\n", line);
 	pthread_mutex_unlock(&r->mu);
-}
-
-static void set_state(struct pn_runtime *rt, struct child *c, int st)
-{
-	c->st = (uint8_t)st;
-	c->epoch++;
-	if ((st == C_DOWN || st == C_REMOVED) && c->named) {
-		pn__name_drop(rt, c->spec->name, c->named);
-		c->named = PN_PID_NONE;
-	}
 }
 
 /* --- strategy ------------------------------------------------------------ */
@@ -225,16 +192,18 @@ static bool intensity_ok(struct pn__sup *s, uint64_t now)
 	return true;
 }
 
-/* Child @j is part of a group restart. */
-static void group_mark(struct pn_runtime *rt, struct child *c)
+/* Child @c is part of a group restart (a child being terminated stays
+ * out of it, and so does one terminated). */
+static void group_mark(struct pn_shard *ctx, struct pn__sup *s,
+		       struct pn__child *c)
 {
 	bool temporary = c->spec->restart == PN_RESTART_TEMPORARY;
 
-	if (c->st == C_RUN || c->st == C_STARTING) {
-		c->mark = true;
+	if ((c->st == C_RUN || c->st == C_STARTING) && !c->stop_w.op) {
+		c->mark = s->marked = true;
 		c->after = temporary ? C_REMOVED : C_WANT;
 	} else if (c->st == C_DOWN) {
-		set_state(rt, c, temporary ? C_REMOVED : C_WANT);
+		pn__child_set(ctx, s, c, temporary ? C_REMOVED : C_WANT);
 	}
 }
 
@@ -243,13 +212,13 @@ static void stop_all(struct pn_shard *ctx, struct pn__sup *s, int mode)
 {
 	s->mode = mode;
 	for (unsigned j = 0; j < s->n; j++) {
-		struct child *c = &s->c[j];
+		struct pn__child *c = &s->c[j];
 
 		if (c->st == C_RUN || c->st == C_STARTING) {
-			c->mark = true;
+			c->mark = s->marked = true;
 			c->after = C_DOWN;
 		} else if (c->st == C_WANT) {
-			set_state(ctx->rt, c, C_DOWN);
+			pn__child_set(ctx, s, c, C_DOWN);
 		}
 	}
 }
@@ -265,63 +234,71 @@ escalate(struct pn_shard *ctx, struct pn__sup *s, const char *fmt, ...)
 	va_end(ap);
 	stop_all(ctx, s, M_ESCALATE);
 	snprintf(what, sizeof(what), "gives up: %s", s->why);
-	event(ctx, s, PN_EVENT_ESCALATE, NULL, PN_REASON_FAILED, -ECHILD, what);
+	pn__child_event(ctx, s, PN_EVENT_ESCALATE, NULL, PN_REASON_FAILED,
+			-ECHILD, what);
 }
 
-static const char *const strategy_name[] = {"one_for_one", "one_for_all",
-					    "rest_for_one"};
+static const char *const strategy_name[] = {
+	"one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one"};
 
 static void restart(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 		    int reason, int detail)
 {
-	struct child *c = &s->c[i];
+	struct pn__child *c = &s->c[i];
 	char what[160];
 
 	snprintf(what, sizeof(what), "stopped: %s (%d); restarting (%s)",
 		 pn_reason_name(reason), detail,
 		 strategy_name[s->spec->strategy]);
-	event(ctx, s, PN_EVENT_RESTART, c, reason, detail, what);
-	set_state(ctx->rt, c, C_WANT);
+	pn__child_event(ctx, s, PN_EVENT_RESTART, c, reason, detail, what);
+	pn__child_set(ctx, s, c, C_WANT);
 	for (unsigned j = 0; j < s->n; j++) {
 		if (j == i || s->spec->strategy == PN_ONE_FOR_ONE ||
+		    s->simple ||
 		    (s->spec->strategy == PN_REST_FOR_ONE && j < i))
 			continue;
-		group_mark(ctx->rt, &s->c[j]);
+		group_mark(ctx, s, &s->c[j]);
 	}
 }
 
 /* Child @c did not start while its tree was starting: give up (OTP's
  * start_link fails), unless the runtime is shutting down anyway. */
 static void start_failed(struct pn_shard *ctx, struct pn__sup *s,
-			 struct child *c, int reason, int detail, bool closing)
+			 struct pn__child *c, int reason, int detail,
+			 bool closing)
 {
 	char what[160];
 
 	if (!closing) {
 		snprintf(what, sizeof(what), "failed to start: %s (%d)",
 			 pn_reason_name(reason), detail);
-		event(ctx, s, PN_EVENT_CHILD_EXIT, c, reason, detail, what);
+		pn__child_event(ctx, s, PN_EVENT_CHILD_EXIT, c, reason, detail,
+				what);
 	}
-	set_state(ctx->rt, c, C_DOWN);
+	pn__child_set(ctx, s, c, C_DOWN);
 	c->pid = PN_PID_NONE;
 	if (closing)
 		stop_all(ctx, s, M_SHUTDOWN);
 	else
 		escalate(ctx, s, "child \"%s\" failed to start: %s (%d)",
-			 child_id(c), pn_reason_name(reason), detail);
+			 pn__child_id(c), pn_reason_name(reason), detail);
 }
 
 /* An instance of child @i ended without being asked to. */
 static void child_gone(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 		       int reason, int detail)
 {
-	struct child *c = &s->c[i];
+	struct pn__child *c = &s->c[i];
 	const struct pn_child_spec *sp = c->spec;
 	bool abnormal =
 		reason != PN_REASON_NORMAL && reason != PN_REASON_SHUTDOWN;
 	bool closing = s->closing || pn__rt_closing(ctx->rt);
 	char what[160];
 
+	if (c->st == C_STARTING && c->start_w.op) {
+		pn__sup_dyn_start_failed(ctx, s, c, reason, detail);
+		return;
+	}
 	if (c->st == C_STARTING && s->mode == M_START) {
 		start_failed(ctx, s, c, reason, detail, closing);
 		return;
@@ -330,7 +307,7 @@ static void child_gone(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 	    !closing) {
 		/* Already on its way out in a group restart. */
 		c->mark = false;
-		set_state(ctx->rt, c, c->after);
+		pn__child_set(ctx, s, c, c->after);
 		c->pid = PN_PID_NONE;
 		return;
 	}
@@ -342,23 +319,26 @@ static void child_gone(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 			snprintf(what, sizeof(what),
 				 "stopped: %s (%d); not restarted",
 				 pn_reason_name(reason), detail);
-			event(ctx, s, PN_EVENT_CHILD_EXIT, c, reason, detail,
-			      what);
+			pn__child_event(ctx, s, PN_EVENT_CHILD_EXIT, c, reason,
+					detail, what);
 		}
-		set_state(ctx->rt, c,
-			  sp->restart == PN_RESTART_TEMPORARY ? C_REMOVED
-							      : C_DOWN);
+		/* A simple_one_for_one child has no spec of its own to
+		 * keep: it goes. */
+		pn__child_set(ctx, s, c,
+			      sp->restart == PN_RESTART_TEMPORARY || s->simple
+				      ? C_REMOVED
+				      : C_DOWN);
 		c->pid = PN_PID_NONE;
 		return;
 	}
 	if (!intensity_ok(s, pn__now(ctx->rt))) {
-		set_state(ctx->rt, c, C_DOWN);
+		pn__child_set(ctx, s, c, C_DOWN);
 		escalate(ctx, s,
 			 "more than %u restart(s) in %llu ms (intensity; last: "
 			 "child \"%s\", %s (%d))",
 			 s->spec->intensity,
 			 (unsigned long long)(s->spec->period_ns / 1000000),
-			 child_id(c), pn_reason_name(reason), detail);
+			 pn__child_id(c), pn_reason_name(reason), detail);
 		c->pid = PN_PID_NONE;
 		return;
 	}
@@ -370,7 +350,7 @@ static void child_gone(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 
 static void start_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 {
-	struct child *c = &s->c[i];
+	struct pn__child *c = &s->c[i];
 	const struct pn_child_spec *sp = c->spec;
 	struct sup_arg a = {.spec = sp->sup};
 	struct pn_spawn_opts o = {.shard = c->shard,
@@ -386,7 +366,7 @@ static void start_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 	} else {
 		o.flags |= PN__SPAWN_ACK;
 	}
-	set_state(ctx->rt, c, C_STARTING);
+	pn__child_set(ctx, s, c, C_STARTING);
 	c->t0 = pn__now(ctx->rt);
 	err = pn_spawn(pn__ctx(ctx), sp->sup ? &sup_b : sp->b, &o, &pid);
 	if (err == 0 && sp->name) {
@@ -395,6 +375,16 @@ static void start_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 			stop_by(ctx, s, pid, 0);
 		else
 			c->named = pid;
+		if (err < 0 && c->start_w.op) { /* start_child: its name */
+			pn__sup_answer_err(ctx, s->self, &c->start_w, err,
+					   "supervisor \"%s\": child \"%s\": "
+					   "%s",
+					   sup_name(s), pn__child_id(c),
+					   pn_last_error());
+			c->pid = PN_PID_NONE;
+			pn__child_set(ctx, s, c, C_REMOVED);
+			return;
+		}
 	}
 	if (err < 0) {
 		c->pid = PN_PID_NONE;
@@ -409,11 +399,11 @@ static void start_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 
 static void stop_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 {
-	struct child *c = &s->c[i];
+	struct pn__child *c = &s->c[i];
 	uint64_t now = pn__now(ctx->rt);
 
 	c->mark = false;
-	set_state(ctx->rt, c, C_STOPPING);
+	pn__child_set(ctx, s, c, C_STOPPING);
 	c->t0 = now;
 	if (c->spec->sup)
 		sup_send(ctx, s->self, c->pid, PN__MSG_SUP_STOP, NULL, 0);
@@ -429,7 +419,7 @@ static void stop_child(struct pn_shard *ctx, struct pn__sup *s, unsigned i)
 static void stopped(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 		    const struct pn_down *d)
 {
-	struct child *c = &s->c[i];
+	struct pn__child *c = &s->c[i];
 
 	if (d->reason == PN_REASON_KILLED && d->detail == -ETIMEDOUT) {
 		char what[160];
@@ -438,16 +428,17 @@ static void stopped(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 			 "did not stop within its shutdown timeout of %llu "
 			 "ms: killed, its cleanup skipped",
 			 (unsigned long long)(c->shutdown_ns / 1000000));
-		event(ctx, s, PN_EVENT_KILLED, c, d->reason, d->detail, what);
+		pn__child_event(ctx, s, PN_EVENT_KILLED, c, d->reason,
+				d->detail, what);
 	}
-	set_state(ctx->rt, c, c->after);
+	pn__child_set(ctx, s, c, c->after);
 	c->pid = PN_PID_NONE;
 }
 
 static void left_behind(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 			const struct pn__running *run, uint64_t ns)
 {
-	struct child *c = &s->c[i];
+	struct pn__child *c = &s->c[i];
 	char what[320], tn[32];
 
 	snprintf(what, sizeof(what),
@@ -457,17 +448,20 @@ static void left_behind(struct pn_shard *ctx, struct pn__sup *s, unsigned i,
 		 (unsigned long long)run->actor,
 		 run->b && run->b->name ? run->b->name : "?",
 		 pn__type_name(run->type, tn, sizeof(tn)));
-	event(ctx, s, PN_EVENT_LEFT_BEHIND, c, PN_REASON_KILLED, -ETIMEDOUT,
-	      what);
+	pn__child_event(ctx, s, PN_EVENT_LEFT_BEHIND, c, PN_REASON_KILLED,
+			-ETIMEDOUT, what);
 	if (s->mode == M_SHUTDOWN || s->closing) {
 		snprintf(what, sizeof(what),
 			 "supervision: child \"%s\" (actor %#llx, behaviour "
 			 "\"%s\") left behind on stuck shard %u",
-			 child_id(c), (unsigned long long)c->pid,
+			 pn__child_id(c), (unsigned long long)c->pid,
 			 child_bname(c), child_shard(ctx, c));
 		shutdown_line(ctx->rt, what);
 	}
-	set_state(ctx->rt, c, c->after);
+	if (c->stop_w.op)
+		pn__sup_answer_err(ctx, s->self, &c->stop_w, -ETIMEDOUT,
+				   "child \"%s\" %s", pn__child_id(c), what);
+	pn__child_set(ctx, s, c, c->after);
 	c->pid = PN_PID_NONE;
 }
 
@@ -475,7 +469,7 @@ static void on_timer(struct pn_shard *ctx, struct pn__sup *s,
 		     const struct pn_msg *m)
 {
 	struct timer_msg t;
-	struct child *c;
+	struct pn__child *c;
 	uint64_t now = pn__now(ctx->rt), ns;
 	struct pn__running run;
 
@@ -491,7 +485,7 @@ static void on_timer(struct pn_shard *ctx, struct pn__sup *s,
 	case T_STOP: /* its deadline passed: it is killed when reached */
 		if (c->spec->sup)
 			stop_by(ctx, s, c->pid, 0);
-		set_state(ctx->rt, c, C_KILLING);
+		pn__child_set(ctx, s, c, C_KILLING);
 		arm(ctx, s, t.idx, T_CHECK, stall_limit(ctx->rt) / 4);
 		break;
 	case T_CHECK: /* still not gone: is its shard stuck? */
@@ -520,7 +514,7 @@ static void on_exit_msg(struct pn_shard *ctx, struct pn__sup *s,
 		return;
 	}
 	for (unsigned i = 0; i < s->n; i++) {
-		struct child *c = &s->c[i];
+		struct pn__child *c = &s->c[i];
 
 		if (c->pid != d.pid)
 			continue;
@@ -537,7 +531,7 @@ static void on_up(struct pn_shard *ctx, struct pn__sup *s, pn_pid pid)
 {
 	for (unsigned i = 0; i < s->n; i++)
 		if (s->c[i].pid == pid && s->c[i].st == C_STARTING) {
-			set_state(ctx->rt, &s->c[i], C_RUN);
+			pn__child_set(ctx, s, &s->c[i], C_RUN);
 			return;
 		}
 }
@@ -587,13 +581,9 @@ static void step(struct pn_shard *ctx, struct pn__sup *s)
 	for (;;) {
 		int next = -1;
 
-		if (s->mode == M_DONE)
-			return;
-		for (unsigned i = 0; i < s->n; i++)
-			if (s->c[i].st == C_STARTING ||
-			    s->c[i].st == C_STOPPING || s->c[i].st == C_KILLING)
-				return; /* one thing at a time */
-		for (unsigned i = s->n; i-- > 0 && next < 0;) {
+		if (s->mode == M_DONE || s->busy)
+			return; /* one thing at a time */
+		for (unsigned i = s->n; s->marked && i-- > 0 && next < 0;) {
 			if (s->c[i].mark && s->c[i].st == C_RUN)
 				next = (int)i;
 			else
@@ -603,6 +593,7 @@ static void step(struct pn_shard *ctx, struct pn__sup *s)
 			stop_child(ctx, s, (unsigned)next);
 			continue;
 		}
+		s->marked = false; /* the scan cleared every mark */
 		if (s->mode == M_ESCALATE) {
 			finish_escalate(ctx, s);
 			return;
@@ -612,13 +603,18 @@ static void step(struct pn_shard *ctx, struct pn__sup *s)
 			pn_stop(pn__ctx(ctx), s->self);
 			return;
 		}
-		for (unsigned i = 0; i < s->n && next < 0; i++)
+		for (unsigned i = s->want_lo; i < s->n && next < 0; i++)
 			if (s->c[i].st == C_WANT)
 				next = (int)i;
+		s->want_lo = next >= 0 ? (unsigned)next : s->n;
 		if (next >= 0) {
 			start_child(ctx, s, (unsigned)next);
 			continue;
 		}
+		/* Nothing is starting or stopping: no timer names an index
+		 * any more, entries may move. */
+		if (s->nremoved)
+			pn__sup_compact(ctx, s);
 		if (s->mode == M_START)
 			tree_up(ctx, s);
 		return;
@@ -652,6 +648,9 @@ static int sup_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 	case PN_MSG_SHUTDOWN:
 		s->closing = true; /* no more restarts */
 		break;
+	case PN__MSG_SUP_CALL: /* through pn__sup_call_msg() */
+		pn__sup_call(sh, s, m);
+		break;
 	default:
 		return 0; /* STOPPING (cleanup follows), strangers */
 	}
@@ -674,30 +673,23 @@ static int sup_init(struct pn_ctx *ctx, void *state, const void *arg,
 	s->ticket = a.ticket;
 	s->root = a.root;
 	s->self = pn_self(pn__ctx(sh));
-	s->n = s->spec->nchildren;
+	/* simple_one_for_one: children[0] is the template, started only by
+	 * start_child (dynamic.c). */
+	s->simple = s->spec->strategy == PN_SIMPLE_ONE_FOR_ONE;
+	s->cap = s->simple ? 0 : s->spec->nchildren;
 	if (s->root) {
 		s->next_root = r->roots;
 		r->roots = s;
 	}
-	if (s->n && !(s->c = pn_arena_zalloc(sh->arena, s->n * sizeof(*s->c))))
+	if (s->cap &&
+	    !(s->c = pn_arena_zalloc(sh->arena, s->cap * sizeof(*s->c))))
 		return -ENOMEM;
 	if (s->spec->intensity &&
 	    !(s->hist = pn_arena_zalloc(sh->arena,
 					s->spec->intensity * sizeof(*s->hist))))
 		return -ENOMEM;
-	for (unsigned i = 0; i < s->n; i++) {
-		struct child *c = &s->c[i];
-		const struct pn_child_spec *sp = &s->spec->children[i];
-
-		c->spec = sp;
-		c->st = C_WANT;
-		c->shard = sp->sup ? PN_SHARD_SUPERVISOR : sp->shard;
-		if (c->shard == PN_SHARD_ANY)
-			c->shard = (int)(r->rr++ % sh->rt->napp);
-		c->shutdown_ns = sp->shutdown_ns ? sp->shutdown_ns
-				 : sp->sup	 ? PN_SHUTDOWN_INFINITY
-						 : SHUTDOWN_DEFAULT_NS;
-	}
+	for (s->n = 0; s->n < s->cap; s->n++)
+		pn__child_setup(sh, s, &s->c[s->n], &s->spec->children[s->n]);
 	pn_trap_exit(pn__ctx(sh), true);
 	return 0;
 }
@@ -739,8 +731,9 @@ static void sup_cleanup(struct pn_ctx *ctx, void *state, int reason)
 		    s->c[i].st != C_STARTING)
 			pn__name_drop(sh->rt, s->c[i].spec->name,
 				      s->c[i].named);
+	pn__sup_dyn_fini(sh, s); /* answers owed, dynamic children's specs */
 	if (s->c)
-		pn_arena_free(sh->arena, s->c, s->n * sizeof(*s->c));
+		pn_arena_free(sh->arena, s->c, s->cap * sizeof(*s->c));
 	if (s->hist)
 		pn_arena_free(sh->arena, s->hist,
 			      s->spec->intensity * sizeof(*s->hist));
@@ -753,6 +746,11 @@ static const struct pn_behaviour sup_b = {
 	.handle = sup_handle,
 	.cleanup = sup_cleanup,
 };
+
+bool pn__sup_is(const struct pn__actor *a)
+{
+	return a->b == &sup_b;
+}
 
 /* --- the public side --------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -310,10 +311,12 @@ static void dl_hook(void *arg, unsigned shard, const struct pn_msg *m)
 	dl.sum = h_sum(pn_msg_data(m), m->len);
 }
 
-static pn_pid stale_remote;
-static int stale_rc[2];
+static pn_pid stale_remote, stale_local;
+static int stale_rc[3];
+static char stale_err[128];
 
-/* On DATA 1000: a 100-byte message to stale_remote, then DATA to L. */
+/* On DATA 1000: a 100-byte message to stale_local (refused) and to
+ * stale_remote, then DATA to L. */
 static int stale_hook(struct pn_ctx *ctx, struct h_puppet *p,
 		      const struct pn_msg *m)
 {
@@ -323,14 +326,21 @@ static int stale_hook(struct pn_ctx *ctx, struct h_puppet *p,
 		return H_DEFAULT;
 	seq_msg(buf, 1000, sizeof(buf));
 	(void)p;
+	stale_rc[2] = pn_send(ctx, stale_local, H_MSG_DATA, buf, sizeof(buf));
+	snprintf(stale_err, sizeof(stale_err), "%s", pn_last_error());
 	stale_rc[0] = pn_send(ctx, stale_remote, H_MSG_DATA, buf, sizeof(buf));
 	stale_rc[1] = pn_send_u64(ctx, L.self, H_MSG_DATA, 1);
 	return 0;
 }
 
-static void test_send_stale_pid_is_dead_letter(void **state)
+/*
+ * A stale PID: refused at once by pn_send() on its own shard (-ESRCH,
+ * nothing sent, nothing counted), a dead letter anywhere else.
+ */
+static void test_send_stale_pid_refused_or_dead_letter(void **state)
 {
 	struct pn_config c;
+	struct pn_shutdown_report r;
 	unsigned char buf[100];
 	pn_pid d, x, y, z;
 
@@ -356,20 +366,19 @@ static void test_send_stale_pid_is_dead_letter(void **state)
 	y = S.spawned;
 	assert_int_equal(pn_pid_slot(y), pn_pid_slot(x));
 	assert_true(y != x);
-	/* To x from a handler on its shard; S's DATA to itself comes after
-	 * it in the local queue, so the dead letter is known when S says. */
+	/* To x from a handler on its shard: refused, its slot has moved
+	 * on. S's DATA to itself comes after it in the local queue, so a
+	 * dead letter, had there been one, would be known when S says. */
 	h_cmd(d, H_SEND, 0, 0, x, 77);
 	h_cmd(d, H_SEND, 0, 0, d, 78);
 	h_expect(H_CODE(&S, H_EV_DATA));
-	assert_int_equal(dl.count, 1);
-	assert_int_equal(dl.shard, 0);
-	assert_true(dl.to == x);
-	assert_true(dl.from == d);
-	assert_int_equal(dl.type, H_MSG_DATA);
-	assert_int_equal(dl.v, 77);
-	assert_int_equal(h_stats(0).dead_letters, 1);
+	assert_int_equal(S.rc[S.nrc - 2], -ESRCH);
+	assert_int_equal(S.rc[S.nrc - 1], 0);
+	assert_int_equal(dl.count, 0);
+	assert_int_equal(h_stats(0).dead_letters, 0);
 	/* A stale PID on the other shard, with a pooled payload; the ring
-	 * from shard 0 to shard 1 carries it before S's DATA to L. */
+	 * from shard 0 to shard 1 carries it before S's DATA to L. The
+	 * same payload to x first: refused too (the general path). */
 	h_cmd(d, H_SPAWN, 0, 1, PN_SPAWN_MONITOR, (uintptr_t)&C[2]);
 	h_cmd(d, H_NOP, 62, 0, 0, 0);
 	h_expect(62);
@@ -377,10 +386,13 @@ static void test_send_stale_pid_is_dead_letter(void **state)
 	h_cmd(d, H_STOP, 0, 0, z, 0);
 	h_expect(H_CODE(&S, H_EV_DOWN));
 	stale_remote = z;
+	stale_local = x;
 	h_send(d, H_MSG_DATA, &(uint64_t){1000}, sizeof(uint64_t));
 	h_expect(H_CODE(&L, H_EV_DATA));
 	seq_msg(buf, 1000, sizeof(buf));
-	assert_int_equal(dl.count, 2);
+	assert_int_equal(stale_rc[2], -ESRCH);
+	assert_non_null(strstr(stale_err, "has stopped"));
+	assert_int_equal(dl.count, 1);
 	assert_int_equal(dl.shard, 1);
 	assert_true(dl.to == z);
 	assert_int_equal(dl.len, sizeof(buf));
@@ -391,17 +403,23 @@ static void test_send_stale_pid_is_dead_letter(void **state)
 	h_send(x, H_MSG_DATA, &(uint64_t){79}, sizeof(uint64_t));
 	h_cmd(d, H_NOP, 63, 0, 0, 0);
 	h_expect(63);
-	assert_int_equal(dl.count, 3);
+	assert_int_equal(dl.count, 2);
 	assert_true(dl.to == x);
 	assert_true(dl.from == PN_PID_NONE);
 	assert_int_equal(dl.v, 79);
 	h_send(pn_pid_make(1, 1000, 5), H_MSG_DATA, NULL, 0);
 	h_cmd(L.self, H_NOP, 64, 0, 0, 0);
 	h_expect(64);
-	assert_int_equal(dl.count, 4);
-	assert_int_equal(h_stats(0).dead_letters, 2);
+	assert_int_equal(dl.count, 3);
+	assert_int_equal(h_stats(0).dead_letters, 1);
 	assert_int_equal(h_stats(1).dead_letters, 2);
-	h_finish();
+	/* The refused sends were never accepted: the books balance. */
+	assert_int_equal(pn_runtime_shutdown(h_rt, H_WAIT, &r), 0);
+	assert_int_equal(r.totals.accepted,
+			 r.totals.handled + r.totals.dead_letters);
+	assert_int_equal(r.totals.dead_letters, 3);
+	pn_runtime_destroy(h_rt);
+	h_rt = NULL;
 	/* y, in x's old slot, got none of it. */
 	assert_int_equal(C[1].n, 3);
 	assert_int_equal(C[1].log[0].type, PN_MSG_STARTED);
@@ -665,7 +683,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		TS(test_send_payload_sizes),
 		T(test_send_order_per_sender),
-		T(test_send_stale_pid_is_dead_letter),
+		T(test_send_stale_pid_refused_or_dead_letter),
 		T(test_send_invalid),
 		T(test_send_overflow_eagain_writable),
 		T(test_send_writable_at_once),
