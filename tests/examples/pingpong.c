@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* README example 2: ping-pong between actors on two shards. */
+#include <errno.h>
 #include <pinion/pinion.h>
 #include <stdio.h>
 
@@ -8,7 +9,26 @@ enum { START = 1, PING, PONG };
 struct player {
 	pn_pid peer;
 	uint64_t left; /* round trips still to play */
+	/* A send the runtime refused for now (-EAGAIN), sent again on
+	 * PN_MSG_WRITABLE; a handler that returned the error would fail. */
+	pn_pid to;
+	uint32_t type;
+	uint64_t v;
 };
+
+/* Send, or keep it for PN_MSG_WRITABLE: a refused send is backpressure. */
+static int play(struct pn_ctx *ctx, struct player *p, pn_pid to, uint32_t type,
+		uint64_t v)
+{
+	int err = pn_send_u64(ctx, to, type, v);
+
+	if (err != -EAGAIN)
+		return err < 0 ? err : 0; /* -ESRCH etc.: a real failure */
+	p->to = to;
+	p->type = type;
+	p->v = v;
+	return pn_notify_writable(ctx);
+}
 
 static int player(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 {
@@ -16,16 +36,18 @@ static int player(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 
 	switch (m->type) {
 	case START: /* payload: the peer's pid, then the round trips */
-		memcpy(p, pn_msg_data(m), sizeof(*p));
-		return pn_send_u64(ctx, p->peer, PING, p->left);
+		memcpy(p, pn_msg_data(m), 2 * sizeof(uint64_t));
+		return play(ctx, p, p->peer, PING, p->left);
 	case PING:
-		return pn_send_u64(ctx, m->from, PONG, pn_msg_u64(m));
+		return play(ctx, p, m->from, PONG, pn_msg_u64(m));
 	case PONG:
 		if (--p->left == 0) {
 			pn_runtime_notify(pn_ctx_runtime(ctx), 0);
 			return 0;
 		}
-		return pn_send_u64(ctx, p->peer, PING, p->left);
+		return play(ctx, p, p->peer, PING, p->left);
+	case PN_MSG_WRITABLE:
+		return play(ctx, p, p->to, p->type, p->v);
 	}
 	return 0;
 }
