@@ -22,6 +22,7 @@
 
 #include "pn_base.h"
 #include "pn_msg.h"
+#include "pn_request.h"
 #include "pn_topology.h"
 
 #include <stdbool.h>
@@ -182,35 +183,7 @@ PN_API int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type,
 PN_API int pn_send_u64(struct pn_ctx *ctx, pn_pid to, uint32_t type,
 		       uint64_t v);
 
-/*
- * Send @type to @to as a request: the reply (pn_reply()) or, after
- * @timeout_ns, a PN_MSG_TIMEOUT comes back to the caller, either one
- * carrying the correlation id in msg->ref (also returned in *ref). Exactly
- * one of the two arrives; a reply after the timeout is a dead letter
- * (counted in late_replies too). UINT64_MAX: no timeout (the reply, if it
- * comes, is all). Errors as pn_send(), plus -EINVAL for timeout 0. Handler.
- */
-PN_API int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type,
-		      const void *data, size_t len, uint64_t timeout_ns,
-		      uint64_t *ref);
-
-/* Answer request @req with @type and a payload. As pn_send(); -EINVAL if
- * @req is not a request. Handler. */
-PN_API int pn_reply(struct pn_ctx *ctx, const struct pn_msg *req, uint32_t type,
-		    const void *data, size_t len);
-
-/* The correlation id of a request, reply or TIMEOUT, as pn_request()
- * returned it in *ref (a reply's msg->ref also carries a reply flag). */
-static inline uint64_t pn_msg_ref(const struct pn_msg *m)
-{
-	return m->ref & ~(1ull << 63);
-}
-
-/* Whether @m is a reply (to one of this actor's requests). */
-static inline bool pn_msg_is_reply(const struct pn_msg *m)
-{
-	return (m->ref >> 63) != 0;
-}
+/* Requests and replies: pn_request.h (included above). */
 
 /*
  * Stop @pid normally: it handles what its senders sent before this call,

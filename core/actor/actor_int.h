@@ -44,7 +44,8 @@ void pn__actors_fini(struct pn_shard *s);
 /* request.c */
 int pn__reqs_create(struct pn_shard *s);
 void pn__reqs_destroy(struct pn_shard *s);
-bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m);
+bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m,
+		      uint64_t *user);
 void pn__reply_msg(struct pn_shard *s, struct pn_msg *m);
 extern const struct pn__feature pn__actor_feature;
 void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id);
@@ -53,7 +54,8 @@ void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id);
 void pn__actor_release(struct pn_shard *s, struct pn__actor *a);
 void pn__actor_link(struct pn_shard *s, struct pn__actor *a);
 
-/* request.c: what moves with an actor */
+/* request.c: what moves with an actor (PN__REQ_WIRE bytes per request) */
+#define PN__REQ_WIRE (3 * sizeof(uint64_t))
 struct pn__atimers_wire;
 uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner);
 void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n);
