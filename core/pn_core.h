@@ -108,6 +108,11 @@ struct pn_behaviour {
 	int (*unpack)(struct pn_ctx *ctx, void *state, const void *buf,
 		      size_t len);
 	size_t pack_max; /* the most pack writes */
+	/* Optional: the payload size of each application type it takes
+	 * (@nmsg_sizes entries), checked on delivery by a library built
+	 * without NDEBUG (struct pn_msg_size, pn_msg.h); must outlive it. */
+	const struct pn_msg_size *msg_sizes;
+	size_t nmsg_sizes;
 };
 
 #define PN_SHARD_ANY	    -1	 /* see pn_spawn() for the placement policy */

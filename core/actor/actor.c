@@ -239,9 +239,11 @@ void pn__run_nested(struct pn_shard *s, struct pn__actor *a,
 		    const struct pn_msg *m)
 {
 	struct pn__actor *saved = s->cur;
-	uint32_t outer = pn__beacon_enter(s, a, m->type);
+	uint32_t outer;
 	int rc;
 
+	PN__MSG_SIZE_CHECK(s, a, m);
+	outer = pn__beacon_enter(s, a, m->type);
 	s->cur = a;
 	rc = a->b->handle(pn__ctx(s), a->state, m);
 	if (rc != 0 || a->pending)

@@ -127,6 +127,11 @@ static int spawn_check(const struct pn_runtime *rt,
 {
 	if (!b || !b->handle)
 		return pn__error(-EINVAL, "spawn: behaviour without a handler");
+	if (b->nmsg_sizes && !b->msg_sizes)
+		return pn__error(-EINVAL,
+				 "spawn: behaviour %s has nmsg_sizes "
+				 "%zu but no msg_sizes table",
+				 b->name ? b->name : "?", b->nmsg_sizes);
 	if (o->shard != PN_SHARD_ANY && o->shard != PN_SHARD_SUPERVISOR &&
 	    (o->shard < 0 || (unsigned)o->shard >= rt->napp))
 		return pn__error(-EINVAL, "spawn: no shard %d (%u shards)",
