@@ -96,6 +96,19 @@ struct pn_behaviour {
 	int (*handle)(struct pn_ctx *ctx, void *state, const struct pn_msg *m);
 	/* Optional. Runs once when the actor stops, whatever the reason. */
 	void (*cleanup)(struct pn_ctx *ctx, void *state, int reason);
+	/*
+	 * Optional: the end of a batch (one socket write for many replies).
+	 * Runs once per loop turn in which the actor handled a message, after
+	 * that turn's messages (at most `batch` per inbound ring, then at most
+	 * 4 x `batch` from the local queue: a longer stream is cut there),
+	 * before the turn's last publish and io submission (what it sends goes
+	 * out this turn). A handler context (its return means what handle's
+	 * does); what it sends itself comes next turn, which calls it again.
+	 * Not called in a turn without a message for it, once it stopped
+	 * (STOPPING, cleanup instead), nor where it left by migrating. Free
+	 * for actors without it. README "Guarantees": batches, self-sends.
+	 */
+	int (*end_batch)(struct pn_ctx *ctx, void *state);
 	/* Optional, for migration (see "migration and placement"). Without
 	 * pack, a move copies state_size bytes as they are. With it, a move
 	 * calls pack on the old shard to write the state into @buf (at most

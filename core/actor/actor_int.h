@@ -24,6 +24,16 @@
 #define PN__SPAWN_ACK	 0x100u
 #define PN__MSG_CHILD_UP (PN_MSG_SYS + 0x2001)
 
+/* What the watchdog's beacon names while an end_batch runs: no message
+ * type uses it (the last before the internal range). */
+#define PN__BEACON_END_BATCH (PN__MSG_INTERNAL - 1)
+
+/* The pending bits a new or arriving actor of @b starts with. */
+static inline uint16_t pn__eob_armed(const struct pn_behaviour *b)
+{
+	return b->end_batch ? PN__P_EOB : 0;
+}
+
 /* actor.c */
 struct pn__actor *pn__actor_target(struct pn_shard *s, struct pn_msg *m);
 void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc);

@@ -88,7 +88,7 @@ static int actor_start(struct pn_shard *s, pn_pid pid,
 	}
 	/* pn_stop(self) in init stays pending: STARTED comes first, then
 	 * the stop takes effect after its handler (STOPPING follows it). */
-	a->pending &= PN__P_STOP;
+	a->pending = (uint16_t)((a->pending & PN__P_STOP) | pn__eob_armed(b));
 	/* len 0: the actor pointer rides in data[] for pn__actor_activate(). */
 	st = (struct pn_msg){.type = PN_MSG_STARTED, .to = pid, .from = parent};
 	memcpy(st.data, &a, sizeof(a));

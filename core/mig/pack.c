@@ -155,6 +155,7 @@ struct pn__actor *pn__mig_unpack(struct pn_shard *s, const struct pn_msg *m,
 	*a = (struct pn__actor){.b = h.b,
 				.pid = h.pid,
 				.flags = (uint16_t)h.flags,
+				.pending = pn__eob_armed(h.b),
 				.depth = h.depth,
 				.moves = h.moves};
 	if (h.b->state_size &&
