@@ -3,6 +3,7 @@
 # (scripts/check-deps.sh enforces it; README "Architecture").
 CORE_SUBS   := base sched actor sup mig obs rt
 PUB_HEADERS += core/pn_core.h core/base/pn_msg.h core/base/pn_ring.h \
+	       core/actor/pn_request.h \
 	       core/sched/pn_backend.h core/sched/pn_stats.h \
 	       core/sup/pn_supervise.h \
 	       core/obs/pn_metrics.h core/mig/pn_migrate.h core/rt/pn_shutdown.h

@@ -22,6 +22,7 @@
 
 #include "pn_base.h"
 #include "pn_msg.h"
+#include "pn_request.h"
 #include "pn_topology.h"
 
 #include <stdbool.h>
@@ -95,6 +96,19 @@ struct pn_behaviour {
 	int (*handle)(struct pn_ctx *ctx, void *state, const struct pn_msg *m);
 	/* Optional. Runs once when the actor stops, whatever the reason. */
 	void (*cleanup)(struct pn_ctx *ctx, void *state, int reason);
+	/*
+	 * Optional: the end of a batch (one socket write for many replies).
+	 * Runs once per loop turn in which the actor handled a message, after
+	 * that turn's messages (at most `batch` per inbound ring, then at most
+	 * 4 x `batch` from the local queue: a longer stream is cut there),
+	 * before the turn's last publish and io submission (what it sends goes
+	 * out this turn). A handler context (its return means what handle's
+	 * does); what it sends itself comes next turn, which calls it again.
+	 * Not called in a turn without a message for it, once it stopped
+	 * (STOPPING, cleanup instead), nor where it left by migrating. Free
+	 * for actors without it. README "Guarantees": batches, self-sends.
+	 */
+	int (*end_batch)(struct pn_ctx *ctx, void *state);
 	/* Optional, for migration (see "migration and placement"). Without
 	 * pack, a move copies state_size bytes as they are. With it, a move
 	 * calls pack on the old shard to write the state into @buf (at most
@@ -107,6 +121,11 @@ struct pn_behaviour {
 	int (*unpack)(struct pn_ctx *ctx, void *state, const void *buf,
 		      size_t len);
 	size_t pack_max; /* the most pack writes */
+	/* Optional: the payload size of each application type it takes
+	 * (@nmsg_sizes entries), checked on delivery by a library built
+	 * without NDEBUG (struct pn_msg_size, pn_msg.h); must outlive it. */
+	const struct pn_msg_size *msg_sizes;
+	size_t nmsg_sizes;
 };
 
 #define PN_SHARD_ANY	    -1	 /* see pn_spawn() for the placement policy */
@@ -183,35 +202,7 @@ PN_API int pn_send(struct pn_ctx *ctx, pn_pid to, uint32_t type,
 PN_API int pn_send_u64(struct pn_ctx *ctx, pn_pid to, uint32_t type,
 		       uint64_t v);
 
-/*
- * Send @type to @to as a request: the reply (pn_reply()) or, after
- * @timeout_ns, a PN_MSG_TIMEOUT comes back to the caller, either one
- * carrying the correlation id in msg->ref (also returned in *ref). Exactly
- * one of the two arrives; a reply after the timeout is a dead letter
- * (counted in late_replies too). UINT64_MAX: no timeout (the reply, if it
- * comes, is all). Errors as pn_send(), plus -EINVAL for timeout 0. Handler.
- */
-PN_API int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type,
-		      const void *data, size_t len, uint64_t timeout_ns,
-		      uint64_t *ref);
-
-/* Answer request @req with @type and a payload. As pn_send(); -EINVAL if
- * @req is not a request. Handler. */
-PN_API int pn_reply(struct pn_ctx *ctx, const struct pn_msg *req, uint32_t type,
-		    const void *data, size_t len);
-
-/* The correlation id of a request, reply or TIMEOUT, as pn_request()
- * returned it in *ref (a reply's msg->ref also carries a reply flag). */
-static inline uint64_t pn_msg_ref(const struct pn_msg *m)
-{
-	return m->ref & ~(1ull << 63);
-}
-
-/* Whether @m is a reply (to one of this actor's requests). */
-static inline bool pn_msg_is_reply(const struct pn_msg *m)
-{
-	return (m->ref >> 63) != 0;
-}
+/* Requests and replies: pn_request.h (included above). */
 
 /*
  * Stop @pid normally: it handles what its senders sent before this call,

@@ -11,6 +11,7 @@
 #include "pn_metrics.h"
 #include "pn_migrate.h"
 #include "pn_msg.h"
+#include "pn_request.h"
 #include "pn_ring.h"
 #include "pn_shutdown.h"
 #include "pn_stats.h"

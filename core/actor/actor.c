@@ -3,8 +3,8 @@
  * Actors: the stop sequence (STOPPING, cleanup, DOWN to monitors, exit
  * signals to links, slot freed with a new generation), monitors and links,
  * the actor layer's internal messages, early messages for PIDs whose spawn
- * is still on its way, what happens after a handler, and the feature the
- * actor layer registers. Spawning is in spawn.c.
+ * is still on its way, what happens after a handler, the end of a batch,
+ * and the feature the actor layer registers. Spawning is in spawn.c.
  */
 #include "actor_int.h"
 
@@ -213,6 +213,69 @@ void pn__actor_stop(struct pn_shard *s, struct pn__actor *a, int reason,
 		pn__early_release(s, pid); /* they become dead letters */
 }
 
+/* --- the end of a batch ----------------------------------------------------
+ *
+ * An actor whose behaviour has end_batch carries PN__P_EOB in its pending
+ * bits while it is not on the shard's eob list, so the test every handler
+ * run makes anyway (rc != 0 || pending) brings its first handler of a turn
+ * here, which lists it; the others of that turn find the bit clear and pay
+ * nothing. The list is run by the actor feature's turn hook, which the
+ * loop calls after the turn's inbound drain and local-queue run (the actor
+ * feature is the first in the list, so before the other features' turns)
+ * and before it publishes and submits io; each listed actor is looked up
+ * by PID, so one that stopped or moved away since is skipped, and gets
+ * the bit back after its call. Actors without end_batch never have it.
+ */
+
+static void eob_add(struct pn_shard *s, struct pn__actor *a)
+{
+	if (!s->eob.n) /* the loop calls actor_turn() while this is set */
+		s->turn_want |= pn__feature_bit(s->rt, &pn__actor_feature);
+	if (pn__pids_add(&s->eob, s->arena, a->pid) < 0)
+		pn_panic("no memory for the end-of-batch list");
+}
+
+/* Run @a's end_batch, as pn__run() runs a handler. */
+static void eob_run(struct pn_shard *s, struct pn__actor *a)
+{
+	int rc;
+
+	pn_assert(!s->cur); /* between handlers, in the loop's turn */
+	s->cur = a;
+	pn__beacon_set(s, a, PN__BEACON_END_BATCH);
+	rc = a->b->end_batch(pn__ctx(s), a->state);
+	if (rc != 0 || a->pending)
+		pn__after_handle(s, a, rc);
+	s->cur = NULL;
+}
+
+static unsigned actor_turn(struct pn_shard *s)
+{
+	uint32_t i;
+
+	/* By index: a call that makes another listed actor handle a message
+	 * (nested) appends it, and it runs in this same pass. */
+	for (i = 0; i < s->eob.n; i++) {
+		pn_pid pid = s->eob.v[i];
+		struct pn__actor *a = pn__lookup(s, pid);
+
+		if (!a || (a->flags & PN__A_DYING))
+			continue;
+		eob_run(s, a);
+		if ((a = pn__lookup(s, pid)) && !(a->flags & PN__A_DYING))
+			a->pending |= PN__P_EOB; /* armed for its next batch */
+	}
+	s->eob.n = 0;
+	s->turn_want &= ~pn__feature_bit(s->rt, &pn__actor_feature);
+	return i;
+}
+
+/* Listed actors keep the shard from parking until they ran. */
+static bool actor_ready(struct pn_shard *s)
+{
+	return s->eob.n != 0;
+}
+
 /* --- after a handler -------------------------------------------------------
  */
 
@@ -224,6 +287,8 @@ void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc)
 	a->pending = 0;
 	if (a->flags & PN__A_DYING)
 		return;
+	if (p & PN__P_EOB) /* listed even if it stops now: the run skips it */
+		eob_add(s, a);
 	if (rc < 0)
 		pn__actor_stop(s, a, PN_REASON_FAILED, rc);
 	else if (p & PN__P_FAIL)
@@ -242,9 +307,11 @@ void pn__run_nested(struct pn_shard *s, struct pn__actor *a,
 		    const struct pn_msg *m)
 {
 	struct pn__actor *saved = s->cur;
-	uint32_t outer = pn__beacon_enter(s, a, m->type);
+	uint32_t outer;
 	int rc;
 
+	PN__MSG_SIZE_CHECK(s, a, m);
+	outer = pn__beacon_enter(s, a, m->type);
 	s->cur = a;
 	rc = a->b->handle(pn__ctx(s), a->state, m);
 	if (rc != 0 || a->pending)
@@ -528,6 +595,7 @@ static void actor_shard_free(struct pn_shard *s)
 {
 	pn__actors_fini(s);
 	pn__reqs_destroy(s);
+	pn__pids_fini(&s->eob, s->arena);
 }
 
 /* Shutdown on this shard: SHUTDOWN to every actor; the deepest actor for
@@ -558,6 +626,8 @@ const struct pn__feature pn__actor_feature = {
 	.create = actor_create,
 	.shard_setup = pn__reqs_create,
 	.shard_free = actor_shard_free,
+	.turn = actor_turn,
+	.ready = actor_ready,
 	.ranges = actor_ranges,
 	.nranges = sizeof(actor_ranges) / sizeof(actor_ranges[0]),
 	.miss = actor_miss,

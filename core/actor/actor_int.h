@@ -24,6 +24,16 @@
 #define PN__SPAWN_ACK	 0x100u
 #define PN__MSG_CHILD_UP (PN_MSG_SYS + 0x2001)
 
+/* What the watchdog's beacon names while an end_batch runs: no message
+ * type uses it (the last before the internal range). */
+#define PN__BEACON_END_BATCH (PN__MSG_INTERNAL - 1)
+
+/* The pending bits a new or arriving actor of @b starts with. */
+static inline uint16_t pn__eob_armed(const struct pn_behaviour *b)
+{
+	return b->end_batch ? PN__P_EOB : 0;
+}
+
 /* actor.c */
 struct pn__actor *pn__actor_target(struct pn_shard *s, struct pn_msg *m);
 void pn__after_handle(struct pn_shard *s, struct pn__actor *a, int rc);
@@ -44,7 +54,8 @@ void pn__actors_fini(struct pn_shard *s);
 /* request.c */
 int pn__reqs_create(struct pn_shard *s);
 void pn__reqs_destroy(struct pn_shard *s);
-bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m);
+bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m,
+		      uint64_t *user);
 void pn__reply_msg(struct pn_shard *s, struct pn_msg *m);
 extern const struct pn__feature pn__actor_feature;
 void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id);
@@ -53,7 +64,8 @@ void pn__timer_fire(void *arg, const struct pn_msg *m, uint64_t id);
 void pn__actor_release(struct pn_shard *s, struct pn__actor *a);
 void pn__actor_link(struct pn_shard *s, struct pn__actor *a);
 
-/* request.c: what moves with an actor */
+/* request.c: what moves with an actor (PN__REQ_WIRE bytes per request) */
+#define PN__REQ_WIRE (3 * sizeof(uint64_t))
 struct pn__atimers_wire;
 uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner);
 void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n);

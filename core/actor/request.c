@@ -14,6 +14,15 @@
  * whichever of reply and timer comes first frees the entry and cancels the
  * other, so exactly one reaches the requester.
  *
+ * The caller's user value (pn_request_ctx) lives in the entry, so it costs
+ * no allocation: the TIMEOUT carries a copy as its 8-byte payload (written
+ * when the timer is armed), and a reply, which carries only what the
+ * callee wrote, gets it from the entry as the entry is freed: the shard
+ * remembers (ref, user) of the reply being delivered while its handler
+ * runs, which is when pn_msg_user() may ask. A reply is delivered at once
+ * once accepted (its requester lives here: the entry moves with it, and a
+ * reply for an actor that moved away is diverted before it gets here).
+ *
  * Timers are actor-scoped: the id pn_send_after() returns names an entry
  * in the actor's own table (struct pn__atimers), which maps it to the
  * shard's wheel id and remembers what a move needs to re-arm it elsewhere
@@ -35,12 +44,20 @@ struct req {
 	pn_pid owner;	/* the requester */
 	uint64_t timer; /* the timeout's wheel id */
 	uint64_t due;	/* when the timeout fires (the runtime's clock) */
+	uint64_t user;	/* the caller's value (pn_request_ctx) */
 };
 
 struct pn__reqs {
 	struct pn__htab t; /* ref -> struct req */
 	uint64_t seq;	   /* the last ref's counter */
+	/* The reply being delivered (its ref without the reply flag; 0:
+	 * none) and its request's user value, for pn_msg_user(). */
+	uint64_t done_ref, done_user;
 };
+
+/* What a move carries per request (pn__reqs_take/put): ref, time left,
+ * user value. */
+_Static_assert(PN__REQ_WIRE == 3 * sizeof(uint64_t), "request wire size");
 
 int pn__reqs_create(struct pn_shard *s)
 {
@@ -93,11 +110,23 @@ static uint64_t ref_new(struct pn_shard *s)
 	return ((uint64_t)(s->id + 1) << REF_SEQ_BITS) | seq;
 }
 
-int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
-	       size_t len, uint64_t timeout_ns, uint64_t *ref)
+/* The TIMEOUT of request @r (from: none, as for every timer), its user
+ * value as the payload. */
+static void timeout_msg(const struct req *r, struct pn_msg *m)
+{
+	*m = (struct pn_msg){.type = PN_MSG_TIMEOUT,
+			     .len = sizeof(r->user),
+			     .to = r->owner,
+			     .ref = r->ref};
+	memcpy(m->data, &r->user, sizeof(r->user));
+}
+
+int pn_request_ctx(struct pn_ctx *ctx, pn_pid to, uint32_t type,
+		   const void *data, size_t len, uint64_t timeout_ns,
+		   uint64_t user, uint64_t *ref)
 {
 	struct pn_shard *s = pn__shard(ctx);
-	struct pn_msg tmo = {.type = PN_MSG_TIMEOUT};
+	struct pn_msg tmo;
 	uint64_t now;
 	struct req r;
 	int err;
@@ -107,10 +136,9 @@ int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	if (!s->cur || timeout_ns == 0 || type >= PN_MSG_SYS)
 		return pn__error(-EINVAL, "pn_request: needs a handler, a "
 					  "timeout and an application type");
-	r = (struct req){.ref = ref_new(s), .owner = s->cur->pid};
+	r = (struct req){.ref = ref_new(s), .owner = s->cur->pid, .user = user};
 	r.due = pn_deadline_ns(now, timeout_ns);
-	tmo.to = r.owner; /* from: none, as for every timer */
-	tmo.ref = r.ref;
+	timeout_msg(&r, &tmo);
 	err = pn__timers_arm(s->timers, now, timeout_ns, 0, &tmo, &r.timer);
 	if (err == 0 && (err = req_add(s, &r)) < 0)
 		pn__timers_cancel(s->timers, r.timer);
@@ -128,6 +156,26 @@ int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
 	return 0;
 }
 
+int pn_request(struct pn_ctx *ctx, pn_pid to, uint32_t type, const void *data,
+	       size_t len, uint64_t timeout_ns, uint64_t *ref)
+{
+	return pn_request_ctx(ctx, to, type, data, len, timeout_ns, 0, ref);
+}
+
+uint64_t pn_msg_user(const struct pn_ctx *ctx, const struct pn_msg *m)
+{
+	const struct pn_shard *s = pn__shard_c(ctx);
+
+	if (!m)
+		return 0;
+	if (m->type == PN_MSG_TIMEOUT) /* only the runtime sends it */
+		return pn_msg_u64(m);
+	if (!s || s != pn__self_shard || !pn_msg_is_reply(m) ||
+	    !s->reqs->done_ref)
+		return 0;
+	return s->reqs->done_ref == pn_msg_ref(m) ? s->reqs->done_user : 0;
+}
+
 int pn_reply(struct pn_ctx *ctx, const struct pn_msg *req, uint32_t type,
 	     const void *data, size_t len)
 {
@@ -143,28 +191,42 @@ int pn_reply(struct pn_ctx *ctx, const struct pn_msg *req, uint32_t type,
 			req->ref | PN__REF_REPLY, data, len);
 }
 
-/* A reply arrived: true if its request is still outstanding. */
-bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m)
+/* A reply arrived: true (and its request's *@user) if its request is
+ * still outstanding. */
+bool pn__reply_accept(struct pn_shard *s, const struct pn_msg *m,
+		      uint64_t *user)
 {
 	struct req *r = req_find(s, m->ref);
 
 	if (!r)
 		return false;
+	*user = r->user;
 	pn__timers_cancel(s->timers, r->timer);
 	req_free(s, r);
 	return true;
 }
 
 /* The reply service (core/sched/feature.h): a reply goes to its requester's
- * handler while its request is outstanding; a late one is a dead letter. */
+ * handler while its request is outstanding; a late one is a dead letter.
+ * While the handler runs, pn_msg_user() finds the request's user value. */
 void pn__reply_msg(struct pn_shard *s, struct pn_msg *m)
 {
-	if (!pn__reply_accept(s, m)) {
+	struct pn__reqs *q = s->reqs;
+	uint64_t user, ref = m->ref & ~PN__REF_REPLY, saved = q->done_ref,
+		       saved_user = q->done_user;
+
+	if (!pn__reply_accept(s, m, &user)) {
 		PN__STAT_ADD(s, PN__ST_LATE, 1);
 		pn__dead_letter(s, m);
 		return;
 	}
+	q->done_ref = ref;
+	q->done_user = user;
 	pn__deliver(s, m);
+	/* Restored, not cleared: a reply delivered from inside another
+	 * reply's handler (a nested run) must not end the outer one's. */
+	q->done_ref = saved;
+	q->done_user = saved_user;
 }
 
 /* --- requests that move with their actor -------------------------------- */
@@ -182,8 +244,9 @@ uint32_t pn__reqs_count(struct pn_shard *s, pn_pid owner)
 	return n;
 }
 
-/* Take @owner's @n outstanding requests out of this shard: their refs and
- * the time left before their timeouts into @out[2n]. */
+/* Take @owner's @n outstanding requests out of this shard: their refs,
+ * the time left before their timeouts and their user values into @out[3n]
+ * (PN__REQ_WIRE bytes each). */
 void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n)
 {
 	const struct pn__htab *t = &s->reqs->t;
@@ -195,15 +258,16 @@ void pn__reqs_take(struct pn_shard *s, pn_pid owner, uint64_t *out, uint32_t n)
 		const struct req *r = pn__htab_slot(t, i);
 
 		if (r && r->owner == owner)
-			out[2 * k++] = r->ref;
+			out[3 * k++] = r->ref;
 	}
 	for (k = 0; k < n; k++) {
-		struct req *r = req_find(s, out[2 * k]);
+		struct req *r = req_find(s, out[3 * k]);
 
 		/* UINT64_MAX stays "never" wherever the request goes. */
-		out[2 * k + 1] = r->due == UINT64_MAX ? UINT64_MAX
+		out[3 * k + 1] = r->due == UINT64_MAX ? UINT64_MAX
 				 : r->due > now	      ? r->due - now
 						      : 0;
+		out[3 * k + 2] = r->user;
 		pn__timers_cancel(s->timers, r->timer);
 		req_free(s, r);
 	}
@@ -217,12 +281,14 @@ int pn__reqs_put(struct pn_shard *s, pn_pid owner, const uint64_t *in,
 	int err = 0;
 
 	for (uint32_t k = 0; k < n && !err; k++) {
-		struct pn_msg tmo = {.type = PN_MSG_TIMEOUT, .to = owner};
-		struct req r = {.ref = in[2 * k], .owner = owner};
+		struct req r = {.ref = in[3 * k],
+				.owner = owner,
+				.user = in[3 * k + 2]};
+		struct pn_msg tmo;
 
-		tmo.ref = r.ref;
-		r.due = pn_deadline_ns(now, in[2 * k + 1]);
-		err = pn__timers_arm(s->timers, now, in[2 * k + 1], 0, &tmo,
+		timeout_msg(&r, &tmo);
+		r.due = pn_deadline_ns(now, in[3 * k + 1]);
+		err = pn__timers_arm(s->timers, now, in[3 * k + 1], 0, &tmo,
 				     &r.timer);
 		if (!err && (err = req_add(s, &r)) < 0)
 			pn__timers_cancel(s->timers, r.timer);

@@ -88,7 +88,7 @@ static int actor_start(struct pn_shard *s, pn_pid pid,
 	}
 	/* pn_stop(self) in init stays pending: STARTED comes first, then
 	 * the stop takes effect after its handler (STOPPING follows it). */
-	a->pending &= PN__P_STOP;
+	a->pending = (uint16_t)((a->pending & PN__P_STOP) | pn__eob_armed(b));
 	/* len 0: the actor pointer rides in data[] for pn__actor_activate(). */
 	st = (struct pn_msg){.type = PN_MSG_STARTED, .to = pid, .from = parent};
 	memcpy(st.data, &a, sizeof(a));
@@ -127,6 +127,11 @@ static int spawn_check(const struct pn_runtime *rt,
 {
 	if (!b || !b->handle)
 		return pn__error(-EINVAL, "spawn: behaviour without a handler");
+	if (b->nmsg_sizes && !b->msg_sizes)
+		return pn__error(-EINVAL,
+				 "spawn: behaviour %s has nmsg_sizes "
+				 "%zu but no msg_sizes table",
+				 b->name ? b->name : "?", b->nmsg_sizes);
 	if (o->shard != PN_SHARD_ANY && o->shard != PN_SHARD_SUPERVISOR &&
 	    (o->shard < 0 || (unsigned)o->shard >= rt->napp))
 		return pn__error(-EINVAL, "spawn: no shard %d (%u shards)",

@@ -11,6 +11,8 @@
 #include "pn_base.h"
 
 #include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -98,6 +100,78 @@ static inline uint64_t pn_msg_u64(const struct pn_msg *m)
 	if (m->len >= sizeof(v))
 		memcpy(&v, pn_msg_data(m), sizeof(v));
 	return v;
+}
+
+/*
+ * Typed payloads. PN_MSG_AS(m, T) is @m's payload as a const T * when its
+ * length is exactly sizeof(T), and NULL otherwise, in every build (the
+ * handler decides what a wrong size means; the declared sizes below catch
+ * a sender's mistake on delivery in debug builds). PN_MSG_AS_MIN(m, T)
+ * accepts a length of at least sizeof(T), for a struct with a flexible
+ * tail (the length says how much tail there is). The pointer is into the
+ * message: valid until the handler returns, read-only. Payloads are
+ * aligned to at least 16 bytes (inline ones sit 32 bytes into the 64-byte
+ * message, larger ones in 16-byte aligned buffers), so a T of alignment
+ * up to 16 may be read through it.
+ */
+static inline const void *pn_msg_as(const struct pn_msg *m, size_t size)
+{
+	return m->len == size ? pn_msg_data(m) : NULL;
+}
+
+static inline const void *pn_msg_as_min(const struct pn_msg *m, size_t size)
+{
+	return m->len >= size ? pn_msg_data(m) : NULL;
+}
+
+#define PN_MSG_AS(m, T)	    ((const T *)pn_msg_as((m), sizeof(T)))
+#define PN_MSG_AS_MIN(m, T) ((const T *)pn_msg_as_min((m), sizeof(T)))
+
+/* Send object @value (an lvalue or a compound literal) as the payload:
+ * pn_send(ctx, to, type, &value, sizeof(value)), as pn_send() (pn_core.h)
+ * with its errors; the receiver reads it with PN_MSG_AS(m, T). */
+#define PN_SEND_AS(ctx, to, type, value)                                       \
+	pn_send((ctx), (to), (type), &(value), sizeof(value))
+
+/*
+ * A declared payload size: messages of @type carry exactly @size bytes,
+ * or at least @size with PN_MSG_SIZE_MIN in @flags. A behaviour lists its
+ * types in struct pn_behaviour's msg_sizes; a library built without
+ * NDEBUG (MODE=debug, asan, tsan) checks every message it delivers to the
+ * actor against the list, before the handler runs, and a mismatch is a
+ * pn_panic() naming the actor, its behaviour, the type and both sizes (a
+ * programming error, like a failed assertion). A release library (NDEBUG)
+ * has no check at all, so it costs nothing. Types not listed, and the
+ * runtime's own, are not checked. PN_MSG_SIZE(type, T) and
+ * PN_MSG_SIZE_AT_LEAST(type, T) write an entry for struct T.
+ */
+struct pn_msg_size {
+	uint32_t type;
+	uint32_t size;
+	uint32_t flags; /* PN_MSG_SIZE_MIN */
+};
+#define PN_MSG_SIZE_MIN 0x1u
+#define PN_MSG_SIZE(type, T)                                                   \
+	{                                                                      \
+		(type), (uint32_t)sizeof(T), 0                                 \
+	}
+#define PN_MSG_SIZE_AT_LEAST(type, T)                                          \
+	{                                                                      \
+		(type), (uint32_t)sizeof(T), PN_MSG_SIZE_MIN                   \
+	}
+
+/* Whether @m's length is what @tab (@n entries) declares for its type
+ * (true when the type is not in @tab): the debug builds' delivery check,
+ * for a handler or a test to call itself. Any thread. */
+static inline bool pn_msg_size_ok(const struct pn_msg_size *tab, size_t n,
+				  const struct pn_msg *m)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tab[i].type == m->type)
+			return (tab[i].flags & PN_MSG_SIZE_MIN)
+				       ? m->len >= tab[i].size
+				       : m->len == tab[i].size;
+	return true;
 }
 
 #ifdef __cplusplus

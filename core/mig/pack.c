@@ -93,7 +93,7 @@ int pn__mig_pack(struct pn_shard *s, struct pn__actor *a, unsigned dest,
 	h.moves = a->moves;
 	h.nfence = nfence; /* the ACKs its destination waits for */
 	fixed = sizeof(h) + (h.nmon + h.nlink) * sizeof(pn_pid) +
-		h.ntimer * wire + h.nreq * 2 * sizeof(uint64_t);
+		h.ntimer * wire + h.nreq * PN__REQ_WIRE;
 	room = a->b->pack ? a->b->pack_max : a->b->state_size;
 	if (fixed + room > PN_MSG_MAX)
 		return pn__error(-EMSGSIZE,
@@ -155,6 +155,7 @@ struct pn__actor *pn__mig_unpack(struct pn_shard *s, const struct pn_msg *m,
 	*a = (struct pn__actor){.b = h.b,
 				.pid = h.pid,
 				.flags = (uint16_t)h.flags,
+				.pending = pn__eob_armed(h.b),
 				.depth = h.depth,
 				.moves = h.moves};
 	if (h.b->state_size &&
@@ -170,7 +171,7 @@ struct pn__actor *pn__mig_unpack(struct pn_shard *s, const struct pn_msg *m,
 	p += h.ntimer * pn__atimers_wire_size();
 	if (pn__reqs_put(s, a->pid, (const void *)p, h.nreq) < 0)
 		pn_panic("no memory for a migrated actor's requests");
-	p += h.nreq * 2 * sizeof(uint64_t);
+	p += h.nreq * PN__REQ_WIRE;
 	*err = 0;
 	if (h.b->unpack) {
 		struct pn__actor *saved = s->cur;

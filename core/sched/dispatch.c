@@ -20,6 +20,28 @@ void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m)
 		pn__buf_free(s, m->ptr);
 }
 
+#ifndef NDEBUG
+void pn__msg_size_check(const struct pn_shard *s, const struct pn__actor *a,
+			const struct pn_msg *m)
+{
+	const struct pn_behaviour *b = a->b;
+
+	if (pn_msg_size_ok(b->msg_sizes, b->nmsg_sizes, m))
+		return;
+	for (size_t i = 0; i < b->nmsg_sizes; i++)
+		if (b->msg_sizes[i].type == m->type)
+			pn_panic(
+				"shard %u: actor %#llx (%s) got message type "
+				"%#x with %u bytes; its msg_sizes declare %s%u",
+				s->id, (unsigned long long)a->pid,
+				b->name ? b->name : "?", m->type, m->len,
+				(b->msg_sizes[i].flags & PN_MSG_SIZE_MIN)
+					? "at least "
+					: "",
+				b->msg_sizes[i].size);
+}
+#endif
+
 struct pn__actor *pn__lookup(struct pn_shard *s, pn_pid pid)
 {
 	uint32_t idx = pn_pid_slot(pid);

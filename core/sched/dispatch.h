@@ -13,6 +13,20 @@ void pn__dispatch_miss(struct pn_shard *s, struct pn_msg *m);
 void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m);
 struct pn__actor *pn__lookup(struct pn_shard *s, pn_pid pid);
 void pn__buf_free(struct pn_shard *s, void *data);
+/* Builds without NDEBUG: panic unless @m has the size @a's behaviour
+ * declares for its type (struct pn_msg_size). Cold; release builds have
+ * neither the call nor the function. */
+#ifndef NDEBUG
+void pn__msg_size_check(const struct pn_shard *s, const struct pn__actor *a,
+			const struct pn_msg *m);
+#define PN__MSG_SIZE_CHECK(s, a, m)                                            \
+	do {                                                                   \
+		if ((a)->b->msg_sizes)                                         \
+			pn__msg_size_check((s), (a), (m));                     \
+	} while (0)
+#else
+#define PN__MSG_SIZE_CHECK(s, a, m) ((void)0)
+#endif
 
 /*
  * Publish what this shard is about to run for the watchdog, the shutdown
@@ -71,6 +85,7 @@ pn__run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
 	int rc;
 
 	pn_assert(!s->cur && a->pid == m->to); /* not nested: see run_nested */
+	PN__MSG_SIZE_CHECK(s, a, m);
 	s->cur = a;
 	pn__beacon_set(s, a, m->type); /* for the watchdog: see there */
 	PN_PROBE3(dispatch_start, s->id, m->to, m->type);

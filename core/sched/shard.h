@@ -29,10 +29,11 @@ enum {
 	PN__A_DEFER = 0x200,	 /* pn_shutdown_defer(): the drain waits */
 };
 enum {
-	PN__P_STOP = 0x1,  /* pn_stop(self) */
-	PN__P_FAIL = 0x2,  /* pn_fail() */
-	PN__P_KILL = 0x4,  /* pn_kill(self) */
-	PN__P_ACTOR = 0x7, /* the actor layer's; higher bits: features' */
+	PN__P_STOP = 0x1,     /* pn_stop(self) */
+	PN__P_FAIL = 0x2,     /* pn_fail() */
+	PN__P_KILL = 0x4,     /* pn_kill(self) */
+	PN__P_EOB = 0x8000,   /* end_batch due once it handles (actor.c) */
+	PN__P_ACTOR = 0x8007, /* the actor layer's; 0x8-0x4000: features' */
 };
 
 struct pn__actor {
@@ -137,11 +138,9 @@ struct pn_shard {
 		unsigned src;
 	} * poll; /* [nsources] */
 	unsigned npoll;
-	uint32_t poll_gen; /* rt->prod_gen it was built for */
-	unsigned *dirty;   /* [nshards] outs to publish */
-	unsigned ndirty;
-	unsigned *wake; /* [nshards] shards to wake */
-	unsigned nwake;
+	uint32_t poll_gen;	 /* rt->prod_gen it was built for */
+	unsigned *dirty, ndirty; /* [nshards] outs to publish */
+	unsigned *wake, nwake;	 /* [nshards] shards to wake */
 	uint64_t overflow_bytes;
 	bool overflowing;
 	/* Our overflow is over its budget (only exempt sends, forwards
@@ -174,7 +173,8 @@ struct pn_shard {
 	int stage_seen;	       /* the runtime's stage word as last acted on */
 	pthread_t thread;
 	int cpu;
-	bool abandoned; /* stuck in a handler at shutdown: left behind */
+	bool abandoned;	     /* stuck in a handler at shutdown: left behind */
+	struct pn__pids eob; /* actors whose end_batch is due (actor.c) */
 
 	/* --- shared: written by other shards and producers --- */
 	/* Doorbell: bit i = source i may have published data (a hint). */
