@@ -276,6 +276,16 @@ static pn_pid serve(const struct pn_io_config *cfg, const struct pn_io_opts *o)
 	return p;
 }
 
+/* serve() with the default io config but a 10 ms deadline sweep. */
+static pn_pid serve_swept(const struct pn_io_opts *o)
+{
+	struct pn_io_config cfg;
+
+	pn_io_config_init(&cfg);
+	cfg.sweep_ns = 10 * T_MS;
+	return serve(&cfg, o);
+}
+
 static void stats(pn_pid p)
 {
 	t_send(p, T_STATS, NULL, 0);
@@ -384,7 +394,6 @@ static uint64_t mono_ms(void)
 
 static void test_idle_connection_ends_talking_one_stays(void **state)
 {
-	struct pn_io_config cfg;
 	struct pn_io_opts o = {.idle_ns = 150 * T_MS};
 	int quiet, talk;
 	uint64_t t0;
@@ -392,9 +401,7 @@ static void test_idle_connection_ends_talking_one_stays(void **state)
 	pn_pid p;
 
 	(void)state;
-	pn_io_config_init(&cfg);
-	cfg.sweep_ns = 10 * T_MS;
-	p = serve(&cfg, &o);
+	p = serve_swept(&o);
 	assert_true((talk = t_connect(sh.port)) >= 0);
 	assert_true((quiet = t_connect(sh.port)) >= 0);
 	wait_conns(p, 2);
@@ -424,15 +431,12 @@ static void test_idle_connection_ends_talking_one_stays(void **state)
 
 static void test_peer_that_never_reads_is_drained_out(void **state)
 {
-	struct pn_io_config cfg;
 	struct pn_io_opts o = {.drain_ns = 150 * T_MS, .sndbuf = 4096};
 	int a, b;
 	pn_pid p;
 
 	(void)state;
-	pn_io_config_init(&cfg);
-	cfg.sweep_ns = 10 * T_MS;
-	p = serve(&cfg, &o);
+	p = serve_swept(&o);
 	assert_true((a = t_connect(sh.port)) >= 0);
 	assert_true((b = t_connect(sh.port)) >= 0);
 	wait_conns(p, 2);
@@ -455,7 +459,6 @@ static void test_peer_that_never_reads_is_drained_out(void **state)
 
 static void test_deadline_ends_a_trickle_and_clears(void **state)
 {
-	struct pn_io_config cfg;
 	struct pn_io_opts o = {0};
 	uint64_t ns = 200 * T_MS, t0;
 	int fd;
@@ -463,9 +466,7 @@ static void test_deadline_ends_a_trickle_and_clears(void **state)
 	pn_pid p;
 
 	(void)state;
-	pn_io_config_init(&cfg);
-	cfg.sweep_ns = 10 * T_MS;
-	p = serve(&cfg, &o);
+	p = serve_swept(&o);
 	assert_true((fd = t_connect(sh.port)) >= 0);
 	wait_conns(p, 1);
 	/* Set, then cleared: the connection outlives the first deadline. */
@@ -501,16 +502,13 @@ static void test_deadline_ends_a_trickle_and_clears(void **state)
 static void linger_run(uint64_t ns, bool client_closes)
 {
 	static char junk[32 << 10], got[64 << 10];
-	struct pn_io_config cfg;
 	struct pn_io_opts o = {0};
 	size_t n = 0;
 	ssize_t r;
 	int fd;
 	pn_pid p;
 
-	pn_io_config_init(&cfg);
-	cfg.sweep_ns = 10 * T_MS;
-	p = serve(&cfg, &o);
+	p = serve_swept(&o);
 	assert_true((fd = t_connect(sh.port)) >= 0);
 	wait_conns(p, 1);
 	t_send(p, T_QUIET, NULL, 0);
