@@ -68,16 +68,13 @@ static void *scrape_main(void *arg)
 int bench_scrape_prepare(struct pn_runtime *rt)
 {
 	const char *e = getenv("PINION_BENCH_SCRAPE_MS");
-	char *end;
-	unsigned long v;
+	uint64_t v;
 	int err;
 
 	period_ms = 0;
 	if (!e || !*e)
 		return 0;
-	errno = 0;
-	v = strtoul(e, &end, 10);
-	if (e[0] < '0' || e[0] > '9' || *end || errno || v > 60000) {
+	if (pn_parse_u64(e, 0, 60000, &v, NULL) < 0) {
 		fprintf(stderr,
 			"pinion-bench: PINION_BENCH_SCRAPE_MS=%.32s: expected "
 			"0..60000 (ms)\n",

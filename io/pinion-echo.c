@@ -280,23 +280,20 @@ static void usage(FILE *f)
 		   "[--max-conns N]\n");
 }
 
-/* A decimal number in [lo, hi] and nothing else (no sign, space, 0x). */
+/* A decimal number in [lo, hi] and nothing else (pn_parse_u64). */
 static int num(const char *opt, const char *s, unsigned long lo,
 	       unsigned long hi, unsigned long *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end || errno || v < lo || v > hi) {
+	if (pn_parse_u64(s, lo, hi, &v, NULL) < 0) {
 		fprintf(stderr,
 			"pinion-echo: --%s \"%s\": expected a number in "
 			"%lu..%lu\n",
 			opt, s, lo, hi);
 		return -1;
 	}
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 

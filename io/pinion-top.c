@@ -34,6 +34,7 @@
  * exit status is 0 if the last refresh succeeded, 1 if it failed, 2 on a
  * usage error.
  */
+#include "pn_base.h" /* pn_parse_u64 */
 #include "top_parse.h"
 
 #include <arpa/inet.h>
@@ -380,16 +381,9 @@ static bool parse_num(char opt, const char *what, const char *s,
 		      unsigned long long lo, unsigned long long hi,
 		      unsigned long long *out)
 {
-	char *end = NULL;
-	unsigned long long n = 0;
-	bool ok = s[0] >= '0' && s[0] <= '9'; /* no sign, blank or "" */
+	uint64_t n;
 
-	if (ok) {
-		errno = 0;
-		n = strtoull(s, &end, 10);
-		ok = errno == 0 && *end == 0 && n >= lo && n <= hi;
-	}
-	if (!ok) {
+	if (pn_parse_u64(s, lo, hi, &n, NULL) < 0) {
 		fprintf(stderr,
 			"pinion-top: -%c: %s must be a decimal integer in "
 			"%llu-%llu, got '%s'\n",
