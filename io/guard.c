@@ -210,26 +210,31 @@ void pn__sweep_done(struct pn__io_shard *sh, struct pn__io_req *r)
 	sweep_arm(sh);
 }
 
+/* Abort @o @after_ns from now (saturating); UINT64_MAX: no deadline. */
+void pn__deadline_set(struct pn__io_shard *sh, struct pn__io_obj *o,
+		      uint64_t after_ns)
+{
+	if (after_ns == UINT64_MAX) {
+		o->deadline = 0; /* the sweep drops it if nothing else */
+		return;
+	}
+	o->deadline = pn_deadline_ns(pn_ctx_now_ns(sh->ctx), after_ns);
+	if (!o->deadline) /* 0 means none: the clock's very first ns */
+		o->deadline = 1;
+	pn__guard(sh, o);
+}
+
 int pn_io_set_deadline(struct pn_ctx *ctx, pn_io_handle h, uint64_t after_ns)
 {
 	struct pn__io_shard *sh;
 	struct pn__io_obj *o;
 	int err = pn__obj_get(ctx, h, &sh, &o);
-	uint64_t now;
 
 	if (err < 0)
 		return err;
 	if (o->kind != PN__K_TCP)
 		return pn__error(-EINVAL, "pn_io_set_deadline: not a TCP "
 					  "connection");
-	if (after_ns == UINT64_MAX) {
-		o->deadline = 0; /* the sweep drops it if nothing else */
-		return 0;
-	}
-	now = pn_ctx_now_ns(ctx);
-	o->deadline = now > UINT64_MAX - after_ns ? UINT64_MAX : now + after_ns;
-	if (!o->deadline) /* 0 means none: the clock's very first ns */
-		o->deadline = 1;
-	pn__guard(sh, o);
+	pn__deadline_set(sh, o, after_ns);
 	return 0;
 }

@@ -155,6 +155,8 @@ void pn__lend(struct pn__io_shard *sh, struct pn__io_obj *o, unsigned bid);
 void pn__lend_back(struct pn__io_shard *sh, unsigned bid);
 void pn__guard(struct pn__io_shard *sh, struct pn__io_obj *o);
 void pn__unguard(struct pn__io_shard *sh, struct pn__io_obj *o);
+void pn__deadline_set(struct pn__io_shard *sh, struct pn__io_obj *o,
+		      uint64_t after_ns);
 void pn__sweep_done(struct pn__io_shard *sh, struct pn__io_req *r);
 int pn__queue_room(struct pn__io_shard *sh, struct pn__io_obj *o, size_t len,
 		   bool copy);

@@ -462,14 +462,8 @@ int pn_io_close_linger(struct pn_ctx *ctx, pn_io_handle h, uint64_t timeout_ns)
 		o->flags |= PN__O_RECV;
 		pn__rearm(sh, o); /* unless a receive is armed already */
 	}
-	if (timeout_ns != UINT64_MAX) {
-		uint64_t now = pn_ctx_now_ns(ctx);
-
-		o->deadline = now > UINT64_MAX - timeout_ns ? UINT64_MAX
-							    : now + timeout_ns;
-		o->deadline += !o->deadline;
-		pn__guard(sh, o);
-	}
+	if (timeout_ns != UINT64_MAX)
+		pn__deadline_set(sh, o, timeout_ns);
 	pn__send_kick(sh, o); /* the FIN now if nothing is queued */
 	pn__settle(sh, o);
 	return 0;

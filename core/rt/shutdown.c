@@ -525,7 +525,7 @@ int pn_shutdown_defer(struct pn_ctx *ctx)
 		return err;
 	/* Acquire: the stage word as the controller published it. */
 	st = atomic_load_explicit(&s->rt->stage, memory_order_acquire);
-	if (st < 0 || ((unsigned)st >> 16) - 1 > PN_STAGE_DRAIN)
+	if (st < 0 || PN__WORD_STAGE(st) > PN_STAGE_DRAIN)
 		return pn__error(-EINVAL, "pn_shutdown_defer: only between "
 					  "PN_MSG_SHUTDOWN and the stop "
 					  "stage");
