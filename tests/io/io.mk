@@ -17,6 +17,7 @@ tests/io/test_guard_EXTRA := tests/io/harness.c
 UNIT_TESTS += tests/io/test_echo
 TSAN_TESTS += tests/io/test_echo
 $(BUILD)/tests/io/test_echo: | $(BUILD)/bin/pinion-echo
+tests/io/test_echo_EXTRA := tests/io/harness.c
 # A graceful stop: a deferred session lingers its connection (rt + io).
 UNIT_TESTS += tests/io/test_defer
 TSAN_TESTS += tests/io/test_defer

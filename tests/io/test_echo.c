@@ -18,19 +18,14 @@
  *     unless --shards is given; bad numbers are refused with the option
  *     named, exit status 2.
  */
+#include "harness.h" /* t_connect, t_reset, t_closed_port */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +33,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
-#include <cmocka.h>
 
 #define NSLOW	30
 #define NFRESH	150
@@ -63,20 +55,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint16_t free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
 }
 
 /* Read one line from @fd within TIMEOUT (the child's banner or error). */
@@ -109,7 +87,7 @@ static void spawn(struct child *c, const char *env, const char *const *args)
 	char port[8], *argv[16];
 	int out[2], n = 0;
 
-	c->port = free_port();
+	c->port = t_closed_port();
 	snprintf(port, sizeof(port), "%u", c->port);
 	argv[n++] = echo_bin;
 	for (; *args && n < 15; args++)
@@ -151,28 +129,13 @@ static bool alive(struct child *c)
 	return waitpid(c->pid, &st, WNOHANG) == 0;
 }
 
-static int dial(uint16_t port)
+/* t_connect() (5 s timeouts, NODELAY), which must succeed. */
+static int connected(uint16_t port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons(port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {.tv_sec = TIMEOUT};
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	int fd = t_connect(port);
 
 	assert_true(fd >= 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	return fd;
-}
-
-static void reset(int fd)
-{
-	struct linger l = {.l_onoff = 1, .l_linger = 0};
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
 }
 
 /* One echo of @n bytes on @fd: 0, or -errno (-EAGAIN: timed out). */
@@ -240,18 +203,18 @@ static void test_non_readers_do_not_stall_others(void **state)
 	(void)state;
 	spawn(&c, NULL, args);
 	assert_non_null(strstr(c.line, "1 shards"));
-	normal = dial(c.port);
+	normal = connected(c.port);
 	for (int round = 0; round < ROUNDS; round++) {
 		for (int i = 0; i < NSLOW; i++)
-			slow[i] = dial(c.port);
+			slow[i] = connected(c.port);
 		/* They fill their queues both ways and never read. */
 		fill_all(slow, NSLOW);
 		for (int k = 0; k < 200; k++)
 			assert_int_equal(echo_once(normal, 64, (unsigned)k), 0);
 		for (int i = 0; i < NSLOW; i++)
-			reset(slow[i]);
+			t_reset(slow[i]);
 		for (int i = 0; i < NFRESH; i++)
-			fresh[i] = dial(c.port);
+			fresh[i] = connected(c.port);
 		for (int i = 0; i < NFRESH; i++)
 			assert_int_equal(echo_once(fresh[i], 100, (unsigned)i),
 					 0);
@@ -272,7 +235,7 @@ static void half_close_run(uint16_t port, unsigned seed)
 	size_t sent = 0, got = 0;
 	bool backlog = false, shut = false;
 	uint64_t t0 = now_ms();
-	int fd = dial(port), small = 64 << 10;
+	int fd = connected(port), small = 64 << 10;
 
 	/* A small receive buffer: the server's queue fills and it holds
 	 * bytes, so the half-close finds a backlog there. */
@@ -356,7 +319,7 @@ static void test_limits_idle_and_full_table(void **state)
 
 	(void)state;
 	spawn(&c, NULL, idle);
-	quiet = dial(c.port);
+	quiet = connected(c.port);
 	t0 = now_ms();
 	n = ended(quiet);
 	assert_true(n == -ECONNRESET || n == 0);
@@ -366,13 +329,13 @@ static void test_limits_idle_and_full_table(void **state)
 
 	spawn(&c, NULL, full);
 	for (int i = 0; i < 4; i++) {
-		fd[i] = dial(c.port);
+		fd[i] = connected(c.port);
 		assert_int_equal(echo_once(fd[i], 10, (unsigned)i), 0);
 	}
 	/* fd[0] was active longest ago once the others echoed... */
 	for (int i = 1; i < 4; i++)
 		assert_int_equal(echo_once(fd[i], 10, (unsigned)i), 0);
-	n = dial(c.port); /* ...so a fifth is served and fd[0] is reset */
+	n = connected(c.port); /* ...so a fifth is served and fd[0] is reset */
 	assert_int_equal(echo_once(n, 10, 9), 0);
 	assert_int_equal(ended(fd[0]), -ECONNRESET);
 	for (int i = 1; i < 4; i++)
