@@ -1,12 +1,13 @@
 # core/: the actor runtime, in sub-modules that depend one way:
-#   base <- sched <- actor <- {sup, mig, obs} <- rt
+#   base <- sched <- actor <- {sup, mig, obs, topic} <- rt
 # (scripts/check-deps.sh enforces it; README "Architecture").
-CORE_SUBS   := base sched actor sup mig obs rt
+CORE_SUBS   := base sched actor sup mig obs topic rt
 PUB_HEADERS += core/pn_core.h core/base/pn_msg.h core/base/pn_ring.h \
 	       core/actor/pn_request.h \
 	       core/sched/pn_backend.h core/sched/pn_stats.h \
 	       core/sup/pn_supervise.h \
-	       core/obs/pn_metrics.h core/mig/pn_migrate.h core/rt/pn_shutdown.h
+	       core/obs/pn_metrics.h core/mig/pn_migrate.h core/rt/pn_shutdown.h \
+	       core/topic/pn_topic.h
 # base: messages, the SPSC ring, FIFOs and PID sets, the timer wheel,
 # histograms, probes.
 LIB_SRCS    += core/base/containers.c core/base/timers.c core/base/buckets.c \
@@ -34,6 +35,8 @@ endif
 ifeq ($(PN_PROBES),0)
 override CFLAGS += -DPN_NO_PROBES
 endif
+# topic: publish/subscribe (the table, the home's fan-out, delivery).
+LIB_SRCS    += core/topic/topic.c core/topic/publish.c core/topic/deliver.c
 # mig: migration, placement, the traffic view and the rebalancer.
 LIB_SRCS    += core/mig/migrate.c core/mig/queues.c core/mig/fence.c \
 	       core/mig/pack.c core/mig/traffic.c \

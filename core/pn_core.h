@@ -350,6 +350,7 @@ struct pn_config {
 	uint64_t watchdog_ns;	 /* handler time limit; 1 s; 0: no watchdog */
 	int watchdog_policy;	 /* PN_WATCHDOG_REPORT (default) or _ABORT */
 	uint32_t registry_slots; /* name registry size, power of 2; 4096 */
+	uint32_t max_topics;	 /* open topics (pn_topic.h), <= 65535; 1024 */
 	bool no_crash_report;	 /* don't install the fatal-signal handler */
 	/* Supervision events (restarts, kills, stalls...), called on the
 	 * supervisor shard; NULL: one line each on stderr. */

@@ -16,6 +16,7 @@
 #include "pn_shutdown.h"
 #include "pn_stats.h"
 #include "pn_supervise.h"
+#include "pn_topic.h"
 #include "pn_topology.h"
 
 #endif /* PINION_H */

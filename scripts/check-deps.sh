@@ -7,7 +7,7 @@
 #     own headers and the public headers of the modules below it.
 #  2. core/'s sub-modules: base <- sched <- actor <- {sup, mig, obs} <- rt.
 #     A file in core/X/ includes only headers of X and of sub-modules below
-#     X (sup, mig and obs do not see each other); nothing in core/ includes
+#     X (sup, mig, obs and topic do not see each other); nothing in core/ includes
 #     core/core_int.h (the white-box tests' umbrella).
 #  3. Calls: from the objects of BUILD (default build/release), a symbol
 #     one core sub-module calls must be defined in the same sub-module or
@@ -53,7 +53,7 @@ for mod in topology alloc core io; do
 done
 
 # --- 2. core's sub-modules: includes ----------------------------------------
-subs="base sched actor sup mig obs rt"
+subs="base sched actor sup mig obs topic rt"
 declare -A below=(
 	[base]=""
 	[sched]="base"
@@ -61,7 +61,8 @@ declare -A below=(
 	[sup]="base sched actor"
 	[mig]="base sched actor"
 	[obs]="base sched actor"
-	[rt]="base sched actor sup mig obs"
+	[topic]="base sched actor"
+	[rt]="base sched actor sup mig obs topic"
 )
 sub_of_header() { # the sub-module a core header belongs to ("" if none)
 	local p

@@ -152,10 +152,14 @@ static void actor_free(struct pn_shard *s, struct pn__actor *a, bool stopped)
 
 	pn__atimers_fini(s, a);
 	pn__actor_release(s, a);
-	if (pn_pid_shard(pid) == s->id)
-		pn__slot_free(s, pn_pid_slot(pid));
-	else if (stopped)
-		pn__features_guest_gone(s, pid);
+	if (pn_pid_shard(pid) != s->id) {
+		if (stopped)
+			pn__features_guest_gone(s, pid);
+		return;
+	}
+	pn__slot_free(s, pn_pid_slot(pid));
+	if (stopped)
+		pn__features_stopped(s, pid);
 }
 
 /* Probes and the flight recorder for a stop (failures get their own). */
@@ -618,7 +622,7 @@ static void actor_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg)
 }
 
 static const struct pn__msg_range actor_ranges[] = {
-	{PN__MSG_SPAWN, PN__MSG_EXITSIG + 1, actor_msg},
+	{PN__MSG_SPAWN, PN__MSG_EXITSIG + 1, actor_msg, NULL},
 };
 
 const struct pn__feature pn__actor_feature = {

@@ -704,8 +704,8 @@ static int mig_create(struct pn_runtime *rt)
 }
 
 static const struct pn__msg_range mig_ranges[] = {
-	{PN__MSG_MIG_REQ, PN__MSG_MIG_REQ + 1, mig_req_msg},
-	{PN__MSG_MIG_REQ + 1, PN__MSG_MIG_END, mig_proto_msg},
+	{PN__MSG_MIG_REQ, PN__MSG_MIG_REQ + 1, mig_req_msg, NULL},
+	{PN__MSG_MIG_REQ + 1, PN__MSG_MIG_END, mig_proto_msg, NULL},
 };
 
 /* Every shard's migration counters into a metrics snapshot. */

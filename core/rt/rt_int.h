@@ -11,6 +11,7 @@
 #include "obs_int.h"
 #include "pn_shutdown.h"
 #include "sup_int.h"
+#include "topic_int.h"
 
 /* signals.c: stop pn_runtime_signals()'s waiter (destroy). */
 void pn__signals_stop(struct pn_runtime *rt);

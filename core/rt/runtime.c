@@ -22,10 +22,8 @@
  * layers below call them only through what they register here.
  */
 static const struct pn__feature *const features[] = {
-	&pn__actor_feature,
-	&pn__obs_feature,
-	&pn__sup_feature,
-	&pn__mig_feature,
+	&pn__actor_feature, &pn__obs_feature,	&pn__sup_feature,
+	&pn__mig_feature,   &pn__topic_feature,
 };
 #define NFEATURES (sizeof(features) / sizeof(features[0]))
 

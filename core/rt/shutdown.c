@@ -263,7 +263,7 @@ static void sweep_one(struct pn_shard *s, struct pn_msg *m, uint64_t *count)
 		return;
 	}
 	PN__STAT_ADD(s, PN__ST_DEAD, 1);
-	if (m->len > PN_MSG_INLINE)
+	if (!pn__features_drop(s, m) && m->len > PN_MSG_INLINE)
 		pn__buf_free(s, m->ptr);
 }
 

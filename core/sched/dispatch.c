@@ -10,12 +10,17 @@
  */
 #include "sched_int.h"
 
-void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m)
+void pn__dead_letter_keep(struct pn_shard *s, const struct pn_msg *m)
 {
 	PN__STAT_ADD(s, PN__ST_DEAD, 1);
 	pn__met_event(&s->met, PN__FL_DEAD, m->to, m->type, 0);
 	if (s->rt->cfg.dead_letter)
 		s->rt->cfg.dead_letter(s->rt->cfg.dead_letter_arg, s->id, m);
+}
+
+void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m)
+{
+	pn__dead_letter_keep(s, m);
 	if (m->len > PN_MSG_INLINE)
 		pn__buf_free(s, m->ptr);
 }

@@ -11,6 +11,8 @@
 void pn__dispatch_slow(struct pn_shard *s, struct pn_msg *m);
 void pn__dispatch_miss(struct pn_shard *s, struct pn_msg *m);
 void pn__dead_letter(struct pn_shard *s, const struct pn_msg *m);
+/* As pn__dead_letter(), but the payload stays (its owner frees it). */
+void pn__dead_letter_keep(struct pn_shard *s, const struct pn_msg *m);
 struct pn__actor *pn__lookup(struct pn_shard *s, pn_pid pid);
 void pn__buf_free(struct pn_shard *s, void *data);
 /* Builds without NDEBUG: panic unless @m has the size @a's behaviour
@@ -80,7 +82,7 @@ static inline void pn__beacon_leave(struct pn_shard *s,
  * per message is what the fast path cannot afford.
  */
 static inline __attribute__((always_inline)) void
-pn__run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
+pn__run_keep(struct pn_shard *s, struct pn__actor *a, const struct pn_msg *m)
 {
 	int rc;
 
@@ -94,6 +96,15 @@ pn__run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
 	if (PN_UNLIKELY(rc != 0 || a->pending))
 		s->rt->svc.after(s, a, rc);
 	s->cur = NULL;
+}
+
+/* pn__run_keep(), and then the payload goes back to its pool: the one
+ * place that runs a handler on a message it owns. (pn__run_keep() alone:
+ * a payload that others read too, which its owner frees.) */
+static inline __attribute__((always_inline)) void
+pn__run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
+{
+	pn__run_keep(s, a, m);
 	if (PN_UNLIKELY(m->len > PN_MSG_INLINE))
 		pn__buf_free(s, m->ptr);
 }

@@ -190,24 +190,34 @@ bool pn__features_miss(struct pn_shard *s, struct pn_msg *m)
 	return false;
 }
 
-bool pn__features_msg(struct pn_shard *s, struct pn_msg *m)
+/* The range of internal type @type, or NULL. */
+static const struct pn__msg_range *range_of(const struct pn_runtime *rt,
+					    uint32_t type)
 {
-	const struct pn__msg_range *r = s->rt->range;
-	unsigned lo = 0, hi = s->rt->nrange;
+	const struct pn__msg_range *r = rt->range;
+	unsigned lo = 0, hi = rt->nrange;
 
 	while (lo < hi) {
 		unsigned mid = (lo + hi) / 2;
 
-		if (m->type < r[mid].lo) {
+		if (type < r[mid].lo)
 			hi = mid;
-		} else if (m->type >= r[mid].hi) {
+		else if (type >= r[mid].hi)
 			lo = mid + 1;
-		} else {
-			r[mid].handle(s, m);
-			return true;
-		}
+		else
+			return &r[mid];
 	}
-	return false;
+	return NULL;
+}
+
+bool pn__features_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	const struct pn__msg_range *r = range_of(s->rt, m->type);
+
+	if (!r)
+		return false;
+	r->handle(s, m);
+	return true;
 }
 
 struct pn__actor *pn__features_find(struct pn_shard *s, pn_pid pid)
@@ -233,6 +243,23 @@ void pn__features_guest_gone(struct pn_shard *s, pn_pid pid)
 	for (unsigned i = 0; i < s->rt->nfeat; i++)
 		if (s->rt->feat[i]->guest_gone)
 			s->rt->feat[i]->guest_gone(s, pid);
+}
+
+void pn__features_stopped(struct pn_shard *s, pn_pid pid)
+{
+	for (unsigned i = 0; i < s->rt->nfeat; i++)
+		if (s->rt->feat[i]->stopped)
+			s->rt->feat[i]->stopped(s, pid);
+}
+
+bool pn__features_drop(struct pn_shard *s, struct pn_msg *m)
+{
+	const struct pn__msg_range *r = range_of(s->rt, m->type);
+
+	if (!r || !r->drop)
+		return false;
+	r->drop(s, m);
+	return true;
 }
 
 void pn__features_publish(struct pn_shard *s, unsigned dst, uint32_t n,

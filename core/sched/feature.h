@@ -26,6 +26,10 @@ struct pn__msg_range {
 	uint32_t lo, hi; /* internal message types [lo, hi) */
 	/* Consume @m on its shard (and free a large payload). */
 	void (*handle)(struct pn_shard *s, struct pn_msg *m);
+	/* Optional: @m will never be handled (the join sweep counts it a
+	 * dead letter): free what it holds. NULL: a payload over
+	 * PN_MSG_INLINE is a plain buffer (pn__buf_free). */
+	void (*drop)(struct pn_shard *s, struct pn_msg *m);
 };
 
 /*
@@ -84,6 +88,8 @@ struct pn__feature {
 	struct pn__actor *(*find)(struct pn_shard *s, pn_pid pid);
 	bool (*divert)(struct pn_shard *s, struct pn_msg *m);
 	void (*guest_gone)(struct pn_shard *s, pn_pid pid);
+	/* An actor homed here stopped (loop; its slot is free already). */
+	void (*stopped)(struct pn_shard *s, pn_pid pid);
 	/* The shard publishes @n messages to shard @dst's ring, @last the
 	 * newest (loop; once per published batch, never per message). */
 	void (*publish)(struct pn_shard *s, unsigned dst, uint32_t n,
@@ -151,6 +157,8 @@ bool pn__features_msg(struct pn_shard *s, struct pn_msg *m);
 struct pn__actor *pn__features_find(struct pn_shard *s, pn_pid pid);
 bool pn__features_divert(struct pn_shard *s, struct pn_msg *m);
 void pn__features_guest_gone(struct pn_shard *s, pn_pid pid);
+void pn__features_stopped(struct pn_shard *s, pn_pid pid);
+bool pn__features_drop(struct pn_shard *s, struct pn_msg *m);
 void pn__features_publish(struct pn_shard *s, unsigned dst, uint32_t n,
 			  const struct pn_msg *last);
 void pn__features_tick(struct pn_shard *s);

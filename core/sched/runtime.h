@@ -89,10 +89,11 @@ struct pn_runtime {
 	struct pn__services svc;
 	struct pn__msg_range *range;
 	unsigned nrange;
-	struct pn__sup_rt *sup;	 /* supervision (supervisor.c) */
-	struct pn__mrt *met;	 /* metrics (metrics.c) */
-	struct pn__place *place; /* placement, rebalancer (placement.c) */
-	struct pn__rtsig *sig;	 /* pn_runtime_signals (rt/signals.c) */
+	struct pn__sup_rt *sup;	   /* supervision (supervisor.c) */
+	struct pn__mrt *met;	   /* metrics (metrics.c) */
+	struct pn__place *place;   /* placement, rebalancer (placement.c) */
+	struct pn__rtsig *sig;	   /* pn_runtime_signals (rt/signals.c) */
+	struct pn__topics *topics; /* the topic table (topic/topic.c) */
 	/* Actors deferring their stop (pn_shutdown_defer): changed by the
 	 * shard of each (relaxed), read by the drain after each wave. */
 	_Atomic uint32_t deferring;

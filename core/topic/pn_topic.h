@@ -16,12 +16,12 @@ extern "C" {
  * A topic is named by a string (at most PN_TOPIC_NAME_MAX - 1 bytes) and
  * addressed by an id that pn_topic_open() gives out; an id stays valid
  * until pn_topic_close(), after which it gets -ENOENT (an id comes back
- * only after its table slot has been reused 65536 times). Every topic has a home shard that is its sequencer:
- * it numbers each accepted message (1, 2, 3, ... per topic) and sends it
- * on, one ring slot per destination shard and delivery class, however
- * many subscribers are there; the destination shard runs each local
- * subscriber's handler on it in turn (the ordinary dispatch: the watchdog,
- * probes and after-handler checks apply). A payload of up to
+ * only after its table slot has been reused 65536 times). Every topic has a
+ * home shard that is its sequencer: it numbers each accepted message (1, 2, 3,
+ * ... per topic) and sends it on, one ring slot per destination shard and
+ * delivery class, however many subscribers are there; the destination shard
+ * runs each local subscriber's handler on it in turn (the ordinary dispatch:
+ * the watchdog, probes and after-handler checks apply). A payload of up to
  * PN_TOPIC_INLINE bytes travels inside the slot; a larger one is copied
  * once into a buffer of the publisher's shard that every destination
  * reads in place and that goes back to the publisher's pool after the
@@ -210,8 +210,8 @@ struct pn_topic_stats {
 	uint64_t slots;	      /* ring slots sent (per destination and class) */
 	uint64_t disconnects; /* subscriptions cut by DISCONNECT */
 	uint32_t subscribers;
-	uint32_t channels;    /* destination shard and class pairs */
-	uint64_t max_lag;     /* the slowest channel: messages not handled */
+	uint32_t channels; /* destination shard and class pairs */
+	uint64_t max_lag;  /* the slowest channel: messages not handled */
 };
 
 /* Topic @id's counters: 0, -ENOENT. Any thread. */

@@ -1,0 +1,687 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A destination shard's side of topics: the channel objects it installs
+ * in a topic's table, the subscriptions of its actors on them, and the
+ * delivery of each slot to every local subscriber through the ordinary
+ * handler path (pn__run_keep: the payload is read in place, not copied
+ * per subscriber). A subscription lives on its actor's home shard; one
+ * whose actor has moved away gets its messages forwarded as TOPIC_ONE
+ * messages to the actor's PID, which migration routes like any other
+ * message (so in order).
+ *
+ * All of it runs on the shard's own thread; the channel's D-written
+ * fields are read by the home (done: credit) and by pn_topic_stats().
+ */
+#include "topic_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static struct pn__tshard *per(const struct pn_shard *s)
+{
+	return &s->rt->topics->per[s->id];
+}
+
+/* --- channel objects ----------------------------------------------------- */
+
+static struct pn__tchan *chan_new(struct pn_shard *s, uint32_t idx, uint8_t cls)
+{
+	struct pn__tshard *p = per(s);
+	struct pn__tchan *c = aligned_alloc(PN_CACHELINE, sizeof(*c));
+	uint32_t h;
+
+	if (!c)
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	if (p->nfree) {
+		h = p->freeh[--p->nfree];
+	} else {
+		if (p->nh == p->caph) {
+			uint32_t cap = p->caph ? 2 * p->caph : 16;
+			struct pn__tchan **v = realloc(p->h, cap * sizeof(*v));
+			uint32_t *f = realloc(p->freeh, cap * sizeof(*f));
+
+			if (v)
+				p->h = v;
+			if (f)
+				p->freeh = f;
+			if (!v || !f || cap >= 1u << PN_PID_SLOT_BITS) {
+				free(c);
+				return NULL;
+			}
+			p->caph = cap;
+		}
+		h = p->nh++;
+	}
+	p->h[h] = c;
+	c->handle = h + 1; /* 0 is never a channel's: pid(d, 0, 0) */
+	c->topic = idx;
+	c->cls = cls;
+	c->dst = s->id;
+	pn__htab_init(&c->keys, 16, 16, 1u << 22);
+	return c;
+}
+
+/* Free @c (its home has forgotten it; no slot for it is in flight).
+ * Under the table mutex: pn_topic_stats() reads channels. */
+void pn__topic_chan_free(struct pn_shard *s, struct pn__tchan *c)
+{
+	struct pn__tshard *p = per(s);
+	struct pn__topics *T = s->rt->topics;
+
+	pthread_mutex_lock(&T->mu);
+	p->h[c->handle - 1] = NULL;
+	p->freeh[p->nfree++] = c->handle - 1;
+	free(c->subs);
+	free(c);
+	pthread_mutex_unlock(&T->mu);
+}
+
+static struct pn__tchan *chan_of(const struct pn_shard *s,
+				 const struct pn_msg *m)
+{
+	const struct pn__tshard *p = per(s);
+	uint32_t h = pn_pid_slot(m->to);
+
+	if (!h || h > p->nh || !p->h[h - 1])
+		pn_panic("topic message %#x for no channel (%u)", m->type, h);
+	return p->h[h - 1];
+}
+
+/* Take @c out of its topic's table (members bump: the home rebuilds).
+ * Release: pairs with the home's acquire in rebuild. */
+static void uninstall(struct pn_shard *s, struct pn__tchan *c)
+{
+	struct pn__topic *t = &s->rt->topics->t[c->topic];
+	_Atomic(struct pn__tchan *) *slot = PN__TCHAN(t, s->id, c->cls);
+
+	if (atomic_load_explicit(slot, memory_order_relaxed) == c) {
+		atomic_store_explicit(slot, NULL, memory_order_release);
+		atomic_fetch_add_explicit(&t->members, 1, memory_order_seq_cst);
+	}
+	c->retired = true;
+}
+
+/* @c has no subscriber left: out of the table, and the home is told (it
+ * answers RETIRED after the last slot it sent to @c). */
+static void retire(struct pn_shard *s, struct pn__tchan *c)
+{
+	struct pn__topic *t = &s->rt->topics->t[c->topic];
+	struct pn_msg m = {.type = PN__MSG_TOPIC_RETIRE,
+			   .to = pn_pid_make(t->home, 0, 0),
+			   .ref = c->topic};
+
+	uninstall(s, c);
+	memcpy(m.data, &c, sizeof(c));
+	pn__topic_post(s, t->home, &m);
+}
+
+/* --- the subscriptions of a PID ------------------------------------------ */
+
+#define SUBREF(idx, cls) ((idx) << 2 | (cls))
+
+static int pid_note(struct pn_shard *s, pn_pid pid, uint32_t ref)
+{
+	struct pn__tshard *p = per(s);
+	struct pn__tpid *e = pn__htab_find(&p->bypid, pid);
+
+	if (!e && pn__htab_add(&p->bypid, s->arena, pid, (void **)&e) < 0)
+		return pn__error(-ENOMEM, "no memory for a subscription");
+	if (e->n == e->cap) {
+		uint32_t cap = e->cap ? 2 * e->cap : 4;
+		uint32_t *v = realloc(e->topic, cap * sizeof(*v));
+
+		if (!v) {
+			if (!e->n)
+				pn__htab_del(&p->bypid, e);
+			return pn__error(-ENOMEM,
+					 "no memory for a subscription");
+		}
+		e->topic = v;
+		e->cap = cap;
+	}
+	e->topic[e->n++] = ref;
+	return 0;
+}
+
+/* The class of @pid's subscription to topic @idx here, or -1; with
+ * @del, it is forgotten. */
+static int pid_find(struct pn_shard *s, pn_pid pid, uint32_t idx, bool del)
+{
+	struct pn__tpid *e = pn__htab_find(&per(s)->bypid, pid);
+
+	for (uint32_t i = 0; e && i < e->n; i++) {
+		uint32_t ref = e->topic[i];
+
+		if (ref >> 2 != idx)
+			continue;
+		if (del) {
+			e->topic[i] = e->topic[--e->n];
+			if (!e->n) {
+				free(e->topic);
+				pn__htab_del(&per(s)->bypid, e);
+			}
+		}
+		return (int)(ref & 3);
+	}
+	return -1;
+}
+
+/* Remove @pid's entry from @c; the channel retires when it was the last
+ * (unless it is being cut or closed: @quiet). */
+static void entry_del(struct pn_shard *s, struct pn__tchan *c, pn_pid pid,
+		      bool quiet)
+{
+	for (uint32_t i = 0; i < c->n; i++) {
+		if (c->subs[i].pid != pid)
+			continue;
+		if (c->iterating) {
+			c->subs[i].pid = 0;
+			c->holes = true;
+		} else {
+			c->subs[i] = c->subs[--c->n];
+		}
+		c->live--;
+		/* Relaxed: a count for pn_topic_stats(). */
+		atomic_store_explicit(&c->nsubs, c->live, memory_order_relaxed);
+		break;
+	}
+	if (!c->live && !quiet && !c->retired)
+		retire(s, c);
+}
+
+int pn__topic_sub_here(struct pn_shard *s, uint32_t idx, pn_pid pid,
+		       const struct pn_topic_sub_opts *o, uint64_t *start)
+{
+	struct pn__topic *t = &s->rt->topics->t[idx];
+	uint8_t cls = (uint8_t)o->policy;
+	_Atomic(struct pn__tchan *) *slot = PN__TCHAN(t, s->id, cls);
+	struct pn__tchan *c;
+	uint64_t at;
+
+	if (pid_find(s, pid, idx, false) >= 0)
+		return pn__error(-EALREADY, "%#llx already subscribes to %s",
+				 (unsigned long long)pid, t->name);
+	/* Relaxed: this shard is the only writer of its table entries. */
+	if (!(c = atomic_load_explicit(slot, memory_order_relaxed))) {
+		if (!(c = chan_new(s, idx, cls)))
+			return pn__error(-ENOMEM, "no memory for a channel");
+		/* Release: the object's fields, to the home's rebuild. Then
+		 * the Dekker pair with the home's publish: members (seq_cst)
+		 * here before seq (below); seq there before members. */
+		atomic_store_explicit(slot, c, memory_order_release);
+		atomic_fetch_add_explicit(&t->members, 1, memory_order_seq_cst);
+		/* A close racing this install: the sweep frees c. */
+		if (atomic_load_explicit(&t->state, memory_order_seq_cst) !=
+		    PN__T_OPEN)
+			return pn__error(-ENOENT, "topic %s is closing",
+					 t->name);
+	}
+	if (c->n == c->cap) {
+		uint32_t cap = c->cap ? 2 * c->cap : 4;
+		struct pn__tsub *v = realloc(c->subs, cap * sizeof(*v));
+
+		if (!v)
+			return pn__error(-ENOMEM, "no memory for a subscriber");
+		c->subs = v;
+		c->cap = cap;
+	}
+	if (pid_note(s, pid, SUBREF(idx, cls)) < 0)
+		return -ENOMEM;
+	at = atomic_load_explicit(&t->seq, memory_order_seq_cst);
+	c->subs[c->n++] = (struct pn__tsub){
+		.pid = pid,
+		.start = at,
+		.lo = o->key_lo,
+		.hi = o->key_lo || o->key_hi ? o->key_hi : UINT64_MAX,
+		.fn = o->filter,
+		.arg = o->filter_arg};
+	c->live++;
+	atomic_store_explicit(&c->nsubs, c->live, memory_order_relaxed);
+	if (start)
+		*start = at;
+	return 0;
+}
+
+int pn__topic_unsub_here(struct pn_shard *s, uint32_t idx, pn_pid pid)
+{
+	struct pn__topic *t = &s->rt->topics->t[idx];
+	int cls = pid_find(s, pid, idx, true);
+	struct pn__tchan *c;
+
+	if (cls < 0)
+		return pn__error(-ENOENT, "%#llx does not subscribe to %s",
+				 (unsigned long long)pid, t->name);
+	c = atomic_load_explicit(PN__TCHAN(t, s->id, cls),
+				 memory_order_relaxed);
+	if (c)
+		entry_del(s, c, pid, false);
+	return 0;
+}
+
+/* @pid stopped (or its guest copy did): every subscription goes. */
+void pn__topic_gone(struct pn_shard *s, pn_pid pid)
+{
+	struct pn__tpid *e;
+
+	while ((e = pn__htab_find(&per(s)->bypid, pid)))
+		pn__topic_unsub_here(s, e->topic[0] >> 2, pid);
+}
+
+/* --- delivery ------------------------------------------------------------ */
+
+/* The header of a TOPIC_ONE message's buffer (then the payload). */
+struct one_hdr {
+	struct pn_topic_info info;
+	uint32_t type, len;
+};
+
+/* @pid lives away from home: forward the delivery to its PID. */
+static void forward(struct pn_shard *s, pn_pid pid, const struct pn_msg *lm,
+		    const struct pn_topic_info *info)
+{
+	size_t len = sizeof(struct one_hdr) + lm->len;
+	struct one_hdr *h = malloc(len);
+
+	if (!h)
+		pn_panic("no memory to forward a topic message");
+	*h = (struct one_hdr){*info, lm->type, lm->len};
+	memcpy(h + 1, pn_msg_data(lm), lm->len);
+	/* Exempt, like every forward: the window bounds them. */
+	if (pn__send_sys(s, pid, PN__MSG_TOPIC_ONE, lm->from, 0, h, len) < 0)
+		pn_panic("cannot forward a topic message: %s", pn_last_error());
+	free(h);
+}
+
+/* Run @pid's handler on @lm (or forward it, or forget a dead one).
+ * Returns whether it was delivered. */
+static bool deliver_one(struct pn_shard *s, struct pn__tchan *c, pn_pid pid,
+			struct pn_msg *lm, const struct pn_topic_info *info)
+{
+	uint32_t idx = pn_pid_slot(pid);
+	struct pn__actor *a = s->slots[idx].actor;
+
+	if (a && a->pid == pid) {
+		lm->to = pid;
+		per(s)->cur = info;
+		PN_PROBE3(topic_deliver, c->topic, info->seq, pid);
+		pn__run_keep(s, a, lm);
+		per(s)->cur = NULL;
+		return true;
+	}
+	/* Relaxed: our own slot table (only this shard moves gen on). */
+	if (atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed) ==
+	    pn_pid_gen(pid)) {
+		forward(s, pid, lm, info);
+		return true;
+	}
+	pn__topic_gone(s, pid); /* stopped unseen: not a subscriber now */
+	return false;
+}
+
+/* @e's filter takes @lm (key @key). */
+static bool wanted(const struct pn__tsub *e, uint64_t key,
+		   const struct pn_msg *lm)
+{
+	return key >= e->lo && key <= e->hi &&
+	       (!e->fn || e->fn(e->arg, key, lm));
+}
+
+/* After an iteration: fill the holes unsubscribes left. */
+static void compact(struct pn__tchan *c)
+{
+	uint32_t j = 0;
+
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->subs[i].pid)
+			c->subs[j++] = c->subs[i];
+	c->n = j;
+	c->holes = false;
+}
+
+static void mark_dirty(struct pn_shard *s, struct pn__tchan *c)
+{
+	struct pn__tshard *p = per(s);
+
+	if (c->dirty)
+		return;
+	if (p->ndirty == p->capdirty) {
+		unsigned cap = p->capdirty ? 2 * p->capdirty : 16;
+		struct pn__tchan **v = realloc(p->dirty, cap * sizeof(*v));
+
+		if (!v)
+			pn_panic("no memory for the topic credit list");
+		p->dirty = v;
+		p->capdirty = cap;
+	}
+	p->dirty[p->ndirty++] = c;
+	c->dirty = true;
+	s->turn_want |= p->bit;
+}
+
+/* A slot: every local subscriber of @c gets it, then done moves on. */
+static void slot_msg(struct pn_shard *s, struct pn__tchan *c,
+		     const struct pn_msg *m)
+{
+	struct pn__topic *t = &s->rt->topics->t[c->topic];
+	struct pn_topic_info info = {
+		.topic = PN__TID(
+			c->topic,
+			atomic_load_explicit(&t->gen, memory_order_relaxed)),
+		.gap = c->gap_in,
+		.seq = m->ref,
+		.conflated = c->confl_in};
+	struct pn_msg lm = {.len = m->len, .from = m->from};
+	uint64_t done, hit = 0, skip = 0;
+
+	memcpy(&info.key, m->data + 16, sizeof(info.key));
+	memcpy(&lm.type, m->data + 24, sizeof(lm.type));
+	if (m->len <= PN_TOPIC_INLINE)
+		memcpy(lm.data, m->data, m->len);
+	else
+		lm.ptr = ((struct pn__tbuf *)m->ptr)->data;
+	c->gap_in = c->confl_in = 0;
+	c->iterating = true;
+	for (uint32_t i = 0, n = c->n; i < n; i++) {
+		struct pn__tsub e = c->subs[i]; /* handlers may add some */
+
+		if (!e.pid || m->ref <= e.start)
+			continue;
+		if (!wanted(&e, info.key, &lm))
+			skip++;
+		else if (deliver_one(s, c, e.pid, &lm, &info))
+			hit++;
+	}
+	c->iterating = false;
+	if (c->holes)
+		compact(c);
+	if (m->len > PN_TOPIC_INLINE)
+		pn__tbuf_put(s, m->ptr);
+	/* Relaxed loads of our own counters; release: pairs with the
+	 * home's acquire in room() (what we handled is done with). */
+	done = atomic_load_explicit(&c->done, memory_order_relaxed) + 1;
+	atomic_store_explicit(&c->done, done, memory_order_release);
+	atomic_store_explicit(
+		&c->delivered,
+		atomic_load_explicit(&c->delivered, memory_order_relaxed) + hit,
+		memory_order_relaxed);
+	atomic_store_explicit(
+		&c->filtered,
+		atomic_load_explicit(&c->filtered, memory_order_relaxed) + skip,
+		memory_order_relaxed);
+	mark_dirty(s, c);
+}
+
+/*
+ * Once per loop turn with deliveries: the credit check. A full fence
+ * between the stores of done and the loads of want, paired with the one
+ * in the home's room(): the home sets want, fences and reads done, so
+ * either it sees our progress or we see its want and send a CREDIT.
+ */
+unsigned pn__topic_turn(struct pn_shard *s)
+{
+	struct pn__tshard *p = per(s);
+	unsigned n = p->ndirty;
+
+	s->turn_want &= ~p->bit;
+	if (!n)
+		return 0;
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < n; i++) {
+		struct pn__tchan *c = p->dirty[i];
+
+		c->dirty = false;
+		/* Relaxed first look; acq_rel exchange so one CREDIT per
+		 * request (pairs with the home's store of want). */
+		if (atomic_load_explicit(&c->want, memory_order_relaxed) &&
+		    atomic_exchange_explicit(&c->want, 0,
+					     memory_order_acq_rel)) {
+			struct pn__topic *t = &s->rt->topics->t[c->topic];
+			struct pn_msg m = {.type = PN__MSG_TOPIC_CREDIT,
+					   .to = pn_pid_make(t->home, 0, 0),
+					   .ref = c->topic};
+
+			memcpy(m.data, &c, sizeof(c));
+			pn__topic_post(s, t->home, &m);
+		}
+	}
+	p->ndirty = 0;
+	return n;
+}
+
+bool pn__topic_ready(struct pn_shard *s)
+{
+	return per(s)->ndirty != 0;
+}
+
+/* --- the home's control messages ----------------------------------------- */
+
+/* Tell @c's subscribers the subscription is over (@reason: 0 closed,
+ * -ENOBUFS cut) and forget them. */
+static void end_all(struct pn_shard *s, struct pn__tchan *c, int reason,
+		    uint64_t seq)
+{
+	struct pn__topic *t = &s->rt->topics->t[c->topic];
+	struct pn_topic_event ev = {
+		.topic = PN__TID(
+			c->topic,
+			atomic_load_explicit(&t->gen, memory_order_relaxed)),
+		.reason = reason,
+		.seq = seq};
+
+	for (uint32_t i = 0; i < c->n; i++) {
+		pn_pid pid = c->subs[i].pid;
+
+		if (!pid)
+			continue;
+		pid_find(s, pid, c->topic, true);
+		/* A stopped actor: a dead letter, as for any message. */
+		(void)pn__send_sys(s, pid, PN_MSG_TOPIC_CLOSED, PN_PID_NONE, 0,
+				   &ev, sizeof(ev));
+		if (reason)
+			atomic_fetch_add_explicit(&c->cuts, 1,
+						  memory_order_relaxed);
+	}
+	c->n = c->live = 0;
+	atomic_store_explicit(&c->nsubs, 0, memory_order_relaxed);
+}
+
+/* CLOSE (in-band) or the SWEEP: @c goes, unless it retired before (then
+ * its RETIRE is on the way to the home, which answers RETIRED). */
+static void close_chan(struct pn_shard *s, struct pn__tchan *c, uint64_t seq)
+{
+	if (c->retired)
+		return;
+	end_all(s, c, 0, seq);
+	uninstall(s, c);
+	if (c->dirty) { /* still on the credit list: drop it from there */
+		struct pn__tshard *p = per(s);
+
+		for (unsigned i = 0; i < p->ndirty; i++)
+			if (p->dirty[i] == c)
+				p->dirty[i] = p->dirty[--p->ndirty];
+	}
+	pn__topic_chan_free(s, c);
+}
+
+static void sweep_msg(struct pn_shard *s, uint32_t idx)
+{
+	struct pn__topic *t = &s->rt->topics->t[idx];
+	struct pn_msg m = {.type = PN__MSG_TOPIC_ACK,
+			   .to = pn_pid_make(t->home, 0, 0),
+			   .ref = idx};
+
+	for (unsigned cls = 0; cls < PN_TOPIC_NPOLICIES; cls++) {
+		struct pn__tchan *c = atomic_load_explicit(
+			PN__TCHAN(t, s->id, cls), memory_order_relaxed);
+
+		if (c)
+			close_chan(s, c,
+				   atomic_load_explicit(&t->seq,
+							memory_order_relaxed));
+	}
+	pn__topic_post(s, t->home, &m);
+}
+
+/* TOPIC_ONE: a delivery forwarded to an actor that moved here. */
+static void one_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	const struct one_hdr *h = m->ptr;
+	struct pn__actor *a = pn__lookup(s, m->to);
+	struct pn_msg lm = {
+		.type = h->type, .len = h->len, .to = m->to, .from = m->from};
+
+	if (h->len <= PN_MSG_INLINE)
+		memcpy(lm.data, h + 1, h->len);
+	else
+		lm.ptr = (void *)(h + 1);
+	if (a && !s->cur) {
+		per(s)->cur = &h->info;
+		pn__run_keep(s, a, &lm);
+		per(s)->cur = NULL;
+	} else {
+		pn__dead_letter_keep(s, &lm);
+	}
+	pn__buf_free(s, m->ptr);
+}
+
+static void subreq_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	const struct pn__tsubreq *r = m->ptr;
+	struct pn__topic *t = pn__topic_get(s->rt, r->id, "subscribe");
+	uint32_t idx = PN__TID_IDX(r->id);
+	uint32_t gen = atomic_load_explicit(&s->slots[pn_pid_slot(r->pid)].gen,
+					    memory_order_relaxed);
+	uint64_t start = 0;
+	int rc;
+
+	if (!t)
+		rc = -ENOENT;
+	else if (gen != pn_pid_gen(r->pid))
+		rc = pn__error(-ESRCH, "%#llx is not alive",
+			       (unsigned long long)r->pid);
+	else if (r->unsub)
+		rc = pn__topic_unsub_here(s, idx, r->pid);
+	else
+		rc = pn__topic_sub_here(s, idx, r->pid, &r->o, &start);
+	if (r->w) {
+		pn__twait_done(r->w, rc, start);
+	} else if (!r->unsub) {
+		struct pn_topic_event ev = {r->id, rc, start};
+
+		(void)pn__send_sys(s, r->pid, PN_MSG_TOPIC_SUBSCRIBED,
+				   PN_PID_NONE, 0, &ev, sizeof(ev));
+	}
+	pn__buf_free(s, m->ptr);
+}
+
+/* The destinations' messages. */
+void pn__topic_dst_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	struct pn__tchan *c;
+
+	switch (m->type) {
+	case PN__MSG_TOPIC_SWEEP:
+		sweep_msg(s, (uint32_t)m->ref);
+		return;
+	case PN__MSG_TOPIC_ONE:
+		one_msg(s, m);
+		return;
+	case PN__MSG_TOPIC_SUBREQ:
+		subreq_msg(s, m);
+		return;
+	case PN__MSG_TOPIC_UNSUB: {
+		pn_pid pid;
+
+		memcpy(&pid, m->data, sizeof(pid));
+		if (m->ref == UINT32_MAX)
+			pn__topic_gone(s, pid);
+		else
+			(void)pn__topic_unsub_here(s, (uint32_t)m->ref, pid);
+		return;
+	}
+	default:
+		break;
+	}
+	c = chan_of(s, m);
+	switch (m->type) {
+	case PN__MSG_TOPIC_SLOT:
+		slot_msg(s, c, m);
+		break;
+	case PN__MSG_TOPIC_GAP:
+		c->gap_in += (uint32_t)m->ref;
+		c->confl_in += (uint32_t)(m->ref >> 32);
+		break;
+	case PN__MSG_TOPIC_CUT:
+		if (!c->retired) {
+			end_all(s, c, -ENOBUFS, m->ref);
+			retire(s, c);
+		}
+		break;
+	case PN__MSG_TOPIC_RETIRED:
+		pn__topic_chan_free(s, c);
+		break;
+	case PN__MSG_TOPIC_CLOSE:
+		close_chan(s, c, m->ref);
+		break;
+	default:
+		pn_panic("unknown topic message %#x", m->type);
+	}
+}
+
+/* --- teardown ------------------------------------------------------------ */
+
+/* Every shard's channel objects (with the home's queues in them), the
+ * per-shard tables and the topic table. Before the shards are freed: the
+ * arenas are still there. Controlling thread, the shards joined. */
+void pn__topic_destroy(struct pn_runtime *rt)
+{
+	struct pn__topics *T = rt->topics;
+
+	if (!T)
+		return;
+	for (unsigned d = 0; T->per && d < rt->nshards; d++) {
+		struct pn__tshard *p = &T->per[d];
+		struct pn_arena *a = rt->shard[d] ? rt->shard[d]->arena : NULL;
+
+		for (uint32_t i = 0; i < p->nh; i++) {
+			struct pn__tchan *c = p->h[i];
+			struct pn_shard *home;
+
+			if (!c)
+				continue;
+			home = rt->shard[T->t[c->topic].home];
+			pn__fifo_fini(&c->pending, home->arena);
+			pn__htab_fini(&c->keys, home->arena);
+			free(c->subs);
+			free(c);
+		}
+		for (uint32_t i = 0; a && i < p->bypid.cap; i++) {
+			struct pn__tpid *e = pn__htab_slot(&p->bypid, i);
+
+			if (e)
+				free(e->topic);
+		}
+		if (a)
+			pn__htab_fini(&p->bypid, a);
+		free(p->h);
+		free(p->freeh);
+		free(p->dirty);
+	}
+	for (uint32_t i = 0; T->t && i < T->max; i++) {
+		struct pn__topic *t = &T->t[i];
+		struct pn_shard *home = rt->shard ? rt->shard[t->home] : NULL;
+
+		if (home) {
+			pn__fifo_fini(&t->backlog, home->arena);
+			pn__pids_fini(&t->waiters, home->arena);
+		}
+		free(t->dest);
+		free(t->chan);
+	}
+	pthread_mutex_destroy(&T->mu);
+	free(T->per);
+	free(T->t);
+	free(T);
+	rt->topics = NULL;
+}

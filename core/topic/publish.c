@@ -1,0 +1,727 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A topic's home shard: it numbers every message and sends it on, one
+ * slot per channel (destination shard and class), within each channel's
+ * window of max_lag slots not yet handled. What does not fit waits or is
+ * refused by the channel's policy: BACKPRESSURE refuses the publish (so
+ * the pre-check runs before anything is numbered), DROP_OLDEST and
+ * CONFLATE keep at most max_lag slots pending here, DISCONNECT cuts the
+ * channel. Also here: forwarded publishes (from other shards and from
+ * outside; they wait in the backlog while the topic is blocked), credit,
+ * the writable notices, retiring channels and closing the topic.
+ *
+ * Everything here runs on the home shard's thread, which owns the fields
+ * marked "the home's" in topic_int.h.
+ */
+#include "topic_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Is there room in @c's window? With none at first sight, the home asks
+ * for a CREDIT: want = 1, then a full fence and a fresh look at done; D
+ * stores done, fences and reads want (deliver.c, pn__topic_turn), so one
+ * of the two sees the other and no credit is lost. */
+static bool room(const struct pn__topic *t, struct pn__tchan *c)
+{
+	uint64_t sent = atomic_load_explicit(&c->sent, memory_order_relaxed);
+
+	if (sent - c->done_seen < t->max_lag)
+		return true;
+	/* Acquire: pairs with D's release store of done (deliver.c). */
+	c->done_seen = atomic_load_explicit(&c->done, memory_order_acquire);
+	if (sent - c->done_seen < t->max_lag)
+		return true;
+	atomic_store_explicit(&c->want, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst); /* pairs: topic_turn's */
+	c->done_seen = atomic_load_explicit(&c->done, memory_order_relaxed);
+	return sent - c->done_seen < t->max_lag;
+}
+
+/* Every BACKPRESSURE channel has room. */
+static bool open_for_all_but_backlog(const struct pn__topic *t)
+{
+	for (unsigned i = 0; i < t->ndest; i++) {
+		struct pn__tchan *c = t->dest[i];
+
+		if (c->cls == PN_TOPIC_BACKPRESSURE && c->state == PN__C_OPEN &&
+		    !room(t, c))
+			return false;
+	}
+	return true;
+}
+
+/* ... and no forwarded publish waits in the backlog. */
+static bool open_for_all(const struct pn__topic *t)
+{
+	return !pn__fifo_len(&t->backlog) && open_for_all_but_backlog(t);
+}
+
+/* Rebuild the list of channels from the table (@g: members as read). */
+static void rebuild(struct pn_shard *s, struct pn__topic *t, uint32_t g)
+{
+	size_t n = (size_t)s->nshards * PN_TOPIC_NPOLICIES;
+
+	if (!t->dest && !(t->dest = calloc(n, sizeof(*t->dest))))
+		pn_panic("no memory for a topic's channel list");
+	t->members_seen = g;
+	t->ndest = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* Acquire: pairs with the installing release (deliver.c). */
+		struct pn__tchan *c =
+			atomic_load_explicit(&t->chan[i], memory_order_acquire);
+
+		if (c)
+			t->dest[t->ndest++] = c;
+	}
+}
+
+static void tbuf_get(const struct pn_msg *m)
+{
+	if (m->len > PN_TOPIC_INLINE)
+		/* Relaxed: taking a reference needs no order (the last
+		 * put's acq_rel orders the free). */
+		atomic_fetch_add_explicit(&((struct pn__tbuf *)m->ptr)->refs, 1,
+					  memory_order_relaxed);
+}
+
+/* Send slot @m (its to and seq set) down @c; a GAP first if it lost
+ * some since the last one. */
+static void push(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
+		 const struct pn_msg *m)
+{
+	if (c->gap || c->confl) {
+		struct pn_msg g = {.type = PN__MSG_TOPIC_GAP,
+				   .to = m->to,
+				   .ref = c->gap | (uint64_t)c->confl << 32};
+
+		pn__topic_post(s, c->dst, &g);
+		c->gap = c->confl = 0;
+	}
+	pn__topic_post(s, c->dst, m);
+	/* Relaxed: the home is the only writer; stats read it. */
+	atomic_store_explicit(
+		&c->sent,
+		atomic_load_explicit(&c->sent, memory_order_relaxed) + 1,
+		memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->slots, 1, memory_order_relaxed);
+}
+
+static void count(_Atomic uint64_t *v, uint64_t n)
+{
+	/* Relaxed: statistics, written by the home only. */
+	atomic_store_explicit(v,
+			      atomic_load_explicit(v, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* A pending slot is a tombstone once CONFLATE replaced it. */
+#define TOMB(m) ((m)->to == 0)
+
+struct keyent {
+	uint64_t key;
+	struct pn_msg *m;
+};
+
+static uint64_t slot_key(const struct pn_msg *m)
+{
+	uint64_t k;
+
+	memcpy(&k, m->data + 16, sizeof(k));
+	return k;
+}
+
+/* The conflation table's key for @m (0 is the table's empty key). */
+static uint64_t htab_key(const struct pn_msg *m)
+{
+	uint64_t k = slot_key(m);
+
+	return k ? k : UINT64_MAX - 1;
+}
+
+/* Forget @m in @c's key table (it leaves the pending queue). */
+static void unkey(struct pn__tchan *c, const struct pn_msg *m)
+{
+	struct keyent *e;
+
+	if (c->cls == PN_TOPIC_CONFLATE &&
+	    (e = pn__htab_find(&c->keys, htab_key(m))) && e->m == m)
+		pn__htab_del(&c->keys, e);
+}
+
+/* Take the oldest pending slot of @c out (into *@out; false: none). */
+static bool pend_pop(struct pn_shard *s, struct pn__tchan *c,
+		     struct pn_msg *out)
+{
+	struct pn_msg *p;
+
+	while ((p = pn__fifo_peek(&c->pending))) {
+		bool tomb = TOMB(p);
+
+		if (!tomb)
+			unkey(c, p);
+		*out = *p;
+		pn__fifo_pop(&c->pending, s->arena);
+		pn__acct_side_out(s, out);
+		if (!tomb)
+			return true;
+	}
+	return false;
+}
+
+/* Rewrite @c's pending queue without its tombstones (CONFLATE keeps at
+ * most max_lag live slots and as many tombstones). */
+static void pend_compact(struct pn_shard *s, struct pn__tchan *c)
+{
+	struct pn__fifo old = c->pending;
+	struct pn_msg *p;
+
+	c->pending = (struct pn__fifo){0};
+	pn__htab_fini(&c->keys, s->arena);
+	while ((p = pn__fifo_peek(&old))) {
+		if (!TOMB(p)) {
+			struct pn_msg *q = pn__fifo_slot(&c->pending, s->arena);
+			struct keyent *e;
+
+			if (!q || pn__htab_add(&c->keys, s->arena, htab_key(p),
+					       (void **)&e) < 0)
+				pn_panic("no memory for a conflation queue");
+			*q = *p;
+			e->m = q;
+			pn__fifo_commit(&c->pending);
+		} else {
+			pn__acct_side_out(s, p); /* it leaves, for good */
+		}
+		pn__fifo_pop(&old, s->arena);
+	}
+	pn__fifo_fini(&old, s->arena);
+}
+
+/* CONFLATE: an older slot of the same key dies (it stays in line as a
+ * tombstone, so that the pending queue keeps seq order). */
+static void conflate(struct pn_shard *s, struct pn__topic *t,
+		     struct pn__tchan *c, struct pn_msg *q)
+{
+	struct keyent *e = pn__htab_find(&c->keys, htab_key(q));
+
+	if (e) {
+		struct pn_msg *old = e->m;
+
+		if (old->len > PN_TOPIC_INLINE)
+			pn__tbuf_put(s, old->ptr);
+		old->to = 0;
+		c->confl++;
+		count(&c->conflated, 1);
+		e->m = q;
+	} else if (pn__htab_add(&c->keys, s->arena, htab_key(q), (void **)&e) ==
+		   0) {
+		e->m = q;
+	} else {
+		pn_panic("no memory for a conflation table");
+	}
+	if (pn__fifo_len(&c->pending) > 2 * (uint64_t)t->max_lag)
+		pend_compact(s, c);
+}
+
+/* DROP_OLDEST, CONFLATE: slot @m waits at the home; the oldest live one
+ * goes when max_lag wait. */
+static void pend(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
+		 const struct pn_msg *m)
+{
+	struct pn_msg *q = pn__fifo_slot(&c->pending, s->arena);
+	uint64_t live;
+
+	if (!q)
+		pn_panic("no memory for a topic's pending queue");
+	*q = *m;
+	tbuf_get(m);
+	pn__fifo_commit(&c->pending);
+	pn__acct_side_in(s, m);
+	if (c->cls == PN_TOPIC_CONFLATE)
+		conflate(s, t, c, q);
+	live = c->cls == PN_TOPIC_CONFLATE ? c->keys.n
+					   : pn__fifo_len(&c->pending);
+	if (live > t->max_lag) {
+		struct pn_msg old;
+
+		if (pend_pop(s, c, &old)) {
+			if (old.len > PN_TOPIC_INLINE)
+				pn__tbuf_put(s, old.ptr);
+			c->gap++;
+			count(&c->dropped, 1);
+		}
+	}
+}
+
+/* Move @c's pending slots into its window while there is room. */
+static unsigned flush(struct pn_shard *s, struct pn__topic *t,
+		      struct pn__tchan *c)
+{
+	struct pn_msg m;
+	unsigned n = 0;
+
+	while (pn__fifo_len(&c->pending) && room(t, c) && pend_pop(s, c, &m)) {
+		push(s, t, c, &m); /* the pending queue's reference moves */
+		n++;
+	}
+	return n;
+}
+
+/* DISCONNECT: @c is too slow; its D unsubscribes everyone on it. */
+static void cut(struct pn_shard *s, struct pn__tchan *c, const struct pn_msg *m)
+{
+	struct pn_msg k = {.type = PN__MSG_TOPIC_CUT, .to = m->to};
+
+	c->state = PN__C_CUT;
+	pn__topic_post(s, c->dst, &k);
+}
+
+/* Message @tmpl (numbered @seq) to channel @c. */
+static void send_one(struct pn_shard *s, struct pn__topic *t,
+		     struct pn__tchan *c, const struct pn_msg *tmpl,
+		     uint64_t seq)
+{
+	struct pn_msg m = *tmpl;
+
+	m.to = pn_pid_make(c->dst, c->handle, 0);
+	m.ref = seq;
+	if (c->state != PN__C_OPEN) {
+		count(&c->dropped, 1);
+		return;
+	}
+	if (!pn__fifo_len(&c->pending) && room(t, c)) {
+		tbuf_get(&m);
+		push(s, t, c, &m);
+		return;
+	}
+	switch (c->cls) {
+	case PN_TOPIC_DROP_OLDEST:
+	case PN_TOPIC_CONFLATE:
+		pend(s, t, c, &m);
+		break;
+	case PN_TOPIC_DISCONNECT:
+		count(&c->dropped, 1);
+		cut(s, c, &m);
+		break;
+	default: /* BACKPRESSURE: the pre-check found room; keep it lossless */
+		tbuf_get(&m);
+		push(s, t, c, &m);
+	}
+}
+
+/* Refused: the publisher may ask for a writable notice. */
+static int refuse(struct pn__topic *t)
+{
+	atomic_fetch_add_explicit(&t->refused, 1, memory_order_relaxed);
+	return pn__error(-EAGAIN,
+			 "topic %s: a subscriber is max_lag (%u) "
+			 "behind",
+			 t->name, t->max_lag);
+}
+
+/* Number @pub (a SLOT template: len, from, payload, key, type) and send
+ * it to every channel. -EAGAIN: refused, nothing numbered. A forwarded
+ * publish (@fwd) comes from the backlog or finds it empty: it only needs
+ * room. */
+static int number(struct pn_shard *s, struct pn__topic *t, uint32_t idx,
+		  const struct pn_msg *pub, bool fwd)
+{
+	uint64_t seq;
+	uint32_t g;
+
+	if (!(fwd ? open_for_all_but_backlog(t) : open_for_all(t)))
+		return refuse(t);
+	seq = atomic_load_explicit(&t->seq, memory_order_relaxed) + 1;
+	/* seq_cst, both: the Dekker pair with a subscribe's install (its
+	 * members bump, then its read of seq; topic_int.h). */
+	atomic_store_explicit(&t->seq, seq, memory_order_seq_cst);
+	g = atomic_load_explicit(&t->members, memory_order_seq_cst);
+	if (g != t->members_seen)
+		rebuild(s, t, g);
+	PN_PROBE3(topic_publish, idx, seq, t->ndest);
+	for (unsigned i = 0; i < t->ndest; i++)
+		send_one(s, t, t->dest[i], pub, seq);
+	return 0;
+}
+
+int pn__topic_publish_home(struct pn_shard *s, struct pn__topic *t,
+			   uint32_t idx, const struct pn_msg *pub)
+{
+	return number(s, t, idx, pub, false);
+}
+
+/* --- forwarded publishes ------------------------------------------------- */
+
+/* A FWD message's layout (topic.c builds it): payload at data[0, 12) or a
+ * struct pn__tbuf * at data[0, 8); its length at [12, 16); the key and
+ * the type at [16, 28) as in a slot; the topic's id at [28, 32). */
+static uint32_t u32_at(const struct pn_msg *m, unsigned off)
+{
+	uint32_t v;
+
+	memcpy(&v, m->data + off, sizeof(v));
+	return v;
+}
+
+/* The slot template of forwarded publish @f (its buffer reference, if
+ * any, moves to the template or is dropped). */
+static void fwd_slot(struct pn_shard *s, const struct pn_msg *f,
+		     struct pn_msg *pub)
+{
+	uint32_t len = u32_at(f, 12);
+
+	*pub = (struct pn_msg){
+		.type = PN__MSG_TOPIC_SLOT, .len = len, .from = f->from};
+	memcpy(pub->data + 16, f->data + 16, 12); /* key, type */
+	if (len <= 12) {
+		memcpy(pub->data, f->data, len);
+	} else if (len <= PN_TOPIC_INLINE) {
+		struct pn__tbuf *b = f->ptr;
+
+		memcpy(pub->data, b->data, len);
+		pn__tbuf_put(s, b);
+	} else {
+		pub->ptr = f->ptr;
+	}
+}
+
+/* One forwarded publish less is waiting: wake an external publisher
+ * sleeping for a place (topic.c). seq_cst, both: the Dekker pair with
+ * the sleeper, which counts itself in and then checks fwd in the kernel;
+ * clamped at 0 (a publish of a topic closed and reopened meanwhile). */
+static void fwd_release(struct pn__topic *t)
+{
+	uint32_t n = atomic_load_explicit(&t->fwd, memory_order_relaxed);
+
+	while (n && !atomic_compare_exchange_weak_explicit(
+			    &t->fwd, &n, n - 1, memory_order_seq_cst,
+			    memory_order_relaxed))
+		;
+	if (atomic_load_explicit(&t->fwd_sleepers, memory_order_seq_cst))
+		pn__futex_wake(&t->fwd);
+}
+
+static void fwd_publish(struct pn_shard *s, struct pn__topic *t, uint32_t idx,
+			const struct pn_msg *f)
+{
+	struct pn_msg pub;
+
+	fwd_slot(s, f, &pub);
+	if (number(s, t, idx, &pub, true) < 0)
+		pn_panic("topic %s: a forwarded publish found no room",
+			 t->name);
+	if (pub.len > PN_TOPIC_INLINE)
+		pn__tbuf_put(s, pub.ptr); /* the publisher's reference */
+	fwd_release(t);
+}
+
+/* Drop forwarded publish @f (its topic is gone, or the runtime). */
+static void fwd_drop(struct pn_shard *s, struct pn__topic *t,
+		     const struct pn_msg *f)
+{
+	uint32_t len = u32_at(f, 12);
+
+	if (len > 12)
+		pn__tbuf_put(s, f->ptr);
+	if (t) {
+		count(&t->dropped_closed, 1);
+		fwd_release(t);
+	}
+}
+
+/* A topic's entry if @id still names it (open or closing), else NULL. */
+static struct pn__topic *entry_of(struct pn_shard *s, uint32_t id)
+{
+	struct pn__topics *T = s->rt->topics;
+	uint32_t idx = PN__TID_IDX(id);
+
+	if (!id || idx >= T->max ||
+	    atomic_load_explicit(&T->t[idx].gen, memory_order_relaxed) !=
+		    PN__TID_GEN(id) ||
+	    atomic_load_explicit(&T->t[idx].state, memory_order_acquire) ==
+		    PN__T_FREE)
+		return NULL;
+	return &T->t[idx];
+}
+
+static void fwd_msg(struct pn_shard *s, const struct pn_msg *f)
+{
+	uint32_t id = u32_at(f, 28);
+	struct pn__topic *t = entry_of(s, id);
+
+	if (!t || atomic_load_explicit(&t->state, memory_order_relaxed) !=
+			  PN__T_OPEN) {
+		fwd_drop(s, t, f);
+		return;
+	}
+	if (open_for_all(t)) {
+		fwd_publish(s, t, PN__TID_IDX(id), f);
+		return;
+	}
+	/* Blocked: in line behind the others (each publisher's order). */
+	struct pn_msg *q = pn__fifo_slot(&t->backlog, s->arena);
+
+	if (!q)
+		pn_panic("no memory for a topic's backlog");
+	*q = *f;
+	pn__fifo_commit(&t->backlog);
+	pn__acct_side_in(s, f);
+}
+
+/* --- room again: backlog, waiters ---------------------------------------- */
+
+static void tell(struct pn_shard *s, pn_pid to, uint32_t type, uint32_t id,
+		 int reason, uint64_t seq)
+{
+	struct pn_topic_event ev = {.topic = id, .reason = reason, .seq = seq};
+
+	/* A stopped actor: a dead letter, as for any message. */
+	(void)pn__send_sys(s, to, type, PN_PID_NONE, 0, &ev, sizeof(ev));
+}
+
+static uint32_t id_of(const struct pn__topic *t, uint32_t idx)
+{
+	return PN__TID(idx,
+		       atomic_load_explicit(&t->gen, memory_order_relaxed));
+}
+
+static void waiters_tell(struct pn_shard *s, struct pn__topic *t, uint32_t idx)
+{
+	for (uint32_t i = 0; i < t->waiters.n; i++)
+		tell(s, t->waiters.v[i], PN_MSG_TOPIC_WRITABLE, id_of(t, idx),
+		     0, 0);
+	t->waiters.n = 0;
+}
+
+static bool writable(const struct pn__topic *t)
+{
+	return open_for_all(t) &&
+	       atomic_load_explicit(&t->fwd, memory_order_relaxed) < t->max_lag;
+}
+
+/* Room may have come: the backlog first, then the writable notices. */
+static void unblock(struct pn_shard *s, struct pn__topic *t, uint32_t idx)
+{
+	struct pn_msg *p;
+
+	while ((p = pn__fifo_peek(&t->backlog))) {
+		struct pn_msg f = *p;
+
+		if (!open_for_all_but_backlog(t))
+			return;
+		pn__fifo_pop(&t->backlog, s->arena);
+		pn__acct_side_out(s, &f);
+		fwd_publish(s, t, idx, &f);
+	}
+	if (t->waiters.n && writable(t))
+		waiters_tell(s, t, idx);
+}
+
+/* --- the destinations' news ---------------------------------------------- */
+
+static struct pn__tchan *chan_at(const struct pn_msg *m)
+{
+	struct pn__tchan *c;
+
+	memcpy(&c, m->data, sizeof(c));
+	return c;
+}
+
+/* @c is in the home's list (a CREDIT may come for one it dropped). */
+static bool listed(const struct pn__topic *t, const struct pn__tchan *c)
+{
+	for (unsigned i = 0; i < t->ndest; i++)
+		if (t->dest[i] == c)
+			return true;
+	return false;
+}
+
+static void credit_msg(struct pn_shard *s, struct pn__topic *t, uint32_t idx,
+		       struct pn__tchan *c)
+{
+	if (atomic_load_explicit(&t->state, memory_order_relaxed) !=
+		    PN__T_OPEN ||
+	    !listed(t, c) || c->state != PN__C_OPEN)
+		return;
+	flush(s, t, c);
+	unblock(s, t, idx);
+}
+
+/* Drop what waits for @c and forget it; D frees it on RETIRED, which
+ * follows every slot sent to it. */
+static void retire_msg(struct pn_shard *s, struct pn__topic *t, uint32_t idx,
+		       struct pn__tchan *c)
+{
+	struct pn_msg m = {.type = PN__MSG_TOPIC_RETIRED,
+			   .to = pn_pid_make(c->dst, c->handle, 0)};
+	struct pn_msg old;
+
+	for (unsigned i = 0; i < t->ndest; i++)
+		if (t->dest[i] == c) {
+			t->dest[i] = t->dest[--t->ndest];
+			break;
+		}
+	while (pend_pop(s, c, &old)) {
+		if (old.len > PN_TOPIC_INLINE)
+			pn__tbuf_put(s, old.ptr);
+		count(&c->dropped, 1);
+	}
+	pn__fifo_fini(&c->pending, s->arena);
+	pn__htab_fini(&c->keys, s->arena);
+	pn__topic_post(s, c->dst, &m);
+	if (atomic_load_explicit(&t->state, memory_order_relaxed) == PN__T_OPEN)
+		unblock(s, t, idx);
+}
+
+void pn__topic_wait(struct pn_shard *s, struct pn__topic *t, uint32_t id,
+		    pn_pid pid)
+{
+	if (!t ||
+	    atomic_load_explicit(&t->state, memory_order_relaxed) !=
+		    PN__T_OPEN ||
+	    writable(t)) {
+		tell(s, pid, PN_MSG_TOPIC_WRITABLE, id, 0, 0);
+		return;
+	}
+	for (uint32_t i = 0; i < t->waiters.n; i++)
+		if (t->waiters.v[i] == pid)
+			return;
+	if (pn__pids_add(&t->waiters, s->arena, pid) < 0)
+		pn_panic("no memory for a topic's writable waiters");
+}
+
+/* --- close ----------------------------------------------------------------
+ */
+
+/* CLOSING: every channel the home can see gets CLOSE (after its slots),
+ * then every shard a SWEEP for the ones it could not (installed while the
+ * close ran: the subscribe's seq_cst members bump and this load form a
+ * Dekker pair with the closer's seq_cst store of state). */
+static void home_close(struct pn_shard *s, uint32_t idx)
+{
+	struct pn__topic *t = &s->rt->topics->t[idx];
+	struct pn_msg m;
+
+	rebuild(s, t, atomic_load_explicit(&t->members, memory_order_seq_cst));
+	for (unsigned i = 0; i < t->ndest; i++) {
+		struct pn__tchan *c = t->dest[i];
+
+		while (pend_pop(s, c, &m)) {
+			if (m.len > PN_TOPIC_INLINE)
+				pn__tbuf_put(s, m.ptr);
+			count(&c->dropped, 1);
+		}
+		pn__fifo_fini(&c->pending, s->arena);
+		pn__htab_fini(&c->keys, s->arena);
+		m = (struct pn_msg){.type = PN__MSG_TOPIC_CLOSE,
+				    .to = pn_pid_make(c->dst, c->handle, 0),
+				    .ref = atomic_load_explicit(
+					    &t->seq, memory_order_relaxed)};
+		pn__topic_post(s, c->dst, &m); /* D may free c from now on */
+	}
+	t->ndest = 0;
+	while (pn__fifo_peek(&t->backlog)) {
+		m = *pn__fifo_peek(&t->backlog);
+		pn__fifo_pop(&t->backlog, s->arena);
+		pn__acct_side_out(s, &m);
+		fwd_drop(s, t, &m);
+	}
+	waiters_tell(s, t, idx);
+	pn__futex_wake(&t->fwd); /* sleepers see CLOSING and give up */
+	t->acks = s->nshards;
+	for (unsigned d = 0; d < s->nshards; d++) {
+		m = (struct pn_msg){.type = PN__MSG_TOPIC_SWEEP,
+				    .to = pn_pid_make(d, 0, 0),
+				    .ref = idx};
+		pn__topic_post(s, d, &m);
+	}
+}
+
+/* A shard swept the closed topic away; after the last, the entry is free
+ * (release: its fields are done with, for the next open's acquire). */
+static void ack_msg(struct pn_shard *s, struct pn__topic *t)
+{
+	if (--t->acks)
+		return;
+	free(t->dest);
+	t->dest = NULL;
+	free(t->chan);
+	t->chan = NULL;
+	pn__fifo_fini(&t->backlog, s->arena);
+	pn__pids_fini(&t->waiters, s->arena);
+	atomic_store_explicit(
+		&t->gen,
+		(atomic_load_explicit(&t->gen, memory_order_relaxed) + 1) &
+			0xffffu,
+		memory_order_relaxed);
+	atomic_store_explicit(&t->state, PN__T_FREE, memory_order_release);
+}
+
+/* The home's messages: forwarded publishes, credit, retire, acks, waits,
+ * close. */
+void pn__topic_home_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	struct pn__topics *T = s->rt->topics;
+	uint32_t idx = (uint32_t)m->ref;
+
+	if (m->type == PN__MSG_TOPIC_CLOSING) /* from outside: no ref */
+		memcpy(&idx, m->data, sizeof(idx));
+	if (m->type == PN__MSG_TOPIC_FWD) {
+		fwd_msg(s, m);
+		return;
+	}
+	if (m->type == PN__MSG_TOPIC_WAIT) {
+		pn__topic_wait(s, entry_of(s, (uint32_t)m->ref),
+			       (uint32_t)m->ref, m->from);
+		return;
+	}
+	if (idx >= T->max)
+		pn_panic("topic message %#x for entry %u", m->type, idx);
+	switch (m->type) {
+	case PN__MSG_TOPIC_CREDIT:
+		credit_msg(s, &T->t[idx], idx, chan_at(m));
+		break;
+	case PN__MSG_TOPIC_RETIRE:
+		retire_msg(s, &T->t[idx], idx, chan_at(m));
+		break;
+	case PN__MSG_TOPIC_ACK:
+		ack_msg(s, &T->t[idx]);
+		break;
+	case PN__MSG_TOPIC_CLOSING:
+		home_close(s, idx);
+		break;
+	default:
+		pn_panic("unknown topic message %#x", m->type);
+	}
+}
+
+/* The topics homed on @s: their backlogs and pending queues (the join
+ * sweep's side queues). */
+void pn__topic_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg)
+{
+	struct pn__topics *T = s->rt->topics;
+
+	for (uint32_t i = 0; T && i < T->max; i++) {
+		struct pn__topic *t = &T->t[i];
+
+		if (atomic_load_explicit(&t->state, memory_order_relaxed) ==
+			    PN__T_FREE ||
+		    t->home != s->id)
+			continue;
+		fn(s, &t->backlog, arg);
+		for (unsigned j = 0; j < t->ndest; j++)
+			fn(s, &t->dest[j]->pending, arg);
+	}
+}
+
+/* A topic message nobody will handle (the join sweep): its references. */
+void pn__topic_home_drop(struct pn_shard *s, struct pn_msg *m)
+{
+	if (m->type == PN__MSG_TOPIC_SLOT) {
+		if (m->len > PN_TOPIC_INLINE && !TOMB(m))
+			pn__tbuf_put(s, m->ptr);
+	} else if (m->type == PN__MSG_TOPIC_FWD) {
+		fwd_drop(s, entry_of(s, u32_at(m, 28)), m);
+	}
+}

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * topic/'s internal header: the topic table, the channel objects that
+ * carry a topic's messages to one destination shard and class, and the
+ * internal messages between a topic's home shard and the destinations.
+ *
+ * The protocol (tests/model/topic*.pml): a destination shard D installs a
+ * channel object in the topic's table (chan, release), bumps members
+ * (seq_cst) and then reads seq (seq_cst) for a new subscription's start;
+ * the home stores each new seq (seq_cst) and then reads members (seq_cst),
+ * rebuilding its list of channels when it moved. Of the two, at least one
+ * sees the other: the home sends message q to the channel, or the start
+ * is at least q. Slots go home -> D in FIFO rings, so every channel sees
+ * its messages in seq order; control messages for a channel travel in the
+ * same ring, after its slots.
+ */
+#ifndef PN_TOPIC_INT_H
+#define PN_TOPIC_INT_H
+
+#include "pn_topic.h"
+#include "sched_int.h"
+
+/* Internal message types (feature range [PN__MSG_TOPIC, +16)). */
+#define PN__MSG_TOPIC	      (PN__MSG_INTERNAL + 0x100)
+#define PN__MSG_TOPIC_SLOT    (PN__MSG_TOPIC + 0)  /* home -> D: a message */
+#define PN__MSG_TOPIC_GAP     (PN__MSG_TOPIC + 1)  /* home -> D: dropped */
+#define PN__MSG_TOPIC_CUT     (PN__MSG_TOPIC + 2)  /* home -> D: too slow */
+#define PN__MSG_TOPIC_RETIRED (PN__MSG_TOPIC + 3)  /* home -> D: free it */
+#define PN__MSG_TOPIC_CLOSE   (PN__MSG_TOPIC + 4)  /* home -> D: closed */
+#define PN__MSG_TOPIC_SWEEP   (PN__MSG_TOPIC + 5)  /* home -> every shard */
+#define PN__MSG_TOPIC_CREDIT  (PN__MSG_TOPIC + 6)  /* D -> home: room */
+#define PN__MSG_TOPIC_RETIRE  (PN__MSG_TOPIC + 7)  /* D -> home: no subs */
+#define PN__MSG_TOPIC_ACK     (PN__MSG_TOPIC + 8)  /* D -> home: swept */
+#define PN__MSG_TOPIC_FWD     (PN__MSG_TOPIC + 9)  /* a publish for home */
+#define PN__MSG_TOPIC_CLOSING (PN__MSG_TOPIC + 10) /* close(): to home */
+#define PN__MSG_TOPIC_SUBREQ  (PN__MSG_TOPIC + 11) /* subscribe at home */
+#define PN__MSG_TOPIC_UNSUB   (PN__MSG_TOPIC + 12) /* unsubscribe at home */
+#define PN__MSG_TOPIC_WAIT    (PN__MSG_TOPIC + 13) /* notify_writable */
+#define PN__MSG_TOPIC_ONE     (PN__MSG_TOPIC + 14) /* forwarded delivery */
+#define PN__MSG_TOPIC_END     (PN__MSG_TOPIC + 16)
+
+enum { PN__T_FREE, PN__T_OPEN, PN__T_CLOSING };
+enum { PN__C_OPEN, PN__C_CUT }; /* a channel, in the home's view */
+
+/* A topic message's payload over PN_TOPIC_INLINE bytes: one buffer of
+ * the publisher's shard (pn__buf_alloc), read by every destination,
+ * freed by whichever drops the last reference. */
+struct pn__tbuf {
+	_Atomic uint32_t refs;
+	uint32_t len;
+	uint64_t pad;
+	alignas(16) unsigned char data[];
+};
+
+/* One subscription, in its channel (D only). */
+struct pn__tsub {
+	pn_pid pid;
+	uint64_t start; /* delivers seq > start */
+	uint64_t lo, hi;
+	pn_topic_filter_fn fn;
+	void *arg;
+};
+
+/* A channel: topic messages of one class to one destination shard. */
+struct pn__tchan {
+	/* shared: written by D, read by the home (credit) and stats. */
+	alignas(PN_CACHELINE) _Atomic uint64_t done; /* slots handled */
+	_Atomic uint64_t delivered, filtered, cuts;
+	_Atomic uint32_t nsubs;
+	uint32_t handle; /* D's, for slots: pid(dst, handle, 0); constant */
+	/* shared: written by the home, read by D and stats. */
+	alignas(PN_CACHELINE) _Atomic uint32_t want; /* send a CREDIT */
+	_Atomic uint64_t sent;			     /* slots sent */
+	_Atomic uint64_t dropped, conflated;
+	/* the home's */
+	alignas(PN_CACHELINE) uint64_t done_seen;
+	int state;		 /* PN__C_* */
+	struct pn__fifo pending; /* DROP_OLDEST, CONFLATE: slots waiting */
+	struct pn__htab keys;	 /* CONFLATE: key -> pending slot */
+	uint32_t gap, confl;	 /* lost since the last slot sent */
+	/* D's */
+	alignas(PN_CACHELINE) struct pn__tsub *subs;
+	uint32_t n, cap, live; /* live: n less the holes */
+	bool iterating, holes, dirty;
+	bool retired;		   /* out of the table; freed on RETIRED */
+	uint32_t gap_in, confl_in; /* for the next delivery's info */
+	uint32_t topic;		   /* table index */
+	uint8_t cls;		   /* enum pn_topic_policy */
+	unsigned dst;
+};
+
+/* A topic: one entry of the runtime's table. */
+struct pn__topic {
+	/* shared: set under the table mutex before state goes OPEN. */
+	_Atomic int state;    /* PN__T_*; release by the writer */
+	_Atomic uint32_t gen; /* the id's generation */
+	unsigned home;
+	uint32_t max_lag;
+	char name[PN_TOPIC_NAME_MAX];
+	_Atomic(struct pn__tchan *) *chan; /* [nshards * NPOLICIES], D's */
+	/* shared: written by the home. */
+	alignas(PN_CACHELINE) _Atomic uint64_t seq;
+	_Atomic uint64_t refused, slots, dropped_closed;
+	/* shared: bumped by any D (install, uninstall). */
+	alignas(PN_CACHELINE) _Atomic uint32_t members;
+	/* shared: publishes from other shards or outside that have taken a
+	 * place (at most max_lag) and not yet been sent on by the home. */
+	alignas(PN_CACHELINE) _Atomic uint32_t fwd;
+	_Atomic uint32_t fwd_sleepers; /* external publishers in futex */
+	/* the home's */
+	alignas(PN_CACHELINE) uint32_t members_seen;
+	struct pn__tchan **dest; /* the channels it sends to */
+	unsigned ndest, capdest;
+	struct pn__fifo backlog; /* forwarded publishes, blocked */
+	struct pn__pids waiters; /* want PN_MSG_TOPIC_WRITABLE */
+	unsigned acks;		 /* close: shards not yet swept */
+};
+
+/* Per shard (its thread's): its actors' subscriptions, its channel
+ * objects by handle, the ones due a credit check, the delivery info. */
+struct pn__tshard {
+	struct pn__htab bypid; /* pid -> struct pn__tpid */
+	struct pn__tchan **h;  /* [caph]: handle - 1 -> channel */
+	uint32_t nh, caph, *freeh, nfree;
+	struct pn__tchan **dirty;
+	unsigned ndirty, capdirty;
+	uint32_t bit;			 /* the feature's turn_want bit */
+	const struct pn_topic_info *cur; /* pn_topic_delivery() */
+};
+struct pn__tpid { /* bypid's entry: the topics @pid subscribes here */
+	pn_pid pid;
+	uint32_t n, cap;
+	uint32_t *topic;
+};
+
+/* An external caller waiting for its subscribe (futex on done). */
+struct pn__twait {
+	_Atomic uint32_t done;
+	int rc;
+	uint64_t start;
+};
+void pn__twait_done(struct pn__twait *w, int rc, uint64_t start);
+
+/* A subscribe or unsubscribe asked of this shard (the PID's home). */
+struct pn__tsubreq {
+	pn_pid pid;
+	uint32_t id;
+	bool unsub;
+	struct pn_topic_sub_opts o;
+	/* An external caller's: the answer, then done = 1 (release, futex
+	 * wake); NULL: the actor gets PN_MSG_TOPIC_SUBSCRIBED. */
+	struct pn__twait *w;
+};
+
+struct pn__topics {
+	pthread_mutex_t mu; /* open, close: the table's free slots, names */
+	uint32_t max;
+	struct pn__topic *t;	/* [max] */
+	struct pn__tshard *per; /* [nshards] */
+};
+
+#define PN__TID_IDX(id)	     (((id)&0xffffu) - 1u)
+#define PN__TID_GEN(id)	     ((id) >> 16)
+#define PN__TID(idx, gen)    (((uint32_t)(gen) << 16) | ((idx) + 1u))
+#define PN__TCHAN(t, d, cls) (&(t)->chan[(d)*PN_TOPIC_NPOLICIES + (cls)])
+
+/* The topic of @id if open (acquire: its fields), or NULL. Any thread. */
+struct pn__topic *pn__topic_get(const struct pn_runtime *rt, uint32_t id,
+				const char *what);
+
+/* Internal @m from @s to shard @dst, exempt (the windows bound them). */
+void pn__topic_post(struct pn_shard *s, unsigned dst, const struct pn_msg *m);
+
+/* A payload's reference dropped (@len over PN_TOPIC_INLINE). Loop. */
+void pn__tbuf_put(struct pn_shard *s, struct pn__tbuf *b);
+
+extern const struct pn__feature pn__topic_feature;
+
+/* publish.c: the home */
+int pn__topic_publish_home(struct pn_shard *s, struct pn__topic *t,
+			   uint32_t idx, const struct pn_msg *pub);
+void pn__topic_home_msg(struct pn_shard *s, struct pn_msg *m);
+void pn__topic_home_drop(struct pn_shard *s, struct pn_msg *m);
+void pn__topic_wait(struct pn_shard *s, struct pn__topic *t, uint32_t id,
+		    pn_pid pid);
+void pn__topic_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg);
+
+/* deliver.c: the destinations */
+void pn__topic_dst_msg(struct pn_shard *s, struct pn_msg *m);
+int pn__topic_sub_here(struct pn_shard *s, uint32_t idx, pn_pid pid,
+		       const struct pn_topic_sub_opts *o, uint64_t *start);
+int pn__topic_unsub_here(struct pn_shard *s, uint32_t idx, pn_pid pid);
+void pn__topic_gone(struct pn_shard *s, pn_pid pid);
+unsigned pn__topic_turn(struct pn_shard *s);
+bool pn__topic_ready(struct pn_shard *s);
+void pn__topic_chan_free(struct pn_shard *s, struct pn__tchan *c);
+void pn__topic_destroy(struct pn_runtime *rt);
+
+#endif /* PN_TOPIC_INT_H */
