@@ -290,6 +290,8 @@ static void send_one(struct pn_shard *s, struct pn__topic *t,
 		count(&c->dropped, 1);
 		return;
 	}
+	if (pn__fifo_len(&c->pending))
+		flush(s, t, c); /* room may have come without a credit yet */
 	if (!pn__fifo_len(&c->pending) && room(t, c)) {
 		tbuf_get(&m);
 		push(s, t, c, &m);
@@ -349,6 +351,37 @@ int pn__topic_publish_home(struct pn_shard *s, struct pn__topic *t,
 			   uint32_t idx, const struct pn_msg *pub)
 {
 	return number(s, t, idx, pub, false);
+}
+
+/* --- writable notices ---------------------------------------------------- */
+
+static void tell(struct pn_shard *s, pn_pid to, uint32_t type, uint32_t id,
+		 int reason, uint64_t seq)
+{
+	struct pn_topic_event ev = {.topic = id, .reason = reason, .seq = seq};
+
+	/* A stopped actor: a dead letter, as for any message. */
+	(void)pn__send_sys(s, to, type, PN_PID_NONE, 0, &ev, sizeof(ev));
+}
+
+static uint32_t id_of(const struct pn__topic *t, uint32_t idx)
+{
+	return PN__TID(idx,
+		       atomic_load_explicit(&t->gen, memory_order_relaxed));
+}
+
+static void waiters_tell(struct pn_shard *s, struct pn__topic *t, uint32_t idx)
+{
+	for (uint32_t i = 0; i < t->waiters.n; i++)
+		tell(s, t->waiters.v[i], PN_MSG_TOPIC_WRITABLE, id_of(t, idx),
+		     0, 0);
+	t->waiters.n = 0;
+}
+
+static bool writable(const struct pn__topic *t)
+{
+	return open_for_all(t) &&
+	       atomic_load_explicit(&t->fwd, memory_order_relaxed) < t->max_lag;
 }
 
 /* --- forwarded publishes ------------------------------------------------- */
@@ -457,6 +490,8 @@ static void fwd_msg(struct pn_shard *s, const struct pn_msg *f)
 	}
 	if (open_for_all(t)) {
 		fwd_publish(s, t, PN__TID_IDX(id), f);
+		if (t->waiters.n && writable(t)) /* fwd went below max_lag */
+			waiters_tell(s, t, PN__TID_IDX(id));
 		return;
 	}
 	/* Blocked: in line behind the others (each publisher's order). */
@@ -467,37 +502,6 @@ static void fwd_msg(struct pn_shard *s, const struct pn_msg *f)
 	*q = *f;
 	pn__fifo_commit(&t->backlog);
 	pn__acct_side_in(s, f);
-}
-
-/* --- room again: backlog, waiters ---------------------------------------- */
-
-static void tell(struct pn_shard *s, pn_pid to, uint32_t type, uint32_t id,
-		 int reason, uint64_t seq)
-{
-	struct pn_topic_event ev = {.topic = id, .reason = reason, .seq = seq};
-
-	/* A stopped actor: a dead letter, as for any message. */
-	(void)pn__send_sys(s, to, type, PN_PID_NONE, 0, &ev, sizeof(ev));
-}
-
-static uint32_t id_of(const struct pn__topic *t, uint32_t idx)
-{
-	return PN__TID(idx,
-		       atomic_load_explicit(&t->gen, memory_order_relaxed));
-}
-
-static void waiters_tell(struct pn_shard *s, struct pn__topic *t, uint32_t idx)
-{
-	for (uint32_t i = 0; i < t->waiters.n; i++)
-		tell(s, t->waiters.v[i], PN_MSG_TOPIC_WRITABLE, id_of(t, idx),
-		     0, 0);
-	t->waiters.n = 0;
-}
-
-static bool writable(const struct pn__topic *t)
-{
-	return open_for_all(t) &&
-	       atomic_load_explicit(&t->fwd, memory_order_relaxed) < t->max_lag;
 }
 
 /* Room may have come: the backlog first, then the writable notices. */
@@ -696,22 +700,30 @@ void pn__topic_home_msg(struct pn_shard *s, struct pn_msg *m)
 	}
 }
 
-/* The topics homed on @s: their backlogs and pending queues (the join
- * sweep's side queues). */
+/* The topics homed on @s: their backlogs, and the pending queues of their
+ * channels wherever they are (a retired one's too), without tombstones.
+ * The join sweep's side queues: every shard has stopped. */
 void pn__topic_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg)
 {
 	struct pn__topics *T = s->rt->topics;
 
-	for (uint32_t i = 0; T && i < T->max; i++) {
-		struct pn__topic *t = &T->t[i];
+	for (uint32_t i = 0; T && i < T->max; i++)
+		if (atomic_load_explicit(&T->t[i].state,
+					 memory_order_relaxed) != PN__T_FREE &&
+		    T->t[i].home == s->id)
+			fn(s, &T->t[i].backlog, arg);
+	for (unsigned d = 0; T && d < s->nshards; d++) {
+		const struct pn__tshard *p = &T->per[d];
 
-		if (atomic_load_explicit(&t->state, memory_order_relaxed) ==
-			    PN__T_FREE ||
-		    t->home != s->id)
-			continue;
-		fn(s, &t->backlog, arg);
-		for (unsigned j = 0; j < t->ndest; j++)
-			fn(s, &t->dest[j]->pending, arg);
+		for (uint32_t h = 0; h < p->nh; h++) {
+			struct pn__tchan *c = p->h[h];
+
+			if (!c || T->t[c->topic].home != s->id)
+				continue;
+			if (c->cls == PN_TOPIC_CONFLATE)
+				pend_compact(s, c);
+			fn(s, &c->pending, arg);
+		}
 	}
 }
 
