@@ -776,6 +776,18 @@ static void topic_guest_gone(struct pn_shard *s, pn_pid pid)
 	pn__topic_post(s, pn_pid_shard(pid), &m);
 }
 
+/* Every open topic's counters into a metrics snapshot. */
+static void topic_snapshot(const struct pn_runtime *rt, struct pn__snap *out)
+{
+	uint32_t id = 0;
+
+	out->ntopics = 0;
+	while (out->ntopics < rt->cfg.max_topics &&
+	       pn_topic_next(rt, id, &id) == 0)
+		if (pn_topic_stats(rt, id, &out->topics[out->ntopics]) == 0)
+			out->ntopics++;
+}
+
 static const struct pn__msg_range topic_ranges[] = {
 	{PN__MSG_TOPIC, PN__MSG_TOPIC_END, topic_msg, topic_drop},
 };
@@ -794,4 +806,5 @@ const struct pn__feature pn__topic_feature = {
 	.close = topic_gate_closed,
 	.guest_gone = topic_guest_gone,
 	.stopped = topic_stopped,
+	.snapshot = topic_snapshot,
 };
