@@ -636,7 +636,7 @@ static void home_close(struct pn_shard *s, uint32_t idx)
 	t->acks = s->nshards;
 	for (unsigned d = 0; d < s->nshards; d++) {
 		m = (struct pn_msg){.type = PN__MSG_TOPIC_SWEEP,
-				    .to = pn_pid_make(d, 0, 0),
+				    .to = PN__TDST(d),
 				    .ref = idx};
 		pn__topic_post(s, d, &m);
 	}

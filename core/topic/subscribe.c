@@ -33,7 +33,7 @@ static int subreq_post(struct pn_shard *s, const struct pn__tsubreq *r)
 	struct pn__tsubreq *b = pn__buf_alloc(s, sizeof(*b));
 	struct pn_msg m = {.type = PN__MSG_TOPIC_SUBREQ,
 			   .len = sizeof(*b),
-			   .to = pn_pid_make(pn_pid_shard(r->pid), 0, 0)};
+			   .to = PN__TDST(pn_pid_shard(r->pid))};
 
 	if (!b)
 		return pn__error(-ENOMEM, "no memory for a subscribe");
@@ -116,7 +116,7 @@ int pn_topic_subscribe_pid(struct pn_runtime *rt, uint32_t id, pn_pid pid,
 		return err;
 	if (!pn__topic_get(rt, id, "pn_topic_subscribe_pid"))
 		return -ENOENT;
-	err = pn__runtime_send_sys(rt, pn_pid_make(pn_pid_shard(pid), 0, 0),
+	err = pn__runtime_send_sys(rt, PN__TDST(pn_pid_shard(pid)),
 				   PN__MSG_TOPIC_SUBREQ, &r, sizeof(r),
 				   UINT64_MAX);
 	if (err < 0)
@@ -149,7 +149,7 @@ int pn_topic_notify_writable(struct pn_ctx *ctx, uint32_t id)
 		pn__topic_wait(s, t, id, self);
 	} else {
 		struct pn_msg m = {.type = PN__MSG_TOPIC_WAIT,
-				   .to = pn_pid_make(t->home, 0, 0),
+				   .to = PN__TDST(t->home),
 				   .from = self,
 				   .ref = id};
 

@@ -191,7 +191,7 @@ int pn_topic_close(struct pn_runtime *rt, uint32_t id)
 		return -ENOENT;
 	if (self && self->rt == rt) {
 		struct pn_msg m = {.type = PN__MSG_TOPIC_CLOSING,
-				   .to = pn_pid_make(t->home, 0, 0)};
+				   .to = PN__TDST(t->home)};
 		uint32_t idx = PN__TID_IDX(id);
 
 		memcpy(m.data, &idx, sizeof(idx));
@@ -199,7 +199,7 @@ int pn_topic_close(struct pn_runtime *rt, uint32_t id)
 	} else {
 		uint32_t idx = PN__TID_IDX(id);
 
-		err = pn__runtime_send_sys(rt, pn_pid_make(t->home, 0, 0),
+		err = pn__runtime_send_sys(rt, PN__TDST(t->home),
 					   PN__MSG_TOPIC_CLOSING, &idx,
 					   sizeof(idx), PN_FOREVER);
 	}
@@ -403,7 +403,7 @@ int pn_topic_publish(struct pn_ctx *ctx, uint32_t id, uint32_t type,
 	}
 	m.type = PN__MSG_TOPIC_FWD;
 	m.len = PN_MSG_INLINE;
-	m.to = pn_pid_make(t->home, 0, 0);
+	m.to = PN__TDST(t->home);
 	if ((err = fwd_build(s, &m, id, type, key, data, len)) < 0) {
 		fwd_undo(t);
 		return err;
@@ -505,7 +505,7 @@ int pn_topic_publish_ext(struct pn_producer *p, uint32_t id, uint32_t type,
 	if (!(a.t = pn__topic_get(p->rt, id, "pn_topic_publish_ext")))
 		return -ENOENT;
 	a.deadline = timeout_ns ? pn_deadline_ns(pn_now_ns(), timeout_ns) : 0;
-	a.m.to = pn_pid_make(a.t->home, 0, 0);
+	a.m.to = PN__TDST(a.t->home);
 	if ((err = fwd_build(NULL, &a.m, id, type, key, data, len)) < 0)
 		return err;
 	err = pn__producer_call(p, "pn_topic_publish_ext", ext_pub_fn, &a);
@@ -615,7 +615,7 @@ static void topic_stopped(struct pn_shard *s, pn_pid pid)
 static void topic_guest_gone(struct pn_shard *s, pn_pid pid)
 {
 	struct pn_msg m = {.type = PN__MSG_TOPIC_UNSUB,
-			   .to = pn_pid_make(pn_pid_shard(pid), 0, 0),
+			   .to = PN__TDST(pn_pid_shard(pid)),
 			   .ref = UINT32_MAX};
 
 	memcpy(m.data, &pid, sizeof(pid));

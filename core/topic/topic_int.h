@@ -159,9 +159,11 @@ struct pn__topics {
 	struct pn__tshard *per; /* [nshards] */
 };
 
-#define PN__TID_IDX(id)	     (((id)&0xffffu) - 1u)
-#define PN__TID_GEN(id)	     ((id) >> 16)
-#define PN__TID(idx, gen)    (((uint32_t)(gen) << 16) | ((idx) + 1u))
+#define PN__TID_IDX(id)	  (((id)&0xffffu) - 1u)
+#define PN__TID_GEN(id)	  ((id) >> 16)
+#define PN__TID(idx, gen) (((uint32_t)(gen) << 16) | ((idx) + 1u))
+/* An internal message's to for shard @d: gen 0 is no actor's, ever. */
+#define PN__TDST(d)	     pn_pid_make((d), (1u << PN_PID_SLOT_BITS) - 1, 0)
 #define PN__TCHAN(t, d, cls) (&(t)->chan[(d)*PN_TOPIC_NPOLICIES + (cls)])
 
 /* The topic of @id if open (acquire: its fields), or NULL. Any thread. */
