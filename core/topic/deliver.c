@@ -516,6 +516,18 @@ static void sweep_msg(struct pn_shard *s, uint32_t idx)
 	struct pn_msg m = {
 		.type = PN__MSG_TOPIC_ACK, .to = PN__TDST(t->home), .ref = idx};
 
+	struct pn__tshard *p = per(s);
+
+	/* No credit for this topic after our ACK (a retired channel's last
+	 * slots may have come this turn): the home may reuse the entry. */
+	for (unsigned i = 0; i < p->ndirty;) {
+		if (p->dirty[i]->topic == idx) {
+			p->dirty[i]->dirty = false;
+			p->dirty[i] = p->dirty[--p->ndirty];
+		} else {
+			i++;
+		}
+	}
 	for (unsigned cls = 0; cls < PN_TOPIC_NPOLICIES; cls++) {
 		struct pn__tchan *c = atomic_load_explicit(
 			PN__TCHAN(t, s->id, cls), memory_order_relaxed);
