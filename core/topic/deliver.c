@@ -98,13 +98,31 @@ static struct pn__tchan *chan_of(const struct pn_shard *s,
  * Release: pairs with the home's acquire in rebuild. */
 static void uninstall(struct pn_shard *s, struct pn__tchan *c)
 {
-	struct pn__topic *t = &s->rt->topics->t[c->topic];
+	struct pn__topics *T = s->rt->topics;
+	struct pn__topic *t = &T->t[c->topic];
 	_Atomic(struct pn__tchan *) *slot = PN__TCHAN(t, s->id, c->cls);
 
+	/* Its counters move to the topic's, under the mutex that
+	 * pn_topic_stats() reads the table under (no dip, no double count).
+	 * Relaxed: statistics; nothing of a retired channel counts on. */
+	pthread_mutex_lock(&T->mu);
 	if (atomic_load_explicit(slot, memory_order_relaxed) == c) {
 		atomic_store_explicit(slot, NULL, memory_order_release);
 		atomic_fetch_add_explicit(&t->members, 1, memory_order_seq_cst);
 	}
+	atomic_fetch_add_explicit(
+		&t->gone_delivered,
+		atomic_load_explicit(&c->delivered, memory_order_relaxed),
+		memory_order_relaxed);
+	atomic_fetch_add_explicit(
+		&t->gone_filtered,
+		atomic_load_explicit(&c->filtered, memory_order_relaxed),
+		memory_order_relaxed);
+	atomic_fetch_add_explicit(
+		&t->gone_cuts,
+		atomic_load_explicit(&c->cuts, memory_order_relaxed),
+		memory_order_relaxed);
+	pthread_mutex_unlock(&T->mu);
 	c->retired = true;
 }
 
@@ -238,6 +256,7 @@ int pn__topic_sub_here(struct pn_shard *s, uint32_t idx, pn_pid pid,
 	c->subs[c->n++] = (struct pn__tsub){
 		.pid = pid,
 		.start = at,
+		.last = at,
 		.lo = o->key_lo,
 		.hi = o->key_lo || o->key_hi ? o->key_hi : UINT64_MAX,
 		.fn = o->filter,
@@ -299,25 +318,46 @@ static void forward(struct pn_shard *s, pn_pid pid, const struct pn_msg *lm,
 	free(h);
 }
 
-/* Run @pid's handler on @lm (or forward it, or forget a dead one).
- * Returns whether it was delivered. */
-static bool deliver_one(struct pn_shard *s, struct pn__tchan *c, pn_pid pid,
+/* The delivery a handler on this thread runs for (pn_topic_delivery):
+ * initial-exec TLS, one %fs-relative load, as pn__self_shard. */
+static _Thread_local const struct pn_topic_info *cur_info
+	__attribute__((tls_model("initial-exec")));
+
+const struct pn_topic_info *pn_topic_delivery(const struct pn_ctx *ctx)
+{
+	return ctx && pn__shard_c(ctx) == pn__self_shard ? cur_info : NULL;
+}
+
+static void run(struct pn_shard *s, struct pn__actor *a,
+		const struct pn_msg *lm, const struct pn_topic_info *info)
+{
+	cur_info = info;
+	PN_PROBE3(topic_deliver, PN__TID_IDX(info->topic), info->seq, lm->to);
+	pn__run_keep(s, a, lm);
+	cur_info = NULL;
+}
+
+/* Run entry @i's handler on @lm, or forward it, or forget a dead one.
+ * Returns whether it was delivered. Once its actor has been away, every
+ * delivery to it goes as a message of its own (forward): migration keeps
+ * one sender's messages in order across any moves, which a direct run
+ * after its return would not be with forwards still on their way. */
+static bool deliver_one(struct pn_shard *s, struct pn__tchan *c, uint32_t i,
 			struct pn_msg *lm, const struct pn_topic_info *info)
 {
+	pn_pid pid = c->subs[i].pid;
 	uint32_t idx = pn_pid_slot(pid);
 	struct pn__actor *a = s->slots[idx].actor;
 
-	if (a && a->pid == pid) {
-		lm->to = pid;
-		per(s)->cur = info;
-		PN_PROBE3(topic_deliver, c->topic, info->seq, pid);
-		pn__run_keep(s, a, lm);
-		per(s)->cur = NULL;
+	lm->to = pid;
+	if (!c->subs[i].routed && a && a->pid == pid) {
+		run(s, a, lm, info);
 		return true;
 	}
 	/* Relaxed: our own slot table (only this shard moves gen on). */
 	if (atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed) ==
 	    pn_pid_gen(pid)) {
+		c->subs[i].routed = true;
 		forward(s, pid, lm, info);
 		return true;
 	}
@@ -365,6 +405,31 @@ static void mark_dirty(struct pn_shard *s, struct pn__tchan *c)
 	s->turn_want |= p->bit;
 }
 
+/* Entry @i of @c takes the slot numbered @seq (not before its start, its
+ * filter willing): its info's gap and conflated are its own, counted from
+ * its previous delivery (or its start), less what its filter skipped. */
+static bool take(struct pn__tchan *c, uint32_t i, uint64_t seq,
+		 const struct pn_msg *lm, struct pn_topic_info *info)
+{
+	struct pn__tsub *e = &c->subs[i];
+	uint64_t gap;
+
+	if (!e->pid || seq <= e->start)
+		return false;
+	e->confl += c->confl_in;
+	if (!wanted(e, info->key, lm)) {
+		e->skipped++;
+		return false;
+	}
+	gap = seq - e->last - 1 - e->skipped;
+	info->gap = gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
+	info->conflated = e->confl < info->gap ? e->confl : info->gap;
+	e->last = seq;
+	e->skipped = 0;
+	e->confl = 0;
+	return true;
+}
+
 /* A slot: every local subscriber of @c gets it, then done moves on. */
 static void slot_msg(struct pn_shard *s, struct pn__tchan *c,
 		     const struct pn_msg *m)
@@ -374,30 +439,33 @@ static void slot_msg(struct pn_shard *s, struct pn__tchan *c,
 		.topic = PN__TID(
 			c->topic,
 			atomic_load_explicit(&t->gen, memory_order_relaxed)),
-		.gap = c->gap_in,
-		.seq = m->ref,
-		.conflated = c->confl_in};
+		.seq = m->ref};
 	struct pn_msg lm = {.len = m->len, .from = m->from};
 	uint64_t done, hit = 0, skip = 0;
 
 	memcpy(&info.key, m->data + 16, sizeof(info.key));
 	memcpy(&lm.type, m->data + 24, sizeof(lm.type));
+	/* The handler's view keeps pn_msg's rule (inline up to
+	 * PN_MSG_INLINE): up to 32 bytes are copied once per shard. */
 	if (m->len <= PN_TOPIC_INLINE)
 		memcpy(lm.data, m->data, m->len);
+	else if (m->len <= PN_MSG_INLINE)
+		memcpy(lm.data, ((struct pn__tbuf *)m->ptr)->data, m->len);
 	else
 		lm.ptr = ((struct pn__tbuf *)m->ptr)->data;
-	c->gap_in = c->confl_in = 0;
 	c->iterating = true;
+	/* By index: a handler may subscribe (the array grows, entries keep
+	 * their places; new ones start after this slot) or unsubscribe (a
+	 * hole, filled after the loop). */
 	for (uint32_t i = 0, n = c->n; i < n; i++) {
-		struct pn__tsub e = c->subs[i]; /* handlers may add some */
-
-		if (!e.pid || m->ref <= e.start)
-			continue;
-		if (!wanted(&e, info.key, &lm))
+		if (take(c, i, m->ref, &lm, &info)) {
+			if (deliver_one(s, c, i, &lm, &info))
+				hit++;
+		} else if (c->subs[i].pid && m->ref > c->subs[i].start) {
 			skip++;
-		else if (deliver_one(s, c, e.pid, &lm, &info))
-			hit++;
+		}
 	}
+	c->confl_in = 0;
 	c->iterating = false;
 	if (c->holes)
 		compact(c);
@@ -540,7 +608,32 @@ static void sweep_msg(struct pn_shard *s, uint32_t idx)
 	pn__topic_post(s, t->home, &m);
 }
 
-/* TOPIC_ONE: a delivery forwarded to an actor that moved here. */
+/* A forwarded delivery for @pid, at its home: still for a subscription
+ * of it (it may have ended, or been made again after that message)? */
+static bool one_current(struct pn_shard *s, pn_pid pid,
+			const struct pn_topic_info *info)
+{
+	const struct pn__topics *T = s->rt->topics;
+	uint32_t idx = PN__TID_IDX(info->topic);
+	const struct pn__topic *t = &T->t[idx];
+	int cls = pid_find(s, pid, idx, false);
+	const struct pn__tchan *c;
+
+	if (cls < 0 || atomic_load_explicit(&t->gen, memory_order_relaxed) !=
+			       PN__TID_GEN(info->topic))
+		return false;
+	c = atomic_load_explicit(PN__TCHAN(t, s->id, cls),
+				 memory_order_relaxed);
+	for (uint32_t i = 0; c && i < c->n; i++)
+		if (c->subs[i].pid == pid)
+			return info->seq > c->subs[i].start;
+	return false;
+}
+
+/* TOPIC_ONE: a delivery forwarded to a subscriber (its own message, which
+ * migration routed to where it is). At home, one for a subscription that
+ * ended meanwhile is dropped; away from home the unsubscribe is not here
+ * to see (it takes effect once the home has it, as documented). */
 static void one_msg(struct pn_shard *s, struct pn_msg *m)
 {
 	const struct one_hdr *h = m->ptr;
@@ -552,13 +645,11 @@ static void one_msg(struct pn_shard *s, struct pn_msg *m)
 		memcpy(lm.data, h + 1, h->len);
 	else
 		lm.ptr = (void *)(h + 1);
-	if (a && !s->cur) {
-		per(s)->cur = &h->info;
-		pn__run_keep(s, a, &lm);
-		per(s)->cur = NULL;
-	} else {
+	if (a && !s->cur &&
+	    (pn_pid_shard(m->to) != s->id || one_current(s, m->to, &h->info)))
+		run(s, a, &lm, &h->info);
+	else if (!a)
 		pn__dead_letter_keep(s, &lm);
-	}
 	pn__buf_free(s, m->ptr);
 }
 
@@ -626,7 +717,7 @@ void pn__topic_dst_msg(struct pn_shard *s, struct pn_msg *m)
 		slot_msg(s, c, m);
 		break;
 	case PN__MSG_TOPIC_GAP:
-		c->gap_in += (uint32_t)m->ref;
+		/* Dropped ones each subscriber counts itself (seq). */
 		c->confl_in += (uint32_t)(m->ref >> 32);
 		break;
 	case PN__MSG_TOPIC_CUT:

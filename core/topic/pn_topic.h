@@ -42,7 +42,7 @@ extern "C" {
  *  - Memory is bounded under every policy: per destination shard and class
  *    at most max_lag messages in flight plus max_lag waiting at the home.
  */
-#define PN_TOPIC_INLINE 24 /* payload bytes inside the ring slot */
+#define PN_TOPIC_INLINE 16 /* payload bytes inside the ring slot */
 
 /* What a subscriber gets when it cannot keep up: its shard has max_lag
  * of the topic's messages for its class not yet handled. */
@@ -89,7 +89,8 @@ struct pn_topic_opts {
  * Open the topic @name, creating it with @opts (NULL: defaults) if it does
  * not exist; an existing one keeps its options. *@id is its id. Returns 0;
  * -EINVAL (no name, too long, bad home shard, max_lag over 1 << 20);
- * -ENFILE (cfg.max_topics open); -ENOMEM; -ESHUTDOWN. Any thread.
+ * -ENFILE (cfg.max_topics open, counting closed ones until every shard
+ * has swept them: a few loop turns); -ENOMEM; -ESHUTDOWN. Any thread.
  */
 PN_API int pn_topic_open(struct pn_runtime *rt, const char *name,
 			 const struct pn_topic_opts *opts, uint32_t *id);
@@ -183,10 +184,12 @@ PN_API int pn_topic_notify_writable(struct pn_ctx *ctx, uint32_t id);
 
 /*
  * In a handler running for a topic delivery: what it is (NULL for any
- * other message). Valid until the handler returns. @gap counts messages
- * this subscription lost to DROP_OLDEST since its previous delivery,
- * @conflated the ones CONFLATE replaced; seq - previous seq - 1 =
- * gap + conflated + the ones its filter skipped. Handler.
+ * other message). Valid until the handler returns. @gap counts the
+ * messages numbered between this subscription's previous delivery (or
+ * its start) and this one that it lost to its policy (DROP_OLDEST,
+ * CONFLATE): seq - previous - 1 - those its filter skipped, exactly;
+ * @conflated says how many of them CONFLATE replaced by a newer one (at
+ * most @gap). Both are 0 under BACKPRESSURE. Handler.
  */
 struct pn_topic_info {
 	uint32_t topic;

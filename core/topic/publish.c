@@ -19,24 +19,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Is there room in @c's window? With none at first sight, the home asks
- * for a CREDIT: want = 1, then a full fence and a fresh look at done; D
- * stores done, fences and reads want (deliver.c, pn__topic_turn), so one
- * of the two sees the other and no credit is lost. */
-static bool room(const struct pn__topic *t, struct pn__tchan *c)
+/* Has @c fewer than @lim slots not handled? With no at first sight, the
+ * home asks for a CREDIT: want = 1, then a full fence and a fresh look at
+ * done; D stores done, fences and reads want (deliver.c, pn__topic_turn),
+ * so one of the two sees the other and no credit is lost. */
+static bool below(struct pn__tchan *c, uint64_t lim)
 {
 	uint64_t sent = atomic_load_explicit(&c->sent, memory_order_relaxed);
 
-	if (sent - c->done_seen < t->max_lag)
+	if (sent - c->done_seen < lim)
 		return true;
 	/* Acquire: pairs with D's release store of done (deliver.c). */
 	c->done_seen = atomic_load_explicit(&c->done, memory_order_acquire);
-	if (sent - c->done_seen < t->max_lag)
+	if (sent - c->done_seen < lim)
 		return true;
 	atomic_store_explicit(&c->want, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst); /* pairs: topic_turn's */
 	c->done_seen = atomic_load_explicit(&c->done, memory_order_relaxed);
-	return sent - c->done_seen < t->max_lag;
+	return sent - c->done_seen < lim;
+}
+
+/* Room in @c's window of max_lag. */
+static bool room(const struct pn__topic *t, struct pn__tchan *c)
+{
+	return below(c, t->max_lag);
+}
+
+/* The low-water mark for writable notices: half the window (so that a
+ * publisher told writable can publish a run, not one message). */
+static uint64_t half(const struct pn__topic *t)
+{
+	return (t->max_lag + 1) / 2;
 }
 
 /* Every BACKPRESSURE channel has room. */
@@ -134,6 +147,13 @@ static void side_drop(struct pn_shard *s, const struct pn_msg *m)
 	PN__STAT_ADD(s, PN__ST_DEAD, 1);
 }
 
+/* @c's topic (the counters the home keeps per topic). */
+static struct pn__topic *tof(const struct pn_shard *s,
+			     const struct pn__tchan *c)
+{
+	return &s->rt->topics->t[c->topic];
+}
+
 /* A pending slot is a tombstone once CONFLATE replaced it. */
 #define TOMB(m) ((m)->to == 0)
 
@@ -198,7 +218,7 @@ static void pend_drop_all(struct pn_shard *s, struct pn__tchan *c)
 		side_drop(s, &m);
 		if (m.len > PN_TOPIC_INLINE)
 			pn__tbuf_put(s, m.ptr);
-		count(&c->dropped, 1);
+		count(&tof(s, c)->dropped, 1);
 	}
 	pn__fifo_fini(&c->pending, s->arena);
 	pn__htab_fini(&c->keys, s->arena);
@@ -246,7 +266,7 @@ static void conflate(struct pn_shard *s, struct pn__topic *t,
 			pn__tbuf_put(s, old->ptr);
 		old->to = 0;
 		c->confl++;
-		count(&c->conflated, 1);
+		count(&tof(s, c)->conflated, 1);
 		e->m = q;
 	} else if (pn__htab_add(&c->keys, s->arena, htab_key(q), (void **)&e) ==
 		   0) {
@@ -284,7 +304,7 @@ static void pend(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
 			if (old.len > PN_TOPIC_INLINE)
 				pn__tbuf_put(s, old.ptr);
 			c->gap++;
-			count(&c->dropped, 1);
+			count(&tof(s, c)->dropped, 1);
 		}
 	}
 }
@@ -307,7 +327,9 @@ static unsigned flush(struct pn_shard *s, struct pn__topic *t,
 /* DISCONNECT: @c is too slow; its D unsubscribes everyone on it. */
 static void cut(struct pn_shard *s, struct pn__tchan *c, const struct pn_msg *m)
 {
-	struct pn_msg k = {.type = PN__MSG_TOPIC_CUT, .to = m->to};
+	/* ref: the last message sent to it (the CLOSED event's seq). */
+	struct pn_msg k = {
+		.type = PN__MSG_TOPIC_CUT, .to = m->to, .ref = m->ref - 1};
 
 	c->state = PN__C_CUT;
 	pn__topic_post(s, c->dst, &k);
@@ -323,7 +345,7 @@ static void send_one(struct pn_shard *s, struct pn__topic *t,
 	m.to = pn_pid_make(c->dst, c->handle, 0);
 	m.ref = seq;
 	if (c->state != PN__C_OPEN) {
-		count(&c->dropped, 1);
+		count(&tof(s, c)->dropped, 1);
 		return;
 	}
 	if (pn__fifo_len(&c->pending))
@@ -339,7 +361,7 @@ static void send_one(struct pn_shard *s, struct pn__topic *t,
 		pend(s, t, c, &m);
 		break;
 	case PN_TOPIC_DISCONNECT:
-		count(&c->dropped, 1);
+		count(&tof(s, c)->dropped, 1);
 		cut(s, c, &m);
 		break;
 	default: /* BACKPRESSURE: the pre-check found room; keep it lossless */
@@ -414,11 +436,24 @@ static void waiters_tell(struct pn_shard *s, struct pn__topic *t, uint32_t idx)
 	t->waiters.n = 0;
 }
 
+/* A refused publisher may go on: nothing in the backlog, every
+ * BACKPRESSURE channel and the forwarded places under half. */
 static bool writable(const struct pn__topic *t)
 {
-	return open_for_all(t) &&
-	       atomic_load_explicit(&t->fwd, memory_order_relaxed) < t->max_lag;
+	if (pn__fifo_len(&t->backlog) ||
+	    atomic_load_explicit(&t->fwd, memory_order_relaxed) >= half(t))
+		return false;
+	for (unsigned i = 0; i < t->ndest; i++) {
+		struct pn__tchan *c = t->dest[i];
+
+		if (c->cls == PN_TOPIC_BACKPRESSURE && c->state == PN__C_OPEN &&
+		    !below(c, half(t)))
+			return false;
+	}
+	return true;
 }
+
+static void home_close(struct pn_shard *s, uint32_t idx);
 
 /* --- forwarded publishes ------------------------------------------------- */
 
@@ -494,7 +529,7 @@ static void fwd_drop(struct pn_shard *s, struct pn__topic *t,
 	if (len > 12)
 		pn__tbuf_put(s, f->ptr);
 	if (t) {
-		count(&t->dropped_closed, 1);
+		count(&t->dropped, 1);
 		fwd_release(t);
 	}
 }
@@ -519,8 +554,9 @@ static void fwd_msg(struct pn_shard *s, const struct pn_msg *f)
 	uint32_t id = u32_at(f, 28);
 	struct pn__topic *t = entry_of(s, id);
 
-	if (!t || atomic_load_explicit(&t->state, memory_order_relaxed) !=
-			  PN__T_OPEN) {
+	/* Closing, the close not done yet: it waits for this one (a publish
+	 * that returned 0 before the close is delivered). */
+	if (!t || t->closed) {
 		fwd_drop(s, t, f);
 		return;
 	}
@@ -528,6 +564,8 @@ static void fwd_msg(struct pn_shard *s, const struct pn_msg *f)
 		fwd_publish(s, t, PN__TID_IDX(id), f);
 		if (t->waiters.n && writable(t)) /* fwd went below max_lag */
 			waiters_tell(s, t, PN__TID_IDX(id));
+		if (t->close_wait)
+			home_close(s, PN__TID_IDX(id));
 		return;
 	}
 	/* Blocked: in line behind the others (each publisher's order). */
@@ -538,6 +576,8 @@ static void fwd_msg(struct pn_shard *s, const struct pn_msg *f)
 	*q = *f;
 	pn__fifo_commit(&t->backlog);
 	pn__acct_side_in(s, f);
+	if (t->close_wait)
+		home_close(s, PN__TID_IDX(id));
 }
 
 /* Room may have come: the backlog first, then the writable notices. */
@@ -638,6 +678,21 @@ static void home_close(struct pn_shard *s, uint32_t idx)
 {
 	struct pn__topic *t = &s->rt->topics->t[idx];
 	struct pn_msg m;
+
+	/* Publishes that took a place before the close are still on their
+	 * way (from outside, through another ring than the close's): the
+	 * close waits for them, rechecked as each comes and on the tick. */
+	if (atomic_load_explicit(&t->fwd, memory_order_acquire) >
+	    pn__fifo_len(&t->backlog)) {
+		if (!t->close_wait)
+			s->rt->topics->per[s->id].nclose_wait++;
+		t->close_wait = true;
+		return;
+	}
+	if (t->close_wait)
+		s->rt->topics->per[s->id].nclose_wait--;
+	t->close_wait = false;
+	t->closed = true;
 
 	rebuild(s, t, atomic_load_explicit(&t->members, memory_order_seq_cst));
 	for (unsigned i = 0; i < t->ndest; i++) {
@@ -752,6 +807,18 @@ void pn__topic_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg)
 			fn(s, &c->pending, arg);
 		}
 	}
+}
+
+/* Every 1024 turns and before a long sleep: a close waiting for
+ * forwarded publishes that will never come (a publisher from outside
+ * took a place and then failed to inject) goes on. */
+void pn__topic_tick(struct pn_shard *s)
+{
+	struct pn__topics *T = s->rt->topics;
+
+	for (uint32_t i = 0; T->per[s->id].nclose_wait && i < T->max; i++)
+		if (T->t[i].close_wait && T->t[i].home == s->id)
+			home_close(s, i);
 }
 
 /* A topic message nobody will handle (the join sweep): its references. */

@@ -177,12 +177,3 @@ int pn_topic_notify_writable(struct pn_ctx *ctx, uint32_t id)
 	}
 	return 0;
 }
-
-const struct pn_topic_info *pn_topic_delivery(const struct pn_ctx *ctx)
-{
-	const struct pn_shard *s = pn__shard_c(ctx);
-
-	if (!s || s != pn__self_shard || !s->rt->topics)
-		return NULL;
-	return s->rt->topics->per[s->id].cur;
-}

@@ -103,12 +103,17 @@ static int topic_init(struct pn_runtime *rt, struct pn__topic *t,
 	atomic_store_explicit(&t->seq, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->refused, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->slots, 0, memory_order_relaxed);
-	atomic_store_explicit(&t->dropped_closed, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->dropped, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->conflated, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->gone_delivered, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->gone_filtered, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->gone_cuts, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->members, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->fwd, 0, memory_order_relaxed);
 	t->members_seen = 0;
 	t->ndest = 0;
 	t->acks = 0;
+	t->close_wait = t->closed = false;
 	return 0;
 }
 
@@ -234,9 +239,6 @@ static void stats_chan(const struct pn__tchan *c, struct pn_topic_stats *out)
 		atomic_load_explicit(&c->delivered, memory_order_relaxed);
 	out->filtered +=
 		atomic_load_explicit(&c->filtered, memory_order_relaxed);
-	out->dropped += atomic_load_explicit(&c->dropped, memory_order_relaxed);
-	out->conflated +=
-		atomic_load_explicit(&c->conflated, memory_order_relaxed);
 	out->subscribers +=
 		atomic_load_explicit(&c->nsubs, memory_order_relaxed);
 	out->disconnects +=
@@ -267,8 +269,15 @@ int pn_topic_stats(const struct pn_runtime *rt, uint32_t id,
 	out->seq = atomic_load_explicit(&t->seq, memory_order_relaxed);
 	out->refused = atomic_load_explicit(&t->refused, memory_order_relaxed);
 	out->slots = atomic_load_explicit(&t->slots, memory_order_relaxed);
-	out->dropped =
-		atomic_load_explicit(&t->dropped_closed, memory_order_relaxed);
+	out->dropped = atomic_load_explicit(&t->dropped, memory_order_relaxed);
+	out->conflated =
+		atomic_load_explicit(&t->conflated, memory_order_relaxed);
+	out->delivered =
+		atomic_load_explicit(&t->gone_delivered, memory_order_relaxed);
+	out->filtered =
+		atomic_load_explicit(&t->gone_filtered, memory_order_relaxed);
+	out->disconnects =
+		atomic_load_explicit(&t->gone_cuts, memory_order_relaxed);
 	for (size_t i = 0; i < (size_t)rt->nshards * PN_TOPIC_NPOLICIES; i++) {
 		/* Acquire: pairs with the installing release (deliver.c). */
 		const struct pn__tchan *c =
@@ -373,10 +382,11 @@ int pn_topic_publish(struct pn_ctx *ctx, uint32_t id, uint32_t type,
 {
 	struct pn_shard *s = pn__shard(ctx);
 	struct pn__topic *t;
-	struct pn_msg m = {.from = s && s->cur ? s->cur->pid : PN_PID_NONE};
+	struct pn_msg m = {0};
 	int err;
 
 	PN__CTX_CHECK(s, "pn_topic_publish");
+	m.from = s->cur ? s->cur->pid : PN_PID_NONE;
 	if ((err = pub_check(type, data, len, "pn_topic_publish")) ||
 	    !(t = pn__topic_get(s->rt, id, "pn_topic_publish")))
 		return err ? err : -ENOENT;
@@ -653,4 +663,5 @@ const struct pn__feature pn__topic_feature = {
 	.guest_gone = topic_guest_gone,
 	.stopped = topic_stopped,
 	.snapshot = topic_snapshot,
+	.tick = pn__topic_tick,
 };

@@ -61,6 +61,9 @@ struct pn__tsub { /* one subscription, in its channel (D's) */
 	uint64_t lo, hi;
 	pn_topic_filter_fn fn;
 	void *arg;
+	uint64_t last;		 /* seq of its last delivery (or start) */
+	uint32_t skipped, confl; /* since: its filter's, conflated */
+	bool routed;		 /* its actor was away: forwards only */
 };
 
 /* A channel: topic messages of one class to one destination shard. */
@@ -84,10 +87,10 @@ struct pn__tchan {
 	alignas(PN_CACHELINE) struct pn__tsub *subs;
 	uint32_t n, cap, live; /* live: n less the holes */
 	bool iterating, holes, dirty;
-	bool retired;		   /* out of the table; freed on RETIRED */
-	uint32_t gap_in, confl_in; /* for the next delivery's info */
-	uint32_t topic;		   /* table index */
-	uint8_t cls;		   /* enum pn_topic_policy */
+	bool retired;	   /* out of the table; freed on RETIRED */
+	uint32_t confl_in; /* conflated since the last slot (a GAP) */
+	uint32_t topic;	   /* table index */
+	uint8_t cls;	   /* enum pn_topic_policy */
 	unsigned dst;
 };
 
@@ -102,7 +105,9 @@ struct pn__topic {
 	_Atomic(struct pn__tchan *) *chan; /* [nshards * NPOLICIES], D's */
 	/* shared: written by the home. */
 	alignas(PN_CACHELINE) _Atomic uint64_t seq;
-	_Atomic uint64_t refused, slots, dropped_closed;
+	_Atomic uint64_t refused, slots, dropped, conflated;
+	/* shared: the counters of channels gone (under the table mutex). */
+	_Atomic uint64_t gone_delivered, gone_filtered, gone_cuts;
 	/* shared: bumped by any D (install, uninstall). */
 	alignas(PN_CACHELINE) _Atomic uint32_t members;
 	/* shared: publishes from other shards or outside that have taken a
@@ -116,6 +121,7 @@ struct pn__topic {
 	struct pn__fifo backlog; /* forwarded publishes, blocked */
 	struct pn__pids waiters; /* want PN_MSG_TOPIC_WRITABLE */
 	unsigned acks;		 /* close: shards not yet swept */
+	bool close_wait, closed; /* close asked (waits for fwd 0), done */
 };
 
 /* Per shard (its thread's): its actors' subscriptions, its channel
@@ -126,8 +132,8 @@ struct pn__tshard {
 	uint32_t nh, caph, *freeh, nfree;
 	struct pn__tchan **dirty;
 	unsigned ndirty, capdirty;
-	uint32_t bit;			 /* the feature's turn_want bit */
-	const struct pn_topic_info *cur; /* pn_topic_delivery() */
+	uint32_t bit;	      /* the feature's turn_want bit */
+	uint32_t nclose_wait; /* homed here, close waiting */
 };
 struct pn__tpid { /* bypid's entry: the topics @pid subscribes here */
 	pn_pid pid;
@@ -185,6 +191,7 @@ void pn__topic_home_drop(struct pn_shard *s, struct pn_msg *m);
 void pn__topic_wait(struct pn_shard *s, struct pn__topic *t, uint32_t id,
 		    pn_pid pid);
 void pn__topic_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg);
+void pn__topic_tick(struct pn_shard *s);
 
 /* deliver.c: the destinations */
 void pn__topic_dst_msg(struct pn_shard *s, struct pn_msg *m);
