@@ -718,7 +718,7 @@ void pn__topic_dst_msg(struct pn_shard *s, struct pn_msg *m)
 		break;
 	case PN__MSG_TOPIC_GAP:
 		/* Dropped ones each subscriber counts itself (seq). */
-		c->confl_in += (uint32_t)(m->ref >> 32);
+		c->confl_in += (uint32_t)m->ref;
 		break;
 	case PN__MSG_TOPIC_CUT:
 		if (!c->retired) {

@@ -90,27 +90,18 @@ static void rebuild(struct pn_shard *s, struct pn__topic *t, uint32_t g)
 	}
 }
 
-static void tbuf_get(const struct pn_msg *m)
-{
-	if (m->len > PN_TOPIC_INLINE)
-		/* Relaxed: taking a reference needs no order (the last
-		 * put's acq_rel orders the free). */
-		atomic_fetch_add_explicit(&((struct pn__tbuf *)m->ptr)->refs, 1,
-					  memory_order_relaxed);
-}
-
 /* Send slot @m (its to and seq set) down @c; a GAP first if it lost
  * some since the last one. */
 static void push(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
 		 const struct pn_msg *m)
 {
-	if (c->gap || c->confl) {
+	if (c->confl) {
 		struct pn_msg g = {.type = PN__MSG_TOPIC_GAP,
 				   .to = m->to,
-				   .ref = c->gap | (uint64_t)c->confl << 32};
+				   .ref = c->confl};
 
 		pn__topic_post(s, c->dst, &g);
-		c->gap = c->confl = 0;
+		c->confl = 0;
 	}
 	pn__topic_post(s, c->dst, m);
 	/* Relaxed: the home is the only writer; stats read it. */
@@ -121,194 +112,6 @@ static void push(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
 	atomic_fetch_add_explicit(&t->slots, 1, memory_order_relaxed);
 }
 
-static void count(_Atomic uint64_t *v, uint64_t n)
-{
-	/* Relaxed: statistics, written by the home only. */
-	atomic_store_explicit(v,
-			      atomic_load_explicit(v, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
-
-/*
- * Side-queue accounting (the runtime's totals, sched_int.h): a message
- * leaves the pending queue or the backlog either to go on (taken: it is
- * counted once, as the move of a message it is) or for good (dropped: a
- * dead letter in the totals, and in the topic's dropped or conflated).
- */
-static void side_take(struct pn_shard *s, const struct pn_msg *m)
-{
-	pn__acct_side_out(s, m);
-	pn__acct_moved(s);
-}
-
-static void side_drop(struct pn_shard *s, const struct pn_msg *m)
-{
-	pn__acct_side_out(s, m);
-	PN__STAT_ADD(s, PN__ST_DEAD, 1);
-}
-
-/* @c's topic (the counters the home keeps per topic). */
-static struct pn__topic *tof(const struct pn_shard *s,
-			     const struct pn__tchan *c)
-{
-	return &s->rt->topics->t[c->topic];
-}
-
-/* A pending slot is a tombstone once CONFLATE replaced it. */
-#define TOMB(m) ((m)->to == 0)
-
-struct keyent {
-	uint64_t key;
-	struct pn_msg *m;
-};
-
-static uint64_t slot_key(const struct pn_msg *m)
-{
-	uint64_t k;
-
-	memcpy(&k, m->data + 16, sizeof(k));
-	return k;
-}
-
-/* The conflation table's key for @m (0 is the table's empty key). */
-static uint64_t htab_key(const struct pn_msg *m)
-{
-	uint64_t k = slot_key(m);
-
-	return k ? k : UINT64_MAX - 1;
-}
-
-/* Forget @m in @c's key table (it leaves the pending queue). */
-static void unkey(struct pn__tchan *c, const struct pn_msg *m)
-{
-	struct keyent *e;
-
-	if (c->cls == PN_TOPIC_CONFLATE &&
-	    (e = pn__htab_find(&c->keys, htab_key(m))) && e->m == m)
-		pn__htab_del(&c->keys, e);
-}
-
-/* Take the oldest live pending slot of @c out (into *@out; false: none);
- * the caller accounts for it (side_take or side_drop). */
-static bool pend_pop(struct pn_shard *s, struct pn__tchan *c,
-		     struct pn_msg *out)
-{
-	struct pn_msg *p;
-
-	while ((p = pn__fifo_peek(&c->pending))) {
-		bool tomb = TOMB(p);
-
-		if (!tomb)
-			unkey(c, p);
-		*out = *p;
-		pn__fifo_pop(&c->pending, s->arena);
-		if (!tomb)
-			return true;
-		side_drop(s, out);
-	}
-	return false;
-}
-
-/* Drop every pending slot of @c (retired, closed). */
-static void pend_drop_all(struct pn_shard *s, struct pn__tchan *c)
-{
-	struct pn_msg m;
-
-	while (pend_pop(s, c, &m)) {
-		side_drop(s, &m);
-		if (m.len > PN_TOPIC_INLINE)
-			pn__tbuf_put(s, m.ptr);
-		count(&tof(s, c)->dropped, 1);
-	}
-	pn__fifo_fini(&c->pending, s->arena);
-	pn__htab_fini(&c->keys, s->arena);
-}
-
-/* Rewrite @c's pending queue without its tombstones (CONFLATE keeps at
- * most max_lag live slots and as many tombstones). */
-static void pend_compact(struct pn_shard *s, struct pn__tchan *c)
-{
-	struct pn__fifo old = c->pending;
-	struct pn_msg *p;
-
-	c->pending = (struct pn__fifo){0};
-	pn__htab_fini(&c->keys, s->arena);
-	while ((p = pn__fifo_peek(&old))) {
-		if (!TOMB(p)) {
-			struct pn_msg *q = pn__fifo_slot(&c->pending, s->arena);
-			struct keyent *e;
-
-			if (!q || pn__htab_add(&c->keys, s->arena, htab_key(p),
-					       (void **)&e) < 0)
-				pn_panic("no memory for a conflation queue");
-			*q = *p;
-			e->m = q;
-			pn__fifo_commit(&c->pending);
-		} else {
-			side_drop(s, p); /* it leaves, for good */
-		}
-		pn__fifo_pop(&old, s->arena);
-	}
-	pn__fifo_fini(&old, s->arena);
-}
-
-/* CONFLATE: an older slot of the same key dies (it stays in line as a
- * tombstone, so that the pending queue keeps seq order). */
-static void conflate(struct pn_shard *s, struct pn__topic *t,
-		     struct pn__tchan *c, struct pn_msg *q)
-{
-	struct keyent *e = pn__htab_find(&c->keys, htab_key(q));
-
-	if (e) {
-		struct pn_msg *old = e->m;
-
-		if (old->len > PN_TOPIC_INLINE)
-			pn__tbuf_put(s, old->ptr);
-		old->to = 0;
-		c->confl++;
-		count(&tof(s, c)->conflated, 1);
-		e->m = q;
-	} else if (pn__htab_add(&c->keys, s->arena, htab_key(q), (void **)&e) ==
-		   0) {
-		e->m = q;
-	} else {
-		pn_panic("no memory for a conflation table");
-	}
-	if (pn__fifo_len(&c->pending) > 2 * (uint64_t)t->max_lag)
-		pend_compact(s, c);
-}
-
-/* DROP_OLDEST, CONFLATE: slot @m waits at the home; the oldest live one
- * goes when max_lag wait. */
-static void pend(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
-		 const struct pn_msg *m)
-{
-	struct pn_msg *q = pn__fifo_slot(&c->pending, s->arena);
-	uint64_t live;
-
-	if (!q)
-		pn_panic("no memory for a topic's pending queue");
-	*q = *m;
-	tbuf_get(m);
-	pn__fifo_commit(&c->pending);
-	pn__acct_side_in(s, m);
-	if (c->cls == PN_TOPIC_CONFLATE)
-		conflate(s, t, c, q);
-	live = c->cls == PN_TOPIC_CONFLATE ? c->keys.n
-					   : pn__fifo_len(&c->pending);
-	if (live > t->max_lag) {
-		struct pn_msg old;
-
-		if (pend_pop(s, c, &old)) {
-			side_drop(s, &old);
-			if (old.len > PN_TOPIC_INLINE)
-				pn__tbuf_put(s, old.ptr);
-			c->gap++;
-			count(&tof(s, c)->dropped, 1);
-		}
-	}
-}
-
 /* Move @c's pending slots into its window while there is room. */
 static unsigned flush(struct pn_shard *s, struct pn__topic *t,
 		      struct pn__tchan *c)
@@ -316,8 +119,9 @@ static unsigned flush(struct pn_shard *s, struct pn__topic *t,
 	struct pn_msg m;
 	unsigned n = 0;
 
-	while (pn__fifo_len(&c->pending) && room(t, c) && pend_pop(s, c, &m)) {
-		side_take(s, &m);
+	while (pn__fifo_len(&c->pending) && room(t, c) &&
+	       pn__tpend_pop(s, c, &m)) {
+		pn__tside_take(s, &m);
 		push(s, t, c, &m); /* the pending queue's reference moves */
 		n++;
 	}
@@ -345,27 +149,27 @@ static void send_one(struct pn_shard *s, struct pn__topic *t,
 	m.to = pn_pid_make(c->dst, c->handle, 0);
 	m.ref = seq;
 	if (c->state != PN__C_OPEN) {
-		count(&tof(s, c)->dropped, 1);
+		pn__tcount(&t->dropped, 1);
 		return;
 	}
 	if (pn__fifo_len(&c->pending))
 		flush(s, t, c); /* room may have come without a credit yet */
 	if (!pn__fifo_len(&c->pending) && room(t, c)) {
-		tbuf_get(&m);
+		pn__tbuf_get(&m);
 		push(s, t, c, &m);
 		return;
 	}
 	switch (c->cls) {
 	case PN_TOPIC_DROP_OLDEST:
 	case PN_TOPIC_CONFLATE:
-		pend(s, t, c, &m);
+		pn__tpend(s, t, c, &m);
 		break;
 	case PN_TOPIC_DISCONNECT:
-		count(&tof(s, c)->dropped, 1);
+		pn__tcount(&t->dropped, 1);
 		cut(s, c, &m);
 		break;
 	default: /* BACKPRESSURE: the pre-check found room; keep it lossless */
-		tbuf_get(&m);
+		pn__tbuf_get(&m);
 		push(s, t, c, &m);
 	}
 }
@@ -529,7 +333,7 @@ static void fwd_drop(struct pn_shard *s, struct pn__topic *t,
 	if (len > 12)
 		pn__tbuf_put(s, f->ptr);
 	if (t) {
-		count(&t->dropped, 1);
+		pn__tcount(&t->dropped, 1);
 		fwd_release(t);
 	}
 }
@@ -591,7 +395,7 @@ static void unblock(struct pn_shard *s, struct pn__topic *t, uint32_t idx)
 		if (!open_for_all_but_backlog(t))
 			return;
 		pn__fifo_pop(&t->backlog, s->arena);
-		side_take(s, &f);
+		pn__tside_take(s, &f);
 		fwd_publish(s, t, idx, &f);
 	}
 	if (t->waiters.n && writable(t))
@@ -644,7 +448,7 @@ static void retire_msg(struct pn_shard *s, struct pn__topic *t, uint32_t idx,
 			t->dest[i] = t->dest[--t->ndest];
 			break;
 		}
-	pend_drop_all(s, c);
+	pn__tpend_drop_all(s, c);
 	pn__topic_post(s, c->dst, &m);
 	if (atomic_load_explicit(&t->state, memory_order_relaxed) == PN__T_OPEN)
 		unblock(s, t, idx);
@@ -698,7 +502,7 @@ static void home_close(struct pn_shard *s, uint32_t idx)
 	for (unsigned i = 0; i < t->ndest; i++) {
 		struct pn__tchan *c = t->dest[i];
 
-		pend_drop_all(s, c);
+		pn__tpend_drop_all(s, c);
 		m = (struct pn_msg){.type = PN__MSG_TOPIC_CLOSE,
 				    .to = pn_pid_make(c->dst, c->handle, 0),
 				    .ref = atomic_load_explicit(
@@ -709,7 +513,7 @@ static void home_close(struct pn_shard *s, uint32_t idx)
 	while (pn__fifo_peek(&t->backlog)) {
 		m = *pn__fifo_peek(&t->backlog);
 		pn__fifo_pop(&t->backlog, s->arena);
-		side_drop(s, &m);
+		pn__tside_drop(s, &m);
 		fwd_drop(s, t, &m);
 	}
 	waiters_tell(s, t, idx);
@@ -803,7 +607,7 @@ void pn__topic_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg)
 			if (!c || T->t[c->topic].home != s->id)
 				continue;
 			if (c->cls == PN_TOPIC_CONFLATE)
-				pend_compact(s, c);
+				pn__tpend_compact(s, c);
 			fn(s, &c->pending, arg);
 		}
 	}
@@ -825,7 +629,7 @@ void pn__topic_tick(struct pn_shard *s)
 void pn__topic_home_drop(struct pn_shard *s, struct pn_msg *m)
 {
 	if (m->type == PN__MSG_TOPIC_SLOT) {
-		if (m->len > PN_TOPIC_INLINE && !TOMB(m))
+		if (m->len > PN_TOPIC_INLINE && !PN__TOMB(m))
 			pn__tbuf_put(s, m->ptr);
 	} else if (m->type == PN__MSG_TOPIC_FWD) {
 		fwd_drop(s, entry_of(s, u32_at(m, 28)), m);

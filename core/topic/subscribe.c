@@ -13,6 +13,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* An external caller waiting for its subscribe (futex on done). */
+struct pn__twait {
+	_Atomic uint32_t done;
+	int rc;
+	uint64_t start;
+};
+
 /* --- subscriptions ------------------------------------------------------- */
 
 static int sub_check(const struct pn_topic_sub_opts *o)

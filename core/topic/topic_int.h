@@ -4,15 +4,12 @@
  * carry a topic's messages to one destination shard and class, and the
  * internal messages between a topic's home shard and the destinations.
  *
- * The protocol (tests/model/topic*.pml): a destination shard D installs a
- * channel object in the topic's table (chan, release), bumps members
- * (seq_cst) and then reads seq (seq_cst) for a new subscription's start;
- * the home stores each new seq (seq_cst) and then reads members (seq_cst),
- * rebuilding its list of channels when it moved. Of the two, at least one
- * sees the other: the home sends message q to the channel, or the start
- * is at least q. Slots go home -> D in FIFO rings, so every channel sees
- * its messages in seq order; control messages for a channel travel in the
- * same ring, after its slots.
+ * The protocol (tests/model/topic*.pml, README "Topics"): D installs a
+ * channel (release), bumps members (seq_cst), then reads seq (seq_cst) as
+ * a subscription's start; the home stores each seq (seq_cst), then reads
+ * members (seq_cst) and rebuilds its list if it moved: the home sends q to
+ * the channel, or the start is at least q. Slots and a channel's control
+ * messages go home -> D in one FIFO ring, in seq order.
  */
 #ifndef PN_TOPIC_INT_H
 #define PN_TOPIC_INT_H
@@ -76,13 +73,12 @@ struct pn__tchan {
 	/* shared: written by the home, read by D and stats. */
 	alignas(PN_CACHELINE) _Atomic uint32_t want; /* send a CREDIT */
 	_Atomic uint64_t sent;			     /* slots sent */
-	_Atomic uint64_t dropped, conflated;
 	/* the home's */
 	alignas(PN_CACHELINE) uint64_t done_seen;
 	int state;		 /* PN__C_* */
 	struct pn__fifo pending; /* DROP_OLDEST, CONFLATE: slots waiting */
 	struct pn__htab keys;	 /* CONFLATE: key -> pending slot */
-	uint32_t gap, confl;	 /* lost since the last slot sent */
+	uint32_t confl;		 /* conflated since the last slot sent */
 	/* D's */
 	alignas(PN_CACHELINE) struct pn__tsub *subs;
 	uint32_t n, cap, live; /* live: n less the holes */
@@ -117,7 +113,7 @@ struct pn__topic {
 	/* the home's */
 	alignas(PN_CACHELINE) uint32_t members_seen;
 	struct pn__tchan **dest; /* the channels it sends to */
-	unsigned ndest, capdest;
+	unsigned ndest;
 	struct pn__fifo backlog; /* forwarded publishes, blocked */
 	struct pn__pids waiters; /* want PN_MSG_TOPIC_WRITABLE */
 	unsigned acks;		 /* close: shards not yet swept */
@@ -141,23 +137,15 @@ struct pn__tpid { /* bypid's entry: the topics @pid subscribes here */
 	uint32_t *topic;
 };
 
-/* An external caller waiting for its subscribe (futex on done). */
-struct pn__twait {
-	_Atomic uint32_t done;
-	int rc;
-	uint64_t start;
-};
+struct pn__twait; /* an external caller waiting (subscribe.c) */
 void pn__twait_done(struct pn__twait *w, int rc, uint64_t start);
-
 /* A subscribe or unsubscribe asked of this shard (the PID's home). */
 struct pn__tsubreq {
 	pn_pid pid;
 	uint32_t id;
 	bool unsub;
 	struct pn_topic_sub_opts o;
-	/* An external caller's: the answer, then done = 1 (release, futex
-	 * wake); NULL: the actor gets PN_MSG_TOPIC_SUBSCRIBED. */
-	struct pn__twait *w;
+	struct pn__twait *w; /* outside's (futex), or NULL: tell the actor */
 };
 
 struct pn__topics {
@@ -166,23 +154,17 @@ struct pn__topics {
 	struct pn__topic *t;	/* [max] */
 	struct pn__tshard *per; /* [nshards] */
 };
-
 /* An internal message's to for shard @d: gen 0 is no actor's, ever. */
 #define PN__TDST(d)	     pn_pid_make((d), (1u << PN_PID_SLOT_BITS) - 1, 0)
 #define PN__TCHAN(t, d, cls) (&(t)->chan[(d)*PN_TOPIC_NPOLICIES + (cls)])
-
 /* The topic of @id if open (acquire: its fields), or NULL. Any thread. */
 struct pn__topic *pn__topic_get(const struct pn_runtime *rt, uint32_t id,
 				const char *what);
-
 /* Internal @m from @s to shard @dst, exempt (the windows bound them). */
 void pn__topic_post(struct pn_shard *s, unsigned dst, const struct pn_msg *m);
-
 /* A payload's reference dropped (@len over PN_TOPIC_INLINE). Loop. */
 void pn__tbuf_put(struct pn_shard *s, struct pn__tbuf *b);
-
 extern const struct pn__feature pn__topic_feature;
-
 /* publish.c: the home */
 int pn__topic_publish_home(struct pn_shard *s, struct pn__topic *t,
 			   uint32_t idx, const struct pn_msg *pub);
@@ -192,7 +174,17 @@ void pn__topic_wait(struct pn_shard *s, struct pn__topic *t, uint32_t id,
 		    pn_pid pid);
 void pn__topic_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg);
 void pn__topic_tick(struct pn_shard *s);
-
+/* pending.c: the home's pending queues (a CONFLATE tombstone: to 0) */
+#define PN__TOMB(m) ((m)->to == 0)
+void pn__tbuf_get(const struct pn_msg *m);
+void pn__tcount(_Atomic uint64_t *v, uint64_t n);
+void pn__tside_take(struct pn_shard *s, const struct pn_msg *m);
+void pn__tside_drop(struct pn_shard *s, const struct pn_msg *m);
+void pn__tpend(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
+	       const struct pn_msg *m);
+bool pn__tpend_pop(struct pn_shard *s, struct pn__tchan *c, struct pn_msg *out);
+void pn__tpend_drop_all(struct pn_shard *s, struct pn__tchan *c);
+void pn__tpend_compact(struct pn_shard *s, struct pn__tchan *c);
 /* deliver.c: the destinations */
 void pn__topic_dst_msg(struct pn_shard *s, struct pn_msg *m);
 int pn__topic_sub_here(struct pn_shard *s, uint32_t idx, pn_pid pid,
