@@ -36,7 +36,8 @@ ifeq ($(PN_PROBES),0)
 override CFLAGS += -DPN_NO_PROBES
 endif
 # topic: publish/subscribe (the table, the home's fan-out, delivery).
-LIB_SRCS    += core/topic/topic.c core/topic/publish.c core/topic/deliver.c
+LIB_SRCS    += core/topic/topic.c core/topic/publish.c core/topic/deliver.c \
+	       core/topic/subscribe.c
 # mig: migration, placement, the traffic view and the rebalancer.
 LIB_SRCS    += core/mig/migrate.c core/mig/queues.c core/mig/fence.c \
 	       core/mig/pack.c core/mig/traffic.c \

@@ -171,11 +171,13 @@ struct pn_metrics {
 	uint32_t sample;
 	struct pn_runtime_totals totals;
 	struct pn_supervision_stats sup;
-	struct pn_shard_metrics *sh;  /* [nshards] */
-	struct pn_migrate_stats *mig; /* [nshards]: the features fill it */
-	uint64_t *sent, *ext;	      /* [nshards][nshards], [][PN__EXT_MAX] */
-	uint32_t *hwm;		      /* [nshards][nsources] */
-	struct pn_hist **hist;	      /* [nshards][2] */
+	struct pn_shard_metrics *sh;   /* [nshards] */
+	struct pn_migrate_stats *mig;  /* [nshards]: the features fill it */
+	struct pn_topic_stats *topics; /* [cfg.max_topics]: ntopics filled */
+	unsigned ntopics;
+	uint64_t *sent, *ext;  /* [nshards][nshards], [][PN__EXT_MAX] */
+	uint32_t *hwm;	       /* [nshards][nsources] */
+	struct pn_hist **hist; /* [nshards][2] */
 	struct pn_actor_metrics *actors; /* [nshards * PN__ATAB] */
 	char ext_name[PN__EXT_MAX][64];
 	unsigned char gauge[PN__EXT_MAX];
@@ -389,8 +391,10 @@ static int snap_alloc(struct pn_runtime *rt, struct pn_metrics *m)
 	m->hist = calloc(2 * n, sizeof(*m->hist));
 	m->actors = calloc(n * PN__ATAB, sizeof(*m->actors));
 	m->mig = calloc(n, sizeof(*m->mig));
+	m->topics = calloc(rt->cfg.max_topics ? rt->cfg.max_topics : 1,
+			   sizeof(*m->topics));
 	if (!m->sh || !m->sent || !m->ext || !m->hwm || !m->hist ||
-	    !m->actors || !m->mig)
+	    !m->actors || !m->mig || !m->topics)
 		return -ENOMEM;
 	return 0;
 }
@@ -399,6 +403,7 @@ int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out)
 {
 	struct pn_metrics *m = calloc(1, sizeof(*m));
 	int err = m ? snap_alloc(rt, m) : -ENOMEM;
+	struct pn__snap snap;
 
 	for (unsigned i = 0; !err && i < m->nshards; i++)
 		err = snap_shard(rt, m, i);
@@ -410,9 +415,13 @@ int pn_metrics_snapshot(struct pn_runtime *rt, struct pn_metrics **out)
 	snap_actors(rt, m);
 	pn_runtime_totals(rt, &m->totals);
 	/* The features' parts (zero for a feature that is not there). */
-	pn__features_snapshot(rt, &(struct pn__snap){.nshards = m->nshards,
-						     .migrate = m->mig,
-						     .supervision = &m->sup});
+	snap = (struct pn__snap){.nshards = m->nshards,
+				 .migrate = m->mig,
+				 .supervision = &m->sup,
+				 .topics = m->topics};
+
+	pn__features_snapshot(rt, &snap);
+	m->ntopics = snap.ntopics;
 	for (unsigned i = 0; i < m->nshards; i++)
 		m->sh[i].migrate = m->mig[i];
 	m->t = pn__now(rt);
@@ -429,11 +438,19 @@ void pn_metrics_free(struct pn_metrics *m)
 	free(m->hist);
 	free(m->sh);
 	free(m->mig);
+	free(m->topics);
 	free(m->sent);
 	free(m->ext);
 	free(m->hwm);
 	free(m->actors);
 	free(m);
+}
+
+unsigned pn_metrics_topics(const struct pn_metrics *m,
+			   const struct pn_topic_stats **out)
+{
+	*out = m->topics;
+	return m->ntopics;
 }
 
 unsigned pn_metrics_nshards(const struct pn_metrics *m)

@@ -15,7 +15,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #define TOP_ACTORS 32 /* actors in the Prometheus output */
 
@@ -138,6 +140,30 @@ static void json_runtime(FILE *f, const struct pn_metrics *m)
 		v->left_behind, v->stalls);
 }
 
+/* "topics":[...], after the shards' array closes (the caller's "],"). */
+static void json_topics(FILE *f, const struct pn_metrics *m)
+{
+	const struct pn_topic_stats *t;
+	unsigned n = pn_metrics_topics(m, &t);
+
+	fputs("],\"topics\":[", f);
+	for (unsigned i = 0; i < n; i++) {
+		fputs(i ? ",{\"name\":" : "{\"name\":", f);
+		json_str(f, t[i].name);
+		fprintf(f,
+			",\"home\":%u,\"published\":%" PRIu64
+			",\"refused\":%" PRIu64 ",\"delivered\":%" PRIu64
+			",\"filtered\":%" PRIu64 ",\"dropped\":%" PRIu64
+			",\"conflated\":%" PRIu64 ",\"slots\":%" PRIu64
+			",\"disconnects\":%" PRIu64 ",\"subscribers\":%u"
+			",\"channels\":%u,\"lag_max\":%" PRIu64 "}",
+			t[i].home, t[i].seq, t[i].refused, t[i].delivered,
+			t[i].filtered, t[i].dropped, t[i].conflated, t[i].slots,
+			t[i].disconnects, t[i].subscribers, t[i].channels,
+			t[i].max_lag);
+	}
+}
+
 int pn_metrics_json(const struct pn_metrics *m, FILE *f)
 {
 	const struct pn_actor_metrics *a;
@@ -152,6 +178,7 @@ int pn_metrics_json(const struct pn_metrics *m, FILE *f)
 			fputc(',', f);
 		json_shard(f, m, i);
 	}
+	json_topics(f, m);
 	fputs("],\"actors\":[", f);
 	for (unsigned i = 0; i < na; i++) {
 		if (i)
@@ -451,6 +478,59 @@ static void prom_actors(FILE *f, const struct pn_metrics *m)
 	}
 }
 
+/* One family per topic counter, labelled by topic name and home. */
+static void prom_topics(FILE *f, const struct pn_metrics *m)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} fam[] = {
+#define TF(n, t, h, fld) {n, t, h, offsetof(struct pn_topic_stats, fld)}
+		TF("topic_published_total", "counter", "Messages numbered.",
+		   seq),
+		TF("topic_refused_total", "counter",
+		   "Publishes refused (-EAGAIN).", refused),
+		TF("topic_delivered_total", "counter",
+		   "Handler runs, over every subscriber.", delivered),
+		TF("topic_filtered_total", "counter",
+		   "Deliveries a subscription's filter skipped.", filtered),
+		TF("topic_dropped_total", "counter",
+		   "Messages a slow channel lost.", dropped),
+		TF("topic_conflated_total", "counter",
+		   "Messages replaced by a newer one of their key.", conflated),
+		TF("topic_slots_total", "counter",
+		   "Ring slots sent (one per destination and class).", slots),
+		TF("topic_disconnects_total", "counter",
+		   "Subscriptions cut for being too slow.", disconnects),
+		TF("topic_lag_max", "gauge",
+		   "The slowest channel's messages not yet handled.", max_lag),
+#undef TF
+	};
+	const struct pn_topic_stats *t;
+	unsigned n = pn_metrics_topics(m, &t);
+
+	if (!n)
+		return;
+	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+		head(f, fam[k].name, fam[k].type, fam[k].help);
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t v;
+
+			memcpy(&v, (const char *)&t[i] + fam[k].off, sizeof(v));
+			fprintf(f, "pinion_%s{topic=\"", fam[k].name);
+			label(f, t[i].name);
+			fprintf(f, "\",home=\"%u\"} %" PRIu64 "\n", t[i].home,
+				v);
+		}
+	}
+	head(f, "topic_subscribers", "gauge", "Subscriptions now.");
+	for (unsigned i = 0; i < n; i++) {
+		fputs("pinion_topic_subscribers{topic=\"", f);
+		label(f, t[i].name);
+		fprintf(f, "\",home=\"%u\"} %u\n", t[i].home, t[i].subscribers);
+	}
+}
+
 int pn_metrics_prom(const struct pn_metrics *m, FILE *f)
 {
 	prom_runtime(f, m);
@@ -464,5 +544,6 @@ int pn_metrics_prom(const struct pn_metrics *m, FILE *f)
 	prom_hist(f, m, "queue_seconds", "Sampled time from send to dispatch.",
 		  true);
 	prom_actors(f, m);
+	prom_topics(f, m);
 	return ferror(f) ? pn__error(-EIO, "metrics: write error") : 0;
 }

@@ -194,6 +194,10 @@ pn_metrics_totals(const struct pn_metrics *m);
  * NULL. */
 PN_API const struct pn_supervision_stats *
 pn_metrics_supervision(const struct pn_metrics *m);
+/* The open topics' counters (struct pn_topic_stats, pn_stats.h; as
+ * pn_topic_stats()); returns how many. */
+PN_API unsigned pn_metrics_topics(const struct pn_metrics *m,
+				  const struct pn_topic_stats **out);
 /* The sampled actors, most samples first; returns how many. */
 PN_API unsigned pn_metrics_actors(const struct pn_metrics *m,
 				  const struct pn_actor_metrics **out);

@@ -13,6 +13,7 @@ struct pn_runtime;
 struct pn__actor;
 struct pn_migrate_stats;
 struct pn_supervision_stats;
+struct pn_topic_stats;
 
 /*
  * Features. The scheduler (sched/) and the actor layer under it call what
@@ -43,6 +44,8 @@ struct pn__snap {
 	unsigned nshards;
 	struct pn_migrate_stats *migrate;	  /* [nshards] */
 	struct pn_supervision_stats *supervision; /* one */
+	struct pn_topic_stats *topics;		  /* [cfg.max_topics] */
+	unsigned ntopics;			  /* filled */
 };
 
 /* A side queue of a feature: @fn visits each (shutdown's join sweep). */

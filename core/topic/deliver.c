@@ -45,7 +45,7 @@ static struct pn__tchan *chan_new(struct pn_shard *s, uint32_t idx, uint8_t cls)
 				p->h = v;
 			if (f)
 				p->freeh = f;
-			if (!v || !f || cap >= 1u << PN_PID_SLOT_BITS) {
+			if (!v || !f || cap >= (1u << PN_PID_SLOT_BITS) - 1) {
 				free(c);
 				return NULL;
 			}
@@ -108,7 +108,7 @@ static void retire(struct pn_shard *s, struct pn__tchan *c)
 {
 	struct pn__topic *t = &s->rt->topics->t[c->topic];
 	struct pn_msg m = {.type = PN__MSG_TOPIC_RETIRE,
-			   .to = pn_pid_make(t->home, 0, 0),
+			   .to = PN__TDST(t->home),
 			   .ref = c->topic};
 
 	uninstall(s, c);
@@ -438,7 +438,7 @@ unsigned pn__topic_turn(struct pn_shard *s)
 					     memory_order_acq_rel)) {
 			struct pn__topic *t = &s->rt->topics->t[c->topic];
 			struct pn_msg m = {.type = PN__MSG_TOPIC_CREDIT,
-					   .to = pn_pid_make(t->home, 0, 0),
+					   .to = PN__TDST(t->home),
 					   .ref = c->topic};
 
 			memcpy(m.data, &c, sizeof(c));
@@ -507,9 +507,8 @@ static void close_chan(struct pn_shard *s, struct pn__tchan *c, uint64_t seq)
 static void sweep_msg(struct pn_shard *s, uint32_t idx)
 {
 	struct pn__topic *t = &s->rt->topics->t[idx];
-	struct pn_msg m = {.type = PN__MSG_TOPIC_ACK,
-			   .to = pn_pid_make(t->home, 0, 0),
-			   .ref = idx};
+	struct pn_msg m = {
+		.type = PN__MSG_TOPIC_ACK, .to = PN__TDST(t->home), .ref = idx};
 
 	for (unsigned cls = 0; cls < PN_TOPIC_NPOLICIES; cls++) {
 		struct pn__tchan *c = atomic_load_explicit(

@@ -7,6 +7,7 @@
 #define PN_TOPIC_H
 
 #include "pn_core.h"
+#include "pn_stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,8 +42,7 @@ extern "C" {
  *  - Memory is bounded under every policy: per destination shard and class
  *    at most max_lag messages in flight plus max_lag waiting at the home.
  */
-#define PN_TOPIC_NAME_MAX 64
-#define PN_TOPIC_INLINE	  24 /* payload bytes inside the ring slot */
+#define PN_TOPIC_INLINE 24 /* payload bytes inside the ring slot */
 
 /* What a subscriber gets when it cannot keep up: its shard has max_lag
  * of the topic's messages for its class not yet handled. */
@@ -166,6 +166,12 @@ PN_API int pn_topic_subscribe_pid(struct pn_runtime *rt, uint32_t id,
  */
 PN_API int pn_topic_unsubscribe(struct pn_ctx *ctx, uint32_t id);
 
+/* End @pid's subscription to @id from outside: returns once it is over
+ * (nothing delivered after), or -ENOENT, -ESRCH, -EINVAL, -ESHUTDOWN.
+ * External. */
+PN_API int pn_topic_unsubscribe_pid(struct pn_runtime *rt, uint32_t id,
+				    pn_pid pid);
+
 /* Ask for one PN_MSG_TOPIC_WRITABLE (struct pn_topic_event) when
  * pn_topic_publish() to @id would no longer get -EAGAIN (at once if so
  * already). Returns 0, -ENOENT, -ENOMEM, -EPERM. Handler. */
@@ -197,24 +203,8 @@ struct pn_topic_event {
 #define PN_MSG_TOPIC_WRITABLE	(PN_MSG_SYS + 0x3002)
 #define PN_MSG_TOPIC_CLOSED	(PN_MSG_SYS + 0x3003)
 
-/* A topic's counters (relaxed reads of counters the shards write). */
-struct pn_topic_stats {
-	char name[PN_TOPIC_NAME_MAX];
-	unsigned home;
-	uint64_t seq;	      /* messages numbered (published) */
-	uint64_t refused;     /* publishes refused with -EAGAIN */
-	uint64_t delivered;   /* handler runs, over every subscriber */
-	uint64_t filtered;    /* skipped by a key range or predicate */
-	uint64_t dropped;     /* DROP_OLDEST/CONFLATE overflow, cut channels */
-	uint64_t conflated;   /* replaced by a newer one of the same key */
-	uint64_t slots;	      /* ring slots sent (per destination and class) */
-	uint64_t disconnects; /* subscriptions cut by DISCONNECT */
-	uint32_t subscribers;
-	uint32_t channels; /* destination shard and class pairs */
-	uint64_t max_lag;  /* the slowest channel: messages not handled */
-};
-
-/* Topic @id's counters: 0, -ENOENT. Any thread. */
+/* Topic @id's counters (struct pn_topic_stats, pn_stats.h; also in every
+ * metrics snapshot, pn_metrics_topics()): 0, -ENOENT. Any thread. */
 PN_API int pn_topic_stats(const struct pn_runtime *rt, uint32_t id,
 			  struct pn_topic_stats *out);
 

@@ -191,7 +191,7 @@ int pn_topic_close(struct pn_runtime *rt, uint32_t id)
 		return -ENOENT;
 	if (self && self->rt == rt) {
 		struct pn_msg m = {.type = PN__MSG_TOPIC_CLOSING,
-				   .to = pn_pid_make(t->home, 0, 0)};
+				   .to = PN__TDST(t->home)};
 		uint32_t idx = PN__TID_IDX(id);
 
 		memcpy(m.data, &idx, sizeof(idx));
@@ -199,7 +199,7 @@ int pn_topic_close(struct pn_runtime *rt, uint32_t id)
 	} else {
 		uint32_t idx = PN__TID_IDX(id);
 
-		err = pn__runtime_send_sys(rt, pn_pid_make(t->home, 0, 0),
+		err = pn__runtime_send_sys(rt, PN__TDST(t->home),
 					   PN__MSG_TOPIC_CLOSING, &idx,
 					   sizeof(idx), PN_FOREVER);
 	}
@@ -403,7 +403,7 @@ int pn_topic_publish(struct pn_ctx *ctx, uint32_t id, uint32_t type,
 	}
 	m.type = PN__MSG_TOPIC_FWD;
 	m.len = PN_MSG_INLINE;
-	m.to = pn_pid_make(t->home, 0, 0);
+	m.to = PN__TDST(t->home);
 	if ((err = fwd_build(s, &m, id, type, key, data, len)) < 0) {
 		fwd_undo(t);
 		return err;
@@ -505,7 +505,7 @@ int pn_topic_publish_ext(struct pn_producer *p, uint32_t id, uint32_t type,
 	if (!(a.t = pn__topic_get(p->rt, id, "pn_topic_publish_ext")))
 		return -ENOENT;
 	a.deadline = timeout_ns ? pn_deadline_ns(pn_now_ns(), timeout_ns) : 0;
-	a.m.to = pn_pid_make(a.t->home, 0, 0);
+	a.m.to = PN__TDST(a.t->home);
 	if ((err = fwd_build(NULL, &a.m, id, type, key, data, len)) < 0)
 		return err;
 	err = pn__producer_call(p, "pn_topic_publish_ext", ext_pub_fn, &a);
@@ -516,160 +516,6 @@ int pn_topic_publish_ext(struct pn_producer *p, uint32_t id, uint32_t type,
 		atomic_fetch_add_explicit(&a.t->refused, 1,
 					  memory_order_relaxed);
 	return err;
-}
-
-/* --- subscriptions ------------------------------------------------------- */
-
-static int sub_check(const struct pn_topic_sub_opts *o)
-{
-	if ((unsigned)o->policy >= PN_TOPIC_NPOLICIES)
-		return pn__error(-EINVAL, "topic policy %d: no such policy",
-				 (int)o->policy);
-	if ((o->key_lo || o->key_hi) && o->key_lo > o->key_hi)
-		return pn__error(-EINVAL, "key range [%llu, %llu] is empty",
-				 (unsigned long long)o->key_lo,
-				 (unsigned long long)o->key_hi);
-	return 0;
-}
-
-/* Ask @pid's home shard to (un)subscribe it (from a shard). */
-static int subreq_post(struct pn_shard *s, const struct pn__tsubreq *r)
-{
-	struct pn__tsubreq *b = pn__buf_alloc(s, sizeof(*b));
-	struct pn_msg m = {.type = PN__MSG_TOPIC_SUBREQ,
-			   .len = sizeof(*b),
-			   .to = pn_pid_make(pn_pid_shard(r->pid), 0, 0)};
-
-	if (!b)
-		return pn__error(-ENOMEM, "no memory for a subscribe");
-	*b = *r;
-	m.ptr = b;
-	pn__topic_post(s, pn_pid_shard(r->pid), &m);
-	return 1;
-}
-
-int pn_topic_subscribe(struct pn_ctx *ctx, uint32_t id,
-		       const struct pn_topic_sub_opts *opts, uint64_t *start)
-{
-	struct pn_shard *s = pn__shard(ctx);
-	struct pn_topic_sub_opts o =
-		opts ? *opts : (struct pn_topic_sub_opts){0};
-	pn_pid self;
-	int err;
-
-	PN__CTX_CHECK(s, "pn_topic_subscribe");
-	if (!s->cur)
-		return pn__error(-EPERM,
-				 "pn_topic_subscribe: not in a handler");
-	if ((err = sub_check(&o)))
-		return err;
-	if (!pn__topic_get(s->rt, id, "pn_topic_subscribe"))
-		return -ENOENT;
-	self = s->cur->pid;
-	if (pn_pid_shard(self) == s->id)
-		return pn__topic_sub_here(s, PN__TID_IDX(id), self, &o, start);
-	return subreq_post(
-		s, &(struct pn__tsubreq){.pid = self, .id = id, .o = o});
-}
-
-int pn_topic_unsubscribe(struct pn_ctx *ctx, uint32_t id)
-{
-	struct pn_shard *s = pn__shard(ctx);
-	pn_pid self;
-
-	PN__CTX_CHECK(s, "pn_topic_unsubscribe");
-	if (!s->cur)
-		return pn__error(-EPERM, "pn_topic_unsubscribe: not in a "
-					 "handler");
-	if (!pn__topic_get(s->rt, id, "pn_topic_unsubscribe"))
-		return -ENOENT;
-	self = s->cur->pid;
-	if (pn_pid_shard(self) == s->id)
-		return pn__topic_unsub_here(s, PN__TID_IDX(id), self);
-	return subreq_post(s, &(struct pn__tsubreq){.pid = self,
-						    .id = id,
-						    .unsub = true}) < 0
-		       ? -ENOMEM
-		       : 0;
-}
-
-void pn__twait_done(struct pn__twait *w, int rc, uint64_t start)
-{
-	w->rc = rc;
-	w->start = start;
-	/* Release: rc and start, to the waiter's acquire. */
-	atomic_store_explicit(&w->done, 1, memory_order_release);
-	pn__futex_wake(&w->done);
-}
-
-int pn_topic_subscribe_pid(struct pn_runtime *rt, uint32_t id, pn_pid pid,
-			   const struct pn_topic_sub_opts *opts,
-			   uint64_t *start)
-{
-	struct pn__twait w = {0};
-	struct pn__tsubreq r = {.pid = pid, .id = id, .w = &w};
-	int err;
-
-	if (!rt || pid == PN_PID_NONE || pn_pid_shard(pid) >= rt->nshards)
-		return pn__error(-EINVAL, "pn_topic_subscribe_pid: bad pid");
-	if (pn__self_shard)
-		return pn__error(-EPERM, "pn_topic_subscribe_pid: external "
-					 "only (a handler uses "
-					 "pn_topic_subscribe)");
-	r.o = opts ? *opts : (struct pn_topic_sub_opts){0};
-	if ((err = sub_check(&r.o)))
-		return err;
-	if (!pn__topic_get(rt, id, "pn_topic_subscribe_pid"))
-		return -ENOENT;
-	err = pn__runtime_send_sys(rt, pn_pid_make(pn_pid_shard(pid), 0, 0),
-				   PN__MSG_TOPIC_SUBREQ, &r, sizeof(r),
-				   UINT64_MAX);
-	if (err < 0)
-		return err;
-	/* Acquire: pairs with pn__twait_done's release (rc, start). */
-	while (!atomic_load_explicit(&w.done, memory_order_acquire))
-		syscall(SYS_futex, (uint32_t *)&w.done, FUTEX_WAIT_PRIVATE, 0,
-			NULL, NULL, 0);
-	if (w.rc == 0 && start)
-		*start = w.start;
-	return w.rc < 0 ? pn__error(w.rc, "pn_topic_subscribe_pid: %s",
-				    strerror(-w.rc))
-			: w.rc;
-}
-
-int pn_topic_notify_writable(struct pn_ctx *ctx, uint32_t id)
-{
-	struct pn_shard *s = pn__shard(ctx);
-	struct pn__topic *t;
-	pn_pid self;
-
-	PN__CTX_CHECK(s, "pn_topic_notify_writable");
-	if (!s->cur)
-		return pn__error(-EPERM, "pn_topic_notify_writable: not in a "
-					 "handler");
-	if (!(t = pn__topic_get(s->rt, id, "pn_topic_notify_writable")))
-		return -ENOENT;
-	self = s->cur->pid;
-	if (t->home == s->id) {
-		pn__topic_wait(s, t, id, self);
-	} else {
-		struct pn_msg m = {.type = PN__MSG_TOPIC_WAIT,
-				   .to = pn_pid_make(t->home, 0, 0),
-				   .from = self,
-				   .ref = id};
-
-		pn__topic_post(s, t->home, &m);
-	}
-	return 0;
-}
-
-const struct pn_topic_info *pn_topic_delivery(const struct pn_ctx *ctx)
-{
-	const struct pn_shard *s = pn__shard_c(ctx);
-
-	if (!s || s != pn__self_shard || !s->rt->topics)
-		return NULL;
-	return s->rt->topics->per[s->id].cur;
 }
 
 /* --- the feature ----------------------------------------------------------
@@ -769,11 +615,23 @@ static void topic_stopped(struct pn_shard *s, pn_pid pid)
 static void topic_guest_gone(struct pn_shard *s, pn_pid pid)
 {
 	struct pn_msg m = {.type = PN__MSG_TOPIC_UNSUB,
-			   .to = pn_pid_make(pn_pid_shard(pid), 0, 0),
+			   .to = PN__TDST(pn_pid_shard(pid)),
 			   .ref = UINT32_MAX};
 
 	memcpy(m.data, &pid, sizeof(pid));
 	pn__topic_post(s, pn_pid_shard(pid), &m);
+}
+
+/* Every open topic's counters into a metrics snapshot. */
+static void topic_snapshot(const struct pn_runtime *rt, struct pn__snap *out)
+{
+	uint32_t id = 0;
+
+	out->ntopics = 0;
+	while (out->ntopics < rt->cfg.max_topics &&
+	       pn_topic_next(rt, id, &id) == 0)
+		if (pn_topic_stats(rt, id, &out->topics[out->ntopics]) == 0)
+			out->ntopics++;
 }
 
 static const struct pn__msg_range topic_ranges[] = {
@@ -794,4 +652,5 @@ const struct pn__feature pn__topic_feature = {
 	.close = topic_gate_closed,
 	.guest_gone = topic_guest_gone,
 	.stopped = topic_stopped,
+	.snapshot = topic_snapshot,
 };

@@ -21,8 +21,9 @@
 #include <unistd.h>
 
 static const char *const probes[] = {
-	"send", "dispatch_start", "dispatch_end", "park",    "unpark",
-	"wake", "spawn",	  "stop",	  "failure", "restart",
+	"send",	   "dispatch_start", "dispatch_end",  "park",
+	"unpark",  "wake",	     "spawn",	      "stop",
+	"failure", "restart",	     "topic_publish", "topic_deliver",
 };
 
 static char lib[PATH_MAX];
