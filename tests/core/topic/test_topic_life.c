@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,57 +69,95 @@ static unsigned ndel_of(const struct tf_rec *r, uint32_t topic)
 
 /* --- unsubscribe ---------------------------------------------------------- */
 
+/* Two windows each: subscribe, 5 deliveries, unsubscribe (nothing after
+ * it), 30 to the sentinel Z meanwhile; A in their handlers (on the home
+ * and elsewhere), U from outside (pn_topic_subscribe_pid and
+ * pn_topic_unsubscribe_pid). */
 static void test_unsubscribe(void **state)
 {
-	struct tf_rec *A[2] = {&R[0], &R[1]}, *Z = &R[2], *bg = &R[3];
-	unsigned from[2][2], base;
-	uint64_t start[2][2], zs, final;
+	struct tf_rec *A[4] = {&R[0], &R[1], &R[4], &R[5]}, *Z = &R[2];
+	struct tf_rec *bg = &R[3], *D = &R[6];
+	unsigned from[4][2], to[4] = {0}, base;
+	uint64_t start[4][2], zs, final, sum;
 	uint32_t id;
 
 	(void)state;
 	h_start(NULL);
 	id = tf_open("unsub", 0, 0);
-	tf_spawn(A[0], 0); /* on the topic's home */
-	tf_spawn(A[1], 1);
+	for (int i = 0; i < 4; i++)
+		tf_spawn(A[i], i % 2); /* on the topic's home and elsewhere */
 	tf_spawn(Z, 1);
 	tf_spawn(bg, 0);
+	tf_spawn(D, 1);
+	for (int i = 2; i < 4; i++)
+		assert_int_equal(tf_do(A[i], (struct tf_cmd){.op = TF_EXPECT,
+							     .topic = id}),
+				 0);
 	assert_int_equal(tf_sub(Z, id, 0, &zs), 0);
 	stream(bg, id, 200000);
 	for (int w = 0; w < 2; w++) {
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < 4; i++) {
 			from[i][w] = atomic_load(&A[i]->nlog);
-			assert_int_equal(tf_sub(A[i], id, 0, &start[i][w]), 0);
+			atomic_store(&A[i]->gone, 0);
+			if (i < 2)
+				assert_int_equal(
+					tf_sub(A[i], id, 0, &start[i][w]), 0);
+			else
+				assert_int_equal(pn_topic_subscribe_pid(
+							 h_rt, id, A[i]->self,
+							 NULL, &start[i][w]),
+						 0);
 		}
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 4; i++)
 			tf_wait_ndel(A[i], atomic_load(&A[i]->ndel) + 5);
 		if (w == 1)
 			break;
 		/* Nothing after this returns (the actors check). */
-		for (int i = 0; i < 2; i++)
-			assert_int_equal(tf_unsub(A[i], id), 0);
+		for (int i = 0; i < 4; i++) {
+			if (i < 2) {
+				assert_int_equal(tf_unsub(A[i], id), 0);
+				continue;
+			}
+			assert_int_equal(
+				pn_topic_unsubscribe_pid(h_rt, id, A[i]->self),
+				0);
+			atomic_store(&A[i]->gone, id + 1);
+			to[i] = atomic_load(&A[i]->nlog);
+		}
 		base = atomic_load(&Z->ndel);
 		tf_wait_ndel(Z, base + 30);
 	}
+	/* unsubscribe_pid's errors. */
+	assert_int_equal(pn_topic_unsubscribe_pid(h_rt, id, Z->self), 0);
+	assert_int_equal(pn_topic_unsubscribe_pid(h_rt, id, Z->self), -ENOENT);
+	assert_int_equal(pn_topic_subscribe_pid(h_rt, id, Z->self, NULL, &zs),
+			 0);
+	assert_int_equal(pn_topic_unsubscribe_pid(h_rt, UINT32_MAX, Z->self),
+			 -ENOENT);
+	assert_int_equal(pn_topic_unsubscribe_pid(h_rt, id, PN_PID_NONE),
+			 -EINVAL);
+	assert_int_equal(tf_do(D, (struct tf_cmd){.op = TF_STOP}), 0);
+	tf_wait_kind(D, TF_K_CLEANUP, 0);
+	assert_int_equal(pn_topic_unsubscribe_pid(h_rt, id, D->self), -ESRCH);
 	final = end_streams(&bg, 1, id, 0);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 4; i++)
 		tf_wait_last(A[i], id, final);
 	tf_wait_last(Z, id, final);
-	assert_int_equal(tf_stats_reach(id,
-					ndel_of(A[0], id) + ndel_of(A[1], id) +
-						ndel_of(Z, id),
-					0)
-				 .delivered,
-			 ndel_of(A[0], id) + ndel_of(A[1], id) +
-				 ndel_of(Z, id));
-	h_finish();
+	sum = ndel_of(Z, id);
 	for (int i = 0; i < 4; i++)
+		sum += ndel_of(A[i], id);
+	assert_int_equal(tf_stats_reach(id, sum, 0).delivered, sum);
+	h_finish();
+	for (int i = 0; i < 7; i++)
 		tf_assert_clean(&R[i]);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 4; i++) {
 		assert_true(start[i][1] > start[i][0]);
-		tf_assert_window(A[i], id, from[i][0], start[i][0], 0);
+		tf_assert_range(A[i], id, from[i][0], i < 2 ? UINT_MAX : to[i],
+				start[i][0], 0);
 		tf_assert_window(A[i], id, from[i][1], start[i][1], final);
 	}
-	tf_assert_window(Z, id, 0, zs, final);
+	/* Z: before its resubscribe, and after. */
+	assert_true(ndel_of(Z, id) > 0);
 }
 
 /* --- the runtime unsubscribes the stopped ----------------------------------
@@ -399,14 +438,18 @@ static void hop(struct tf_rec *S, struct tf_rec *helper, unsigned to, int how,
 	tf_wait_ndel(S, atomic_load(&S->ndel) + ndlv);
 }
 
-static void migrate_keeps_receiving(unsigned home)
+/* S subscribes (at home, or first moved away: through its home, and
+ * with @move_pending moving home before its SUBSCRIBED) and hops over
+ * every shard and home again while two streams run: gap-free, in order,
+ * each delivery on the shard S is on. */
+static void migrate_keeps_receiving(unsigned home, bool sub_away,
+				    bool move_pending)
 {
 	struct tf_rec *S = &R[0], *Z = &R[1], *bg[2] = {&R[2], &R[3]};
 	struct pn_config c;
-	unsigned sup, hops = 0, n;
+	unsigned sup, hops = 0, n, on = 0;
 	uint64_t s, final;
 	uint32_t id;
-	unsigned on = 0;
 
 	mig_config(&c);
 	h_start(&c);
@@ -416,16 +459,34 @@ static void migrate_keeps_receiving(unsigned home)
 	tf_spawn(Z, 1);
 	for (int i = 0; i < 2; i++)
 		tf_spawn(bg[i], i);
-	assert_int_equal(tf_sub(S, id, 0, &s), 0);
 	assert_int_equal(tf_sub(Z, id, 0, NULL), 0);
 	for (int i = 0; i < 2; i++)
 		stream(bg[i], id, 1000000);
-	tf_wait_ndel(S, 5);
-	hop(S, Z, 1, 0, 10);   /* away, by itself */
-	hop(S, Z, sup, 2, 10); /* on, from outside */
-	hop(S, Z, 0, 1, 10);   /* back home, asked by another actor */
-	hop(S, Z, 1, 0, 10);
-	hop(S, Z, 0, 2, 10); /* home again */
+	if (sub_away) {
+		hop(S, Z, 1, 0, 0);
+		assert_int_equal(tf_do(S, (struct tf_cmd){.op = TF_SUB,
+							  .topic = id,
+							  .a = move_pending}),
+				 1);
+		s = S->log[tf_wait_kind(S, TF_K_SUBSCRIBED, id)].seq;
+		if (move_pending) /* it went home with SUBSCRIBED on its way */
+			assert_true(tf_find(S, TF_K_MIGRATED, 0, 0, 1) >= 0);
+		tf_wait_ndel(S, 5);
+		/* From outside, by another actor, by itself. */
+		hop(S, Z, move_pending ? 1 : 0, 2, 10);
+		hop(S, Z, move_pending ? 0 : 1, 1, 10);
+		hop(S, Z, sup, 0, 10);
+		hop(S, Z, 0, 0, 10);
+		hop(S, Z, 1, 2, 10);
+	} else {
+		assert_int_equal(tf_sub(S, id, 0, &s), 0);
+		tf_wait_ndel(S, 5);
+		hop(S, Z, 1, 0, 10);   /* away, by itself */
+		hop(S, Z, sup, 2, 10); /* on, from outside */
+		hop(S, Z, 0, 1, 10);   /* back home, asked by another actor */
+		hop(S, Z, 1, 0, 10);
+		hop(S, Z, 0, 2, 10); /* home again */
+	}
 	final = end_streams(bg, 2, id, 0);
 	tf_wait_last(S, id, final);
 	tf_wait_last(Z, id, final);
@@ -444,19 +505,43 @@ static void migrate_keeps_receiving(unsigned home)
 			assert_int_equal(S->log[i].shard, on);
 		}
 	}
-	assert_int_equal(hops, 5);
+	assert_int_equal(hops, sub_away ? 6 + move_pending : 5);
 }
 
 static void test_migrate_keeps_receiving_home0(void **state)
 {
 	(void)state;
-	migrate_keeps_receiving(0);
+	migrate_keeps_receiving(0, false, false);
 }
 
 static void test_migrate_keeps_receiving_home1(void **state)
 {
 	(void)state;
-	migrate_keeps_receiving(1);
+	migrate_keeps_receiving(1, false, false);
+}
+
+static void test_migrate_subscribed_away_home0(void **state)
+{
+	(void)state;
+	migrate_keeps_receiving(0, true, false);
+}
+
+static void test_migrate_subscribed_away_home1(void **state)
+{
+	(void)state;
+	migrate_keeps_receiving(1, true, false);
+}
+
+static void test_migrate_while_subscribing_home0(void **state)
+{
+	(void)state;
+	migrate_keeps_receiving(0, true, true);
+}
+
+static void test_migrate_while_subscribing_home1(void **state)
+{
+	(void)state;
+	migrate_keeps_receiving(1, true, true);
 }
 
 /* An actor living away from home subscribes through its home: 1, then
@@ -513,11 +598,14 @@ static void test_subscribe_away(void **state)
 	tf_wait_subscribers(id[0], 1);
 	seq_t = tf_stats(id[0]).seq;
 	tf_wait_last(Z, id[0], seq_t + 20);
+	/* From outside, away: over when it returns. */
+	assert_int_equal(pn_topic_unsubscribe_pid(h_rt, id[2], S->self), 0);
+	atomic_store(&S->gone, id[2] + 1);
+	assert_int_equal(tf_stats(id[2]).subscribers, 0);
 	/* Stopping away unsubscribes it from the rest. */
 	tf_send(S, (struct tf_cmd){.op = TF_STOP});
 	tf_wait_kind(S, TF_K_CLEANUP, 0);
 	tf_wait_subscribers(id[1], 1);
-	tf_wait_subscribers(id[2], 0);
 	end_streams(&bg, 1, id[0], 20); /* and P's 20 */
 	h_finish();
 	for (int i = 0; i < 4; i++)
@@ -540,6 +628,10 @@ int main(void)
 		T(test_stats_slots),
 		T(test_migrate_keeps_receiving_home0),
 		T(test_migrate_keeps_receiving_home1),
+		T(test_migrate_subscribed_away_home0),
+		T(test_migrate_subscribed_away_home1),
+		T(test_migrate_while_subscribing_home0),
+		T(test_migrate_while_subscribing_home1),
 		T(test_subscribe_away),
 	};
 

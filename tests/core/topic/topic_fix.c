@@ -379,6 +379,9 @@ static int do_sub(struct pn_ctx *ctx, struct tf_rec *r, const struct tf_cmd *c,
 	s->state = rc == 0 ? TS_ON : TS_PENDING;
 	s->start = s->last = rc == 0 ? *start : 0;
 	s->has_go = false;
+	if (c->op == TF_SUB && c->a > 0 && pn_migrate(ctx, (unsigned)c->a - 1))
+		bad(r, "actor %d: pn_migrate after subscribe: %s", r->id,
+		    pn_last_error());
 	if (c->op == TF_SUB_GO) {
 		struct tf_cmd g = {.op = TF_PUB,
 				   .topic = c->topic,

@@ -113,6 +113,9 @@ struct tf_rec {
 	int id;
 	struct pn_topic_sub_opts opts[TF_OPTS];
 	bool keep_on_shutdown; /* a stream goes on after PN_MSG_SHUTDOWN */
+	/* Set by the test once pn_topic_unsubscribe_pid() returned: topic
+	 * id + 1 of which any later delivery is a violation (0: none). */
+	_Atomic uint32_t gone;
 	/* written by the actor */
 	pn_pid self;
 	struct pn_ctx *_Atomic ctx; /* the last handler's (-EPERM checks) */
@@ -240,6 +243,9 @@ void tf_assert_clean(const struct tf_rec *r);
  */
 unsigned tf_assert_window(const struct tf_rec *r, uint32_t topic, unsigned from,
 			  uint64_t start, uint64_t end);
+/* The same for the entries from @from to @to (excluded). */
+unsigned tf_assert_range(const struct tf_rec *r, uint32_t topic, unsigned from,
+			 unsigned to, uint64_t start, uint64_t end);
 
 /* What @r published to @topic (accepted publishes). */
 uint32_t tf_published(const struct tf_rec *r, uint32_t topic);

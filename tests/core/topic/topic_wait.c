@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -263,12 +264,20 @@ void tf_assert_clean(const struct tf_rec *r)
 unsigned tf_assert_window(const struct tf_rec *r, uint32_t topic, unsigned from,
 			  uint64_t start, uint64_t end)
 {
+	return tf_assert_range(r, topic, from, UINT_MAX, start, end);
+}
+
+unsigned tf_assert_range(const struct tf_rec *r, uint32_t topic, unsigned from,
+			 unsigned to, uint64_t start, uint64_t end)
+{
 	unsigned n = atomic_load_explicit(&r->nlog, memory_order_acquire);
 	uint32_t last_cnt[TF_NPUBS];
 	uint64_t prev = start;
 	unsigned got = 0;
 
 	memset(last_cnt, 0xff, sizeof(last_cnt));
+	if (to < n)
+		n = to;
 	for (unsigned i = from; i < n; i++) {
 		const struct tf_ent *e = &r->log[i];
 
