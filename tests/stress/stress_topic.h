@@ -28,7 +28,10 @@ enum { MSG_KICK = 1, MSG_TICK, MSG_START };
 #define T_MARK	   0x101u
 #define CODE_PUB   1
 #define CODE_QUIET 2
-enum { S_NONE, S_PENDING, S_ON, S_LEAVING, S_ENDING };
+/* A subscription's state: none; asked for away from home (its SUBSCRIBED
+ * on its way); on; unsubscribed away (until the home has it); its actor
+ * stopping; DISCONNECT cut, CLOSED on its way (unsubscribe said -ENOENT). */
+enum { S_NONE, S_PENDING, S_ON, S_LEAVING, S_ENDING, S_CUT };
 
 struct hdr {
 	uint16_t pub, topic;
