@@ -373,6 +373,54 @@ static void test_conflate_many_keys(void **state)
 	conflate(20);
 }
 
+/* Where a replaced message's count goes: M in flight, then keys 0, 1, 0
+ * wait at the home; the second 0 replaces the first (seq M + 1), so the
+ * next delivery after M, seq M + 2 (key 1), is the one whose jump holds
+ * it: conflated 1 there, 0 on seq M + 3. */
+static void test_conflate_accounting(void **state)
+{
+	enum { M = 8 };
+	static const uint64_t keys[3] = {0, 1, 0};
+	struct tf_rec *C = &R[0], *X = &R[1], *P = &R[2];
+	uint64_t gaps, confl;
+	uint32_t id;
+
+	(void)state;
+	with_policy(C, PN_TOPIC_CONFLATE);
+	h_start(&cfg);
+	id = tf_open("conflate-acct", 0, M);
+	tf_spawn(C, 1);
+	tf_spawn(X, 1);
+	tf_spawn(P, 0);
+	assert_int_equal(tf_sub(C, id, 0, NULL), 0);
+	hold(X);
+	assert_int_equal(tf_do(P, (struct tf_cmd){.op = TF_PUB,
+						  .topic = id,
+						  .n = M,
+						  .len = 16,
+						  .keymode = TF_KEY_FIXED,
+						  .key = 100}),
+			 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(
+			tf_do(P, (struct tf_cmd){.op = TF_PUB,
+						 .topic = id,
+						 .n = 1,
+						 .len = 16,
+						 .keymode = TF_KEY_FIXED,
+						 .key = keys[i]}),
+			0);
+	assert_int_equal(tf_stats(id).conflated, 1);
+	release(X);
+	tf_wait_last(C, id, M + 3);
+	h_finish();
+	tf_assert_clean(C);
+	assert_int_equal(lossy_check(C, id, &gaps, &confl), M + 2);
+	assert_int_equal(gaps, 0);
+	assert_int_equal(confl, 1);
+	assert_false(has_seq(C, id, M + 1));
+}
+
 /* --- DISCONNECT --------------------------------------------------------------
  */
 
@@ -641,6 +689,7 @@ int main(void)
 		T(test_drop_oldest),
 		T(test_conflate_few_keys),
 		T(test_conflate_many_keys),
+		T(test_conflate_accounting),
 		T(test_disconnect),
 		T(test_bounded_memory),
 		T(test_shutdown_in_flight),
