@@ -22,3 +22,8 @@ tests/stress/stress_mover_EXTRA    := tests/stress/stress_util.c
 tests/stress/stress_forward_EXTRA  := tests/stress/stress_util.c
 tests/stress/stress_room_EXTRA     := tests/stress/stress_util.c
 tests/stress/stress_migrate_EXTRA  := tests/stress/stress_util.c
+# stress_topic: publish/subscribe (core/topic/) under churn.
+STRESS     += tests/stress/stress_topic
+TSAN_TESTS += tests/stress/stress_topic
+tests/stress/stress_topic_EXTRA    := tests/stress/stress_util.c \
+	tests/stress/stress_topic_sub.c
