@@ -358,8 +358,8 @@ static bool deliver_one(struct pn_shard *s, struct pn__tchan *c, uint32_t i,
 	if (atomic_load_explicit(&s->slots[idx].gen, memory_order_relaxed) ==
 	    pn_pid_gen(pid)) {
 		c->subs[i].routed = true;
-		forward(s, pid, lm, info);
-		return true;
+		forward(s, pid, lm, info); /* counted where it runs */
+		return false;
 	}
 	pn__topic_gone(s, pid); /* stopped unseen: not a subscriber now */
 	return false;
@@ -421,9 +421,13 @@ static bool take(struct pn__tchan *c, uint32_t i, uint64_t seq,
 		e->skipped++;
 		return false;
 	}
+	/* Lost since the last one: conflated (as the channel counted, at
+	 * most what this one lost), the rest dropped. */
 	gap = seq - e->last - 1 - e->skipped;
-	info->gap = gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
-	info->conflated = e->confl < info->gap ? e->confl : info->gap;
+	if (gap > UINT32_MAX)
+		gap = UINT32_MAX;
+	info->conflated = e->confl < gap ? e->confl : (uint32_t)gap;
+	info->gap = (uint32_t)gap - info->conflated;
 	e->last = seq;
 	e->skipped = 0;
 	e->confl = 0;
@@ -630,10 +634,24 @@ static bool one_current(struct pn_shard *s, pn_pid pid,
 	return false;
 }
 
-/* TOPIC_ONE: a delivery forwarded to a subscriber (its own message, which
- * migration routed to where it is). At home, one for a subscription that
- * ended meanwhile is dropped; away from home the unsubscribe is not here
- * to see (it takes effect once the home has it, as documented). */
+/*
+ * A forwarded delivery passing its subscriber's home (the topic feature is
+ * asked before migration routes it on): one for a subscription that ended
+ * (or was made again after it) is dropped here. Every one passes the home
+ * on its way, also when it comes back from where its actor was, so after
+ * an unsubscribe on the home shard none reaches the actor.
+ */
+bool pn__topic_divert(struct pn_shard *s, struct pn_msg *m)
+{
+	if (m->type != PN__MSG_TOPIC_ONE || pn_pid_shard(m->to) != s->id ||
+	    one_current(s, m->to, &((const struct one_hdr *)m->ptr)->info))
+		return false;
+	pn__buf_free(s, m->ptr);
+	return true;
+}
+
+/* TOPIC_ONE where its actor is: run it there (counted in the topic's
+ * delivered), or a dead letter if it is not. */
 static void one_msg(struct pn_shard *s, struct pn_msg *m)
 {
 	const struct one_hdr *h = m->ptr;
@@ -645,11 +663,17 @@ static void one_msg(struct pn_shard *s, struct pn_msg *m)
 		memcpy(lm.data, h + 1, h->len);
 	else
 		lm.ptr = (void *)(h + 1);
-	if (a && !s->cur &&
-	    (pn_pid_shard(m->to) != s->id || one_current(s, m->to, &h->info)))
+	if (a && !s->cur) {
+		struct pn__topic *t =
+			&s->rt->topics->t[PN__TID_IDX(h->info.topic)];
+
 		run(s, a, &lm, &h->info);
-	else if (!a)
+		/* Relaxed: a statistic, from any shard a mover is on. */
+		atomic_fetch_add_explicit(&t->gone_delivered, 1,
+					  memory_order_relaxed);
+	} else {
 		pn__dead_letter_keep(s, &lm);
+	}
 	pn__buf_free(s, m->ptr);
 }
 

@@ -52,7 +52,6 @@ static struct pn__topic *tof(const struct pn_shard *s,
 	return &s->rt->topics->t[c->topic];
 }
 
-
 struct keyent {
 	uint64_t key;
 	struct pn_msg *m;
@@ -86,8 +85,7 @@ static void unkey(struct pn__tchan *c, const struct pn_msg *m)
 
 /* Take the oldest live pending slot of @c out (into *@out; false: none);
  * the caller accounts for it (side_take or side_drop). */
-bool pn__tpend_pop(struct pn_shard *s, struct pn__tchan *c,
-		     struct pn_msg *out)
+bool pn__tpend_pop(struct pn_shard *s, struct pn__tchan *c, struct pn_msg *out)
 {
 	struct pn_msg *p;
 

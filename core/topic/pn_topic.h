@@ -184,12 +184,12 @@ PN_API int pn_topic_notify_writable(struct pn_ctx *ctx, uint32_t id);
 
 /*
  * In a handler running for a topic delivery: what it is (NULL for any
- * other message). Valid until the handler returns. @gap counts the
- * messages numbered between this subscription's previous delivery (or
- * its start) and this one that it lost to its policy (DROP_OLDEST,
- * CONFLATE): seq - previous - 1 - those its filter skipped, exactly;
- * @conflated says how many of them CONFLATE replaced by a newer one (at
- * most @gap). Both are 0 under BACKPRESSURE. Handler.
+ * other message). Valid until the handler returns. Of the messages
+ * numbered between this subscription's previous delivery (or its start)
+ * and this one that its filter did not skip, @conflated were replaced by
+ * a newer one of their key (CONFLATE) and @gap were dropped (DROP_OLDEST,
+ * or a CONFLATE channel's overflow): gap + conflated = seq - previous - 1
+ * - those its filter skipped, exactly. Both 0 under BACKPRESSURE. Handler.
  */
 struct pn_topic_info {
 	uint32_t topic;

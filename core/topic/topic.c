@@ -662,6 +662,7 @@ const struct pn__feature pn__topic_feature = {
 	.close = topic_gate_closed,
 	.guest_gone = topic_guest_gone,
 	.stopped = topic_stopped,
+	.divert = pn__topic_divert,
 	.snapshot = topic_snapshot,
 	.tick = pn__topic_tick,
 };

@@ -103,7 +103,7 @@ struct pn__topic {
 	alignas(PN_CACHELINE) _Atomic uint64_t seq;
 	_Atomic uint64_t refused, slots, dropped, conflated;
 	/* shared: the counters of channels gone (under the table mutex). */
-	_Atomic uint64_t gone_delivered, gone_filtered, gone_cuts;
+	_Atomic uint64_t gone_delivered, gone_filtered, gone_cuts; /* +fwd */
 	/* shared: bumped by any D (install, uninstall). */
 	alignas(PN_CACHELINE) _Atomic uint32_t members;
 	/* shared: publishes from other shards or outside that have taken a
@@ -191,6 +191,7 @@ int pn__topic_sub_here(struct pn_shard *s, uint32_t idx, pn_pid pid,
 		       const struct pn_topic_sub_opts *o, uint64_t *start);
 int pn__topic_unsub_here(struct pn_shard *s, uint32_t idx, pn_pid pid);
 void pn__topic_gone(struct pn_shard *s, pn_pid pid);
+bool pn__topic_divert(struct pn_shard *s, struct pn_msg *m);
 unsigned pn__topic_turn(struct pn_shard *s);
 bool pn__topic_ready(struct pn_shard *s);
 void pn__topic_chan_free(struct pn_shard *s, struct pn__tchan *c);
