@@ -118,8 +118,8 @@ static int sub_data(struct pn_ctx *ctx, struct fan_sub *u,
 	tseq = seq;
 	if (!sh->naive) {
 		ti = pn_topic_delivery(ctx);
-		tseq = ti && ti->topic == sh->topic && !ti->gap &&
-				       !ti->conflated
+		tseq = ti && ti->topic == sh->topic && ti->key == seq &&
+				       !ti->gap && !ti->conflated
 			       ? ti->seq
 			       : 0;
 	}
