@@ -166,6 +166,12 @@ PN_API int pn_topic_subscribe_pid(struct pn_runtime *rt, uint32_t id,
  */
 PN_API int pn_topic_unsubscribe(struct pn_ctx *ctx, uint32_t id);
 
+/* End @pid's subscription to @id from outside: returns once it is over
+ * (nothing delivered after), or -ENOENT, -ESRCH, -EINVAL, -ESHUTDOWN.
+ * External. */
+PN_API int pn_topic_unsubscribe_pid(struct pn_runtime *rt, uint32_t id,
+				    pn_pid pid);
+
 /* Ask for one PN_MSG_TOPIC_WRITABLE (struct pn_topic_event) when
  * pn_topic_publish() to @id would no longer get -EAGAIN (at once if so
  * already). Returns 0, -ENOENT, -ENOMEM, -EPERM. Handler. */

@@ -116,6 +116,24 @@ static void count(_Atomic uint64_t *v, uint64_t n)
 			      memory_order_relaxed);
 }
 
+/*
+ * Side-queue accounting (the runtime's totals, sched_int.h): a message
+ * leaves the pending queue or the backlog either to go on (taken: it is
+ * counted once, as the move of a message it is) or for good (dropped: a
+ * dead letter in the totals, and in the topic's dropped or conflated).
+ */
+static void side_take(struct pn_shard *s, const struct pn_msg *m)
+{
+	pn__acct_side_out(s, m);
+	pn__acct_moved(s);
+}
+
+static void side_drop(struct pn_shard *s, const struct pn_msg *m)
+{
+	pn__acct_side_out(s, m);
+	PN__STAT_ADD(s, PN__ST_DEAD, 1);
+}
+
 /* A pending slot is a tombstone once CONFLATE replaced it. */
 #define TOMB(m) ((m)->to == 0)
 
@@ -150,7 +168,8 @@ static void unkey(struct pn__tchan *c, const struct pn_msg *m)
 		pn__htab_del(&c->keys, e);
 }
 
-/* Take the oldest pending slot of @c out (into *@out; false: none). */
+/* Take the oldest live pending slot of @c out (into *@out; false: none);
+ * the caller accounts for it (side_take or side_drop). */
 static bool pend_pop(struct pn_shard *s, struct pn__tchan *c,
 		     struct pn_msg *out)
 {
@@ -163,11 +182,26 @@ static bool pend_pop(struct pn_shard *s, struct pn__tchan *c,
 			unkey(c, p);
 		*out = *p;
 		pn__fifo_pop(&c->pending, s->arena);
-		pn__acct_side_out(s, out);
 		if (!tomb)
 			return true;
+		side_drop(s, out);
 	}
 	return false;
+}
+
+/* Drop every pending slot of @c (retired, closed). */
+static void pend_drop_all(struct pn_shard *s, struct pn__tchan *c)
+{
+	struct pn_msg m;
+
+	while (pend_pop(s, c, &m)) {
+		side_drop(s, &m);
+		if (m.len > PN_TOPIC_INLINE)
+			pn__tbuf_put(s, m.ptr);
+		count(&c->dropped, 1);
+	}
+	pn__fifo_fini(&c->pending, s->arena);
+	pn__htab_fini(&c->keys, s->arena);
 }
 
 /* Rewrite @c's pending queue without its tombstones (CONFLATE keeps at
@@ -191,7 +225,7 @@ static void pend_compact(struct pn_shard *s, struct pn__tchan *c)
 			e->m = q;
 			pn__fifo_commit(&c->pending);
 		} else {
-			pn__acct_side_out(s, p); /* it leaves, for good */
+			side_drop(s, p); /* it leaves, for good */
 		}
 		pn__fifo_pop(&old, s->arena);
 	}
@@ -246,6 +280,7 @@ static void pend(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
 		struct pn_msg old;
 
 		if (pend_pop(s, c, &old)) {
+			side_drop(s, &old);
 			if (old.len > PN_TOPIC_INLINE)
 				pn__tbuf_put(s, old.ptr);
 			c->gap++;
@@ -262,6 +297,7 @@ static unsigned flush(struct pn_shard *s, struct pn__topic *t,
 	unsigned n = 0;
 
 	while (pn__fifo_len(&c->pending) && room(t, c) && pend_pop(s, c, &m)) {
+		side_take(s, &m);
 		push(s, t, c, &m); /* the pending queue's reference moves */
 		n++;
 	}
@@ -515,7 +551,7 @@ static void unblock(struct pn_shard *s, struct pn__topic *t, uint32_t idx)
 		if (!open_for_all_but_backlog(t))
 			return;
 		pn__fifo_pop(&t->backlog, s->arena);
-		pn__acct_side_out(s, &f);
+		side_take(s, &f);
 		fwd_publish(s, t, idx, &f);
 	}
 	if (t->waiters.n && writable(t))
@@ -559,20 +595,13 @@ static void retire_msg(struct pn_shard *s, struct pn__topic *t, uint32_t idx,
 {
 	struct pn_msg m = {.type = PN__MSG_TOPIC_RETIRED,
 			   .to = pn_pid_make(c->dst, c->handle, 0)};
-	struct pn_msg old;
 
 	for (unsigned i = 0; i < t->ndest; i++)
 		if (t->dest[i] == c) {
 			t->dest[i] = t->dest[--t->ndest];
 			break;
 		}
-	while (pend_pop(s, c, &old)) {
-		if (old.len > PN_TOPIC_INLINE)
-			pn__tbuf_put(s, old.ptr);
-		count(&c->dropped, 1);
-	}
-	pn__fifo_fini(&c->pending, s->arena);
-	pn__htab_fini(&c->keys, s->arena);
+	pend_drop_all(s, c);
 	pn__topic_post(s, c->dst, &m);
 	if (atomic_load_explicit(&t->state, memory_order_relaxed) == PN__T_OPEN)
 		unblock(s, t, idx);
@@ -611,13 +640,7 @@ static void home_close(struct pn_shard *s, uint32_t idx)
 	for (unsigned i = 0; i < t->ndest; i++) {
 		struct pn__tchan *c = t->dest[i];
 
-		while (pend_pop(s, c, &m)) {
-			if (m.len > PN_TOPIC_INLINE)
-				pn__tbuf_put(s, m.ptr);
-			count(&c->dropped, 1);
-		}
-		pn__fifo_fini(&c->pending, s->arena);
-		pn__htab_fini(&c->keys, s->arena);
+		pend_drop_all(s, c);
 		m = (struct pn_msg){.type = PN__MSG_TOPIC_CLOSE,
 				    .to = pn_pid_make(c->dst, c->handle, 0),
 				    .ref = atomic_load_explicit(
@@ -628,7 +651,7 @@ static void home_close(struct pn_shard *s, uint32_t idx)
 	while (pn__fifo_peek(&t->backlog)) {
 		m = *pn__fifo_peek(&t->backlog);
 		pn__fifo_pop(&t->backlog, s->arena);
-		pn__acct_side_out(s, &m);
+		side_drop(s, &m);
 		fwd_drop(s, t, &m);
 	}
 	waiters_tell(s, t, idx);

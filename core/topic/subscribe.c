@@ -97,39 +97,59 @@ void pn__twait_done(struct pn__twait *w, int rc, uint64_t start)
 	pn__futex_wake(&w->done);
 }
 
+/* Ask @r->pid's home to (un)subscribe it and wait for the answer in
+ * @r->w (the caller's). */
+static int ext_call(struct pn_runtime *rt, const struct pn__tsubreq *r,
+		    const char *what, uint64_t *start)
+{
+	struct pn__twait *w = r->w;
+	int err;
+
+	if (!rt || r->pid == PN_PID_NONE || pn_pid_shard(r->pid) >= rt->nshards)
+		return pn__error(-EINVAL, "%s: bad pid %#llx", what,
+				 (unsigned long long)r->pid);
+	if (pn__self_shard)
+		return pn__error(-EPERM,
+				 "%s: external only (a handler calls "
+				 "the ctx version)",
+				 what);
+	if ((err = sub_check(&r->o)))
+		return err;
+	if (!pn__topic_get(rt, r->id, what))
+		return -ENOENT;
+	err = pn__runtime_send_sys(rt, PN__TDST(pn_pid_shard(r->pid)),
+				   PN__MSG_TOPIC_SUBREQ, r, sizeof(*r),
+				   UINT64_MAX);
+	if (err < 0)
+		return err;
+	/* Acquire: pairs with pn__twait_done's release (rc, start). */
+	while (!atomic_load_explicit(&w->done, memory_order_acquire))
+		syscall(SYS_futex, (uint32_t *)&w->done, FUTEX_WAIT_PRIVATE, 0,
+			NULL, NULL, 0);
+	if (w->rc == 0 && start)
+		*start = w->start;
+	return w->rc < 0 ? pn__error(w->rc, "%s: %s", what, strerror(-w->rc))
+			 : w->rc;
+}
+
 int pn_topic_subscribe_pid(struct pn_runtime *rt, uint32_t id, pn_pid pid,
 			   const struct pn_topic_sub_opts *opts,
 			   uint64_t *start)
 {
 	struct pn__twait w = {0};
 	struct pn__tsubreq r = {.pid = pid, .id = id, .w = &w};
-	int err;
 
-	if (!rt || pid == PN_PID_NONE || pn_pid_shard(pid) >= rt->nshards)
-		return pn__error(-EINVAL, "pn_topic_subscribe_pid: bad pid");
-	if (pn__self_shard)
-		return pn__error(-EPERM, "pn_topic_subscribe_pid: external "
-					 "only (a handler uses "
-					 "pn_topic_subscribe)");
-	r.o = opts ? *opts : (struct pn_topic_sub_opts){0};
-	if ((err = sub_check(&r.o)))
-		return err;
-	if (!pn__topic_get(rt, id, "pn_topic_subscribe_pid"))
-		return -ENOENT;
-	err = pn__runtime_send_sys(rt, PN__TDST(pn_pid_shard(pid)),
-				   PN__MSG_TOPIC_SUBREQ, &r, sizeof(r),
-				   UINT64_MAX);
-	if (err < 0)
-		return err;
-	/* Acquire: pairs with pn__twait_done's release (rc, start). */
-	while (!atomic_load_explicit(&w.done, memory_order_acquire))
-		syscall(SYS_futex, (uint32_t *)&w.done, FUTEX_WAIT_PRIVATE, 0,
-			NULL, NULL, 0);
-	if (w.rc == 0 && start)
-		*start = w.start;
-	return w.rc < 0 ? pn__error(w.rc, "pn_topic_subscribe_pid: %s",
-				    strerror(-w.rc))
-			: w.rc;
+	if (opts)
+		r.o = *opts;
+	return ext_call(rt, &r, "pn_topic_subscribe_pid", start);
+}
+
+int pn_topic_unsubscribe_pid(struct pn_runtime *rt, uint32_t id, pn_pid pid)
+{
+	struct pn__twait w = {0};
+	struct pn__tsubreq r = {.pid = pid, .id = id, .unsub = true, .w = &w};
+
+	return ext_call(rt, &r, "pn_topic_unsubscribe_pid", NULL);
 }
 
 int pn_topic_notify_writable(struct pn_ctx *ctx, uint32_t id)

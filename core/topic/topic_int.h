@@ -20,7 +20,7 @@
 #include "pn_topic.h"
 #include "sched_int.h"
 
-/* Internal message types (feature range [PN__MSG_TOPIC, +16)). */
+/* Internal message types: the feature's range [PN__MSG_TOPIC, _END). */
 #define PN__MSG_TOPIC	      (PN__MSG_INTERNAL + 0x100)
 #define PN__MSG_TOPIC_SLOT    (PN__MSG_TOPIC + 0)  /* home -> D: a message */
 #define PN__MSG_TOPIC_GAP     (PN__MSG_TOPIC + 1)  /* home -> D: dropped */
@@ -37,23 +37,25 @@
 #define PN__MSG_TOPIC_UNSUB   (PN__MSG_TOPIC + 12) /* unsubscribe at home */
 #define PN__MSG_TOPIC_WAIT    (PN__MSG_TOPIC + 13) /* notify_writable */
 #define PN__MSG_TOPIC_ONE     (PN__MSG_TOPIC + 14) /* forwarded delivery */
-#define PN__MSG_TOPIC_END     (PN__MSG_TOPIC + 16)
+#define PN__MSG_TOPIC_END     (PN__MSG_TOPIC + 15)
 
 enum { PN__T_FREE, PN__T_OPEN, PN__T_CLOSING };
 enum { PN__C_OPEN, PN__C_CUT }; /* a channel, in the home's view */
+/* A topic id: entry index + 1 in the low half, generation in the high. */
+#define PN__TID_IDX(id)	  (((id)&0xffffu) - 1u)
+#define PN__TID_GEN(id)	  ((id) >> 16)
+#define PN__TID(idx, gen) (((uint32_t)(gen) << 16) | ((idx) + 1u))
 
 /* A topic message's payload over PN_TOPIC_INLINE bytes: one buffer of
  * the publisher's shard (pn__buf_alloc), read by every destination,
  * freed by whichever drops the last reference. */
 struct pn__tbuf {
 	_Atomic uint32_t refs;
-	uint32_t len;
-	uint64_t pad;
+	uint32_t len, pad[2];
 	alignas(16) unsigned char data[];
 };
 
-/* One subscription, in its channel (D only). */
-struct pn__tsub {
+struct pn__tsub { /* one subscription, in its channel (D's) */
 	pn_pid pid;
 	uint64_t start; /* delivers seq > start */
 	uint64_t lo, hi;
@@ -159,9 +161,6 @@ struct pn__topics {
 	struct pn__tshard *per; /* [nshards] */
 };
 
-#define PN__TID_IDX(id)	  (((id)&0xffffu) - 1u)
-#define PN__TID_GEN(id)	  ((id) >> 16)
-#define PN__TID(idx, gen) (((uint32_t)(gen) << 16) | ((idx) + 1u))
 /* An internal message's to for shard @d: gen 0 is no actor's, ever. */
 #define PN__TDST(d)	     pn_pid_make((d), (1u << PN_PID_SLOT_BITS) - 1, 0)
 #define PN__TCHAN(t, d, cls) (&(t)->chan[(d)*PN_TOPIC_NPOLICIES + (cls)])

@@ -37,7 +37,7 @@ struct book {
 	bool conflating, bad;
 };
 
-static uint32_t md;		     /* the topic */
+static uint32_t md;		      /* the topic */
 static struct book result[BOOKS + 1]; /* each book's copy at END */
 
 /* Books take key 0 (END) and their own range. The argument is the
@@ -130,9 +130,8 @@ int main(void)
 		return 1;
 	}
 	for (unsigned i = 0; i <= BOOKS && !err; i++) {
-		struct pn_spawn_opts so = {.shard = PN_SHARD_ANY,
-					   .arg = &i,
-					   .arg_len = sizeof(i)};
+		struct pn_spawn_opts so = {
+			.shard = PN_SHARD_ANY, .arg = &i, .arg_len = sizeof(i)};
 		pn_pid pid;
 
 		err = pn_runtime_spawn(rt, &book_b, &so, &pid);
@@ -173,11 +172,13 @@ int main(void)
 			bool mine = b->conflating ||
 				    (j + 1 >= b->lo && j + 1 <= b->hi);
 
-			if (b->bad || (mine && (b->n[j] != sent[j] ||
-						b->price[j] != last[j])) ||
+			if (b->bad ||
+			    (mine &&
+			     (b->n[j] != sent[j] || b->price[j] != last[j])) ||
 			    (!mine && b->n[j])) {
-				fprintf(stderr, "feed: book %u instrument %u: "
-						"%u quotes, price %lld\n",
+				fprintf(stderr,
+					"feed: book %u instrument %u: "
+					"%u quotes, price %lld\n",
 					i, j, b->n[j], (long long)b->price[j]);
 				err = -1;
 				break;
