@@ -19,8 +19,8 @@
 
 /*
  * One destination shard's latency record: for the sampled messages (seq a
- * multiple of the stride), how many of this shard's subscribers got it
- * (cnt) and, written by the one that completes that countdown, its
+ * multiple of the stride, a power of 2), how many of this shard's subscribers
+ * got it (cnt) and, written by the one that completes that countdown, its
  * publish-to-delivery time (lat, ns). Only that shard's thread touches it
  * during a repetition (no atomics, no line shared between shards); the
  * driver reads it after the repetition (ordered by the subscribers' done
@@ -48,6 +48,7 @@ struct fan_shared {
 	uint32_t s;		  /* subscribers */
 	uint32_t len;		  /* payload bytes */
 	uint64_t stride;	  /* latency sample: seq % stride == 0 */
+	unsigned shift;		  /* stride = 1 << shift */
 	pn_pid *subs;		  /* [s]: the naive publisher's send list */
 	unsigned nshards;	  /* application shards */
 	struct fan_shard *shard;  /* [nshards] */

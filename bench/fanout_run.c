@@ -17,7 +17,7 @@
  * Latency: each message carries its publish time; a message's latency is
  * its last delivery (over every subscriber) minus that time (struct
  * fan_shard: a per-shard countdown, the maximum over the shards), kept for
- * every message up to 4M records per repetition (else every k-th seq);
+ * every message up to 4M records per repetition (else every 2^k-th seq);
  * p50/p99/p99.9/max over the messages, medians over the repetitions.
  *
  * The fan-out's cost in ring slots: a "fanout traffic:" line per impl from
@@ -63,6 +63,7 @@ struct fan_case {
 	struct bench_env e; /* rt, nshards, timeout_ns, seq */
 	uint64_t n;	    /* the timed repetitions' N */
 	uint64_t stride, nidx;
+	unsigned shift;		 /* stride = 1 << shift */
 	struct fan_shard *shard; /* [nshards], sized for n */
 	struct bench_hist *hist;
 };
@@ -107,8 +108,10 @@ static int lat_alloc(struct fan_case *c)
 		c->shard[fan_shard_of(&probe, i)].nsubs++;
 	for (unsigned k = 0; k < ns; k++)
 		dest += c->shard[k].nsubs > 0;
-	c->stride = (c->n * dest + FAN_LAT_MAX - 1) / FAN_LAT_MAX;
-	c->nidx = c->n / c->stride + 1;
+	while ((c->n >> c->shift) * dest > FAN_LAT_MAX)
+		c->shift++;
+	c->stride = 1ull << c->shift;
+	c->nidx = (c->n >> c->shift) + 1;
 	for (unsigned k = 0; k < ns; k++) {
 		struct fan_shard *fs = &c->shard[k];
 
@@ -152,6 +155,7 @@ static struct fan_shared *fan_new(struct fan_case *c, bool naive, uint64_t n)
 	sh->s = c->v->s;
 	sh->len = c->v->len;
 	sh->stride = c->stride;
+	sh->shift = c->shift;
 	sh->nshards = c->e.nshards;
 	sh->shard = c->shard;
 	sh->subs = calloc(sh->s, sizeof(*sh->subs));
