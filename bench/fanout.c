@@ -76,15 +76,14 @@ static int sub_started(struct pn_ctx *ctx, struct fan_sub *u)
 		err = pn_topic_subscribe(ctx, sh->topic, NULL, &start);
 		if (err != 0 || start != 0)
 			return bench_fail(&sh->base, err < 0 ? err : -EPROTO,
-					  "fanout: subscribe: %d (%s), start "
+					  "subscribe: %d (%s), start "
 					  "%llu (a new topic: want 0)",
 					  err, err < 0 ? strerror(-err) : "",
 					  (unsigned long long)start);
 	}
 	err = pn_send_u64(ctx, u->pub, BT_HELLO, u->i);
 	if (err < 0)
-		return bench_fail(&sh->base, err, "fanout: ready: %s",
-				  strerror(-err));
+		return bench_fail(&sh->base, err, "ready: %s", strerror(-err));
 	return 0;
 }
 
@@ -95,7 +94,7 @@ static int sub_last(struct pn_ctx *ctx, struct fan_sub *u, uint64_t now)
 	int err = PN_SEND_AS(ctx, u->pub, BT_COUNT, d);
 
 	if (err < 0)
-		return bench_fail(&u->sh->base, err, "fanout: tally: %s",
+		return bench_fail(&u->sh->base, err, "tally: %s",
 				  strerror(-err));
 	return PN_STOP; /* which unsubscribes it */
 }
@@ -130,7 +129,7 @@ static int sub_data(struct pn_ctx *ctx, struct fan_sub *u,
 	if (PN_UNLIKELY(tseq != u->next || seq != u->next || tail != seq ||
 			m->from != u->pub))
 		return bench_fail(&u->sh->base, -EPROTO,
-				  "fanout: subscriber %u got seq %llu "
+				  "subscriber %u got seq %llu "
 				  "(payload %llu/%llu, %u bytes), expected "
 				  "%llu",
 				  u->i, (unsigned long long)tseq,
@@ -202,7 +201,7 @@ static int pub_wait(struct pn_ctx *ctx, struct fan_pub *p, bool topic)
 	p->sh->refused++;
 	p->waiting = true;
 	if (err < 0)
-		return bench_fail(&p->sh->base, err, "fanout: notify: %s",
+		return bench_fail(&p->sh->base, err, "notify: %s",
 				  strerror(-err));
 	return 0;
 }
@@ -218,7 +217,7 @@ static int pub_cont(struct pn_ctx *ctx, struct fan_pub *p)
 	if (err == -EAGAIN)
 		return pub_wait(ctx, p, false);
 	if (err < 0)
-		return bench_fail(&p->sh->base, err, "fanout: go on: %s",
+		return bench_fail(&p->sh->base, err, "go on: %s",
 				  strerror(-err));
 	return 0;
 }
@@ -235,9 +234,9 @@ static int pub_topic(struct pn_ctx *ctx, struct fan_pub *p)
 		if (err == -EAGAIN)
 			return pub_wait(ctx, p, true);
 		if (PN_UNLIKELY(err < 0))
-			return bench_fail(
-				&sh->base, err, "fanout: publish %llu: %s",
-				(unsigned long long)p->next, strerror(-err));
+			return bench_fail(&sh->base, err, "publish %llu: %s",
+					  (unsigned long long)p->next,
+					  strerror(-err));
 		p->next++;
 	}
 	return pub_cont(ctx, p);
@@ -255,8 +254,7 @@ static int pub_naive(struct pn_ctx *ctx, struct fan_pub *p)
 		if (err == -EAGAIN)
 			return pub_wait(ctx, p, false);
 		if (PN_UNLIKELY(err < 0))
-			return bench_fail(&sh->base, err,
-					  "fanout: send %llu to %u: %s",
+			return bench_fail(&sh->base, err, "send %llu to %u: %s",
 					  (unsigned long long)p->next, p->j,
 					  strerror(-err));
 		if (++p->j == sh->s) {
@@ -290,7 +288,7 @@ static int pub_close(struct pn_ctx *ctx, struct fan_shared *sh)
 	sh->stats_err = pn_topic_stats(rt, sh->topic, &sh->stats);
 	err = pn_topic_close(rt, sh->topic);
 	if (err < 0)
-		return bench_fail(&sh->base, err, "fanout: topic close: %s",
+		return bench_fail(&sh->base, err, "topic close: %s",
 				  strerror(-err));
 	return 0;
 }
@@ -304,7 +302,7 @@ static int pub_tally(struct pn_ctx *ctx, struct fan_pub *p,
 
 	if (!d || d->got != sh->n)
 		return bench_fail(&sh->base, -EPROTO,
-				  "fanout: subscriber %llu: %llu messages, "
+				  "subscriber %llu: %llu messages, "
 				  "expected %llu",
 				  d ? (unsigned long long)d->i : 0ull,
 				  d ? (unsigned long long)d->got : 0ull,

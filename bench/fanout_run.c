@@ -292,9 +292,12 @@ static int rep(struct fan_case *c, bool naive, uint64_t n, struct fan_series *f,
 {
 	struct bench_sample s = {.ops = 0};
 	struct fan_shared *sh;
+	char name[32];
 	int err;
 
 	c->e.seq++;
+	snprintf(name, sizeof(name), "fanout/%s %s", c->v->name,
+		 naive ? "naive" : "pinion");
 	sh = fan_new(c, naive, n);
 	if (!sh)
 		return -ENOMEM;
@@ -302,7 +305,7 @@ static int rep(struct fan_case *c, bool naive, uint64_t n, struct fan_series *f,
 	if (!err)
 		err = spawn_all(c, sh);
 	if (!err)
-		err = bench_finish(&c->e, &sh->base, "fanout", &s);
+		err = bench_finish(&c->e, &sh->base, name, &s);
 	if (!err)
 		err = lat_collect(c, sh);
 	if (!err)
