@@ -192,6 +192,19 @@ static void stamp(struct fan_pub *p, uint64_t seq, uint64_t now)
 		memcpy(p->buf + p->sh->len - 8, &seq, sizeof(seq));
 }
 
+/* Where the publisher is (struct fan_shared's at), at each yield. */
+static void pub_at(const struct fan_pub *p, int waiting)
+{
+	struct fan_shared *sh = p->sh;
+
+	/* Relaxed, all: diagnostics for a timeout, no order needed. */
+	atomic_store_explicit(&sh->at.next, p->next, memory_order_relaxed);
+	atomic_store_explicit(&sh->at.j, p->j, memory_order_relaxed);
+	atomic_store_explicit(&sh->at.ready, p->ready, memory_order_relaxed);
+	atomic_store_explicit(&sh->at.done, p->done, memory_order_relaxed);
+	atomic_store_explicit(&sh->at.waiting, waiting, memory_order_relaxed);
+}
+
 /* -EAGAIN: wait for the writable notice @topic says (else the shard's). */
 static int pub_wait(struct pn_ctx *ctx, struct fan_pub *p, bool topic)
 {
@@ -200,6 +213,7 @@ static int pub_wait(struct pn_ctx *ctx, struct fan_pub *p, bool topic)
 
 	p->sh->refused++;
 	p->waiting = true;
+	pub_at(p, topic ? 1 : 2);
 	if (err < 0)
 		return bench_fail(&p->sh->base, err, "notify: %s",
 				  strerror(-err));
@@ -211,6 +225,7 @@ static int pub_cont(struct pn_ctx *ctx, struct fan_pub *p)
 {
 	int err;
 
+	pub_at(p, 0);
 	if (p->next > p->sh->n)
 		return 0;
 	err = pn_send_u64(ctx, pn_self(ctx), BT_CONT, 0);
@@ -310,8 +325,11 @@ static int pub_tally(struct pn_ctx *ctx, struct fan_pub *p,
 	p->got += d->got;
 	if (d->t_last > p->t_last)
 		p->t_last = d->t_last;
-	if (++p->done < sh->s)
+	if (++p->done < sh->s) {
+		if (p->done % 256 == 0)
+			pub_at(p, 0);
 		return 0;
+	}
 	pn_traffic_shards(pn_ctx_runtime(ctx), sh->traffic1, sh->nshards + 1);
 	if (!sh->naive && (err = pub_close(ctx, sh)) < 0)
 		return err;
@@ -337,6 +355,7 @@ static int pub_handle(struct pn_ctx *ctx, void *state, const struct pn_msg *m)
 	case BT_COUNT:
 		return pub_tally(ctx, p, m);
 	case BT_HELLO:
+		pub_at(p, 0);
 		p->ready++;
 		return pub_go(ctx, p);
 	case BT_KICK:

@@ -11,6 +11,7 @@
 
 #include "bench.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -56,6 +57,14 @@ struct fan_shared {
 	 * [(nshards + 1)^2] each. */
 	uint64_t *traffic0, *traffic1;
 	uint64_t refused; /* -EAGAINs the publisher got (it waited) */
+	/* Where the publisher is, for the message when a repetition times
+	 * out (read while it may run: relaxed, nothing is ordered by it). */
+	struct {
+		_Atomic uint64_t next; /* the message due next */
+		_Atomic uint32_t j;    /* naive: its subscriber due next */
+		_Atomic uint32_t ready, done;
+		_Atomic int waiting; /* 1: TOPIC_WRITABLE, 2: WRITABLE */
+	} at;
 	/* impl=pinion: pn_topic_stats() after the last tally, and its
 	 * return; then the publisher closes the topic. */
 	struct pn_topic_stats stats;

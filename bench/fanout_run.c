@@ -78,7 +78,7 @@ struct fan_series {
 	uint64_t refused;
 };
 
-/* --- set-up --------------------------------------------------------------- */
+/* --- set-up -------------------------------------------------------------- */
 
 static uint64_t default_n(uint32_t s)
 {
@@ -174,7 +174,7 @@ static struct fan_shared *fan_new(struct fan_case *c, bool naive, uint64_t n)
 	return sh;
 }
 
-/* --- checks after a repetition ---------------------------------------- */
+/* --- checks after a repetition ------------------------------------------ */
 
 /* Every sampled message's latency (its countdown complete on every shard
  * with subscribers) into c->hist. */
@@ -256,8 +256,29 @@ static int flow_check(struct fan_case *c, const struct fan_shared *sh,
 	return 0;
 }
 
-/* --- one repetition --------------------------------------------------------
- */
+/* --- one repetition ------------------------------------------------------ */
+
+/* A repetition that failed: where its publisher was. */
+static void stuck(const struct fan_case *c, const struct fan_shared *sh)
+{
+	static const char *const why[] = {"nothing", "PN_MSG_TOPIC_WRITABLE",
+					  "PN_MSG_WRITABLE"};
+	/* Relaxed, all: see struct fan_shared's at. */
+	int w = atomic_load_explicit(&sh->at.waiting, memory_order_relaxed);
+	uint64_t next =
+		atomic_load_explicit(&sh->at.next, memory_order_relaxed);
+
+	fprintf(stderr,
+		"pinion-bench: fanout/%s: the publisher was at message %llu "
+		"of %llu (subscriber %u), waiting for %s; %u of %u "
+		"subscribers ready, %u tallies in, %llu refusals\n",
+		c->v->name, (unsigned long long)next, (unsigned long long)sh->n,
+		atomic_load_explicit(&sh->at.j, memory_order_relaxed),
+		why[w >= 0 && w <= 2 ? w : 0],
+		atomic_load_explicit(&sh->at.ready, memory_order_relaxed),
+		sh->s, atomic_load_explicit(&sh->at.done, memory_order_relaxed),
+		(unsigned long long)sh->refused);
+}
 
 static int open_topic(struct fan_case *c, struct fan_shared *sh)
 {
@@ -304,8 +325,8 @@ static int rep(struct fan_case *c, bool naive, uint64_t n, struct fan_series *f,
 	err = naive ? 0 : open_topic(c, sh);
 	if (!err)
 		err = spawn_all(c, sh);
-	if (!err)
-		err = bench_finish(&c->e, &sh->base, name, &s);
+	if (!err && (err = bench_finish(&c->e, &sh->base, name, &s)) < 0)
+		stuck(c, sh);
 	if (!err)
 		err = lat_collect(c, sh);
 	if (!err)
@@ -321,8 +342,7 @@ static int rep(struct fan_case *c, bool naive, uint64_t n, struct fan_series *f,
 	return err;
 }
 
-/* --- one variant
- * -------------------------------------------------------------- */
+/* --- one variant --------------------------------------------------------- */
 
 static void report(struct fan_case *c, const char *impl, struct fan_series *f)
 {
