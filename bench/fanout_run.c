@@ -386,6 +386,37 @@ static void traffic_note(struct fan_case *c, const char *impl,
 		   (unsigned long long)f->refused);
 }
 
+/* Pinion's delivery rate over the naive one's, repetition by repetition
+ * (each pair ran back to back): their median and range, and the target
+ * at S = 256. The result lines' medians are of each impl on its own. */
+static void ratio_note(struct fan_case *c, const uint64_t *pns,
+		       const uint64_t *nns)
+{
+	double r[BENCH_MAX_REPS], lo = 0, hi = 0, med;
+	unsigned n = c->o->reps;
+
+	for (unsigned i = 0; i < n; i++) {
+		r[i] = (double)nns[i] / (double)(pns[i] ? pns[i] : 1);
+		lo = i == 0 || r[i] < lo ? r[i] : lo;
+		hi = i == 0 || r[i] > hi ? r[i] : hi;
+	}
+	for (unsigned i = 1; i < n; i++) /* insertion sort: n <= 64 */
+		for (unsigned j = i; j > 0 && r[j] < r[j - 1]; j--) {
+			double t = r[j];
+
+			r[j] = r[j - 1];
+			r[j - 1] = t;
+		}
+	med = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+	bench_note(c->o, "fanout ratio",
+		   "variant=%s pinion/naive deliveries_per_sec=%.2f (median of "
+		   "%u alternated repetitions, %.2f-%.2f)%s",
+		   c->v->name, med, n, lo, hi,
+		   c->v->s != 256 ? ""
+		   : med >= 5	  ? "; target >= 5 at S=256: met"
+				  : "; target >= 5 at S=256: NOT met");
+}
+
 /* The warm-up (a tenth of N) and the timed repetitions, pinion and naive
  * alternated within each. */
 static int variant_reps(struct fan_case *c, bool pinion, bool naive,
@@ -409,6 +440,7 @@ static int run_variant(const struct bench_opts *o, struct pn_runtime *rt,
 		       const struct fan_variant *v, int *seq)
 {
 	static struct fan_series fp, fn;
+	uint64_t pns[BENCH_MAX_REPS], nns[BENCH_MAX_REPS];
 	bool pinion = !o->impl || !strcmp(o->impl, "pinion");
 	bool naive = !o->impl || !strcmp(o->impl, "naive");
 	struct fan_case c = {.o = o, .v = v};
@@ -426,6 +458,8 @@ static int run_variant(const struct bench_opts *o, struct pn_runtime *rt,
 	if (!err)
 		err = variant_reps(&c, pinion, naive, &fp, &fn);
 	*seq = c.e.seq;
+	memcpy(pns, fp.ns, sizeof(pns)); /* report() sorts them */
+	memcpy(nns, fn.ns, sizeof(nns));
 	if (!err && pinion) {
 		report(&c, "pinion", &fp);
 		traffic_note(&c, "pinion", &fp);
@@ -434,6 +468,8 @@ static int run_variant(const struct bench_opts *o, struct pn_runtime *rt,
 		report(&c, "naive", &fn);
 		traffic_note(&c, "naive", &fn);
 	}
+	if (!err && pinion && naive)
+		ratio_note(&c, pns, nns);
 	bench_report_ratios(o);
 	bench_hist_destroy(c.hist);
 	if (!err) /* else actors may still write into the records */
