@@ -69,6 +69,12 @@ void pn__topic_chan_free(struct pn_shard *s, struct pn__tchan *c)
 	struct pn__tshard *p = per(s);
 	struct pn__topics *T = s->rt->topics;
 
+	if (c->dirty) /* on the credit list of this turn: off it */
+		for (unsigned i = 0; i < p->ndirty; i++)
+			if (p->dirty[i] == c) {
+				p->dirty[i] = p->dirty[--p->ndirty];
+				break;
+			}
 	pthread_mutex_lock(&T->mu);
 	p->h[c->handle - 1] = NULL;
 	p->freeh[p->nfree++] = c->handle - 1;
@@ -437,9 +443,16 @@ unsigned pn__topic_turn(struct pn_shard *s)
 		    atomic_exchange_explicit(&c->want, 0,
 					     memory_order_acq_rel)) {
 			struct pn__topic *t = &s->rt->topics->t[c->topic];
-			struct pn_msg m = {.type = PN__MSG_TOPIC_CREDIT,
-					   .to = PN__TDST(t->home),
-					   .ref = c->topic};
+			/* With the generation: a credit that follows the
+			 * sweep's ACK (a retired channel's last slots) is
+			 * for a topic that may be gone. */
+			struct pn_msg m = {
+				.type = PN__MSG_TOPIC_CREDIT,
+				.to = PN__TDST(t->home),
+				.ref = c->topic |
+				       (uint64_t)atomic_load_explicit(
+					       &t->gen, memory_order_relaxed)
+					       << 32};
 
 			memcpy(m.data, &c, sizeof(c));
 			pn__topic_post(s, t->home, &m);
@@ -494,13 +507,6 @@ static void close_chan(struct pn_shard *s, struct pn__tchan *c, uint64_t seq)
 		return;
 	end_all(s, c, 0, seq);
 	uninstall(s, c);
-	if (c->dirty) { /* still on the credit list: drop it from there */
-		struct pn__tshard *p = per(s);
-
-		for (unsigned i = 0; i < p->ndirty; i++)
-			if (p->dirty[i] == c)
-				p->dirty[i] = p->dirty[--p->ndirty];
-	}
 	pn__topic_chan_free(s, c);
 }
 
@@ -510,6 +516,18 @@ static void sweep_msg(struct pn_shard *s, uint32_t idx)
 	struct pn_msg m = {
 		.type = PN__MSG_TOPIC_ACK, .to = PN__TDST(t->home), .ref = idx};
 
+	struct pn__tshard *p = per(s);
+
+	/* No credit for this topic after our ACK (a retired channel's last
+	 * slots may have come this turn): the home may reuse the entry. */
+	for (unsigned i = 0; i < p->ndirty;) {
+		if (p->dirty[i]->topic == idx) {
+			p->dirty[i]->dirty = false;
+			p->dirty[i] = p->dirty[--p->ndirty];
+		} else {
+			i++;
+		}
+	}
 	for (unsigned cls = 0; cls < PN_TOPIC_NPOLICIES; cls++) {
 		struct pn__tchan *c = atomic_load_explicit(
 			PN__TCHAN(t, s->id, cls), memory_order_relaxed);

@@ -100,10 +100,14 @@ PN_API int pn_topic_find(const struct pn_runtime *rt, const char *name,
 
 /*
  * Close topic @id for everyone: publishing fails with -ENOENT from this
- * call on; messages accepted before it are still delivered, then every
- * subscriber gets PN_MSG_TOPIC_CLOSED (reason 0) and is unsubscribed.
- * The name can be opened again at once (a new topic, a new id). Returns 0
- * or -ENOENT. Any thread.
+ * call on; messages numbered before it and sent on are still delivered,
+ * then every subscriber gets PN_MSG_TOPIC_CLOSED (reason 0) once and is
+ * unsubscribed. What still waits at the home (DROP_OLDEST and CONFLATE
+ * messages held back for a slow shard, forwarded publishes held back by
+ * BACKPRESSURE) is dropped and counted (dropped; dead letters in the
+ * runtime's totals); publishers waiting for PN_MSG_TOPIC_WRITABLE get it
+ * (and -ENOENT when they try). The name can be opened again at once (a
+ * new topic, a new id). Returns 0 or -ENOENT. Any thread.
  */
 PN_API int pn_topic_close(struct pn_runtime *rt, uint32_t id);
 

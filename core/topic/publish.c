@@ -577,11 +577,14 @@ static bool listed(const struct pn__topic *t, const struct pn__tchan *c)
 	return false;
 }
 
+/* Room on @c (if it is still one of ours: a CREDIT may trail a RETIRE or
+ * the close; @gen: the topic's generation when it was sent). */
 static void credit_msg(struct pn_shard *s, struct pn__topic *t, uint32_t idx,
-		       struct pn__tchan *c)
+		       uint32_t gen, struct pn__tchan *c)
 {
 	if (atomic_load_explicit(&t->state, memory_order_relaxed) !=
 		    PN__T_OPEN ||
+	    atomic_load_explicit(&t->gen, memory_order_relaxed) != gen ||
 	    !listed(t, c) || c->state != PN__C_OPEN)
 		return;
 	flush(s, t, c);
@@ -707,7 +710,8 @@ void pn__topic_home_msg(struct pn_shard *s, struct pn_msg *m)
 		pn_panic("topic message %#x for entry %u", m->type, idx);
 	switch (m->type) {
 	case PN__MSG_TOPIC_CREDIT:
-		credit_msg(s, &T->t[idx], idx, chan_at(m));
+		credit_msg(s, &T->t[idx], idx, (uint32_t)(m->ref >> 32),
+			   chan_at(m));
 		break;
 	case PN__MSG_TOPIC_RETIRE:
 		retire_msg(s, &T->t[idx], idx, chan_at(m));
