@@ -6,7 +6,8 @@
 #      (every required key, numbers where numbers belong, ops = --n) and
 #      exit 0; --json prints valid JSON;
 #   2. with PINION_BENCH_BREAK=<workload> (a lost or wrong message planted
-#      in that workload's actors, or in the raw baseline for "raw"),
+#      in that workload's actors, or in the raw baseline for "raw"; for
+#      "fanout-slots" a slot per message more than the topic sent),
 #      pinion-bench exits non-zero and prints no result line for it.
 # usage: scripts/bench-selftest.sh [BUILD_DIR]   (default build/release)
 set -uo pipefail
@@ -164,6 +165,7 @@ broken raw counting --impl raw --variant local --n $N
 broken echo echo --impl pinion --variant c1 --n 2000
 broken fanout fanout --impl pinion --variant s16-512 --n 2000
 broken fanout fanout --impl naive --variant s1-inline --n 2000
+broken fanout-slots fanout --impl pinion --variant s16-inline --n 2000
 
 if [[ $failures -ne 0 ]]; then
 	echo "bench-selftest: $failures failure(s)"
