@@ -22,7 +22,7 @@
 
 struct bench_opts {
 	const char *variant;  /* "local", "cross" or NULL (both) */
-	const char *impl;     /* "pinion", "raw" or NULL (both) */
+	const char *impl;     /* "pinion", "raw" (fanout: "naive"), NULL: all */
 	uint64_t n;	      /* 0: the workload's default size */
 	unsigned shards;      /* cross: 0 = one per core (the plan's choice) */
 	unsigned reps;	      /* timed repetitions, >= 3 */
@@ -183,6 +183,10 @@ int bench_migrate(const struct bench_opts *o);
 /* migrate, variant=loaded: copies per message of a busy moving actor. */
 int bench_migrate_loaded(const struct bench_opts *o);
 int bench_pairs(const struct bench_opts *o);
+/* fanout (bench/fanout_run.c): topics against a hand-made fan-out, its own
+ * variants (s1-inline ... s4096-512) and runtime. */
+int bench_fanout(const struct bench_opts *o);
+bool bench_fanout_variant(const char *name);
 /* --report: the runtime's traffic view and migration counters. */
 void bench_traffic_report(const struct bench_opts *o, struct pn_runtime *rt);
 
@@ -248,7 +252,7 @@ int bench_hist_write(const struct bench_hist *h, const char *path);
 
 struct bench_result {
 	char bench[16];
-	char variant[8];
+	char variant[16];
 	char impl[16];
 	char extra[96]; /* further key=value pairs (poll=, cpus=, ...) */
 	unsigned shards;

@@ -5,7 +5,8 @@
  * (allocations per message, idle shard CPU, bytes per idle actor).
  *
  *   pinion-bench WORKLOAD [--variant V] [--n N] [--shards S]
- *                [--reps R] [--busy-poll] [--json] [--impl pinion|raw]
+ *                [--reps R] [--busy-poll] [--json]
+ *                [--impl pinion|raw|epoll|naive]
  *                [--rate R] [--hist-out PREFIX] [--report]
  *   pinion-bench all [same options]
  *   pinion-bench --list
@@ -47,6 +48,11 @@ const struct bench_workload bench_workloads[] = {
 	 2000, 0, NULL, false, false, "moves,loaded"},
 	{"pairs", "16 ping-pong pairs: ideal, scatter, scatter + colocate",
 	 1000, 0, NULL, false, false, "-"},
+	/* Topics (bench/fanout.c): N per S, see bench/fanout_run.c. */
+	{"fanout", "a topic's N messages to S subscribers on all shards",
+	 1000000, 0, NULL, true, false,
+	 "s1-inline,s1-512,s16-inline,s16-512,s256-inline,s256-512,"
+	 "s4096-inline,s4096-512"},
 };
 const unsigned bench_nworkloads =
 	sizeof(bench_workloads) / sizeof(bench_workloads[0]);
@@ -65,7 +71,7 @@ static void usage(FILE *f)
 		"usage: pinion-bench WORKLOAD|all [--variant V (see --list)] "
 		"[--n N] [--shards S]\n"
 		"                    [--reps R] [--busy-poll] [--json] "
-		"[--impl pinion|raw]\n"
+		"[--impl pinion|raw|epoll|naive]\n"
 		"                    [--rate PER_SEC] [--hist-out PREFIX] "
 		"[--report]\n"
 		"       pinion-bench --list\n"
@@ -155,13 +161,13 @@ static int parse_one(struct bench_opts *o, int c, const char *arg)
 		if (strcmp(arg, "local") && strcmp(arg, "cross") &&
 		    strcmp(arg, "c1") && strcmp(arg, "c16") &&
 		    strcmp(arg, "c256") && strcmp(arg, "moves") &&
-		    strcmp(arg, "loaded"))
+		    strcmp(arg, "loaded") && !bench_fanout_variant(arg))
 			err = -EINVAL;
 		break;
 	case O_IMPL:
 		o->impl = arg;
 		if (strcmp(arg, "pinion") && strcmp(arg, "raw") &&
-		    strcmp(arg, "epoll"))
+		    strcmp(arg, "epoll") && strcmp(arg, "naive"))
 			err = -EINVAL;
 		break;
 	case O_N:
@@ -247,6 +253,8 @@ static int run_workload(const struct bench_opts *o,
 		return bench_migrate(o) < 0;
 	if (!strcmp(w->name, "pairs"))
 		return bench_pairs(o) < 0;
+	if (!strcmp(w->name, "fanout"))
+		return bench_fanout(o) < 0;
 	if (w->run == NULL) /* echo: its own variants and servers */
 		return bench_echo(o) < 0;
 	if ((w->variants & BENCH_LOCAL) && want(o, "local"))

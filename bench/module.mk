@@ -10,7 +10,8 @@ pinion-bench_SRCS := bench/main.c bench/driver.c bench/report.c \
 		     bench/forkjoin.c bench/spawn.c bench/churn.c \
 		     bench/latency.c \
 		     bench/echo.c bench/echo_client.c bench/epoll_echo.c \
-		     bench/migrate.c bench/migrate_load.c bench/pairs.c
+		     bench/migrate.c bench/migrate_load.c bench/pairs.c \
+		     bench/fanout.c bench/fanout_run.c
 pinion-bench_LINK := $(CC)
 pinion-bench_LIBS :=
 

@@ -6,7 +6,8 @@
 #      (every required key, numbers where numbers belong, ops = --n) and
 #      exit 0; --json prints valid JSON;
 #   2. with PINION_BENCH_BREAK=<workload> (a lost or wrong message planted
-#      in that workload's actors, or in the raw baseline for "raw"),
+#      in that workload's actors, or in the raw baseline for "raw"; for
+#      "fanout-slots" a slot per message more than the topic sent),
 #      pinion-bench exits non-zero and prints no result line for it.
 # usage: scripts/bench-selftest.sh [BUILD_DIR]   (default build/release)
 set -uo pipefail
@@ -47,7 +48,7 @@ check_lines() {
 			if (!(req[k] in kv) || kv[req[k]] == "") {
 				print "missing " req[k] ": " $0; bad = 1
 			}
-		if (kv["variant"] !~ /^(local|cross|c1|c16|c256)$/) {
+		if (kv["variant"] !~ /^(local|cross|c1|c16|c256|s[0-9]+-(inline|512))$/) {
 			print "bad variant: " $0; bad = 1
 		}
 		if (kv["shards"] !~ /^[0-9]+$/ || kv["ops"] !~ /^[0-9]+$/) {
@@ -59,7 +60,8 @@ check_lines() {
 		    kv["ns_per_op"] !~ num || kv["secs"] + 0 <= 0) {
 			print "bad number: " $0; bad = 1
 		}
-		if (kv["bench"] == "latency" || kv["bench"] == "echo")
+		if (kv["bench"] == "latency" || kv["bench"] == "echo" ||
+		    kv["bench"] == "fanout")
 			for (k in lat)
 				if (kv[lat[k]] !~ /^[0-9]+$/) {
 					print "missing " lat[k] ": " $0; bad = 1
@@ -108,6 +110,18 @@ elif ! msg=$(check_lines "$tmp/echo.out" 2000); then
 else
 	pass "echo: $(grep -c '^bench=' "$tmp/echo.out") result lines (pinion and epoll)"
 fi
+# fanout: ops = N x S deliveries; both impls, and the slots-per-message line
+run fanout fanout --variant s16-inline --n $N
+if [[ $rc -ne 0 ]]; then
+	fail "fanout: exit $rc: $(tail -3 "$tmp/fanout.err")"
+elif ! msg=$(check_lines "$tmp/fanout.out" $((N * 16))); then
+	fail "fanout: $msg"
+elif [[ $(grep -c '^bench=fanout .*impl=\(pinion\|naive\)' "$tmp/fanout.out") -ne 2 ]] ||
+	! grep -q '^fanout traffic: .*impl=pinion slots_per_msg=' "$tmp/fanout.out"; then
+	fail "fanout: no pinion and naive result lines or no traffic line"
+else
+	pass "fanout: result lines (pinion and naive) and the traffic line"
+fi
 run json counting --variant local --n $N --json
 if ! command -v python3 >/dev/null 2>&1; then
 	echo "  skip  --json: no python3 to validate it"
@@ -149,6 +163,9 @@ broken churn churn --impl pinion --variant local --n 2000
 broken latency latency --impl pinion --n 4000 --rate 400000
 broken raw counting --impl raw --variant local --n $N
 broken echo echo --impl pinion --variant c1 --n 2000
+broken fanout fanout --impl pinion --variant s16-512 --n 2000
+broken fanout fanout --impl naive --variant s1-inline --n 2000
+broken fanout-slots fanout --impl pinion --variant s16-inline --n 2000
 
 if [[ $failures -ne 0 ]]; then
 	echo "bench-selftest: $failures failure(s)"
