@@ -528,6 +528,63 @@ int pn_topic_publish_ext(struct pn_producer *p, uint32_t id, uint32_t type,
 	return err;
 }
 
+/* --- teardown ------------------------------------------------------------ */
+
+/* Every shard's channel objects (with the home's queues in them), the
+ * per-shard tables and the topic table. Before the shards are freed: the
+ * arenas are still there. Controlling thread, the shards joined. */
+void pn__topic_destroy(struct pn_runtime *rt)
+{
+	struct pn__topics *T = rt->topics;
+
+	if (!T)
+		return;
+	for (unsigned d = 0; T->per && d < rt->nshards; d++) {
+		struct pn__tshard *p = &T->per[d];
+		struct pn_arena *a = rt->shard[d] ? rt->shard[d]->arena : NULL;
+
+		for (uint32_t i = 0; i < p->nh; i++) {
+			struct pn__tchan *c = p->h[i];
+			struct pn_shard *home;
+
+			if (!c)
+				continue;
+			home = rt->shard[T->t[c->topic].home];
+			pn__fifo_fini(&c->pending, home->arena);
+			pn__htab_fini(&c->keys, home->arena);
+			free(c->subs);
+			free(c);
+		}
+		for (uint32_t i = 0; a && i < p->bypid.cap; i++) {
+			struct pn__tpid *e = pn__htab_slot(&p->bypid, i);
+
+			if (e)
+				free(e->topic);
+		}
+		if (a)
+			pn__htab_fini(&p->bypid, a);
+		free(p->h);
+		free(p->freeh);
+		free(p->dirty);
+	}
+	for (uint32_t i = 0; T->t && i < T->max; i++) {
+		struct pn__topic *t = &T->t[i];
+		struct pn_shard *home = rt->shard ? rt->shard[t->home] : NULL;
+
+		if (home) {
+			pn__fifo_fini(&t->backlog, home->arena);
+			pn__pids_fini(&t->waiters, home->arena);
+		}
+		free(t->dest);
+		free(t->chan);
+	}
+	pthread_mutex_destroy(&T->mu);
+	free(T->per);
+	free(T->t);
+	free(T);
+	rt->topics = NULL;
+}
+
 /* --- the feature ----------------------------------------------------------
  */
 
