@@ -293,6 +293,30 @@ static void test_drop_oldest(void **state)
 	assert_int_equal(st.dropped, gaps);
 }
 
+/* A CONFLATE subscriber @C on shard 1, its shard held by @X, while @P on
+ * the home publishes @pub (16-byte payloads) to a new topic @name with
+ * max_lag @lag. Returns the topic. */
+static uint32_t held_conflate(struct tf_rec *C, struct tf_rec *X,
+			      struct tf_rec *P, const char *name, uint32_t lag,
+			      struct tf_cmd pub)
+{
+	uint32_t id;
+
+	with_policy(C, PN_TOPIC_CONFLATE);
+	h_start(&cfg);
+	id = tf_open(name, 0, lag);
+	tf_spawn(C, 1);
+	tf_spawn(X, 1);
+	tf_spawn(P, 0);
+	assert_int_equal(tf_sub(C, id, 0, NULL), 0);
+	hold(X);
+	pub.op = TF_PUB;
+	pub.topic = id;
+	pub.len = 16;
+	assert_int_equal(tf_do(P, pub), 0);
+	return id;
+}
+
 static void conflate(unsigned nkeys)
 {
 	enum { M = 8, N = 200 };
@@ -302,21 +326,9 @@ static void conflate(unsigned nkeys)
 	unsigned got, n;
 	uint32_t id;
 
-	with_policy(C, PN_TOPIC_CONFLATE);
-	h_start(&cfg);
-	id = tf_open("conflate", 0, M);
-	tf_spawn(C, 1);
-	tf_spawn(X, 1);
-	tf_spawn(P, 0);
-	assert_int_equal(tf_sub(C, id, 0, NULL), 0);
-	hold(X);
-	assert_int_equal(tf_do(P, (struct tf_cmd){.op = TF_PUB,
-						  .topic = id,
-						  .n = N,
-						  .len = 16,
-						  .keymode = TF_KEY_MOD,
-						  .key = nkeys}),
-			 0);
+	id = held_conflate(
+		C, X, P, "conflate", M,
+		(struct tf_cmd){.n = N, .keymode = TF_KEY_MOD, .key = nkeys});
 	st = tf_stats(id);
 	tf_print_stats("conflate, held", &st);
 	assert_int_equal(st.seq, N);
@@ -386,21 +398,9 @@ static void test_conflate_accounting(void **state)
 	uint32_t id;
 
 	(void)state;
-	with_policy(C, PN_TOPIC_CONFLATE);
-	h_start(&cfg);
-	id = tf_open("conflate-acct", 0, M);
-	tf_spawn(C, 1);
-	tf_spawn(X, 1);
-	tf_spawn(P, 0);
-	assert_int_equal(tf_sub(C, id, 0, NULL), 0);
-	hold(X);
-	assert_int_equal(tf_do(P, (struct tf_cmd){.op = TF_PUB,
-						  .topic = id,
-						  .n = M,
-						  .len = 16,
-						  .keymode = TF_KEY_FIXED,
-						  .key = 100}),
-			 0);
+	id = held_conflate(
+		C, X, P, "conflate-acct", M,
+		(struct tf_cmd){.n = M, .keymode = TF_KEY_FIXED, .key = 100});
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(
 			tf_do(P, (struct tf_cmd){.op = TF_PUB,
