@@ -578,11 +578,12 @@ static void park(struct pn_shard *s)
 	pn__met_event(&s->met, PN__FL_PARK, 0, 0, tsp ? wait : 0);
 	PN_PROBE2(park, s->id, tsp ? wait : 0);
 	pn__met_sleep(&s->met);
+	/* Counted as it begins: a shard asleep for good has parked. */
+	PN__STAT_ADD(s, PN__ST_PARKS, 1);
 	io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, tsp, NULL);
 	/* Woken by a producer (which already cleared it), a timer or io. */
 	atomic_exchange_explicit(&s->parked, 0, memory_order_relaxed);
 	s->heard = false;
-	PN__STAT_ADD(s, PN__ST_PARKS, 1);
 	if (PN__METRICS || PN__PROBES_ON) {
 		uint64_t after = pn__now(s->rt);
 
