@@ -622,7 +622,7 @@ static void actor_side_queues(struct pn_shard *s, pn__side_fn fn, void *arg)
 }
 
 static const struct pn__msg_range actor_ranges[] = {
-	{PN__MSG_SPAWN, PN__MSG_EXITSIG + 1, actor_msg, NULL},
+	{PN__MSG_SPAWN, PN__MSG_EXITSIG + 1, actor_msg, NULL, NULL},
 };
 
 const struct pn__feature pn__actor_feature = {

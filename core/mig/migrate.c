@@ -76,6 +76,10 @@
 static inline void guest_deliver(struct pn_shard *s, struct pn__actor *a,
 				 struct pn_msg *m)
 {
+	if (PN_UNLIKELY(m->type >= PN__MSG_INTERNAL)) { /* its feature's */
+		pn__features_run(s, a, m);
+		return;
+	}
 	if (!s->cur) { /* the common case, as pn__deliver() */
 		pn__run(s, a, m);
 		return;
@@ -652,7 +656,7 @@ static bool mig_miss(struct pn_shard *s, struct pn_msg *m)
 	if (!s->mig)
 		return false;
 	if (s->mig->nguests && (a = pn__mig_guest_hot(s, m->to)) != NULL) {
-		pn__run(s, a, m);
+		guest_deliver(s, a, m);
 		return true;
 	}
 	return route(s, m);
@@ -704,8 +708,8 @@ static int mig_create(struct pn_runtime *rt)
 }
 
 static const struct pn__msg_range mig_ranges[] = {
-	{PN__MSG_MIG_REQ, PN__MSG_MIG_REQ + 1, mig_req_msg, NULL},
-	{PN__MSG_MIG_REQ + 1, PN__MSG_MIG_END, mig_proto_msg, NULL},
+	{PN__MSG_MIG_REQ, PN__MSG_MIG_REQ + 1, mig_req_msg, NULL, NULL},
+	{PN__MSG_MIG_REQ + 1, PN__MSG_MIG_END, mig_proto_msg, NULL, NULL},
 };
 
 /* Every shard's migration counters into a metrics snapshot. */

@@ -262,6 +262,18 @@ bool pn__features_drop(struct pn_shard *s, struct pn_msg *m)
 	return true;
 }
 
+void pn__features_run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
+{
+	const struct pn__msg_range *r = range_of(s->rt, m->type);
+
+	if (!r)
+		pn_panic("unknown runtime message %#x", m->type);
+	if (r->run)
+		r->run(s, a, m);
+	else
+		r->handle(s, m);
+}
+
 void pn__features_publish(struct pn_shard *s, unsigned dst, uint32_t n,
 			  const struct pn_msg *last)
 {

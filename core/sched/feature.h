@@ -31,6 +31,9 @@ struct pn__msg_range {
 	 * dead letter): free what it holds. NULL: a payload over
 	 * PN_MSG_INLINE is a plain buffer (pn__buf_free). */
 	void (*drop)(struct pn_shard *s, struct pn_msg *m);
+	/* Optional: @m is for actor @a, whom the caller found (a moved
+	 * actor's held messages, replayed to it): run it. NULL: handle. */
+	void (*run)(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m);
 };
 
 /*
@@ -162,6 +165,8 @@ bool pn__features_divert(struct pn_shard *s, struct pn_msg *m);
 void pn__features_guest_gone(struct pn_shard *s, pn_pid pid);
 void pn__features_stopped(struct pn_shard *s, pn_pid pid);
 bool pn__features_drop(struct pn_shard *s, struct pn_msg *m);
+void pn__features_run(struct pn_shard *s, struct pn__actor *a,
+		      struct pn_msg *m);
 void pn__features_publish(struct pn_shard *s, unsigned dst, uint32_t n,
 			  const struct pn_msg *last);
 void pn__features_tick(struct pn_shard *s);

@@ -448,8 +448,8 @@ static void stop_by_msg(struct pn_shard *s, struct pn_msg *m)
 }
 
 static const struct pn__msg_range sup_ranges[] = {
-	{PN__MSG_STOP_BY, PN__MSG_STOP_BY + 1, stop_by_msg, NULL},
-	{PN__MSG_SUP_CALL, PN__MSG_SUP_CALL + 1, pn__sup_call_msg, NULL},
+	{PN__MSG_STOP_BY, PN__MSG_STOP_BY + 1, stop_by_msg, NULL, NULL},
+	{PN__MSG_SUP_CALL, PN__MSG_SUP_CALL + 1, pn__sup_call_msg, NULL, NULL},
 };
 
 /* The supervision counters into a metrics snapshot. */

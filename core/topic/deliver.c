@@ -12,6 +12,7 @@
  * All of it runs on the shard's own thread; the channel's D-written
  * fields are read by the home (done: credit) and by pn_topic_stats().
  */
+#include "actor_int.h"
 #include "topic_int.h"
 
 #include <errno.h>
@@ -143,6 +144,11 @@ static void retire(struct pn_shard *s, struct pn__tchan *c)
 /* --- the subscriptions of a PID ------------------------------------------ */
 
 #define SUBREF(idx, cls) ((idx) << 2 | (cls))
+/* A bypid ref of a subscription the actor ended itself: forwards to it
+ * still on their way (it had been away, in this subscription or an
+ * earlier one) are dropped at home (pn__topic_divert). Kept until it
+ * subscribes again (its start is then the line) or stops. */
+#define UNSUBBED(idx) (1u << 31 | (idx) << 2)
 
 static int pid_note(struct pn_shard *s, pn_pid pid, uint32_t ref)
 {
@@ -177,7 +183,7 @@ static int pid_find(struct pn_shard *s, pn_pid pid, uint32_t idx, bool del)
 	for (uint32_t i = 0; e && i < e->n; i++) {
 		uint32_t ref = e->topic[i];
 
-		if (ref >> 2 != idx)
+		if ((ref & UNSUBBED(0)) || ref >> 2 != idx)
 			continue;
 		if (del) {
 			e->topic[i] = e->topic[--e->n];
@@ -191,14 +197,38 @@ static int pid_find(struct pn_shard *s, pn_pid pid, uint32_t idx, bool del)
 	return -1;
 }
 
+/* Whether @pid ended its subscription to @idx itself (with @del: and
+ * forget that). */
+static bool pid_unsubbed(struct pn_shard *s, pn_pid pid, uint32_t idx, bool del)
+{
+	struct pn__tpid *e = pn__htab_find(&per(s)->bypid, pid);
+
+	for (uint32_t i = 0; e && i < e->n; i++) {
+		if (e->topic[i] != UNSUBBED(idx))
+			continue;
+		if (del) {
+			e->topic[i] = e->topic[--e->n];
+			if (!e->n) {
+				free(e->topic);
+				pn__htab_del(&per(s)->bypid, e);
+			}
+		}
+		return true;
+	}
+	return false;
+}
+
 /* Remove @pid's entry from @c; the channel retires when it was the last
  * (unless it is being cut or closed: @quiet). */
-static void entry_del(struct pn_shard *s, struct pn__tchan *c, pn_pid pid,
+static bool entry_del(struct pn_shard *s, struct pn__tchan *c, pn_pid pid,
 		      bool quiet)
 {
+	bool routed = false;
+
 	for (uint32_t i = 0; i < c->n; i++) {
 		if (c->subs[i].pid != pid)
 			continue;
+		routed = c->subs[i].routed;
 		if (c->iterating) {
 			c->subs[i].pid = 0;
 			c->holes = true;
@@ -212,6 +242,7 @@ static void entry_del(struct pn_shard *s, struct pn__tchan *c, pn_pid pid,
 	}
 	if (!c->live && !quiet && !c->retired)
 		retire(s, c);
+	return routed;
 }
 
 int pn__topic_sub_here(struct pn_shard *s, uint32_t idx, pn_pid pid,
@@ -226,6 +257,7 @@ int pn__topic_sub_here(struct pn_shard *s, uint32_t idx, pn_pid pid,
 	if (pid_find(s, pid, idx, false) >= 0)
 		return pn__error(-EALREADY, "%#llx already subscribes to %s",
 				 (unsigned long long)pid, t->name);
+	pid_unsubbed(s, pid, idx, true); /* a new one: new starts */
 	/* Relaxed: this shard is the only writer of its table entries. */
 	if (!(c = atomic_load_explicit(slot, memory_order_relaxed))) {
 		if (!(c = chan_new(s, idx, cls)))
@@ -281,16 +313,26 @@ int pn__topic_unsub_here(struct pn_shard *s, uint32_t idx, pn_pid pid)
 				 memory_order_relaxed);
 	if (c)
 		entry_del(s, c, pid, false);
+	/* No memory for the mark: stale forwards are not held back. */
+	if (!pid_unsubbed(s, pid, idx, false))
+		(void)pid_note(s, pid, UNSUBBED(idx));
 	return 0;
 }
 
-/* @pid stopped (or its guest copy did): every subscription goes. */
+/* @pid stopped (or its guest copy did): every subscription goes, and the
+ * record of it. */
 void pn__topic_gone(struct pn_shard *s, pn_pid pid)
 {
 	struct pn__tpid *e;
 
-	while ((e = pn__htab_find(&per(s)->bypid, pid)))
-		pn__topic_unsub_here(s, e->topic[0] >> 2, pid);
+	while ((e = pn__htab_find(&per(s)->bypid, pid))) {
+		uint32_t ref = e->topic[e->n - 1];
+
+		if (ref & UNSUBBED(0))
+			pid_unsubbed(s, pid, (ref & ~UNSUBBED(0)) >> 2, true);
+		else
+			pn__topic_unsub_here(s, ref >> 2, pid);
+	}
 }
 
 /* --- delivery ------------------------------------------------------------ */
@@ -623,9 +665,11 @@ static bool one_current(struct pn_shard *s, pn_pid pid,
 	int cls = pid_find(s, pid, idx, false);
 	const struct pn__tchan *c;
 
-	if (cls < 0 || atomic_load_explicit(&t->gen, memory_order_relaxed) !=
-			       PN__TID_GEN(info->topic))
+	if (atomic_load_explicit(&t->gen, memory_order_relaxed) !=
+	    PN__TID_GEN(info->topic))
 		return false;
+	if (cls < 0) /* ended: by itself, or by a cut or close (CLOSED next) */
+		return !pid_unsubbed(s, pid, idx, false);
 	c = atomic_load_explicit(PN__TCHAN(t, s->id, cls),
 				 memory_order_relaxed);
 	for (uint32_t i = 0; c && i < c->n; i++)
@@ -650,12 +694,13 @@ bool pn__topic_divert(struct pn_shard *s, struct pn_msg *m)
 	return true;
 }
 
-/* TOPIC_ONE where its actor is: run it there (counted in the topic's
- * delivered), or a dead letter if it is not. */
-static void one_msg(struct pn_shard *s, struct pn_msg *m)
+/* TOPIC_ONE for actor @a (NULL: not here, a dead letter): run it, nested
+ * if a handler is running (a moved actor's held messages handed over from
+ * inside one), and count it in the topic's delivered. */
+void pn__topic_one_run(struct pn_shard *s, struct pn__actor *a,
+		       struct pn_msg *m)
 {
 	const struct one_hdr *h = m->ptr;
-	struct pn__actor *a = pn__lookup(s, m->to);
 	struct pn_msg lm = {
 		.type = h->type, .len = h->len, .to = m->to, .from = m->from};
 
@@ -663,16 +708,23 @@ static void one_msg(struct pn_shard *s, struct pn_msg *m)
 		memcpy(lm.data, h + 1, h->len);
 	else
 		lm.ptr = (void *)(h + 1);
-	if (a && !s->cur) {
+	if (!a) {
+		pn__dead_letter_keep(s, &lm);
+	} else {
 		struct pn__topic *t =
 			&s->rt->topics->t[PN__TID_IDX(h->info.topic)];
+		const struct pn_topic_info *outer = cur_info;
 
-		run(s, a, &lm, &h->info);
+		if (!s->cur) {
+			run(s, a, &lm, &h->info);
+		} else {
+			cur_info = &h->info;
+			pn__run_nested(s, a, &lm);
+			cur_info = outer;
+		}
 		/* Relaxed: a statistic, from any shard a mover is on. */
 		atomic_fetch_add_explicit(&t->gone_delivered, 1,
 					  memory_order_relaxed);
-	} else {
-		pn__dead_letter_keep(s, &lm);
 	}
 	pn__buf_free(s, m->ptr);
 }
@@ -716,8 +768,8 @@ void pn__topic_dst_msg(struct pn_shard *s, struct pn_msg *m)
 	case PN__MSG_TOPIC_SWEEP:
 		sweep_msg(s, (uint32_t)m->ref);
 		return;
-	case PN__MSG_TOPIC_ONE:
-		one_msg(s, m);
+	case PN__MSG_TOPIC_ONE: /* where its actor is (migration routed it) */
+		pn__topic_one_run(s, pn__lookup(s, m->to), m);
 		return;
 	case PN__MSG_TOPIC_SUBREQ:
 		subreq_msg(s, m);

@@ -73,6 +73,16 @@ static uint64_t htab_key(const struct pn_msg *m)
 	return k ? k : UINT64_MAX - 1;
 }
 
+/* A pending slot's count of tombstones compacted away just before it
+ * (data[28, 32): unused by slots otherwise, 0 when they are sent). */
+static uint32_t tombs_before(const struct pn_msg *m)
+{
+	uint32_t n;
+
+	memcpy(&n, m->data + 28, sizeof(n));
+	return n;
+}
+
 /* Forget @m in @c's key table (it leaves the pending queue). */
 static void unkey(struct pn__tchan *c, const struct pn_msg *m)
 {
@@ -96,8 +106,13 @@ bool pn__tpend_pop(struct pn_shard *s, struct pn__tchan *c, struct pn_msg *out)
 			unkey(c, p);
 		*out = *p;
 		pn__fifo_pop(&c->pending, s->arena);
-		if (!tomb)
+		/* The conflated ones go to the next slot sent (GAP): the
+		 * position they had, so every subscriber counts them right. */
+		c->confl += (tomb ? 1 : 0) + tombs_before(out);
+		if (!tomb) {
+			memset(out->data + 28, 0, 4);
 			return true;
+		}
 		pn__tside_drop(s, out);
 	}
 	return false;
@@ -125,6 +140,8 @@ void pn__tpend_compact(struct pn_shard *s, struct pn__tchan *c)
 	struct pn__fifo old = c->pending;
 	struct pn_msg *p;
 
+	uint32_t run = 0;
+
 	c->pending = (struct pn__fifo){0};
 	pn__htab_fini(&c->keys, s->arena);
 	while ((p = pn__fifo_peek(&old))) {
@@ -136,9 +153,15 @@ void pn__tpend_compact(struct pn_shard *s, struct pn__tchan *c)
 					       (void **)&e) < 0)
 				pn_panic("no memory for a conflation queue");
 			*q = *p;
+			/* The tombstones before it, counted on it (a live
+			 * slot follows every tombstone: its replacement). */
+			run += tombs_before(q);
+			memcpy(q->data + 28, &run, sizeof(run));
+			run = 0;
 			e->m = q;
 			pn__fifo_commit(&c->pending);
 		} else {
+			run += 1 + tombs_before(p);
 			pn__tside_drop(s, p); /* it leaves, for good */
 		}
 		pn__fifo_pop(&old, s->arena);
@@ -159,7 +182,6 @@ static void conflate(struct pn_shard *s, struct pn__topic *t,
 		if (old->len > PN_TOPIC_INLINE)
 			pn__tbuf_put(s, old->ptr);
 		old->to = 0;
-		c->confl++;
 		pn__tcount(&tof(s, c)->conflated, 1);
 		e->m = q;
 	} else if (pn__htab_add(&c->keys, s->arena, htab_key(q), (void **)&e) ==

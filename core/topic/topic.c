@@ -701,8 +701,18 @@ static void topic_snapshot(const struct pn_runtime *rt, struct pn__snap *out)
 			out->ntopics++;
 }
 
+/* An internal message for an actor its caller found (migration's held
+ * messages): only a forwarded delivery is ever for an actor. */
+static void topic_run(struct pn_shard *s, struct pn__actor *a, struct pn_msg *m)
+{
+	if (m->type != PN__MSG_TOPIC_ONE)
+		topic_msg(s, m);
+	else if (!pn__topic_divert(s, m)) /* at home: still subscribed? */
+		pn__topic_one_run(s, a, m);
+}
+
 static const struct pn__msg_range topic_ranges[] = {
-	{PN__MSG_TOPIC, PN__MSG_TOPIC_END, topic_msg, topic_drop},
+	{PN__MSG_TOPIC, PN__MSG_TOPIC_END, topic_msg, topic_drop, topic_run},
 };
 
 const struct pn__feature pn__topic_feature = {

@@ -128,13 +128,11 @@ struct pn__tshard {
 	uint32_t nh, caph, *freeh, nfree;
 	struct pn__tchan **dirty;
 	unsigned ndirty, capdirty;
-	uint32_t bit;	      /* the feature's turn_want bit */
-	uint32_t nclose_wait; /* homed here, close waiting */
+	uint32_t bit, nclose_wait; /* turn_want bit; homed here, close waits */
 };
 struct pn__tpid { /* bypid's entry: the topics @pid subscribes here */
 	pn_pid pid;
-	uint32_t n, cap;
-	uint32_t *topic;
+	uint32_t n, cap, *topic;
 };
 
 struct pn__twait; /* an external caller waiting (subscribe.c) */
@@ -149,7 +147,7 @@ struct pn__tsubreq {
 };
 
 struct pn__topics {
-	pthread_mutex_t mu; /* open, close: the table's free slots, names */
+	pthread_mutex_t mu; /* open, close, channel frees, stats */
 	uint32_t max;
 	struct pn__topic *t;	/* [max] */
 	struct pn__tshard *per; /* [nshards] */
@@ -192,6 +190,8 @@ int pn__topic_sub_here(struct pn_shard *s, uint32_t idx, pn_pid pid,
 int pn__topic_unsub_here(struct pn_shard *s, uint32_t idx, pn_pid pid);
 void pn__topic_gone(struct pn_shard *s, pn_pid pid);
 bool pn__topic_divert(struct pn_shard *s, struct pn_msg *m);
+void pn__topic_one_run(struct pn_shard *s, struct pn__actor *a,
+		       struct pn_msg *m);
 unsigned pn__topic_turn(struct pn_shard *s);
 bool pn__topic_ready(struct pn_shard *s);
 void pn__topic_chan_free(struct pn_shard *s, struct pn__tchan *c);
