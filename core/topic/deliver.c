@@ -729,36 +729,6 @@ void pn__topic_one_run(struct pn_shard *s, struct pn__actor *a,
 	pn__buf_free(s, m->ptr);
 }
 
-static void subreq_msg(struct pn_shard *s, struct pn_msg *m)
-{
-	const struct pn__tsubreq *r = m->ptr;
-	struct pn__topic *t = pn__topic_get(s->rt, r->id, "subscribe");
-	uint32_t idx = PN__TID_IDX(r->id);
-	uint32_t gen = atomic_load_explicit(&s->slots[pn_pid_slot(r->pid)].gen,
-					    memory_order_relaxed);
-	uint64_t start = 0;
-	int rc;
-
-	if (!t)
-		rc = -ENOENT;
-	else if (gen != pn_pid_gen(r->pid))
-		rc = pn__error(-ESRCH, "%#llx is not alive",
-			       (unsigned long long)r->pid);
-	else if (r->unsub)
-		rc = pn__topic_unsub_here(s, idx, r->pid);
-	else
-		rc = pn__topic_sub_here(s, idx, r->pid, &r->o, &start);
-	if (r->w) {
-		pn__twait_done(r->w, rc, start);
-	} else if (!r->unsub) {
-		struct pn_topic_event ev = {r->id, rc, start};
-
-		(void)pn__send_sys(s, r->pid, PN_MSG_TOPIC_SUBSCRIBED,
-				   PN_PID_NONE, 0, &ev, sizeof(ev));
-	}
-	pn__buf_free(s, m->ptr);
-}
-
 /* The destinations' messages. */
 void pn__topic_dst_msg(struct pn_shard *s, struct pn_msg *m)
 {
@@ -772,7 +742,7 @@ void pn__topic_dst_msg(struct pn_shard *s, struct pn_msg *m)
 		pn__topic_one_run(s, pn__lookup(s, m->to), m);
 		return;
 	case PN__MSG_TOPIC_SUBREQ:
-		subreq_msg(s, m);
+		pn__topic_subreq_msg(s, m);
 		return;
 	case PN__MSG_TOPIC_UNSUB: {
 		pn_pid pid;

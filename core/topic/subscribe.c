@@ -184,3 +184,35 @@ int pn_topic_notify_writable(struct pn_ctx *ctx, uint32_t id)
 	}
 	return 0;
 }
+
+/* A subscribe or unsubscribe asked of this shard, @r->pid's home: the
+ * answer to its external caller or the actor. */
+void pn__topic_subreq_msg(struct pn_shard *s, struct pn_msg *m)
+{
+	const struct pn__tsubreq *r = m->ptr;
+	struct pn__topic *t = pn__topic_get(s->rt, r->id, "subscribe");
+	uint32_t idx = PN__TID_IDX(r->id);
+	uint32_t gen = atomic_load_explicit(&s->slots[pn_pid_slot(r->pid)].gen,
+					    memory_order_relaxed);
+	uint64_t start = 0;
+	int rc;
+
+	if (!t)
+		rc = -ENOENT;
+	else if (gen != pn_pid_gen(r->pid))
+		rc = pn__error(-ESRCH, "%#llx is not alive",
+			       (unsigned long long)r->pid);
+	else if (r->unsub)
+		rc = pn__topic_unsub_here(s, idx, r->pid);
+	else
+		rc = pn__topic_sub_here(s, idx, r->pid, &r->o, &start);
+	if (r->w) {
+		pn__twait_done(r->w, rc, start);
+	} else if (!r->unsub) {
+		struct pn_topic_event ev = {r->id, rc, start};
+
+		(void)pn__send_sys(s, r->pid, PN_MSG_TOPIC_SUBSCRIBED,
+				   PN_PID_NONE, 0, &ev, sizeof(ev));
+	}
+	pn__buf_free(s, m->ptr);
+}

@@ -36,7 +36,7 @@
 #define PN__MSG_TOPIC_ONE     (PN__MSG_TOPIC + 14) /* forwarded delivery */
 #define PN__MSG_TOPIC_END     (PN__MSG_TOPIC + 15)
 
-enum { PN__T_FREE, PN__T_OPEN, PN__T_CLOSING };
+enum { PN__T_FREE, PN__T_OPEN, PN__T_CLOSING }; /* a topic's state */
 enum { PN__C_OPEN, PN__C_CUT }; /* a channel, in the home's view */
 /* A topic id: entry index + 1 in the low half, generation in the high. */
 #define PN__TID_IDX(id)	  (((id)&0xffffu) - 1u)
@@ -137,6 +137,7 @@ struct pn__tpid { /* bypid's entry: the topics @pid subscribes here */
 
 struct pn__twait; /* an external caller waiting (subscribe.c) */
 void pn__twait_done(struct pn__twait *w, int rc, uint64_t start);
+void pn__topic_subreq_msg(struct pn_shard *s, struct pn_msg *m);
 /* A subscribe or unsubscribe asked of this shard (the PID's home). */
 struct pn__tsubreq {
 	pn_pid pid;
@@ -162,8 +163,7 @@ struct pn__topic *pn__topic_get(const struct pn_runtime *rt, uint32_t id,
 void pn__topic_post(struct pn_shard *s, unsigned dst, const struct pn_msg *m);
 /* A payload's reference dropped (@len over PN_TOPIC_INLINE). Loop. */
 void pn__tbuf_put(struct pn_shard *s, struct pn__tbuf *b);
-extern const struct pn__feature pn__topic_feature;
-/* publish.c: the home */
+extern const struct pn__feature pn__topic_feature; /* then publish.c's: */
 int pn__topic_publish_home(struct pn_shard *s, struct pn__topic *t,
 			   uint32_t idx, const struct pn_msg *pub);
 void pn__topic_home_msg(struct pn_shard *s, struct pn_msg *m);
