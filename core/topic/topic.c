@@ -395,10 +395,12 @@ int pn_topic_publish(struct pn_ctx *ctx, uint32_t id, uint32_t type,
 		m.len = (uint32_t)len;
 		memcpy(m.data + 16, &key, sizeof(key));
 		memcpy(m.data + 24, &type, sizeof(type));
-		if (len <= PN_TOPIC_INLINE)
+		if (len > PN_TOPIC_INLINE) {
+			if (!(m.ptr = tbuf_new(s, data, len)))
+				return -ENOMEM;
+		} else if (len) { /* @data may be NULL with 0 */
 			memcpy(m.data, data, len);
-		else if (!(m.ptr = tbuf_new(s, data, len)))
-			return -ENOMEM;
+		}
 		err = pn__topic_publish_home(s, t, PN__TID_IDX(id), &m);
 		if (len > PN_TOPIC_INLINE)
 			pn__tbuf_put(s, m.ptr); /* the publisher's reference */

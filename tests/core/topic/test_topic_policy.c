@@ -547,7 +547,7 @@ static void *ext_loop_main(void *arg)
 {
 	struct ext_loop *a = arg;
 	struct pn_producer *p;
-	unsigned char buf[32];
+	unsigned char buf[40];
 	int err = pn_producer_create(h_rt, &p);
 
 	if (err) { /* shutdown may have begun already */
