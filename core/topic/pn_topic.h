@@ -41,6 +41,9 @@ extern "C" {
  *    with each delivery (pn_topic_delivery()), so that gaps can be seen.
  *  - Memory is bounded under every policy: per destination shard and class
  *    at most max_lag messages in flight plus max_lag waiting at the home.
+ *    A subscriber that has migrated gets each delivery as a message of its
+ *    own from then on, through its home (in order), which that bound does
+ *    not cover.
  */
 #define PN_TOPIC_INLINE 16 /* payload bytes inside the ring slot */
 
