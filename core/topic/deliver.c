@@ -176,6 +176,16 @@ static int pid_note(struct pn_shard *s, pn_pid pid, uint32_t ref)
 
 /* The class of @pid's subscription to topic @idx here, or -1; with
  * @del, it is forgotten. */
+/* Forget ref @i of @e (and @e with its last). */
+static void pid_ref_del(struct pn_shard *s, struct pn__tpid *e, uint32_t i)
+{
+	e->topic[i] = e->topic[--e->n];
+	if (!e->n) {
+		free(e->topic);
+		pn__htab_del(&per(s)->bypid, e);
+	}
+}
+
 static int pid_find(struct pn_shard *s, pn_pid pid, uint32_t idx, bool del)
 {
 	struct pn__tpid *e = pn__htab_find(&per(s)->bypid, pid);
@@ -185,13 +195,8 @@ static int pid_find(struct pn_shard *s, pn_pid pid, uint32_t idx, bool del)
 
 		if ((ref & UNSUBBED(0)) || ref >> 2 != idx)
 			continue;
-		if (del) {
-			e->topic[i] = e->topic[--e->n];
-			if (!e->n) {
-				free(e->topic);
-				pn__htab_del(&per(s)->bypid, e);
-			}
-		}
+		if (del)
+			pid_ref_del(s, e, i);
 		return (int)(ref & 3);
 	}
 	return -1;
@@ -206,13 +211,8 @@ static bool pid_unsubbed(struct pn_shard *s, pn_pid pid, uint32_t idx, bool del)
 	for (uint32_t i = 0; e && i < e->n; i++) {
 		if (e->topic[i] != UNSUBBED(idx))
 			continue;
-		if (del) {
-			e->topic[i] = e->topic[--e->n];
-			if (!e->n) {
-				free(e->topic);
-				pn__htab_del(&per(s)->bypid, e);
-			}
-		}
+		if (del)
+			pid_ref_del(s, e, i);
 		return true;
 	}
 	return false;
@@ -521,14 +521,8 @@ static void slot_msg(struct pn_shard *s, struct pn__tchan *c,
 	 * home's acquire in room() (what we handled is done with). */
 	done = atomic_load_explicit(&c->done, memory_order_relaxed) + 1;
 	atomic_store_explicit(&c->done, done, memory_order_release);
-	atomic_store_explicit(
-		&c->delivered,
-		atomic_load_explicit(&c->delivered, memory_order_relaxed) + hit,
-		memory_order_relaxed);
-	atomic_store_explicit(
-		&c->filtered,
-		atomic_load_explicit(&c->filtered, memory_order_relaxed) + skip,
-		memory_order_relaxed);
+	pn__ctr_add(&c->delivered, hit); /* D is their only writer */
+	pn__ctr_add(&c->filtered, skip);
 	mark_dirty(s, c);
 }
 

@@ -19,14 +19,6 @@ void pn__tbuf_get(const struct pn_msg *m)
 					  memory_order_relaxed);
 }
 
-void pn__tcount(_Atomic uint64_t *v, uint64_t n)
-{
-	/* Relaxed: statistics, written by the home only. */
-	atomic_store_explicit(v,
-			      atomic_load_explicit(v, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
-
 /*
  * Side-queue accounting (the runtime's totals, sched_int.h): a message
  * leaves the pending queue or the backlog either to go on (taken: it is
@@ -127,7 +119,7 @@ void pn__tpend_drop_all(struct pn_shard *s, struct pn__tchan *c)
 		pn__tside_drop(s, &m);
 		if (m.len > PN_TOPIC_INLINE)
 			pn__tbuf_put(s, m.ptr);
-		pn__tcount(&tof(s, c)->dropped, 1);
+		pn__ctr_add(&tof(s, c)->dropped, 1);
 	}
 	pn__fifo_fini(&c->pending, s->arena);
 	pn__htab_fini(&c->keys, s->arena);
@@ -182,7 +174,7 @@ static void conflate(struct pn_shard *s, struct pn__topic *t,
 		if (old->len > PN_TOPIC_INLINE)
 			pn__tbuf_put(s, old->ptr);
 		old->to = 0;
-		pn__tcount(&tof(s, c)->conflated, 1);
+		pn__ctr_add(&tof(s, c)->conflated, 1);
 		e->m = q;
 	} else if (pn__htab_add(&c->keys, s->arena, htab_key(q), (void **)&e) ==
 		   0) {
@@ -219,7 +211,7 @@ void pn__tpend(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
 			pn__tside_drop(s, &old);
 			if (old.len > PN_TOPIC_INLINE)
 				pn__tbuf_put(s, old.ptr);
-			pn__tcount(&tof(s, c)->dropped, 1);
+			pn__ctr_add(&tof(s, c)->dropped, 1);
 		}
 	}
 }

@@ -104,12 +104,9 @@ static void push(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
 		c->confl = 0;
 	}
 	pn__topic_post(s, c->dst, m);
-	/* Relaxed: the home is the only writer; stats read it. */
-	atomic_store_explicit(
-		&c->sent,
-		atomic_load_explicit(&c->sent, memory_order_relaxed) + 1,
-		memory_order_relaxed);
-	atomic_fetch_add_explicit(&t->slots, 1, memory_order_relaxed);
+	/* The home is the only writer of both; stats read them. */
+	pn__ctr_add(&c->sent, 1);
+	pn__ctr_add(&t->slots, 1);
 }
 
 /* Move @c's pending slots into its window while there is room. */
@@ -149,7 +146,7 @@ static void send_one(struct pn_shard *s, struct pn__topic *t,
 	m.to = pn_pid_make(c->dst, c->handle, 0);
 	m.ref = seq;
 	if (c->state != PN__C_OPEN) {
-		pn__tcount(&t->dropped, 1);
+		pn__ctr_add(&t->dropped, 1);
 		return;
 	}
 	if (pn__fifo_len(&c->pending))
@@ -165,7 +162,7 @@ static void send_one(struct pn_shard *s, struct pn__topic *t,
 		pn__tpend(s, t, c, &m);
 		break;
 	case PN_TOPIC_DISCONNECT:
-		pn__tcount(&t->dropped, 1);
+		pn__ctr_add(&t->dropped, 1);
 		cut(s, c, &m);
 		break;
 	default: /* BACKPRESSURE: the pre-check found room; keep it lossless */
@@ -333,7 +330,7 @@ static void fwd_drop(struct pn_shard *s, struct pn__topic *t,
 	if (len > 12)
 		pn__tbuf_put(s, f->ptr);
 	if (t) {
-		pn__tcount(&t->dropped, 1);
+		pn__ctr_add(&t->dropped, 1);
 		fwd_release(t);
 	}
 }

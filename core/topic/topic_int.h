@@ -175,7 +175,6 @@ void pn__topic_tick(struct pn_shard *s);
 /* pending.c: the home's pending queues (a CONFLATE tombstone: to 0) */
 #define PN__TOMB(m) ((m)->to == 0)
 void pn__tbuf_get(const struct pn_msg *m);
-void pn__tcount(_Atomic uint64_t *v, uint64_t n);
 void pn__tside_take(struct pn_shard *s, const struct pn_msg *m);
 void pn__tside_drop(struct pn_shard *s, const struct pn_msg *m);
 void pn__tpend(struct pn_shard *s, struct pn__topic *t, struct pn__tchan *c,
