@@ -247,6 +247,27 @@ static bool has_seq(const struct tf_rec *r, uint32_t id, uint64_t seq)
 	return false;
 }
 
+/* Subscriber @S with policy @pol on shard 1, its shard held by @X, and
+ * publisher @P on shard 0, the home of a new topic @name (max_lag @lag),
+ * on a runtime started with @c. Returns the topic. */
+static uint32_t held_channel(struct tf_rec *S, struct tf_rec *X,
+			     struct tf_rec *P, enum pn_topic_policy pol,
+			     const struct pn_config *c, const char *name,
+			     uint32_t lag)
+{
+	uint32_t id;
+
+	with_policy(S, pol);
+	h_start(c);
+	id = tf_open(name, 0, lag);
+	tf_spawn(S, 1);
+	tf_spawn(X, 1);
+	tf_spawn(P, 0);
+	assert_int_equal(tf_sub(S, id, 0, NULL), 0);
+	hold(X);
+	return id;
+}
+
 static void test_drop_oldest(void **state)
 {
 	enum { M = 8, N = 1000, LEN = 512 };
@@ -258,14 +279,7 @@ static void test_drop_oldest(void **state)
 	uint32_t id;
 
 	(void)state;
-	with_policy(D, PN_TOPIC_DROP_OLDEST);
-	h_start(&cfg);
-	id = tf_open("drop", 0, M);
-	tf_spawn(D, 1);
-	tf_spawn(X, 1);
-	tf_spawn(P, 0);
-	assert_int_equal(tf_sub(D, id, 0, NULL), 0);
-	hold(X);
+	id = held_channel(D, X, P, PN_TOPIC_DROP_OLDEST, &cfg, "drop", M);
 	b0 = h_stats(0);
 	assert_int_equal(tf_pub(P, id, N, LEN), 0); /* never refused */
 	assert_int_equal(tf_do(P, (struct tf_cmd){.op = TF_NOP}), 0);
@@ -293,23 +307,14 @@ static void test_drop_oldest(void **state)
 	assert_int_equal(st.dropped, gaps);
 }
 
-/* A CONFLATE subscriber @C on shard 1, its shard held by @X, while @P on
- * the home publishes @pub (16-byte payloads) to a new topic @name with
- * max_lag @lag. Returns the topic. */
+/* held_channel() with a CONFLATE subscriber @C, and @P publishes @pub
+ * (16-byte payloads) while @C's shard is held. Returns the topic. */
 static uint32_t held_conflate(struct tf_rec *C, struct tf_rec *X,
 			      struct tf_rec *P, const char *name, uint32_t lag,
 			      struct tf_cmd pub)
 {
-	uint32_t id;
+	uint32_t id = held_channel(C, X, P, PN_TOPIC_CONFLATE, &cfg, name, lag);
 
-	with_policy(C, PN_TOPIC_CONFLATE);
-	h_start(&cfg);
-	id = tf_open(name, 0, lag);
-	tf_spawn(C, 1);
-	tf_spawn(X, 1);
-	tf_spawn(P, 0);
-	assert_int_equal(tf_sub(C, id, 0, NULL), 0);
-	hold(X);
 	pub.op = TF_PUB;
 	pub.topic = id;
 	pub.len = 16;
@@ -434,14 +439,7 @@ static void test_disconnect(void **state)
 	int at;
 
 	(void)state;
-	with_policy(S, PN_TOPIC_DISCONNECT);
-	h_start(&cfg);
-	id = tf_open("disc", 0, M);
-	tf_spawn(S, 1);
-	tf_spawn(X, 1);
-	tf_spawn(P, 0);
-	assert_int_equal(tf_sub(S, id, 0, NULL), 0);
-	hold(X);
+	id = held_channel(S, X, P, PN_TOPIC_DISCONNECT, &cfg, "disc", M);
 	assert_int_equal(tf_pub(P, id, N, 16), 0); /* never refused */
 	st = tf_stats(id);
 	assert_int_equal(st.seq, N);
@@ -490,16 +488,9 @@ static void bounded(enum pn_topic_policy pol)
 	tf_init(S, 0);
 	tf_init(X, 1);
 	tf_init(P, 2);
-	with_policy(S, pol);
 	tf_config(&c);
 	c.ring_slots = 8; /* the slots in flight spill into overflow */
-	h_start(&c);
-	id = tf_open("bounded", 0, M);
-	tf_spawn(S, 1);
-	tf_spawn(X, 1);
-	tf_spawn(P, 0);
-	assert_int_equal(tf_sub(S, id, 0, NULL), 0);
-	hold(X);
+	id = held_channel(S, X, P, pol, &c, "bounded", M);
 	b0 = h_stats(0);
 	rc = tf_pub(P, id, N, LEN);
 	assert_int_equal(tf_do(P, (struct tf_cmd){.op = TF_NOP}), 0);
